@@ -1,0 +1,1 @@
+"""codemods: migrations as lint rules and automatic fixes."""

@@ -1,0 +1,1 @@
+"""compat: breaking changes between two versions of a core (TypeScript, Python, SQL)."""

@@ -1,0 +1,66 @@
+"""`canary`: the command line. It only wires the packages together.
+
+Each package contributes its subcommands through a `register(subparsers)`
+function in its own cli module, so packages never edit this file to add one.
+
+Exit codes (stable, see README "Exit codes"):
+  0  success / nothing blocking
+  1  a blocking finding (regression, breaking change, lint finding, refusal)
+  2  usage or input error (bad matrix.yaml, unknown version, missing ref)
+  3  inconclusive (infrastructure errors or missing results in required cells)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import UserError
+
+# Modules that define register(subparsers); each handler returns an exit code.
+COMMAND_MODULES = (
+    "matrix.cli_matrix",  # plan, run
+    "matrix.cli_fanout",  # ci-matrix, merge, verdicts
+    "matrix.promote.cli",  # promote
+    "compat.cli",  # diff
+    "codemods.cli",  # lint, fix, migrations
+    "reports.cli",  # report
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="canary",
+        description="Release compatibility matrix and canary tool.",
+    )
+    parser.add_argument("--version", action="version", version=f"canary {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.handler(args)
+    except UserError as exc:
+        print(f"canary: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("canary: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        # A full disk or a permission problem is the environment's, not a bug: say which file.
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"canary: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 3
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

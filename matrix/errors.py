@@ -1,0 +1,56 @@
+"""User-facing errors: everything the CLI turns into one clear line and exit code 2.
+
+A UserError names where the problem is (file, line, column, key path) so the
+person who wrote the input can go straight to it; the CLI never shows a
+traceback for one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class UserError(Exception):
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    key: str | None = None
+    hint: str | None = None
+    exit_code: int = 2
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def location(self) -> str:
+        parts = []
+        if self.file:
+            where = self.file
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            parts.append(where)
+        if self.key:
+            parts.append(f"key '{self.key}'")
+        return ": ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.location()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class InfrastructureError(Exception):
+    """Something outside the connector failed (clone, download, install, disk).
+
+    A cell that hits one is `error`, never `fail`: the connector was not at fault.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail

@@ -1,0 +1,182 @@
+"""The matrix as data: what matrix.yaml describes, and the cells planned from it.
+
+These dataclasses cross package borders (compat, codemods, reports and promote
+read them), so they hold plain values only and serialize with `to_dict`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Ecosystem = Literal["pypi", "npm"]
+Tier = Literal["required", "optional"]
+Role = Literal["baseline", "candidate"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]+")
+
+
+def slug(text: str) -> str:
+    """A file- and nox-safe form of a label (`feature/x` -> `feature_x`)."""
+    return _UNSAFE.sub("_", text).strip("_") or "_"
+
+
+@dataclass(frozen=True)
+class CoreSpec:
+    """One core version to test.
+
+    kind: `registry` (an exact published version), `git` (a ref of a core
+    repository) or `path` (a local directory). `label` is what people read in
+    plans and reports: the version, `git:<ref>` or `path:<dir>`.
+    """
+
+    label: str
+    kind: Literal["registry", "git", "path"]
+    version: str | None = None
+    url: str | None = None
+    ref: str | None = None
+    path: str | None = None
+    subdir: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A package that must move in lockstep with the core (elizaOS plugin-sql).
+
+    `version` is a template: `{core}` is replaced by the cell's core version.
+    """
+
+    name: str
+    version: str = "{core}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A citgm-style rule: skip / flaky / expect_fail on a core version range."""
+
+    core: str  # a version specifier (PEP 440 or npm-style, see matrix.versions)
+    reason: str = ""
+    refs: tuple[str, ...] = ()  # empty: every ref of the connector
+
+
+@dataclass(frozen=True)
+class Core:
+    name: str
+    ecosystem: Ecosystem
+    versions: tuple[CoreSpec, ...]
+    baseline: CoreSpec | None
+    companions: tuple[Companion, ...] = ()
+    index: dict = field(default_factory=dict)  # registry options: find_links, index_url
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a connector's refs come from: git, a registry (pypi/npm) or a path."""
+
+    kind: Literal["git", "pypi", "npm", "path"]
+    refs: tuple[str, ...]  # branches/tags, versions, or the single path
+    url: str | None = None  # git url
+    package: str | None = None  # registry package name
+    subdir: str | None = None
+
+
+@dataclass(frozen=True)
+class Connector:
+    name: str
+    package: str
+    source: Source
+    test: tuple[tuple[str, ...], ...]
+    install: tuple[tuple[str, ...], ...] = ()
+    setup: tuple[tuple[str, ...], ...] = ()
+    env: dict = field(default_factory=dict)
+    pass_env: tuple[str, ...] = ()
+    timeout: float = 600.0
+    tier: Tier = "required"
+    skip: tuple[Condition, ...] = ()
+    flaky: tuple[Condition, ...] = ()
+    expect_fail: tuple[Condition, ...] = ()
+    junit: str | None = None  # path (relative to the connector checkout) of a JUnit XML the tests write
+    install_scripts: bool = False  # npm lifecycle scripts are off unless asked for
+
+
+@dataclass(frozen=True)
+class Waiver:
+    cell: str  # fnmatch pattern over cell ids
+    reason: str
+    issue: str = ""
+    expires: str | None = None  # ISO date; expired waivers no longer apply
+
+
+@dataclass(frozen=True)
+class Settings:
+    retries: int = 2  # extra attempts for a regressed candidate cell (flaky detection)
+    aa_check: bool = False  # run baseline cells twice
+    jobs: int = 1
+
+
+@dataclass(frozen=True)
+class Matrix:
+    file: str
+    core: Core
+    connectors: tuple[Connector, ...]
+    include: tuple[dict, ...] = ()
+    exclude: tuple[dict, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
+    settings: Settings = field(default_factory=Settings)
+    digest: str = ""
+
+    def connector(self, name: str) -> Connector:
+        for c in self.connectors:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One core version x one connector ref: the unit that is run and judged."""
+
+    id: str
+    core: CoreSpec
+    connector: str
+    package: str
+    ref: str
+    source_kind: str
+    tier: Tier
+    role: Role
+    tags: tuple[str, ...]
+    expectation: str | None = None  # skip | flaky | expect_fail
+    expectation_reason: str = ""
+
+    @property
+    def session(self) -> str:
+        """The nox session name that runs this cell alone."""
+        return self.id
+
+    def nox_command(self, matrix_file: str | None = None) -> str:
+        prefix = f"CANARY_MATRIX={matrix_file} " if matrix_file else ""
+        return f'{prefix}nox -s "{self.session}"'
+
+    def to_dict(self, matrix_file: str | None = None) -> dict:
+        return {
+            "id": self.id,
+            "core": self.core.to_dict(),
+            "connector": self.connector,
+            "package": self.package,
+            "ref": self.ref,
+            "source": self.source_kind,
+            "tier": self.tier,
+            "role": self.role,
+            "tags": list(self.tags),
+            "expectation": self.expectation,
+            "expectation_reason": self.expectation_reason,
+            "nox": self.nox_command(matrix_file),
+        }
+
+
+def cell_id(connector: str, ref: str, core_label: str) -> str:
+    return f"{slug(connector)}@{slug(ref)}--core-{slug(core_label)}"

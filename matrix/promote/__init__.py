@@ -1,0 +1,1 @@
+"""promote: a prerelease becomes stable only when the matrix is green."""

@@ -1,0 +1,153 @@
+"""What a run produced: one CellResult per cell and one RunRecord per run.
+
+Both serialize to JSON documents whose schemas ship in matrix/schemas/
+(cell-result.schema.json, run.schema.json). Field names are an interface:
+add fields, never rename or drop them without bumping `schema`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Literal
+
+CELL_SCHEMA = "canary/cell-result/v1"
+RUN_SCHEMA = "canary/run/v1"
+
+Status = Literal["pass", "fail", "error", "timeout", "skipped"]
+STATUSES = ("pass", "fail", "error", "timeout", "skipped")
+
+
+@dataclass
+class CommandRecord:
+    phase: str  # materialize | install | force-core | check | setup | test
+    argv: list[str]
+    exit_code: int | None
+    duration_s: float
+    timed_out: bool = False
+    cwd: str = ""
+
+
+@dataclass
+class Attempt:
+    number: int
+    status: Status
+    reason: str = ""  # why error/timeout/skipped; first failing line for fail
+    duration_s: float = 0.0
+    log: str = ""  # path relative to the run directory
+    commands: list[CommandRecord] = field(default_factory=list)
+    junit: str | None = None  # path relative to the run directory
+    started_at: str = ""
+
+
+@dataclass
+class CoreRecord:
+    name: str
+    label: str
+    kind: str
+    requested: str | None = None  # exact version asked for, when known
+    resolved: str | None = None  # the version the connector really loads
+    digest: str | None = None  # sha256 of the core artifact
+    commit: str | None = None
+
+
+@dataclass
+class ConnectorRecord:
+    name: str
+    package: str
+    source: str
+    ref: str
+    commit: str | None = None
+    digest: str | None = None
+    version: str | None = None
+    declared_core_range: str | None = None
+
+
+@dataclass
+class CellResult:
+    run_id: str
+    cell_id: str
+    tier: str
+    role: str
+    core: CoreRecord
+    connector: ConnectorRecord
+    status: Status
+    reason: str = ""
+    unsupported: bool = False  # core outside the connector's declared range
+    expectation: str | None = None
+    tags: list[str] = field(default_factory=list)
+    env_keys: list[str] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    started_at: str = ""
+    finished_at: str = ""
+    duration_s: float = 0.0
+    runner: str = ""
+    tool_version: str = ""
+    cache_key: str | None = None
+    cached_from: str | None = None  # run id the result was reused from
+    nox: str = ""
+    schema: str = CELL_SCHEMA
+
+    @property
+    def log(self) -> str:
+        return self.attempts[0].log if self.attempts else ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CellResult":
+        data = dict(data)
+        data["core"] = CoreRecord(**_known(CoreRecord, data["core"]))
+        data["connector"] = ConnectorRecord(**_known(ConnectorRecord, data["connector"]))
+        attempts = []
+        for a in data.get("attempts", []):
+            a = _known(Attempt, a)
+            a["commands"] = [CommandRecord(**_known(CommandRecord, c)) for c in a.get("commands", [])]
+            attempts.append(Attempt(**a))
+        data["attempts"] = attempts
+        return cls(**_known(cls, data))
+
+
+@dataclass
+class PlannedCell:
+    id: str
+    tier: str
+    role: str
+    connector: str
+    ref: str
+    core: str
+    nox: str = ""
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    matrix_file: str
+    matrix_digest: str
+    started_at: str
+    cells: list[PlannedCell]
+    finished_at: str | None = None
+    state: str = "running"  # running | complete | interrupted
+    argv: list[str] = field(default_factory=list)
+    tool_version: str = ""
+    core_name: str = ""
+    ecosystem: str = ""
+    baseline: str | None = None
+    candidates: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    schema: str = RUN_SCHEMA
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunRecord":
+        data = dict(data)
+        data["cells"] = [PlannedCell(**_known(PlannedCell, c)) for c in data.get("cells", [])]
+        return cls(**_known(cls, data))
+
+
+def _known(cls, data: dict) -> dict:
+    """Keep only the keys a dataclass knows: newer writers may add fields."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}

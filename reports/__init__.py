@@ -1,0 +1,1 @@
+"""reports: renderers and templates for runs (code only, no run data)."""
