@@ -1,5 +1,188 @@
-"""Subcommands of this package (filled in by its issue)."""
+"""Subcommands `ci-matrix`, `merge` and `verdicts`: fan cells out to CI jobs, gather, judge.
+
+Exit codes of `merge` and `verdicts` (docs/verdicts.md): 0 no unwaived regression in a
+required cell, 1 a regression, 3 inconclusive (errors or missing results in required cells),
+2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from . import __version__, fanout, verdicts, waivers as waivers_mod
+from .errors import UserError
+from .model import Waiver
+from .store import DEFAULT_STORE, RunDir, open_run
 
 
 def register(sub) -> None:
-    pass
+    p = sub.add_parser("ci-matrix", help="print a GitHub Actions strategy.matrix (JSON) of the planned cells")
+    p.add_argument("-c", "--config", help="matrix file (default: $CANARY_MATRIX or matrix.yaml)")
+    p.add_argument("--plan", help="a plan written by `canary plan --json`, instead of planning the matrix")
+    p.add_argument("--cells", nargs="+", metavar="PATTERN", help="only cells whose id or tag matches")
+    p.add_argument("--max-jobs", type=int, default=fanout.DEFAULT_MAX_JOBS,
+                   help="at most this many jobs; more cells are split into shards (default 256)")
+    p.set_defaults(handler=cmd_ci_matrix)
+
+    p = sub.add_parser("merge", help="gather per-job run directories into one run and judge it")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, or directories holding them")
+    p.add_argument("--out", help="the merged run directory to create (default: a new run in --store)")
+    p.add_argument("--store", help=f"results store for the merged run (default {DEFAULT_STORE})")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("-c", "--config", help="matrix file whose planned cells every job should have reported")
+    src.add_argument("--plan", help="a plan written by `canary plan --json`")
+    p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    p.add_argument("--today", help=argparse_today_help())
+    p.set_defaults(handler=cmd_merge)
+
+    p = sub.add_parser("verdicts", help="judge a run against its baseline (exit 0 green, 1 regressed, 3 inconclusive)")
+    p.add_argument("run", nargs="?", help="run id or run directory (default: the latest run)")
+    p.add_argument("--store", default=str(DEFAULT_STORE), help=f"results store (default {DEFAULT_STORE})")
+    p.add_argument("-c", "--config", help="matrix file for waivers (default: the run's own matrix file)")
+    p.add_argument("--waivers", action="append", default=[], metavar="FILE", help="an extra waivers.yaml")
+    p.add_argument("--json", action="store_true", help="print JSON (schema: matrix/schemas/verdicts.schema.json)")
+    p.add_argument("--today", help=argparse_today_help())
+    p.set_defaults(handler=cmd_verdicts)
+
+
+def argparse_today_help() -> str:
+    return "judge waiver expiry as of this ISO date (default: today)"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _load_matrix(config: str | None):
+    from . import config as config_mod  # the matrix loader; imported late to keep `--help` cheap
+
+    return config_mod.load(config)
+
+
+def _plan(config: str | None, plan_file: str | None) -> fanout.Plan:
+    if plan_file:
+        return fanout.load_plan_file(plan_file)
+    from .plan import plan as plan_cells
+
+    matrix = _load_matrix(config)
+    return fanout.plan_from_matrix(matrix, plan_cells(matrix))
+
+
+def load_waivers(matrix_file: str | None, extra: list[str] = (), required: bool = False) -> tuple[Waiver, ...]:
+    """Waivers of matrix.yaml (its `waivers:` key), the waivers.yaml beside it, and extra files.
+
+    reports.model imports this name: the report and the gate apply the same waivers.
+    """
+    return waivers_mod.for_matrix(matrix_file, list(extra), required=required)
+
+
+def _today(value: str | None):
+    if value is None:
+        return None
+    try:
+        return waivers_mod.parse_date(value)
+    except ValueError:
+        raise UserError(f"not an ISO date: {value!r}", key="--today", hint="write YYYY-MM-DD") from None
+
+
+def format_table(summary: verdicts.Summary) -> str:
+    rows = [("VERDICT", "CELL", "TIER", "BASELINE", "REASON")]
+    for v in summary.verdicts:
+        verdict = v.verdict + (" (waived)" if v.waived else "") + (" *" if v.blocking else "")
+        reason = v.reason
+        if v.newly_failing_tests:
+            reason += ("; " if reason else "") + "newly failing: " + ", ".join(v.newly_failing_tests[:5])
+            if len(v.newly_failing_tests) > 5:
+                reason += f" (+{len(v.newly_failing_tests) - 5})"
+        rows.append((verdict, v.cell_id, v.tier, v.baseline_status or "-", reason.splitlines()[0] if reason else ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
+    lines = [ln.rstrip() for ln in lines]
+    counts = ", ".join(f"{n} {k}" for k, n in summary.counts().items() if n)
+    lines.append("")
+    lines.append(f"{summary.decision} (exit {summary.exit_code}): {counts or 'no cells'}")
+    for w in summary.expired_waivers:
+        lines.append(f"expired waiver: {w['cell']} (expired {w['expires']}; {w['issue'] or w['reason']}) no longer applies")
+    for w in summary.removable_waivers:
+        lines.append(f"waiver can be removed: {w['cell']} ({w['issue'] or w['reason']}): every matched cell passes")
+    return "\n".join(lines)
+
+
+def _emit(summary: verdicts.Summary, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print(format_table(summary))
+
+
+# ---------------------------------------------------------------- handlers
+
+
+def cmd_ci_matrix(args) -> int:
+    if args.plan:
+        cells = fanout.load_plan_file(args.plan).cells
+        if args.cells:
+            cells = _select_planned(cells, args.cells)
+    else:
+        from .plan import plan as plan_cells, select
+
+        cells = select(plan_cells(_load_matrix(args.config)), args.cells)
+    print(fanout.dumps_matrix(fanout.ci_matrix(cells, args.max_jobs)))
+    return 0
+
+
+def _select_planned(cells, patterns):
+    import fnmatch
+
+    chosen = [c for c in cells if any(fnmatch.fnmatchcase(c.id, p) for p in patterns)]
+    if not chosen:
+        raise UserError(f"no planned cell matches {', '.join(map(repr, patterns))}", key="--cells")
+    return chosen
+
+
+def cmd_merge(args) -> int:
+    if not args.plan and not args.config and not Path(_default_matrix()).is_file():
+        raise UserError("merge needs the planned cells: pass -c matrix.yaml or --plan plan.json")
+    plan = _plan(args.config, args.plan)
+    waivers = load_waivers(args.config or plan.matrix_file or None)
+    today = _today(args.today)
+    out = fanout.output_run(args.out, args.store)
+    result = fanout.merge(args.dirs, plan, out, argv=sys.argv[1:], tool_version=__version__)
+    if not result.sources:
+        fanout.warn(f"no run directories found under {', '.join(args.dirs)}")
+    for cid in result.missing:
+        fanout.warn(f"missing: no job reported planned cell {cid}")
+    for cid in result.unplanned:
+        fanout.warn(f"ignored: {cid} is not a planned cell")
+    for cid in result.duplicates:
+        fanout.warn(f"two results for {cid}: kept the one that finished last")
+    for text in result.corrupt:
+        fanout.warn(f"unreadable cell result, counted as missing: {text}")
+    summary = verdicts.classify(out, waivers=waivers, today=today)
+    record = out.read_run()
+    record.exit_code = summary.exit_code
+    out.write_run(record)
+    print(f"merged {len(result.found)}/{len(plan.cells)} planned cells from {len(result.sources)} "
+          f"job run(s) into {out.path}", file=sys.stderr)
+    _emit(summary, args.json)
+    return summary.exit_code
+
+
+def _default_matrix() -> str:
+    from .config import default_path
+
+    return default_path()
+
+
+def cmd_verdicts(args) -> int:
+    run: RunDir = open_run(args.run, args.store)
+    record = run.read_run()
+    matrix_file = args.config or record.matrix_file or None
+    if matrix_file and not args.config and not Path(matrix_file).is_file():
+        # The run may come from another machine (a CI artifact): its matrix path need not exist here.
+        print(f"canary: note: matrix file {matrix_file} not found; only --waivers apply", file=sys.stderr)
+    waivers = load_waivers(matrix_file, args.waivers, required=bool(args.config))
+    summary = verdicts.classify(run, record, waivers=waivers, today=_today(args.today))
+    _emit(summary, args.json)
+    return summary.exit_code

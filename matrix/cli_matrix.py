@@ -1,5 +1,104 @@
-"""Subcommands of this package (filled in by its issue)."""
+"""`canary plan` and `canary run`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from . import config, sources
+from .errors import UserError
+from .execute import RunOptions, execute
+from .home import Home
+from .plan import plan, select
+from .store import Store, open_run
 
 
 def register(sub) -> None:
-    pass
+    p = sub.add_parser("plan", help="list the cells of the matrix and the nox line that runs each alone")
+    p.add_argument("-c", "--config", help=f"matrix file (default: ${config.ENV_MATRIX} or {config.DEFAULT_MATRIX})")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON (schema: matrix/schemas/plan.schema.json)")
+    p.add_argument("--no-check-refs", action="store_true", help="do not verify that git refs exist (offline listing)")
+    p.set_defaults(handler=cmd_plan)
+
+    r = sub.add_parser("run", help="run the matrix (or some cells) and write results into the store")
+    r.add_argument("-c", "--config", help=f"matrix file (default: ${config.ENV_MATRIX} or {config.DEFAULT_MATRIX})")
+    r.add_argument("--store", help="results store directory (default: .canary/runs)")
+    r.add_argument("--cells", nargs="+", metavar="ID", help="only these cells (ids, fnmatch patterns or tags)")
+    r.add_argument("-j", "--jobs", type=int, default=None, help="cells run in parallel (default: settings.jobs or 1)")
+    r.add_argument("--retries", type=int, default=None, help="extra attempts for a regressed candidate cell")
+    r.add_argument("--no-cache", action="store_true", help="run every cell even when an identical one has a result")
+    r.add_argument("--resume", metavar="RUN_ID", help="complete an interrupted run without re-running finished cells")
+    r.add_argument("--keep-work", action="store_true", help="keep each cell's environment under .canary/work")
+    r.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto")
+    r.add_argument("--report", default="html,md,junit,json",
+                   help="report formats written after the run (comma list; 'none' for none)")
+    r.set_defaults(handler=cmd_run)
+
+
+def _load(args):
+    matrix = config.load(args.config)
+    cells = plan(matrix)
+    return matrix, cells
+
+
+def cmd_plan(args) -> int:
+    matrix, cells = _load(args)
+    if not args.no_check_refs:
+        sources.check_refs(matrix, Home.default())
+    if args.json:
+        doc = {
+            "schema": "canary/plan/v1", "matrix": matrix.file, "core": matrix.core.name,
+            "ecosystem": matrix.core.ecosystem, "cells": [c.to_dict(matrix.file) for c in cells],
+        }
+        print(json.dumps(doc, indent=2))
+        return 0
+    width = max((len(c.id) for c in cells), default=10)
+    print(f"{len(cells)} cells from {matrix.file} ({matrix.core.name}, {matrix.core.ecosystem})")
+    for c in cells:
+        extra = f" [{c.expectation}]" if c.expectation else ""
+        print(f"  {c.id:<{width}}  {c.tier:<8} {c.role:<9} {c.package} {c.ref} x core {c.core.label}{extra}")
+        print(f"  {'':<{width}}  {c.nox_command(matrix.file)}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    matrix, cells = _load(args)
+    home = Home.default()
+    store = Store(args.store) if args.store else Store(home.runs)
+    resume = open_run(args.resume, store.root) if args.resume else None
+    if resume is None:
+        sources.check_refs(matrix, home)
+    cells = select(cells, args.cells)
+    options = RunOptions(
+        jobs=args.jobs or matrix.settings.jobs, retries=args.retries, use_cache=not args.no_cache,
+        keep_work=args.keep_work, progress=args.progress, argv=sys.argv[1:],
+    )
+    if options.jobs < 1:
+        raise UserError("--jobs must be at least 1")
+    outcome = execute(matrix, cells, options, store=store, resume=resume, home=home)
+    summary = outcome.summary
+    counts: dict[str, int] = {}
+    for v in summary.verdicts:
+        counts[v.verdict] = counts.get(v.verdict, 0) + 1
+    print(f"run {outcome.run.run_id}: {summary.decision} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
+    for v in summary.blocking:
+        print(f"  regressed (required): {v.cell_id}: {v.reason}")
+    for v in summary.inconclusive:
+        print(f"  error (required): {v.cell_id}: {v.reason}")
+    print(f"results: {outcome.run.path}")
+    if args.report and args.report != "none":
+        report_dir = _report(outcome.run.path, args.report)
+        if report_dir:
+            print(f"report: {report_dir}")
+    return summary.exit_code
+
+
+def _report(run_path: Path, formats: str) -> Path | None:
+    try:
+        from reports import render_all
+    except ImportError:
+        return None
+    written = render_all(run_path, [f.strip() for f in formats.split(",") if f.strip()], run_path / "report")
+    html = written.get("html") if isinstance(written, dict) else None
+    return Path(html) if html else run_path / "report"

@@ -54,3 +54,7 @@ class InfrastructureError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+
+
+class CoreMismatch(InfrastructureError):
+    """The cell's environment loads another core than the one in its label: the cell proves nothing."""

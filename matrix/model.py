@@ -7,6 +7,8 @@ read them), so they hold plain values only and serialize with `to_dict`.
 from __future__ import annotations
 
 import re
+import shlex
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -94,7 +96,8 @@ class Connector:
     setup: tuple[tuple[str, ...], ...] = ()
     env: dict = field(default_factory=dict)
     pass_env: tuple[str, ...] = ()
-    timeout: float = 600.0
+    timeout: float = 600.0  # each test command
+    install_timeout: float = 900.0  # each setup command (download, install, build)
     tier: Tier = "required"
     skip: tuple[Condition, ...] = ()
     flaky: tuple[Condition, ...] = ()
@@ -128,6 +131,9 @@ class Matrix:
     waivers: tuple[Waiver, ...] = ()
     settings: Settings = field(default_factory=Settings)
     digest: str = ""
+    exposure_migration: str | None = None
+    # Where each key stood in the file, so later checks (ranges, refs) can name file:line.
+    positions: object = field(default=None, compare=False, repr=False)
 
     def connector(self, name: str) -> Connector:
         for c in self.connectors:
@@ -158,8 +164,12 @@ class Cell:
         return self.id
 
     def nox_command(self, matrix_file: str | None = None) -> str:
-        prefix = f"CANARY_MATRIX={matrix_file} " if matrix_file else ""
-        return f'{prefix}nox -s "{self.session}"'
+        """The line that reproduces this cell alone, runnable from any directory."""
+        project = Path(__file__).resolve().parent.parent
+        if matrix_file is None or Path(matrix_file).resolve() == project / "matrix.yaml":
+            return f'nox -f {shlex.quote(str(project / "noxfile.py"))} -s "{self.session}"'
+        return (f"CANARY_MATRIX={shlex.quote(str(Path(matrix_file).resolve()))} "
+                f'nox -f {shlex.quote(str(project / "noxfile.py"))} -s "{self.session}"')
 
     def to_dict(self, matrix_file: str | None = None) -> dict:
         return {

@@ -3,28 +3,59 @@
 The crater model: a red cell alone says little, red-on-candidate after
 green-on-baseline is a regression. Only unwaived regressions in required cells
 block a promotion; errors and missing results make a run inconclusive.
+docs/verdicts.md describes every rule below; the JSON form is
+matrix/schemas/verdicts.schema.json.
 
 Verdict values (stable, part of the JSON interface):
   ok          passed (on the candidate; or a baseline cell that passed)
-  regressed   baseline passed, candidate failed or timed out
+  regressed   baseline passed, candidate failed or timed out (with output)
   fixed       baseline failed, candidate passed
   broken      failed on both (or a baseline cell that failed)
   flaky       failed, then passed on a retry (or baseline unstable in an A/A check)
-  error       infrastructure: clone, download, install, out of disk, missing result
+  error       infrastructure: clone, download, install of a missing dependency, out of
+              memory, no disk space, a timeout with no output, a missing result
   skipped     not run (citgm-style skip, or no baseline to compare with)
   unsupported core outside the connector's declared range: reported, never blocks
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from .results import CellResult, PlannedCell, RunRecord
+from . import junit, waivers as _waivers
+from .model import Waiver
+from .results import Attempt, CellResult, CommandRecord, PlannedCell, RunRecord
 from .store import RunDir
 
 VERDICTS = ("ok", "regressed", "fixed", "broken", "flaky", "error", "skipped", "unsupported")
 
 EXIT_OK, EXIT_REGRESSED, EXIT_INCONCLUSIVE = 0, 1, 3
+
+MISSING_REASON = "missing: no result for a planned cell"
+
+# Markers of a machine problem rather than a connector problem. Searched in the cell's
+# reason and the last lines of its final log: near the end is where a dying process says why.
+_RESOURCE = re.compile(
+    r"\b(?:out of memory|MemoryError|ENOMEM|Cannot allocate memory|heap limit|OOM[- ]?kill(?:ed|er)?"
+    r"|No space left on device|ENOSPC|Disk quota exceeded|EDQUOT)\b",
+    re.IGNORECASE,
+)
+# A dependency that cannot be downloaded. Only counted when an install step failed: the
+# same words in a test's output are the connector's business.
+_MISSING_DEP = re.compile(
+    r"\bE404\b|\bETARGET\b|No matching version found|No matching distribution found"
+    r"|Could not find a version that satisfies|404 Not Found|is not in (?:this|the npm) registry",
+    re.IGNORECASE,
+)
+_NO_OUTPUT = re.compile(r"no output", re.IGNORECASE)
+_INSTALL_PHASES = ("materialize", "install", "force-core")
+_LOG_TAIL_LINES = 40
+_FAILED = ("fail", "timeout")
+_SIGKILLED = (-9, 137)  # Popen's -9, or a shell's 128 + 9
 
 
 @dataclass
@@ -44,7 +75,7 @@ class Verdict:
     waived: bool = False
     waiver: dict | None = None
     blocking: bool = False  # an unwaived regression in a required cell
-    inconclusive: bool = False  # an error or missing result in a required cell
+    inconclusive: bool = False  # an unwaived error or missing result in a required cell
     newly_failing_tests: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -70,6 +101,10 @@ class Summary:
     def inconclusive(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.inconclusive]
 
+    def counts(self) -> dict[str, int]:
+        c = Counter(v.verdict for v in self.verdicts)
+        return {name: c.get(name, 0) for name in VERDICTS}
+
     def to_dict(self) -> dict:
         return {
             "schema": "canary/verdicts/v1",
@@ -78,70 +113,250 @@ class Summary:
             "candidates": self.candidates,
             "decision": self.decision,
             "exit_code": self.exit_code,
+            "counts": self.counts(),
             "verdicts": [v.to_dict() for v in self.verdicts],
             "expired_waivers": self.expired_waivers,
             "removable_waivers": self.removable_waivers,
         }
 
 
-def _own_verdict(result: CellResult) -> tuple[str, str]:
-    if result.status == "skipped":
-        return "skipped", result.reason
-    if result.status == "error":
-        return "error", result.reason
-    if result.status == "pass":
-        return "ok", ""
-    return "broken", result.reason
+# ---------------------------------------------------------------- reading a cell's evidence
 
 
-def classify_cell(planned: PlannedCell, result: CellResult | None, base: CellResult | None) -> Verdict:
+def _log_tail(run_path: Path | None, attempt: Attempt | None) -> str | None:
+    """The last lines of an attempt's log; "" for an empty log; None when unknown."""
+    if run_path is None or attempt is None or not attempt.log:
+        return None
+    path = run_path / attempt.log
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 16384))
+            data = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return "" if not path.exists() else None
+    return "\n".join(data.splitlines()[-_LOG_TAIL_LINES:])
+
+
+def _failed_command(result: CellResult) -> CommandRecord | None:
+    attempt = result.attempts[-1] if result.attempts else None
+    for cmd in attempt.commands if attempt else ():
+        if cmd.timed_out or (cmd.exit_code not in (0, None)):
+            return cmd
+    return None
+
+
+def infrastructure_reason(result: CellResult, run_path: Path | None = None) -> str | None:
+    """Why a failed or timed-out cell is really an infrastructure `error`, or None.
+
+    Infrastructure: out of memory, no disk space, an install step that could not download a
+    dependency, a failed materialize (clone, download), a timeout with no output.
+    """
+    if result.status not in _FAILED:
+        return None
+    last = result.attempts[-1] if result.attempts else None
+    tail = _log_tail(run_path, last)
+    text = "\n".join(t for t in (result.reason, last.reason if last else "", tail or "") if t)
+    m = _RESOURCE.search(text)
+    if m:
+        return f"infrastructure: {m.group(0)}"
+    failed = _failed_command(result)
+    phase = failed.phase if failed else None
+    if failed and not failed.timed_out and failed.exit_code in _SIGKILLED:
+        # Nobody but the kernel's OOM killer sends SIGKILL to a test run we did not time out.
+        return "infrastructure: killed by SIGKILL (out of memory?)"
+    if phase == "materialize":
+        return f"infrastructure: materialize failed: {result.reason}".rstrip(": ")
+    if phase in _INSTALL_PHASES or (phase is None and not (last and last.commands)):
+        m = _MISSING_DEP.search(text)
+        if m:
+            return f"infrastructure: missing dependency ({m.group(0)})"
+    if result.status == "timeout":
+        no_output = tail is not None and not tail.strip()
+        if no_output or _NO_OUTPUT.search(result.reason or ""):
+            return "infrastructure: timeout with no output"
+    return None
+
+
+def effective_status(result: CellResult, run_path: Path | None = None) -> tuple[str, str]:
+    """The status a verdict is built from: pass | fail | error | skipped, and why."""
+    if result.status in ("skipped", "error", "pass"):
+        return result.status, result.reason
+    infra = infrastructure_reason(result, run_path)
+    if infra:
+        return "error", infra + (f" ({result.reason})" if result.reason and result.reason not in infra else "")
+    return "fail", result.reason or ("timed out" if result.status == "timeout" else "")
+
+
+def _unstable(result: CellResult) -> tuple[int, int] | None:
+    """(first failing attempt, first passing attempt) when attempts disagree, else None."""
+    failing = [a.number for a in result.attempts if a.status in _FAILED]
+    passing = [a.number for a in result.attempts if a.status == "pass"]
+    if failing and passing:
+        return failing[0], passing[0]
+    return None
+
+
+def _junit_runs(result: CellResult | None, run_path: Path | None) -> list[dict[str, str]]:
+    if result is None or run_path is None:
+        return []
+    runs = []
+    for a in result.attempts:
+        if a.junit:
+            cases = junit.load(run_path / a.junit)
+            if cases is not None:
+                runs.append(cases)
+    return runs
+
+
+# ---------------------------------------------------------------- judging
+
+
+def _baseline_verdict(v: Verdict, result: CellResult, run_path: Path | None) -> None:
+    status, reason = effective_status(result, run_path)
+    unstable = _unstable(result) if status in ("pass", "fail") else None
+    if unstable:
+        v.verdict = "flaky"
+        v.reason = f"A/A check: attempt {unstable[0]} failed, attempt {unstable[1]} passed"
+    else:
+        v.verdict = {"pass": "ok", "fail": "broken"}.get(status, status)
+        v.reason = reason
+
+
+def _candidate_verdict(v: Verdict, result: CellResult, base: CellResult | None, run_path: Path | None) -> None:
+    status, reason = effective_status(result, run_path)
+    if status in ("skipped", "error"):
+        v.verdict, v.reason = status, reason
+        return
+    unstable = _unstable(result)
+    if unstable:
+        v.verdict = "flaky"
+        v.reason = f"failed on attempt {unstable[0]}, passed on attempt {unstable[1]}"
+        return
+    passed = status == "pass"
+    base_status = effective_status(base, run_path)[0] if base is not None else None
+    if base is None or base_status == "error":
+        # Without a baseline nothing says whether a failure is new: a pass is still a pass,
+        # a failure is inconclusive, never a silent green.
+        if passed:
+            v.verdict, v.reason = "ok", "no usable baseline result to compare with"
+        else:
+            v.verdict = "error"
+            v.reason = "no usable baseline result to compare with" + (f"; {reason}" if reason else "")
+        return
+    if base_status == "skipped":
+        v.verdict = "ok" if passed else "skipped"
+        v.reason = "baseline skipped: nothing to compare with" + (f"; {reason}" if reason and not passed else "")
+        return
+    base_unstable = _unstable(base)
+    if base_unstable and not passed:
+        v.verdict = "flaky"
+        v.reason = f"baseline {base.cell_id} unstable in the A/A check" + (f"; {reason}" if reason else "")
+        return
+    base_passed = base_status == "pass"
+    if passed:
+        v.verdict = "ok" if base_passed else "fixed"
+        return
+    v.verdict = "regressed" if base_passed else "broken"
+    v.reason = reason
+    if v.verdict == "regressed" and result.expectation == "flaky":
+        v.verdict, v.reason = "flaky", "marked flaky in the matrix" + (f"; {reason}" if reason else "")
+    elif v.verdict == "regressed" and result.expectation == "expect_fail":
+        v.verdict, v.reason = "broken", "expected to fail on this core" + (f"; {reason}" if reason else "")
+
+
+def _waiver_for(cell_id: str, waivers: tuple[Waiver, ...], today: _dt.date) -> Waiver | None:
+    for w in waivers:
+        if _waivers.matches(w, cell_id) and not _waivers.is_expired(w, today):
+            return w
+    return None
+
+
+def classify_cell(
+    planned: PlannedCell,
+    result: CellResult | None,
+    base: CellResult | None,
+    *,
+    run_path: Path | str | None = None,
+    waivers: tuple[Waiver, ...] | list[Waiver] = (),
+    today: _dt.date | str | None = None,
+) -> Verdict:
+    """One planned cell's verdict. run_path (the run directory) lets it read logs and JUnit."""
+    run_path = Path(run_path) if run_path is not None else None
     v = Verdict(
         cell_id=planned.id, connector=planned.connector, ref=planned.ref, core=planned.core,
         tier=planned.tier, role=planned.role, verdict="error", status=None,
     )
     if result is None:
-        v.reason = "missing: no result for a planned cell"
+        v.reason = MISSING_REASON
     else:
         v.status = result.status
         v.attempts = len(result.attempts)
-        if base is not None:
+        if base is not None and planned.role != "baseline":
             v.baseline_cell, v.baseline_status = base.cell_id, base.status
-        if planned.role == "baseline" or result.status in ("skipped", "error"):
-            v.verdict, v.reason = _own_verdict(result)
-        elif base is None or base.status in ("error", "skipped"):
-            v.verdict = "skipped" if result.status != "pass" else "ok"
-            v.reason = "no usable baseline result to compare with"
+        if planned.role == "baseline":
+            _baseline_verdict(v, result, run_path)
         else:
-            passed = result.status == "pass"
-            base_passed = base.status == "pass"
-            retried_pass = not passed and any(a.status == "pass" for a in result.attempts[1:])
-            if retried_pass:
-                v.verdict, v.reason = "flaky", f"passed on attempt {next(a.number for a in result.attempts if a.status == 'pass')}"
-            elif passed:
-                v.verdict = "ok" if base_passed else "fixed"
-            else:
-                v.verdict = "regressed" if base_passed else "broken"
-                v.reason = result.reason
+            _candidate_verdict(v, result, base, run_path)
+            v.newly_failing_tests = junit.newly_failing(_junit_runs(base, run_path), _junit_runs(result, run_path))
         if result.unsupported and v.verdict not in ("error", "skipped"):
             v.reason = f"{v.verdict}: core outside the connector's declared range" + (f"; {v.reason}" if v.reason else "")
             v.verdict = "unsupported"
+    # A waiver covers a regression or an infrastructure error; a missing result is never
+    # waived, because it means the run itself lost a cell.
+    waiver = _waiver_for(v.cell_id, tuple(waivers), _waivers.parse_date(today) or _dt.date.today())
+    if waiver is not None and v.verdict in ("regressed", "error") and v.reason != MISSING_REASON:
+        v.waived, v.waiver = True, _waivers.waiver_dict(waiver)
     v.blocking = v.tier == "required" and v.verdict == "regressed" and not v.waived
-    v.inconclusive = v.tier == "required" and v.verdict == "error"
+    v.inconclusive = v.tier == "required" and v.verdict == "error" and not v.waived
     return v
 
 
-def classify(run: RunDir, record: RunRecord | None = None, results: dict[str, CellResult] | None = None) -> Summary:
+def waiver_report(
+    verdicts: list[Verdict], waivers: tuple[Waiver, ...] | list[Waiver], today: _dt.date | str | None = None
+) -> tuple[list[dict], list[dict]]:
+    """(expired waivers, waivers that can be removed), each a waiver dict plus the cells it matches.
+
+    Removable: not expired, matches at least one cell, and every matched cell that was
+    judged now passes (ok or fixed).
+    """
+    today = _waivers.parse_date(today) or _dt.date.today()
+    expired, removable = [], []
+    for w in waivers:
+        cells = [v for v in verdicts if _waivers.matches(w, v.cell_id)]
+        entry = _waivers.waiver_dict(w) | {"cells": [v.cell_id for v in cells]}
+        if _waivers.is_expired(w, today):
+            expired.append(entry)
+            continue
+        judged = [v for v in cells if v.verdict not in ("skipped", "unsupported")]
+        if judged and all(v.verdict in ("ok", "fixed") for v in judged):
+            removable.append(entry | {"note": "waiver can be removed: every matched cell passes"})
+    return expired, removable
+
+
+def classify(
+    run: RunDir,
+    record: RunRecord | None = None,
+    results: dict[str, CellResult] | None = None,
+    *,
+    waivers: tuple[Waiver, ...] | list[Waiver] = (),
+    today: _dt.date | str | None = None,
+) -> Summary:
     record = record or run.read_run()
     results = results if results is not None else run.read_cells()
+    waivers = tuple(waivers)
     baseline_by_ref = {}
     for planned in record.cells:
         if planned.role == "baseline" and planned.id in results:
             baseline_by_ref[(planned.connector, planned.ref)] = results[planned.id]
     verdicts = [
-        classify_cell(p, results.get(p.id), baseline_by_ref.get((p.connector, p.ref)))
+        classify_cell(p, results.get(p.id), baseline_by_ref.get((p.connector, p.ref)),
+                      run_path=run.path, waivers=waivers, today=today)
         for p in record.cells
     ]
-    return summarize(record, verdicts)
+    expired, removable = waiver_report(verdicts, waivers, today)
+    return summarize(record, verdicts, expired_waivers=expired, removable_waivers=removable)
 
 
 def summarize(record: RunRecord, verdicts: list[Verdict], **extra) -> Summary:

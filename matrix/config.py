@@ -1,0 +1,305 @@
+"""matrix.yaml: load, validate against the shipped JSON Schema, and build a Matrix.
+
+Every problem becomes one UserError naming file:line:column and the key path,
+with a did-you-mean for misspelt keys. Registry ranges are resolved later, by
+the planner (matrix.plan), which may need the network.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+
+from .errors import UserError
+from .model import (
+    Companion, Condition, Connector, Core, CoreSpec, Matrix, Settings, Source, Waiver, slug,
+)
+from .versions import is_npm_range, is_pep440_range, validate_npm_range
+from .yamlpos import Positions, dotted, load_yaml
+
+DEFAULT_MATRIX = "matrix.yaml"
+ENV_MATRIX = "CANARY_MATRIX"
+SOURCE_KEYS = ("git", "pypi", "npm", "path")
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(resources.files("matrix").joinpath("schemas/matrix.schema.json").read_text())
+
+
+def default_path() -> str:
+    return os.environ.get(ENV_MATRIX) or DEFAULT_MATRIX
+
+
+def load(path: str | os.PathLike | None = None) -> Matrix:
+    file = str(path or default_path())
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError("matrix file not found", file=file, hint=f"pass -c FILE or set {ENV_MATRIX}") from None
+    except IsADirectoryError:
+        raise UserError("is a directory, not a matrix file", file=file) from None
+    return loads(text, file)
+
+
+def loads(text: str, file: str = DEFAULT_MATRIX) -> Matrix:
+    data, pos = load_yaml(file, text)
+    if data is None:
+        raise UserError("the file is empty; it needs `core` and `connectors`", file=file, line=1)
+    if not isinstance(data, dict):
+        raise pos.error("expected a mapping with `core` and `connectors` at the top", ())
+    _validate(data, pos)
+    matrix = _build(data, pos)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Matrix(
+        file=file, core=matrix["core"], connectors=matrix["connectors"],
+        include=tuple(data.get("include", ())), exclude=tuple(data.get("exclude", ())),
+        waivers=matrix["waivers"], settings=matrix["settings"], digest=digest,
+        exposure_migration=(data.get("exposure") or {}).get("migration"), positions=pos,
+    )
+
+
+# --- validation -------------------------------------------------------------
+
+def _schema_at(path: tuple, root: dict) -> dict:
+    """The (sub)schema that describes the object at `path`, for did-you-mean."""
+    node = root
+    defs = root["$defs"]
+
+    def deref(n):
+        while "$ref" in n:
+            n = defs[n["$ref"].split("/")[-1]]
+        return n
+
+    node = deref(node)
+    for part in path:
+        if isinstance(part, int):
+            items = node.get("items")
+            if items is None:
+                return {}
+            node = deref(items)
+        else:
+            props = node.get("properties", {})
+            if part not in props:
+                return {}
+            node = deref(props[part])
+        if "oneOf" in node:
+            # Prefer the object alternative: that is where keys can be misspelt.
+            objs = [deref(o) for o in node["oneOf"] if deref(o).get("type") == "object"]
+            node = objs[0] if len(objs) == 1 else node
+    return node
+
+
+def _did_you_mean(word: str, choices) -> str | None:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    validator = error.validator
+    if validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        return f"missing required key '{missing[0]}'" if missing else error.message
+    if validator == "enum":
+        return f"expected one of {', '.join(map(repr, error.validator_value))}, got {error.instance!r}"
+    if validator == "type":
+        return f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
+    if validator == "minItems":
+        return f"expected at least {error.validator_value} item(s)"
+    if validator == "const":
+        return f"expected {error.validator_value!r}, got {error.instance!r}"
+    if validator == "pattern":
+        return f"{error.instance!r} does not match the expected form {error.validator_value}"
+    if validator == "oneOf":
+        return f"unexpected value {json.dumps(error.instance)[:80]}; see the schema description"
+    return error.message
+
+
+def _validate(data: dict, pos: Positions) -> None:
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    # Unknown keys first: a misspelt key usually also causes a "missing required" error.
+    unknown = [e for e in errors if e.validator == "additionalProperties"]
+    error = unknown[0] if unknown else jsonschema.exceptions.best_match(errors)
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = _schema_at(path, schema()).get("properties", {})
+        extra = [k for k in error.instance if k not in allowed]
+        key = extra[0] if extra else "?"
+        raise pos.error(
+            f"unknown key '{key}'", path + (key,), key=True,
+            hint=_did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}",
+        )
+    if error.validator == "oneOf" and isinstance(error.instance, dict):
+        # Descend into the alternative whose keys fit best to report its own error.
+        for sub in sorted(error.context or [], key=lambda e: -len(e.absolute_path)):
+            if sub.validator == "additionalProperties":
+                allowed = sub.schema.get("properties", {})
+                extra = [k for k in sub.instance if k not in allowed]
+                if extra and len(extra) < len(sub.instance):
+                    key = extra[0]
+                    raise pos.error(f"unknown key '{key}'", path + (key,), key=True, hint=_did_you_mean(key, allowed))
+    if error.validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        hint = None
+        if missing and isinstance(error.instance, dict):
+            near = _did_you_mean(missing[0], error.instance.keys())
+            hint = near.replace("did you mean", "found") + " (misspelt?)" if near else None
+            if missing[0] == "test":
+                hint = hint or "every connector needs a `test` command (an argv list)"
+        raise pos.error(_describe(error), path, hint=hint)
+    raise pos.error(_describe(error), path)
+
+
+# --- building ---------------------------------------------------------------
+
+def parse_duration(value, pos: Positions, path: tuple) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)", str(value))
+    if not m:
+        raise pos.error(f"not a duration: {value!r} (use seconds, or 90s, 10m, 1h)", path)
+    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def _commands(value) -> tuple[tuple[str, ...], ...]:
+    if not value:
+        return ()
+    if isinstance(value[0], str):
+        return (tuple(value),)
+    return tuple(tuple(argv) for argv in value)
+
+
+def _check_range(ecosystem: str, spec: str, pos: Positions, path: tuple) -> None:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        if ecosystem == "npm":
+            validate_npm_range(spec)
+        else:
+            SpecifierSet(spec)
+    except (ValueError, InvalidSpecifier):
+        raise pos.error(f"not a valid {ecosystem} version range: {spec!r}", path) from None
+
+
+def _core_spec(item, ecosystem: str, pos: Positions, path: tuple, base_dir: Path) -> CoreSpec | dict:
+    """A concrete CoreSpec, or a dict describing a range the planner resolves."""
+    if isinstance(item, str):
+        looks_like_range = is_npm_range(item) if ecosystem == "npm" else is_pep440_range(item)
+        if looks_like_range:
+            _check_range(ecosystem, item, pos, path)
+            return {"range": item, "path": path}
+        return CoreSpec(label=item, kind="registry", version=item)
+    if "range" in item:
+        _check_range(ecosystem, item["range"], pos, path + ("range",))
+        return {**item, "path": path}
+    if "git" in item:
+        ref = item.get("ref", "HEAD")
+        url = _local_or_url(item["git"], base_dir)
+        return CoreSpec(label=item.get("label") or f"git:{ref}", kind="git", url=url, ref=ref, subdir=item.get("subdir"))
+    p = str((base_dir / item["path"]).resolve())
+    return CoreSpec(label=item.get("label") or f"path:{Path(item['path']).name}", kind="path", path=p)
+
+
+def _local_or_url(url: str, base_dir: Path) -> str:
+    if "://" in url or url.startswith("git@") or os.path.isabs(url):
+        return url
+    return str((base_dir / url).resolve())
+
+
+def _conditions(items, pos) -> tuple[Condition, ...]:
+    return tuple(Condition(core=c["core"], reason=c.get("reason", ""), refs=tuple(c.get("refs", ()))) for c in items or ())
+
+
+def _build(data: dict, pos: Positions) -> dict:
+    base_dir = Path(pos.file).resolve().parent
+    core_data = data["core"]
+    eco = core_data["ecosystem"]
+    specs = [_core_spec(v, eco, pos, ("core", "versions", i), base_dir) for i, v in enumerate(core_data["versions"])]
+    labels = [s.label for s in specs if isinstance(s, CoreSpec)]
+    dupes = {label for label in labels if labels.count(label) > 1}
+    if dupes:
+        first = sorted(dupes)[0]
+        i = [j for j, s in enumerate(specs) if isinstance(s, CoreSpec) and s.label == first][1]
+        raise pos.error(f"core version {first!r} is listed twice", ("core", "versions", i))
+    baseline_label = core_data.get("baseline")
+    baseline = None
+    if baseline_label is not None:
+        baseline = next((s for s in specs if isinstance(s, CoreSpec) and s.label == baseline_label), None)
+        if baseline is None and not any(isinstance(s, dict) for s in specs):
+            raise pos.error(
+                f"baseline {baseline_label!r} is not one of the core versions",
+                ("core", "baseline"), hint=_did_you_mean(baseline_label, labels) or f"versions: {', '.join(labels)}",
+            )
+    elif isinstance(specs[0], CoreSpec):
+        baseline = specs[0]
+    core = Core(
+        name=core_data["name"], ecosystem=eco, versions=tuple(specs), baseline=baseline,
+        companions=tuple(Companion(c["name"], c.get("version", "{core}")) for c in core_data.get("companions", ())),
+        index={**core_data.get("index", {}), "_baseline_label": baseline_label},
+    )
+    connectors = []
+    seen = {}
+    for i, c in enumerate(data["connectors"]):
+        path = ("connectors", i)
+        if c["name"] in seen:
+            raise pos.error(f"connector name {c['name']!r} is used twice (first at index {seen[c['name']]})", path + ("name",))
+        seen[c["name"]] = i
+        kinds = [k for k in SOURCE_KEYS if k in c]
+        if len(kinds) != 1:
+            raise pos.error(
+                "a connector needs exactly one source: git, pypi, npm or path" + (f" (found {', '.join(kinds)})" if kinds else ""),
+                path,
+            )
+        kind = kinds[0]
+        package = c.get("package", c["name"])
+        if kind == "git":
+            src = Source("git", tuple(c["git"]["refs"]), url=_local_or_url(c["git"]["url"], base_dir), package=package, subdir=c["git"].get("subdir"))
+        elif kind == "path":
+            src = Source("path", (c["path"],), url=str((base_dir / c["path"]).resolve()), package=package)
+        else:
+            src = Source(kind, tuple(c[kind]["versions"]), package=package)
+        for name in ("skip", "flaky", "expect_fail"):
+            for j, cond in enumerate(c.get(name, ())):
+                _check_range(eco, cond["core"], pos, path + (name, j, "core"))
+        connectors.append(Connector(
+            name=c["name"], package=package, source=src, test=_commands(c["test"]),
+            install=_commands(c.get("install")), setup=_commands(c.get("setup")),
+            env={k: str(v) for k, v in (c.get("env") or {}).items()}, pass_env=tuple(c.get("pass_env", ())),
+            timeout=parse_duration(c.get("timeout", 600), pos, path + ("timeout",)),
+            install_timeout=parse_duration(c.get("install_timeout", 900), pos, path + ("install_timeout",)),
+            tier=c.get("tier", "required"), skip=_conditions(c.get("skip"), pos),
+            flaky=_conditions(c.get("flaky"), pos), expect_fail=_conditions(c.get("expect_fail"), pos),
+            junit=c.get("junit"), install_scripts=bool(c.get("install_scripts", False)),
+        ))
+    settings_data = data.get("settings", {})
+    settings = Settings(
+        retries=settings_data.get("retries", Settings.retries),
+        aa_check=settings_data.get("aa_check", Settings.aa_check),
+        jobs=settings_data.get("jobs", Settings.jobs),
+    )
+    waivers = tuple(
+        Waiver(cell=w["cell"], reason=w["reason"], issue=w.get("issue", ""), expires=w.get("expires"))
+        for w in data.get("waivers", ())
+    )
+    for key in ("include", "exclude"):
+        for i, sel in enumerate(data.get(key, ())):
+            if "connector" in sel and sel["connector"] not in seen:
+                raise pos.error(
+                    f"no connector named {sel['connector']!r}", (key, i, "connector"),
+                    hint=_did_you_mean(sel["connector"], seen) or f"connectors: {', '.join(seen)}",
+                )
+    return {"core": core, "connectors": tuple(connectors), "waivers": waivers, "settings": settings}
+
+
+__all__ = ["load", "loads", "schema", "default_path", "parse_duration", "dotted", "slug"]

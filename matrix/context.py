@@ -1,0 +1,108 @@
+"""What one cell's execution carries: its inputs, its directory, its log, its records.
+
+Sources and runners receive a CellContext and use `cx.run(...)` for every
+command, so that every command is logged, timed, recorded and time-limited in
+one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from .errors import InfrastructureError
+from .home import Home
+from .model import Cell, Connector, Matrix
+from .proc import Outcome, run_command
+from .results import CommandRecord, ConnectorRecord, CoreRecord
+
+SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+@dataclass
+class CoreArtifact:
+    """A core version made concrete: a file to install, its version and digest."""
+
+    path: Path
+    version: str
+    digest: str
+    commit: str | None = None
+
+
+@dataclass
+class Checkout:
+    """A connector ref made concrete: a directory (sources) and/or an artifact."""
+
+    path: Path  # directory with the connector's files (the test commands' cwd)
+    commit: str | None = None
+    digest: str | None = None
+    artifact: Path | None = None  # a wheel/sdist/tarball when the source is a registry
+    version: str | None = None
+
+
+@dataclass
+class CellContext:
+    cell: Cell
+    matrix: Matrix
+    connector: Connector
+    home: Home
+    run_id: str
+    cell_dir: Path
+    log: IO[str]
+    env: dict[str, str]
+    secrets: list[str]
+    core_record: CoreRecord
+    connector_record: ConnectorRecord
+    commands: list[CommandRecord] = field(default_factory=list)
+    checkout: Checkout | None = None
+    core_artifact: CoreArtifact | None = None
+    unsupported: bool = False
+    runner_env: dict[str, str] = field(default_factory=dict)  # added by the runner (venv PATH, ...)
+    variables: dict[str, str] = field(default_factory=dict)  # {python}, {checkout}, ... for argv templates
+
+    def note(self, text: str) -> None:
+        self.log.write(f"# {text}\n")
+        self.log.flush()
+
+    def run(self, phase: str, argv: list[str], *, cwd: Path | str | None = None, timeout: float | None = None,
+            env: dict[str, str] | None = None, infra: bool = False) -> Outcome:
+        """Run one command. infra=True: a failure is an infrastructure error (setup), not a test failure."""
+        full_env = {**self.env, **self.runner_env, **(env or {})}
+        outcome = run_command(
+            phase, [self.expand(a) for a in argv], cwd=str(cwd or self.cell_dir), env=full_env,
+            timeout=timeout or (self.connector.timeout if phase == "test" else self.connector.install_timeout),
+            log=self.log, secrets=self.secrets,
+        )
+        self.commands.append(outcome.record)
+        if infra and not outcome.ok:
+            raise InfrastructureError(infra_reason(phase, outcome), "\n".join(outcome.tail[-20:]))
+        return outcome
+
+    def expand(self, arg: str) -> str:
+        if "{" not in arg:
+            return arg
+        values = {
+            "cell_dir": str(self.cell_dir),
+            "scenarios": str(SCENARIOS_DIR),
+            "core_version": self.core_artifact.version if self.core_artifact else "",
+            "core_name": self.matrix.core.name,
+            "connector": self.connector.name,
+            "package": self.connector.package,
+            "ref": self.cell.ref,
+            **({"checkout": str(self.checkout.path)} if self.checkout else {}),
+            **self.variables,
+        }
+        try:
+            return arg.format_map(values)
+        except (KeyError, ValueError, IndexError):
+            return arg  # not a template (a literal brace in a command): leave as written
+
+
+def infra_reason(phase: str, outcome: Outcome) -> str:
+    """One line that says why setup failed, from the command's own output."""
+    if outcome.record.timed_out:
+        return f"{phase} timed out after {outcome.record.duration_s:.0f}s"
+    from .infra import explain
+
+    return explain(phase, outcome.tail, outcome.record.exit_code)

@@ -1,0 +1,362 @@
+"""Execution: run planned cells, write one CellResult per cell, never lose one.
+
+The one interface is `execute(matrix, cells, options) -> RunOutcome`. Inside:
+baseline cells run first (candidates need them to tell a regression from a
+red connector), a candidate that regresses is re-run to tell flaky from
+broken, unchanged cells are served from a content-addressed result cache,
+and cells run on a pool of `jobs` workers. Every result is written atomically
+as soon as it is known, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__, sources
+from .cellenv import cell_env, secret_values
+from .context import CellContext, Checkout
+from .digest import value_sha256
+from .errors import InfrastructureError
+from .home import Home
+from .locks import exclusive
+from .model import Cell, Matrix
+from .progress import Progress
+from .results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord
+from .runners import for_ecosystem
+from .store import RunDir, Store, now_iso, read_json, write_json_atomic
+from .verdicts import Summary, classify
+
+FAILURE_LINE = re.compile(r"(error|Error|ERROR|FAIL|fail(ed|ure)|assert|exception)")
+# "SomethingError: message" says more than "test_x ... ERROR": prefer it.
+EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception)|AssertionError|Error)\b:? .+")
+
+
+def failure_reason(tail: list[str]) -> str:
+    """The most telling line of a failing command's output."""
+    for pattern in (EXCEPTION_LINE, FAILURE_LINE):
+        hits = [ln.strip() for ln in tail if pattern.search(ln) and not ln.lstrip().startswith("File ")]
+        if hits:
+            return hits[-1][:300] if pattern is EXCEPTION_LINE else hits[0][:300]
+    return ""
+
+
+@dataclass
+class RunOptions:
+    jobs: int = 1
+    retries: int | None = None  # None: the matrix's settings.retries
+    use_cache: bool = True
+    keep_work: bool = False
+    progress: str = "auto"  # auto | rich | plain | none
+    argv: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunOutcome:
+    run: RunDir
+    record: RunRecord
+    summary: Summary
+
+
+def planned(cells: list[Cell], matrix_file: str) -> list[PlannedCell]:
+    return [PlannedCell(c.id, c.tier, c.role, c.connector, c.ref, c.core.label, c.nox_command(matrix_file)) for c in cells]
+
+
+def start_run(matrix: Matrix, cells: list[Cell], store: Store, options: RunOptions) -> tuple[RunDir, RunRecord]:
+    run = store.new_run()
+    baseline = next((c.core.label for c in cells if c.role == "baseline"), None)
+    record = RunRecord(
+        run_id=run.run_id, matrix_file=matrix.file, matrix_digest=matrix.digest, started_at=now_iso(),
+        cells=planned(cells, matrix.file), argv=options.argv, tool_version=__version__,
+        core_name=matrix.core.name, ecosystem=matrix.core.ecosystem, baseline=baseline,
+        candidates=sorted({c.core.label for c in cells if c.role == "candidate"}),
+    )
+    run.write_run(record)
+    return run, record
+
+
+def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store | None = None,
+            resume: RunDir | None = None, home: Home | None = None) -> RunOutcome:
+    home = home or Home.default()
+    store = store or Store(home.runs)
+    if resume is not None:
+        run, record = resume, resume.read_run()
+        planned_ids = {p.id for p in record.cells}
+        done = set(run.read_cells(strict=False))
+        cells = [c for c in cells if c.id in planned_ids and c.id not in done]
+        record.state = "running"
+        run.write_run(record)
+    else:
+        run, record = start_run(matrix, cells, store, options)
+    retries = matrix.settings.retries if options.retries is None else options.retries
+    worker = _Worker(matrix, run, home, options, retries)
+    progress = Progress(len(cells), options.progress if options.progress != "none" else "quiet")
+    worker.progress = progress
+    try:
+        for group in (
+            [c for c in cells if c.role == "baseline"],
+            [c for c in cells if c.role != "baseline"],
+        ):
+            if options.jobs <= 1:
+                for cell in group:
+                    worker.run_cell(cell)
+            else:
+                with ThreadPoolExecutor(max_workers=options.jobs) as pool:
+                    list(pool.map(worker.run_cell, group))
+    except KeyboardInterrupt:
+        record.state = "interrupted"
+        run.write_run(record)
+        raise
+    finally:
+        progress.close()
+    summary = classify(run, record)
+    write_json_atomic(run.path / "verdicts.json", summary.to_dict())
+    record.state, record.finished_at, record.exit_code = "complete", now_iso(), summary.exit_code
+    run.write_run(record)
+    return RunOutcome(run, record, summary)
+
+
+class _Worker:
+    def __init__(self, matrix: Matrix, run: RunDir, home: Home, options: RunOptions, retries: int) -> None:
+        self.matrix, self.run, self.home, self.options, self.retries = matrix, run, home, options, retries
+        self.runner = for_ecosystem(matrix.core.ecosystem)
+        self.secrets = secret_values()
+        self.progress: Progress | None = None
+        self._exposure_lock = threading.Lock()
+        self._exposure_done: set[str] = set()
+
+    # -- one cell -----------------------------------------------------------
+    def run_cell(self, cell: Cell) -> CellResult:
+        if self.progress:
+            self.progress.start(cell.id)
+        started = time.monotonic()
+        result = self._run_cell(cell)
+        result.duration_s = round(time.monotonic() - started, 3)
+        result.finished_at = now_iso()
+        self.run.write_cell(result)
+        if self.progress:
+            note = "(cached)" if result.cached_from else (result.reason[:80] if result.status != "pass" else "")
+            self.progress.finish(cell.id, result.status, result.duration_s, note)
+        return result
+
+    def _context(self, cell: Cell, log) -> CellContext:
+        connector = self.matrix.connector(cell.connector)
+        env, keys = cell_env(connector.env, connector.pass_env)
+        return CellContext(
+            cell=cell, matrix=self.matrix, connector=connector, home=self.home, run_id=self.run.run_id,
+            cell_dir=self.home.work(self.run.run_id, cell.id), log=log, env=env, secrets=self.secrets,
+            core_record=CoreRecord(self.matrix.core.name, cell.core.label, cell.core.kind, requested=cell.core.version),
+            connector_record=ConnectorRecord(connector.name, connector.package, connector.source.kind, cell.ref),
+        )
+
+    def _base_result(self, cell: Cell, cx: CellContext) -> CellResult:
+        return CellResult(
+            run_id=self.run.run_id, cell_id=cell.id, tier=cell.tier, role=cell.role, core=cx.core_record,
+            connector=cx.connector_record, status="error", expectation=cell.expectation, tags=list(cell.tags),
+            env_keys=sorted(cx.env), started_at=now_iso(), runner=self.runner.NAME, tool_version=__version__,
+            nox=cell.nox_command(self.matrix.file),
+        )
+
+    def _run_cell(self, cell: Cell) -> CellResult:
+        log_path = self.run.log_file(cell.id)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w", encoding="utf-8") as log:
+            cx = self._context(cell, log)
+            result = self._base_result(cell, cx)
+            attempt = Attempt(1, "error", log=str(log_path.relative_to(self.run.path)), started_at=now_iso())
+            result.attempts.append(attempt)
+            log.write(f"# cell {cell.id}: {cell.package} {cell.ref} on {self.matrix.core.name} {cell.core.label}\n")
+            if cell.expectation == "skip":
+                attempt.status = result.status = "skipped"
+                attempt.reason = result.reason = cell.expectation_reason or "skipped by the matrix"
+                return result
+            t0 = time.monotonic()
+            try:
+                cx.core_artifact = sources.materialize_core(cx)
+                cx.core_record.digest = cx.core_artifact.digest
+                cx.core_record.commit = cx.core_artifact.commit
+                cx.checkout = sources.materialize_connector(cx)
+                self._record_checkout(cx)
+                key = self._cache_key(cx)
+                result.cache_key = key
+                cached = self._from_cache(key, result, attempt) if self.options.use_cache else None
+                if cached is not None:
+                    return cached
+                self.runner.prepare(cx)
+                self._exposure(cx)
+                for argv in cx.connector.setup:
+                    cx.run("setup", list(argv), cwd=cx.checkout.path, infra=True)
+                self._test(cx, attempt)
+                attempt.duration_s = round(time.monotonic() - t0, 3)
+                result.status, result.reason = attempt.status, attempt.reason
+                if result.status in ("fail", "timeout") and self._should_retry(cell):
+                    self._retry(cx, result)
+                if result.status in ("pass", "fail"):
+                    self._store_cache(key, result)
+            except InfrastructureError as exc:
+                attempt.status = result.status = "error"
+                attempt.reason = result.reason = exc.reason
+                log.write(f"!! infrastructure error: {exc.reason}\n")
+            except OSError as exc:
+                reason = "no space left on device" if getattr(exc, "errno", None) == 28 else f"{exc.strerror or exc}: {exc.filename or ''}".strip(": ")
+                attempt.status = result.status = "error"
+                attempt.reason = result.reason = reason
+                log.write(f"!! infrastructure error: {reason}\n")
+            finally:
+                if not attempt.commands:
+                    attempt.commands = list(cx.commands)
+                if not attempt.duration_s:
+                    attempt.duration_s = round(time.monotonic() - t0, 3)
+                result.unsupported = cx.unsupported
+                if not self.options.keep_work:
+                    self._cleanup(cx)
+        return result
+
+    def _record_checkout(self, cx: CellContext) -> None:
+        co: Checkout = cx.checkout
+        rec = cx.connector_record
+        rec.commit, rec.digest, rec.version = co.commit, co.digest, co.version
+
+    def _test(self, cx: CellContext, attempt: Attempt) -> None:
+        first_test = len(cx.commands)
+        status, reason = "pass", ""
+        for argv in cx.connector.test:
+            out = cx.run("test", list(argv), cwd=cx.checkout.path)
+            if out.record.timed_out:
+                if out.output_lines == 0:
+                    status, reason = "error", f"timeout with no output after {out.record.duration_s:.0f}s"
+                else:
+                    status, reason = "timeout", f"timed out after {out.record.duration_s:.0f}s"
+                break
+            if out.record.exit_code != 0:
+                status = "fail"
+                reason = failure_reason(out.tail) or f"{Path(argv[0]).name} exited {out.record.exit_code}"
+                break
+        attempt.status, attempt.reason = status, reason
+        attempt.commands = cx.commands[first_test:] if attempt.number > 1 else list(cx.commands)
+        if cx.connector.junit:
+            junit = Path(cx.expand(str(cx.checkout.path / cx.connector.junit)))
+            if junit.is_file():
+                dest = self.run.path / "junit" / f"{cx.cell.id}.attempt{attempt.number}.xml"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(junit, dest)
+                attempt.junit = str(dest.relative_to(self.run.path))
+
+    # -- retries: tell flaky from regressed ----------------------------------
+    def _should_retry(self, cell: Cell) -> bool:
+        if cell.role == "baseline" or self.retries <= 0:
+            return False
+        base = next((p for p in self.run.read_run().cells
+                     if p.role == "baseline" and p.connector == cell.connector and p.ref == cell.ref), None)
+        if base is None:
+            return False
+        base_result = self.run.read_cell(base.id)
+        return base_result is not None and base_result.status == "pass"
+
+    def _retry(self, cx: CellContext, result: CellResult) -> None:
+        for n in range(2, self.retries + 2):
+            log_path = self.run.log_file(cx.cell.id, n)
+            with open(log_path, "w", encoding="utf-8") as log:
+                cx.log = log
+                attempt = Attempt(n, "error", log=str(log_path.relative_to(self.run.path)), started_at=now_iso())
+                t0 = time.monotonic()
+                self._test(cx, attempt)
+                attempt.duration_s = round(time.monotonic() - t0, 3)
+                result.attempts.append(attempt)
+            if attempt.status == "pass":
+                break
+
+    # -- static exposure ------------------------------------------------------
+    def _exposure(self, cx: CellContext) -> None:
+        migration = self.matrix.exposure_migration
+        key = f"{cx.connector.name}@{cx.cell.ref}"
+        if not migration:
+            return
+        with self._exposure_lock:
+            if key in self._exposure_done:
+                return
+            self._exposure_done.add(key)
+        try:
+            from codemods.lint import lint_paths
+
+            report = lint_paths([str(cx.checkout.path)], migration)
+            data = report.to_dict()
+        except Exception as exc:  # exposure is advisory: a lint problem must not fail the cell
+            cx.note(f"static exposure not measured: {exc}")
+            return
+        findings = data.get("findings", [])
+        entry = {
+            "findings": len(findings),
+            "by_rule": _count(f.get("rule") for f in findings),
+            "by_symbol": _count(f.get("symbol") or f.get("rule") for f in findings),
+            "files": sorted({f.get("file") for f in findings if f.get("file")}),
+        }
+        path = self.run.path / "exposure.json"
+        with exclusive(self.run.path / ".exposure.lock"):
+            doc = read_json(path) if path.exists() else {"schema": "canary/exposure/v1", "migration": migration, "connectors": {}}
+            doc["connectors"][key] = entry
+            write_json_atomic(path, doc)
+        cx.note(f"static exposure: {len(findings)} place(s) touch symbols changed by {migration}")
+
+    # -- result cache ---------------------------------------------------------
+    def _cache_key(self, cx: CellContext) -> str:
+        c = cx.connector
+        return value_sha256({
+            "core": [cx.core_record.name, cx.core_artifact.digest, cx.core_artifact.commit],
+            "companions": [(x.name, x.version) for x in self.matrix.core.companions],
+            "connector": [c.package, cx.cell.ref, cx.connector_record.commit, cx.connector_record.digest],
+            "commands": [c.install, c.setup, c.test],
+            "env": c.env, "pass_env": c.pass_env, "runner": self.runner.NAME,
+            "tool": __version__, "index": self.matrix.core.index, "retries": self.retries,
+        })
+
+    def _cache_paths(self, key: str) -> tuple[Path, Path]:
+        root = self.home.results_cache
+        return root / f"{key}.json", root / f"{key}.log"
+
+    def _from_cache(self, key: str, result: CellResult, attempt: Attempt) -> CellResult | None:
+        data_path, log_path = self._cache_paths(key)
+        if not data_path.exists():
+            return None
+        try:
+            cached = CellResult.from_dict(read_json(data_path))
+        except Exception:  # a damaged cache entry is a miss, not a failure
+            return None
+        cached.run_id, cached.cached_from = self.run.run_id, cached.run_id
+        cached.cell_id, cached.tier, cached.role, cached.nox = result.cell_id, result.tier, result.role, result.nox
+        cached.started_at = result.started_at
+        for i, a in enumerate(cached.attempts, start=1):
+            dest = self.run.log_file(result.cell_id, i)
+            src = log_path.with_suffix(f".{i}.log") if i > 1 else log_path
+            if src.exists():
+                shutil.copyfile(src, dest)
+            a.log = str(dest.relative_to(self.run.path))
+        return cached
+
+    def _store_cache(self, key: str, result: CellResult) -> None:
+        data_path, log_path = self._cache_paths(key)
+        for i, a in enumerate(result.attempts, start=1):
+            src = self.run.path / a.log
+            if src.exists():
+                shutil.copyfile(src, log_path if i == 1 else log_path.with_suffix(f".{i}.log"))
+        write_json_atomic(data_path, result.to_dict())
+
+    def _cleanup(self, cx: CellContext) -> None:
+        try:
+            sources.release(cx)
+        except Exception:  # cleanup must never turn a result into a crash
+            pass
+        shutil.rmtree(cx.cell_dir, ignore_errors=True)
+
+
+def _count(values) -> dict:
+    out: dict = {}
+    for v in values:
+        if v:
+            out[v] = out.get(v, 0) + 1
+    return out

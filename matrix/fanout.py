@@ -1,0 +1,253 @@
+"""Beyond one machine: split planned cells into CI jobs, then gather the jobs' results into one run.
+
+`ci_matrix` turns cells into a GitHub Actions `strategy.matrix` ({"include": [...]}), one entry
+per cell, or contiguous shards of cells when there are more cells than jobs allowed. `merge`
+copies the per-job run directories into one run directory whose run.json lists every planned
+cell, so a cell no job reported stays visible as `error: missing` instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+from .model import Cell
+from .results import CellResult, PlannedCell, RunRecord
+from .store import RunDir, Store, now_iso, read_json
+
+DEFAULT_MAX_JOBS = 256  # GitHub Actions' limit of jobs per matrix
+# Artifact names may not hold " : < > | * ? \r \n \ / ; keep a stricter set, also safe in paths and shells.
+_NOT_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MAX_NAME = 90
+
+
+def artifact_name(text: str) -> str:
+    """A name safe for an artifact, a file and a shell word; long names keep a digest suffix."""
+    name = _NOT_SAFE.sub("_", text).strip("_.") or "cell"
+    if len(name) > _MAX_NAME:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+        name = f"{name[:_MAX_NAME - 11]}-{digest}"
+    return name
+
+
+def shards(ids: list[str], max_jobs: int) -> list[list[str]]:
+    """Contiguous, balanced groups: at most max_jobs of them, sizes differing by at most one."""
+    if max_jobs < 1:
+        raise UserError(f"--max-jobs must be at least 1, not {max_jobs}", key="--max-jobs")
+    n = min(len(ids), max_jobs)
+    if n == 0:
+        return []
+    size, extra = divmod(len(ids), n)
+    out, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        out.append(ids[start:end])
+        start = end
+    return out
+
+
+def ci_matrix(cells: list[Cell] | list[PlannedCell] | list[str], max_jobs: int = DEFAULT_MAX_JOBS) -> dict:
+    """GitHub Actions strategy.matrix: {"include": [{"name": ..., "cells": "id1 id2"}, ...]}.
+
+    Cell ids are shell-safe (model.slug), so `cells` can go straight onto a command line.
+    """
+    ids = [c if isinstance(c, str) else c.id for c in cells]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise UserError(f"duplicate cell ids in the plan: {', '.join(dup)}")
+    groups = shards(ids, max_jobs)
+    include = []
+    if len(groups) == len(ids):
+        names: set[str] = set()
+        for cid in ids:
+            name = artifact_name(cid)
+            if name in names:  # two ids that differ only in characters the name replaced
+                name = artifact_name(f"{name}-{hashlib.sha256(cid.encode()).hexdigest()[:8]}")
+            names.add(name)
+            include.append({"name": name, "cells": cid})
+    else:
+        width = len(str(len(groups)))
+        for i, group in enumerate(groups, 1):
+            include.append({"name": f"shard-{i:0{width}d}-of-{len(groups)}", "cells": " ".join(group)})
+    return {"include": include}
+
+
+# ---------------------------------------------------------------- planned cells
+
+
+def planned_from_cell(cell: Cell, matrix_file: str | None = None) -> PlannedCell:
+    return PlannedCell(id=cell.id, tier=cell.tier, role=cell.role, connector=cell.connector,
+                       ref=cell.ref, core=cell.core.label, nox=cell.nox_command(matrix_file))
+
+
+def _planned_from_dict(data: dict, file: str, index: int) -> PlannedCell:
+    try:
+        core = data["core"]
+        if isinstance(core, dict):
+            core = core.get("label") or core.get("version") or ""
+        return PlannedCell(id=str(data["id"]), tier=str(data.get("tier", "required")), role=str(data["role"]),
+                           connector=str(data["connector"]), ref=str(data["ref"]), core=str(core),
+                           nox=str(data.get("nox") or ""))
+    except (KeyError, TypeError) as exc:
+        raise UserError(f"not a planned cell: missing {exc}", file=file, key=f"cells[{index}]") from None
+
+
+@dataclass
+class Plan:
+    cells: list[PlannedCell]
+    matrix_file: str = ""
+    matrix_digest: str = ""
+    baseline: str | None = None
+    candidates: list[str] = field(default_factory=list)
+    core_name: str = ""
+    ecosystem: str = ""
+
+
+def _roles(cells: list[PlannedCell]) -> tuple[str | None, list[str]]:
+    baseline = next((c.core for c in cells if c.role == "baseline"), None)
+    candidates = list(dict.fromkeys(c.core for c in cells if c.role == "candidate"))
+    return baseline, candidates
+
+
+def load_plan_file(path: Path | str) -> Plan:
+    """A plan written by `canary plan --json` (or a run.json): a list of cells or {"cells": [...]}."""
+    file = str(path)
+    data = read_json(Path(path))
+    items = data.get("cells") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise UserError("expected a list of planned cells or an object with 'cells'", file=file, key="cells")
+    cells = [_planned_from_dict(c, file, i) for i, c in enumerate(items)]
+    baseline, candidates = _roles(cells)
+    meta = data if isinstance(data, dict) else {}
+    core = meta.get("core")  # `canary plan --json` gives the core's name; other writers a mapping
+    core_name = core if isinstance(core, str) else (core or {}).get("name", "") if isinstance(core, dict) else ""
+    ecosystem = meta.get("ecosystem") or (core.get("ecosystem") if isinstance(core, dict) else "") or ""
+    matrix_file = meta.get("matrix_file") or meta.get("matrix") or meta.get("file") or ""
+    return Plan(cells=cells, matrix_file=str(matrix_file) if isinstance(matrix_file, str) else "",
+                matrix_digest=str(meta.get("matrix_digest") or meta.get("digest") or ""),
+                baseline=meta.get("baseline") if isinstance(meta.get("baseline"), str) else baseline,
+                candidates=candidates, core_name=str(meta.get("core_name") or core_name),
+                ecosystem=str(ecosystem))
+
+
+def plan_from_matrix(matrix, cells: list[Cell]) -> Plan:
+    planned = [planned_from_cell(c, matrix.file) for c in cells]
+    baseline, candidates = _roles(planned)
+    return Plan(cells=planned, matrix_file=matrix.file, matrix_digest=matrix.digest, baseline=baseline,
+                candidates=candidates, core_name=matrix.core.name, ecosystem=matrix.core.ecosystem)
+
+
+# ---------------------------------------------------------------- merge
+
+
+@dataclass
+class MergeResult:
+    run: RunDir
+    found: list[str]
+    missing: list[str]
+    unplanned: list[str]
+    duplicates: list[str]
+    corrupt: list[str]
+    sources: list[Path]
+
+
+def find_run_dirs(roots: list[Path | str]) -> list[Path]:
+    """Run directories under the given paths: a dir with run.json or cells/, searched at any depth
+    (download-artifact puts each job's store under its own folder)."""
+    found: list[Path] = []
+    for root in map(Path, roots):
+        if not root.is_dir():
+            raise UserError("not a directory", file=str(root))
+        if (root / "run.json").is_file() or (root / "cells").is_dir():
+            found.append(root)
+            continue
+        for p in sorted(root.rglob("*")):
+            if p.is_dir() and ((p / "run.json").is_file() or (p / "cells").is_dir()):
+                if not any(parent in found for parent in p.parents):
+                    found.append(p)
+    return found
+
+
+def _cell_files(run_dir: Path, result: CellResult) -> list[Path]:
+    """Files a cell result refers to (logs, JUnit), relative to its run dir, plus its other logs."""
+    rel = {a.log for a in result.attempts if a.log} | {a.junit for a in result.attempts if a.junit}
+    logs = run_dir / "logs"
+    if logs.is_dir():
+        rel |= {str(p.relative_to(run_dir)) for p in logs.glob(f"{result.cell_id}.*")}
+    out = []
+    for r in sorted(rel):
+        p = (run_dir / r).resolve()
+        # Paths come from job outputs: never copy anything outside the job's run dir.
+        if p.is_file() and run_dir.resolve() in p.parents:
+            out.append(Path(r))
+    return out
+
+
+def merge(sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | None = None,
+          tool_version: str = "") -> MergeResult:
+    planned_ids = {c.id for c in plan.cells}
+    chosen: dict[str, tuple[CellResult, Path]] = {}
+    unplanned, duplicates, corrupt = [], [], []
+    run_dirs = find_run_dirs(sources)
+    for run_dir in run_dirs:
+        for path in sorted((run_dir / "cells").glob("*.json")):
+            try:
+                result = CellResult.from_dict(read_json(path))
+            except (UserError, KeyError, TypeError, AttributeError) as exc:
+                corrupt.append(f"{path}: {exc}")
+                continue
+            if result.cell_id not in planned_ids:
+                unplanned.append(result.cell_id)
+                continue
+            if result.cell_id in chosen:
+                duplicates.append(result.cell_id)
+                # The later finished result wins: a re-run job supersedes the first one.
+                if result.finished_at <= chosen[result.cell_id][0].finished_at:
+                    continue
+            chosen[result.cell_id] = (result, run_dir)
+    out.cells_dir.mkdir(parents=True, exist_ok=True)
+    out.logs_dir.mkdir(parents=True, exist_ok=True)
+    for cid, (result, run_dir) in chosen.items():
+        for rel in _cell_files(run_dir, result):
+            dest = out.path / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(run_dir / rel, dest)
+        result.run_id = out.run_id
+        out.write_cell(result)
+    missing = [c.id for c in plan.cells if c.id not in chosen]
+    record = RunRecord(
+        run_id=out.run_id, matrix_file=plan.matrix_file, matrix_digest=plan.matrix_digest,
+        started_at=min((r.started_at for r, _ in chosen.values() if r.started_at), default=now_iso()),
+        finished_at=now_iso(), cells=list(plan.cells), state="complete", argv=list(argv or []),
+        tool_version=tool_version, core_name=plan.core_name, ecosystem=plan.ecosystem,
+        baseline=plan.baseline, candidates=list(plan.candidates),
+    )
+    out.write_run(record)
+    return MergeResult(run=out, found=sorted(chosen), missing=missing, unplanned=sorted(set(unplanned)),
+                       duplicates=sorted(set(duplicates)), corrupt=corrupt, sources=run_dirs)
+
+
+def output_run(out: Path | str | None, store: Path | str | None) -> RunDir:
+    """The run directory merge writes: --out DIR (new or empty), else a new run in the store."""
+    if out is not None:
+        path = Path(out)
+        if path.exists() and any(path.iterdir()):
+            raise UserError("output directory exists and is not empty", file=str(path), key="--out")
+        path.mkdir(parents=True, exist_ok=True)
+        return RunDir(path)
+    return Store(store).new_run() if store else Store().new_run()
+
+
+def warn(message: str) -> None:
+    print(f"canary: warning: {message}", file=sys.stderr)
+
+
+def dumps_matrix(matrix: dict) -> str:
+    # One line: it goes into $GITHUB_OUTPUT as `matrix=<json>`.
+    return json.dumps(matrix, separators=(",", ":"))

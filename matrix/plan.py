@@ -1,0 +1,122 @@
+"""Planning: the matrix becomes a list of cells (core version x connector ref).
+
+Ranges are resolved against the registry here; include/exclude and citgm-style
+skip/flaky/expect_fail are applied; every cell gets a stable id, tags and the
+nox line that runs it alone.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import replace
+
+from .errors import UserError
+from .model import Cell, Connector, CoreSpec, Matrix, cell_id
+from .registry import available_versions
+from .versions import is_prerelease, satisfies, sort_versions
+
+
+def resolve_core_versions(matrix: Matrix) -> tuple[list[CoreSpec], CoreSpec]:
+    core = matrix.core
+    pos = matrix.positions
+    out: list[CoreSpec] = []
+    for spec in core.versions:
+        if isinstance(spec, CoreSpec):
+            out.append(spec)
+            continue
+        rng = spec["range"]
+        published = available_versions(core.ecosystem, core.name, core.index)
+        matching = [
+            v for v in published
+            if satisfies(core.ecosystem, v, rng) and (spec.get("prereleases") or not is_prerelease(core.ecosystem, v))
+        ]
+        matching = sort_versions(core.ecosystem, matching)
+        if spec.get("latest"):
+            matching = matching[-spec["latest"]:]
+        if not matching:
+            newest = ", ".join(sort_versions(core.ecosystem, published)[-5:]) or "none found"
+            raise pos.error(
+                f"range {rng!r} matches no published release of {core.name}", spec["path"],
+                hint=f"newest published: {newest}",
+            )
+        out.extend(CoreSpec(label=v, kind="registry", version=v) for v in matching if v not in {s.label for s in out})
+    baseline = core.baseline
+    wanted = core.index.get("_baseline_label")
+    if baseline is None and wanted:
+        baseline = next((s for s in out if s.label == wanted), None)
+        if baseline is None:
+            raise pos.error(f"baseline {wanted!r} is not one of the resolved core versions ({', '.join(s.label for s in out)})", ("core", "baseline"))
+    return out, baseline or out[0]
+
+
+def _version_of(spec: CoreSpec) -> str | None:
+    return spec.version if spec.kind == "registry" else None
+
+
+def _expectation(connector: Connector, ref: str, core: CoreSpec, ecosystem: str) -> tuple[str | None, str]:
+    version = _version_of(core)
+    if version is None:
+        return None, ""
+    for kind in ("skip", "expect_fail", "flaky"):
+        for cond in getattr(connector, kind):
+            if cond.refs and ref not in cond.refs:
+                continue
+            if satisfies(ecosystem, version, cond.core):
+                return kind, cond.reason
+    return None, ""
+
+
+def _matches(selector: dict, connector: str, ref: str, core: str) -> bool:
+    return all(
+        fnmatch.fnmatchcase(value, selector[key])
+        for key, value in (("connector", connector), ("ref", ref), ("core", core))
+        if key in selector
+    )
+
+
+def make_cell(matrix: Matrix, connector: Connector, ref: str, core: CoreSpec, baseline: CoreSpec) -> Cell:
+    role = "baseline" if core.label == baseline.label else "candidate"
+    expectation, reason = _expectation(connector, ref, core, matrix.core.ecosystem)
+    tags = (connector.tier, connector.name, f"core-{core.label}", role)
+    return Cell(
+        id=cell_id(connector.name, ref, core.label), core=core, connector=connector.name, package=connector.package,
+        ref=ref, source_kind=connector.source.kind, tier=connector.tier, role=role, tags=tags,
+        expectation=expectation, expectation_reason=reason,
+    )
+
+
+def plan(matrix: Matrix) -> list[Cell]:
+    cores, baseline = resolve_core_versions(matrix)
+    cells: list[Cell] = []
+    for connector in matrix.connectors:
+        for ref in connector.source.refs:
+            for core in cores:
+                if any(_matches(sel, connector.name, ref, core.label) for sel in matrix.exclude):
+                    continue
+                cells.append(make_cell(matrix, connector, ref, core, baseline))
+    ids = {c.id for c in cells}
+    for i, sel in enumerate(matrix.include):
+        missing = [k for k in ("connector", "ref", "core") if k not in sel]
+        if missing:
+            raise matrix.positions.error(f"an include entry needs connector, ref and core (missing {', '.join(missing)})", ("include", i))
+        connector = matrix.connector(sel["connector"])
+        core = next((c for c in cores if c.label == sel["core"]), None) or CoreSpec(label=sel["core"], kind="registry", version=sel["core"])
+        cell = make_cell(matrix, connector, sel["ref"], core, baseline)
+        if cell.id not in ids:
+            cells.append(cell)
+            ids.add(cell.id)
+    return cells
+
+
+def select(cells: list[Cell], patterns: list[str] | None) -> list[Cell]:
+    """Cells whose id or a tag matches one of the patterns (fnmatch)."""
+    if not patterns:
+        return cells
+    chosen = [c for c in cells if any(fnmatch.fnmatchcase(c.id, p) or p in c.tags for p in patterns)]
+    unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(c.id, p) or p in c.tags for c in cells)]
+    if unknown:
+        raise UserError(f"no planned cell matches {', '.join(map(repr, unknown))}", hint="see `canary plan`")
+    return chosen
+
+
+__all__ = ["plan", "select", "resolve_core_versions", "make_cell", "replace"]

@@ -1,0 +1,101 @@
+"""Running one command for a cell: argv only, own process group, timeout, log.
+
+On timeout the whole process group is killed (SIGTERM, then SIGKILL), so a
+test runner's children (servers, browsers, workers) do not outlive the cell.
+Output is streamed into the cell's log with the caller's secrets redacted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import IO
+
+from .cellenv import redact
+from .results import CommandRecord
+
+
+@dataclass
+class Outcome:
+    record: CommandRecord
+    tail: list[str] = field(default_factory=list)  # last lines of output, redacted
+    output_lines: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.record.exit_code == 0 and not self.record.timed_out
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=3)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_command(
+    phase: str,
+    argv: list[str],
+    *,
+    cwd: str,
+    env: dict[str, str],
+    timeout: float,
+    log: IO[str],
+    secrets: list[str] = (),
+    tail_lines: int = 60,
+) -> Outcome:
+    log.write(redact(f"\n$ [{phase}] {' '.join(argv)}\n    (cwd {cwd}, timeout {timeout:g}s)\n", secrets))
+    log.flush()
+    started = time.monotonic()
+    tail: deque[str] = deque(maxlen=tail_lines)
+    count = 0
+    try:
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, text=True, errors="replace", bufsize=1,
+        )
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+        msg = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
+        log.write(msg + "\n")
+        return Outcome(CommandRecord(phase, list(argv), 127, 0.0, False, cwd), [msg], 1)
+
+    def pump() -> None:
+        nonlocal count
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = redact(line, secrets)
+            log.write(line)
+            tail.append(line.rstrip("\n"))
+            count += 1
+        log.flush()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc)
+    finally:
+        if proc.poll() is None:
+            _kill_group(proc)
+    reader.join(timeout=5)
+    duration = time.monotonic() - started
+    if timed_out:
+        log.write(f"!! timed out after {timeout:g}s: process group killed\n")
+    log.write(f"-> exit {proc.returncode} in {duration:.2f}s\n")
+    log.flush()
+    record = CommandRecord(phase, list(argv), None if timed_out else proc.returncode, round(duration, 3), timed_out, cwd)
+    return Outcome(record, list(tail), count)

@@ -1,0 +1,241 @@
+"""npm cells: a cell directory with its own package.json, the core under test forced, the core checked.
+
+The cell's package.json depends on the connector tarball, the core tarball and
+the companions (plugin-sql at the core's version), and forces the core for
+every nested copy with npm `overrides` (`"<core>": "$<core>"` points each
+override at the root dependency, so it matches the `file:` spec exactly).
+`npm install` runs with lifecycle scripts off (unless the connector sets
+`install_scripts`), with the shared npm cache and `--prefer-offline`.
+
+Then, from the connector's own directory, Node resolves the core
+(`createRequire(<connector>/package.json).resolve('<core>/package.json')`)
+and every copy of the core in node_modules is listed (`npm ls --json` for the
+record, a walk of the tree for completeness). The cell is an `error`
+(CoreMismatch) unless every copy is the core under test and the connector's
+copy came from its tarball.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CoreMismatch, InfrastructureError
+from ..sources.npm import Run, npm_failure, pack_directory, plain_run
+from ..versions import satisfies
+
+NAME = "node"
+
+# Runs inside the cell with `node -e`; argv: <connector package> <core package>.
+CHECK_SCRIPT = r"""
+const { createRequire } = require('module');
+const fs = require('fs'), path = require('path'), cp = require('child_process');
+const [connector, core] = process.argv.slice(1);
+const root = process.cwd();
+function find(fromDir, name) {
+  const req = createRequire(path.join(fromDir, 'package.json'));
+  try { return req.resolve(name + '/package.json'); } catch (e) {}
+  for (const base of req.resolve.paths(name) || []) {
+    const p = path.join(base, name, 'package.json');
+    if (fs.existsSync(p)) return p;
+  }
+  return null;
+}
+const out = { connector_dir: null, connector_version: null, declared: null, resolved: null, resolved_path: null, copies: [], npm_ls: [] };
+const cpkg = find(root, connector);
+if (cpkg) {
+  const m = JSON.parse(fs.readFileSync(cpkg, 'utf8'));
+  out.connector_dir = path.dirname(cpkg);
+  out.connector_version = m.version;
+  out.declared = (m.dependencies || {})[core] || (m.peerDependencies || {})[core] || null;
+  const corePkg = find(out.connector_dir, core);
+  if (corePkg) {
+    out.resolved_path = path.dirname(fs.realpathSync(corePkg));
+    out.resolved = JSON.parse(fs.readFileSync(corePkg, 'utf8')).version;
+  }
+}
+function walk(dir, depth) {
+  if (depth > 12 || !fs.existsSync(dir)) return;
+  for (const entry of fs.readdirSync(dir)) {
+    if (entry.startsWith('.')) continue;
+    const full = path.join(dir, entry);
+    if (entry.startsWith('@')) { for (const sub of fs.readdirSync(full)) visit(path.join(full, sub), entry + '/' + sub, depth); }
+    else visit(full, entry, depth);
+  }
+}
+function visit(pkgDir, name, depth) {
+  const pj = path.join(pkgDir, 'package.json');
+  if (name === core && fs.existsSync(pj)) out.copies.push({ path: path.relative(root, pkgDir), version: JSON.parse(fs.readFileSync(pj, 'utf8')).version });
+  walk(path.join(pkgDir, 'node_modules'), depth + 1);
+}
+walk(path.join(root, 'node_modules'), 0);
+try {
+  const text = cp.execFileSync('npm', ['ls', '--json', '--all', core], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  collect(JSON.parse(text), []);
+} catch (e) {
+  if (e.stdout) { try { collect(JSON.parse(e.stdout), []); } catch (e2) {} }
+}
+function collect(node, trail) {
+  for (const [name, dep] of Object.entries(node.dependencies || {})) {
+    const here = trail.concat(name);
+    if (name === core) out.npm_ls.push({ via: here.join(' > '), version: dep.version, invalid: !!dep.invalid });
+    collect(dep, here);
+  }
+}
+const lock = path.join(root, 'node_modules', '.package-lock.json');
+if (fs.existsSync(lock)) {
+  const entry = (JSON.parse(fs.readFileSync(lock, 'utf8')).packages || {})['node_modules/' + core];
+  out.locked_from = entry ? entry.resolved || null : null;
+}
+console.log('CANARY-CHECK ' + JSON.stringify(out));
+"""
+
+
+@dataclass
+class NodeCell:
+    """What prepare_node_cell built and verified."""
+
+    install_dir: Path
+    connector_dir: Path
+    connector_version: str | None
+    resolved: str
+    declared: str | None
+    unsupported: bool
+    copies: list[dict] = field(default_factory=list)
+    npm_ls: list[dict] = field(default_factory=list)
+
+
+def cell_manifest(connector: str, connector_tgz: Path, core: str, core_tgz: Path,
+                  companions: list[tuple[str, str]] = (), *, force: bool = True) -> dict:
+    deps = {connector: f"file:{Path(connector_tgz).resolve()}", core: f"file:{Path(core_tgz).resolve()}"}
+    for name, spec in companions:
+        deps[name] = spec
+    manifest = {"name": "canary-cell", "version": "0.0.0", "private": True, "dependencies": deps}
+    if force:
+        # "$<name>" = the root dependency's spec: an override must equal it for file: specs.
+        manifest["overrides"] = {core: f"${core}"}
+    return manifest
+
+
+def install_argv(npm_cache: Path, scripts: bool = False) -> list[str]:
+    argv = ["npm", "install", "--no-audit", "--no-fund", "--no-package-lock", "--prefer-offline",
+            "--cache", str(npm_cache), "--loglevel", "warn"]
+    if not scripts:
+        argv.append("--ignore-scripts")
+    return argv
+
+
+def parse_check(lines: list[str]) -> dict:
+    for line in reversed(lines):
+        if line.startswith("CANARY-CHECK "):
+            return json.loads(line[len("CANARY-CHECK "):])
+    raise InfrastructureError("check: the core check printed no result")
+
+
+def verify(info: dict, connector: str, core: str, expected: str, core_tgz: Path) -> None:
+    """Raise CoreMismatch unless the connector and every copy of the core load the core under test."""
+    if not info.get("connector_dir"):
+        raise InfrastructureError(f"check: {connector} is not installed in the cell")
+    resolved = info.get("resolved")
+    if resolved is None:
+        raise CoreMismatch(f"core mismatch: {connector} resolves no {core} at all")
+    if resolved != expected:
+        raise CoreMismatch(
+            f"core mismatch: {connector} loads {core} {resolved} from {info.get('resolved_path')}, "
+            f"not the core under test {expected}"
+        )
+    stray = [c for c in info.get("copies", []) if c.get("version") != expected]
+    if stray:
+        where = ", ".join(f"{c['path']} ({c['version']})" for c in stray[:3])
+        raise CoreMismatch(f"core mismatch: other copies of {core} in the cell: {where}; the core under test is {expected}")
+    locked = info.get("locked_from") or ""
+    if locked and not locked.endswith(Path(core_tgz).name):
+        raise CoreMismatch(f"core mismatch: {core} was installed from {locked}, not from {Path(core_tgz).name}")
+
+
+def prepare_node_cell(cell_dir: Path, connector: str, connector_tgz: Path, core: str, core_tgz: Path,
+                      core_version: str, companions: list[tuple[str, str]] = (), npm_cache: Path | None = None,
+                      *, run: Run | None = None, scripts: bool = False, force: bool = True,
+                      install: list[list[str]] = ()) -> NodeCell:
+    """Install connector + forced core (+ companions) into `cell_dir` and verify what the connector loads.
+
+    Raises InfrastructureError naming the cause when npm cannot install (a package
+    missing from the registry, the registry unreachable) and CoreMismatch when
+    the connector would load another core than `core_version`.
+    """
+    run = run or plain_run
+    cell_dir = Path(cell_dir)
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    npm_cache = Path(npm_cache or cell_dir / ".npm-cache")
+    manifest = cell_manifest(connector, connector_tgz, core, core_tgz, companions, force=force)
+    (cell_dir / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    # The connector's own install commands replace the default one; they run in the
+    # cell next to the generated package.json, so its overrides still force the core.
+    for argv in install or [install_argv(npm_cache, scripts)]:
+        code, lines = run("install", list(argv), cell_dir)
+        if code != 0:
+            raise npm_failure("install", code, lines)
+    code, lines = run("check", ["node", "-e", CHECK_SCRIPT, connector, core], cell_dir)
+    if code != 0:
+        raise InfrastructureError(f"check: node exited {code}", "\n".join(lines[-20:]))
+    info = parse_check(lines)
+    verify(info, connector, core, core_version, core_tgz)
+    declared = info.get("declared")
+    unsupported = bool(declared) and not _in_range(info["resolved"], declared)
+    return NodeCell(
+        install_dir=cell_dir, connector_dir=Path(info["connector_dir"]), connector_version=info.get("connector_version"),
+        resolved=info["resolved"], declared=declared, unsupported=unsupported,
+        copies=info.get("copies", []), npm_ls=info.get("npm_ls", []),
+    )
+
+
+def _in_range(version: str, declared: str) -> bool:
+    if declared.startswith(("file:", "link:", "workspace:", "git", "http", "npm:")) or declared in ("*", "latest", ""):
+        return True  # not a version range: nothing declared to be outside of
+    return satisfies("npm", version, declared)
+
+
+# --- the harness's interface ------------------------------------------------
+
+def prepare(cx) -> None:
+    from ..sources.npm import cx_run
+
+    run = cx_run(cx)
+    install_dir = cx.cell_dir / "node"
+    art = cx.core_artifact
+    connector_tgz = cx.checkout.artifact
+    if connector_tgz is None:  # git or path source: pack the directory as it is
+        connector_tgz = pack_directory(cx.checkout.path, cx.cell_dir / "connector-pack", cx.home.npm_cache, run=run).path
+    companions = [(c.name, c.version.format(core=art.version)) for c in cx.matrix.core.companions]
+    cell = prepare_node_cell(
+        install_dir, cx.connector.package, connector_tgz, cx.matrix.core.name, art.path, art.version, companions,
+        cx.home.npm_cache, run=run, scripts=cx.connector.install_scripts,
+        install=[list(a) for a in cx.connector.install],
+    )
+    cx.core_record.resolved = cell.resolved
+    cx.connector_record.declared_core_range = cell.declared
+    if cx.connector_record.version is None:
+        cx.connector_record.version = cell.connector_version
+    if cell.unsupported:
+        cx.unsupported = True
+        cx.note(f"core {cell.resolved} is outside the connector's declared range {cell.declared}: unsupported")
+    copies = ", ".join(f"{c['path']}={c['version']}" for c in cell.copies)
+    cx.note(f"verified: {cx.connector.package} resolves {cx.matrix.core.name} {cell.resolved} "
+            f"from {art.path.name}; copies in the cell: {copies}")
+    bin_dir = install_dir / "node_modules" / ".bin"
+    cx.runner_env.update({
+        "CANARY_CELL_DIR": str(install_dir),
+        "CANARY_CONNECTOR": cx.connector.package,
+        "PATH": f"{bin_dir}{os.pathsep}{cx.env.get('PATH', '')}",
+    })
+    cx.variables.update({"node_dir": str(install_dir), "connector_dir": str(cell.connector_dir)})
+
+
+def node_version() -> str | None:
+    try:
+        return subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30).stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        return None

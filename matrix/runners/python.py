@@ -1,0 +1,121 @@
+"""Python cells: one virtualenv per cell, connector installed, core forced, core checked."""
+
+from __future__ import annotations
+
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+from ..context import CellContext
+from ..errors import CoreMismatch, InfrastructureError
+from ..registry import pip_index_args
+from ..versions import satisfies
+
+NAME = "python"
+
+CHECK_SCRIPT = r"""
+import importlib.metadata as m, json, sys
+name, connector = sys.argv[1], sys.argv[2]
+try:
+    d = m.distribution(name)
+except m.PackageNotFoundError:
+    print(json.dumps({"version": None, "direct_url": None, "declared": None}))
+    raise SystemExit(0)
+declared = None
+import re
+try:
+    for req in m.distribution(connector).requires or []:
+        # name [extras] specifier ; marker  (packaging may not be installed in the cell)
+        r = re.match(r"^\s*([A-Za-z0-9._-]+)\s*(?:\[[^]]*\])?\s*\(?([^;)]*)\)?\s*(;.*)?$", req)
+        if r and not r.group(3) and r.group(1).lower().replace('_', '-') == name.lower().replace('_', '-'):
+            declared = r.group(2).strip() or None
+except m.PackageNotFoundError:
+    pass
+print(json.dumps({"version": d.version, "direct_url": d.read_text("direct_url.json"), "declared": declared}))
+"""
+
+
+def pip_env(cx: CellContext) -> dict[str, str]:
+    """The matrix's index settings as PIP_* variables, so the connector's own pip calls see them too."""
+    index = cx.matrix.core.index
+    env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    if index.get("find_links"):
+        env["PIP_FIND_LINKS"] = " ".join(index["find_links"])
+    if index.get("index_url"):
+        env["PIP_INDEX_URL"] = index["index_url"]
+    if index.get("no_index"):
+        env["PIP_NO_INDEX"] = "1"
+    return env
+
+
+def prepare(cx: CellContext) -> None:
+    venv = cx.cell_dir / "venv"
+    # virtualenv seeds pip from its own cache (fast, offline); the stdlib venv's ensurepip takes seconds.
+    cx.run("venv", [sys.executable, "-m", "virtualenv", "--quiet", "--no-wheel",
+                    "--no-periodic-update", str(venv)], infra=True)
+    python = str(venv / "bin" / "python")
+    cx.variables.update({"python": python, "venv": str(venv)})
+    cx.runner_env.update({
+        **pip_env(cx), "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{cx.env.get('PATH', '')}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    })
+    target = str(cx.checkout.artifact or cx.checkout.path)
+    install = cx.connector.install or ((python, "-m", "pip", "install", target),)
+    for argv in install:
+        cx.run("install", list(argv), cwd=cx.checkout.path, infra=True)
+    art = cx.core_artifact
+    extra = [f"{c.name}=={c.version.format(core=art.version)}" for c in cx.matrix.core.companions]
+    check = [python, "-c", CHECK_SCRIPT, cx.matrix.core.name, cx.connector.package]
+    if not _is_installed_from(cx, cx.run("check", check, infra=True)):
+        # Force the core under test: replace whatever the connector pulled in and keep the rest;
+        # then, only if the forced core or a companion needs them, let pip add dependencies.
+        cx.run("force-core", [python, "-m", "pip", "install", "--no-compile", "--force-reinstall", "--no-deps", str(art.path)], infra=True)
+    if extra or wheel_requires(art.path):
+        cx.run("force-core", [python, "-m", "pip", "install", "--no-compile", str(art.path), *extra,
+                              *pip_index_args(cx.matrix.core.index)], infra=True)
+    out = cx.run("check", check, infra=True)
+    check_installed(cx, out.tail[-1] if out.tail else "{}")
+
+
+def _is_installed_from(cx: CellContext, outcome) -> bool:
+    try:
+        info = json.loads(outcome.tail[-1])
+        url = json.loads(info["direct_url"] or "{}").get("url", "")
+    except (IndexError, KeyError, TypeError, json.JSONDecodeError):
+        return False
+    return info.get("version") == cx.core_artifact.version and url.endswith("/" + cx.core_artifact.path.name)
+
+
+def wheel_requires(path: Path) -> list[str]:
+    """Requires-Dist of a wheel (an sdist is assumed to need its dependencies)."""
+    if not path.name.endswith(".whl"):
+        return ["?"]
+    with zipfile.ZipFile(path) as zf:
+        meta = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), None)
+        text = zf.read(meta).decode("utf-8", "replace") if meta else ""
+    return [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Dist:")]
+
+
+def check_installed(cx: CellContext, line: str) -> None:
+    try:
+        info = json.loads(line)
+    except json.JSONDecodeError:
+        raise InfrastructureError(f"check: could not read the installed core version ({line[:120]})") from None
+    resolved = info.get("version")
+    cx.core_record.resolved = resolved
+    direct = json.loads(info["direct_url"]) if info.get("direct_url") else {}
+    url = direct.get("url", "")
+    declared = info.get("declared")
+    cx.connector_record.declared_core_range = declared
+    if declared and resolved and not satisfies("pypi", resolved, declared):
+        cx.unsupported = True
+        cx.note(f"core {resolved} is outside the connector's declared range {declared}: unsupported")
+    expected = cx.core_artifact.version
+    if resolved != expected or not url.endswith(cx.core_artifact.path.name):
+        raise CoreMismatch(
+            f"core mismatch: the environment loads {cx.matrix.core.name} {resolved} "
+            f"(from {url or 'an index'}), not the core under test {expected} ({cx.core_artifact.path.name})"
+        )
+    cx.note(f"verified: {cx.matrix.core.name} {resolved} installed from {cx.core_artifact.path.name}")
+

@@ -1,0 +1,71 @@
+"""Sources: turn a connector ref or a core version into files on disk.
+
+Connector sources: git (mirror + worktree), pypi and npm (published artifact),
+path (a local directory). Core sources per ecosystem: registry version, git
+ref, local path. Each returns plain dataclasses (Checkout, CoreArtifact).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from ..context import CellContext, Checkout, CoreArtifact
+from ..errors import InfrastructureError
+from ..home import Home
+from ..model import Matrix
+from . import git as gitsrc
+
+CONNECTOR_SOURCES = {"pypi": "matrix.sources.pypi", "npm": "matrix.sources.npm"}
+CORE_SOURCES = {"pypi": "matrix.sources.pypi", "npm": "matrix.sources.npm"}
+
+
+def materialize_connector(cx: CellContext) -> Checkout:
+    src = cx.connector.source
+    if src.kind == "git":
+        repo = gitsrc.mirror(cx.home.mirrors, src.url)
+        sha = gitsrc.resolve(repo, cx.cell.ref)
+        if sha is None:
+            raise InfrastructureError(f"git: ref {cx.cell.ref!r} does not exist in {src.url}")
+        tree = gitsrc.worktree(repo, sha, cx.cell_dir / "src")
+        path = tree / src.subdir if src.subdir else tree
+        cx.note(f"connector {cx.connector.name} {cx.cell.ref} at {sha}")
+        return Checkout(path=path, commit=sha)
+    if src.kind == "path":
+        path = Path(src.url)
+        if not path.is_dir():
+            raise InfrastructureError(f"connector path does not exist: {path}")
+        return Checkout(path=path, commit=gitsrc.head(path))
+    return importlib.import_module(CONNECTOR_SOURCES[src.kind]).materialize_connector(cx)
+
+
+def materialize_core(cx: CellContext) -> CoreArtifact:
+    module = importlib.import_module(CORE_SOURCES[cx.matrix.core.ecosystem])
+    return module.materialize_core(cx, cx.cell.core)
+
+
+def release(cx: CellContext) -> None:
+    """Drop the cell's git worktree (the mirror stays)."""
+    src = cx.connector.source
+    if src.kind == "git" and cx.checkout is not None:
+        repo = gitsrc.mirror(cx.home.mirrors, src.url, refresh=False)
+        gitsrc.remove_worktree(repo, cx.cell_dir / "src")
+
+
+def check_refs(matrix: Matrix, home: Home) -> None:
+    """Every git ref named in the matrix exists; a missing one is an error naming its line."""
+    for i, c in enumerate(matrix.connectors):
+        if c.source.kind != "git":
+            continue
+        repo = gitsrc.mirror(home.mirrors, c.source.url)
+        for j, ref in enumerate(c.source.refs):
+            if gitsrc.resolve(repo, ref) is None:
+                raise gitsrc.missing_ref_error(repo, c.source.url, ref, matrix.positions, ("connectors", i, "git", "refs", j))
+    for i, spec in enumerate(matrix.core.versions):
+        if getattr(spec, "kind", None) == "git":
+            repo = gitsrc.mirror(home.mirrors, spec.url)
+            if gitsrc.resolve(repo, spec.ref) is None:
+                raise gitsrc.missing_ref_error(repo, spec.url, spec.ref, matrix.positions, ("core", "versions", i, "ref"))
+        if getattr(spec, "kind", None) == "path" and not Path(spec.path).is_dir():
+            raise matrix.positions.error(f"core path does not exist: {spec.path}", ("core", "versions", i, "path"))
+

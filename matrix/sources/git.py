@@ -1,0 +1,110 @@
+"""git sources: one bare mirror per repository, one worktree per cell, the commit recorded."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import shutil
+import threading
+from pathlib import Path
+
+import git
+
+from ..errors import InfrastructureError, UserError
+from ..locks import exclusive
+from ..model import slug
+
+_fetched: set[str] = set()
+_fetched_guard = threading.Lock()
+
+
+def mirror_path(mirrors: Path, url: str) -> Path:
+    return mirrors / f"{slug(Path(url.rstrip('/')).name)}-{hashlib.sha256(url.encode()).hexdigest()[:10]}.git"
+
+
+def mirror(mirrors: Path, url: str, refresh: bool = True) -> git.Repo:
+    """The bare mirror of `url`, cloned or fetched at most once per process."""
+    path = mirror_path(mirrors, url)
+    with exclusive(path.with_suffix(".lock")):
+        try:
+            if not (path / "HEAD").exists():
+                if path.exists():
+                    shutil.rmtree(path)  # a half-made clone from a killed run
+                git.Repo.clone_from(url, path, mirror=True, env={"GIT_TERMINAL_PROMPT": "0"})
+                with _fetched_guard:
+                    _fetched.add(str(path))
+            elif refresh:
+                with _fetched_guard:
+                    done = str(path) in _fetched
+                if not done:
+                    repo = git.Repo(path)
+                    repo.git.fetch("--prune", "origin", "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
+                                   env={"GIT_TERMINAL_PROMPT": "0"})
+                    with _fetched_guard:
+                        _fetched.add(str(path))
+        except git.GitCommandError as exc:
+            raise InfrastructureError(f"git: cannot mirror {url}: {_first_error(exc)}") from None
+        return git.Repo(path)
+
+
+def _first_error(exc: git.GitCommandError) -> str:
+    text = (exc.stderr or str(exc)).strip().replace("stderr: ", "")
+    lines = [ln.strip(" '") for ln in text.splitlines() if ln.strip(" '")]
+    fatal = [ln for ln in lines if ln.startswith("fatal:")]
+    return (fatal or lines or ["unknown error"])[0]
+
+
+def known_refs(repo: git.Repo) -> list[str]:
+    out = repo.git.for_each_ref("--format=%(refname:short)", "refs/heads", "refs/tags")
+    return [r for r in out.splitlines() if r]
+
+
+def resolve(repo: git.Repo, ref: str) -> str | None:
+    try:
+        return repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
+    except git.GitCommandError:
+        return None
+
+
+def missing_ref_error(repo: git.Repo, url: str, ref: str, pos=None, path=None) -> UserError:
+    refs = known_refs(repo)
+    close = difflib.get_close_matches(ref, refs, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(refs[:8]) or 'none'}"
+    msg = f"ref {ref!r} does not exist in {url}"
+    if pos is not None:
+        return pos.error(msg, path, hint=hint)
+    return UserError(msg, hint=hint)
+
+
+def worktree(repo: git.Repo, sha: str, dest: Path) -> Path:
+    """A detached worktree of `sha` at `dest` (replacing a leftover one)."""
+    with exclusive(Path(repo.git_dir).with_suffix(".lock")):
+        if dest.exists():
+            remove_worktree(repo, dest, locked=True)
+        repo.git.worktree("prune")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        repo.git.worktree("add", "--detach", "--force", str(dest), sha)
+    return dest
+
+
+def remove_worktree(repo: git.Repo, dest: Path, locked: bool = False) -> None:
+    def _remove():
+        try:
+            repo.git.worktree("remove", "--force", str(dest))
+        except git.GitCommandError:
+            shutil.rmtree(dest, ignore_errors=True)
+            repo.git.worktree("prune")
+
+    if locked:
+        _remove()
+    else:
+        with exclusive(Path(repo.git_dir).with_suffix(".lock")):
+            _remove()
+
+
+def head(path: Path) -> str | None:
+    """The commit checked out at a local path, or None when it is not a git checkout."""
+    try:
+        return git.Repo(path, search_parent_directories=True).head.commit.hexsha
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return None

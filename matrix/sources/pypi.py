@@ -1,0 +1,153 @@
+"""PyPI sources: published artifacts via `pip download`, and cores built from git or a path into wheels."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+
+from ..context import CellContext, Checkout, CoreArtifact
+from ..digest import file_sha256
+from ..errors import InfrastructureError
+from ..locks import exclusive
+from ..model import CoreSpec, slug
+from ..registry import pip_index_args
+from . import git as gitsrc
+from .git import head as git_head
+
+PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+
+
+def artifact_version(path: Path) -> str:
+    name = path.name
+    try:
+        if name.endswith(".whl"):
+            return str(parse_wheel_filename(name)[1])
+        return str(parse_sdist_filename(name)[1])
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        raise InfrastructureError(f"not a Python distribution file: {name}") from None
+
+
+def download(cx: CellContext, name: str, version: str, kind: str) -> Path:
+    """`name==version` downloaded once into the shared artifact cache (an index file maps it)."""
+    dest = cx.home.dir("cache", "artifacts", "pypi", slug(name))
+    index_file = dest / "index.json"
+    with exclusive(dest / ".lock"):
+        index = json.loads(index_file.read_text()) if index_file.exists() else {}
+        cached = index.get(version)
+        if cached and (dest / cached).exists():
+            cx.note(f"{kind}: {name}=={version} from cache ({cached})")
+            return dest / cached
+        before = set(p.name for p in dest.iterdir())
+        cx.run("materialize", [*PIP, "download", "--no-deps", "--dest", str(dest), f"{name}=={version}",
+                               *pip_index_args(cx.matrix.core.index)], infra=True)
+        new = [p for p in dest.iterdir() if p.name not in before and p.suffix in (".whl", ".gz", ".zip")]
+        if not new:  # pip found an already-downloaded file: pick the one of this version
+            new = [p for p in dest.iterdir() if p.suffix in (".whl", ".gz", ".zip") and _is_version(p, version)]
+        if not new:
+            raise InfrastructureError(f"{kind}: pip downloaded nothing for {name}=={version}")
+        index[version] = new[0].name
+        index_file.write_text(json.dumps(index, indent=1))
+        return new[0]
+
+
+def _is_version(path: Path, version: str) -> bool:
+    try:
+        return artifact_version(path) == version
+    except InfrastructureError:
+        return False
+
+
+def builder_python(cx: CellContext) -> str:
+    """A shared virtualenv seeded (offline) with pip and setuptools, for building core wheels."""
+    venv = cx.home.root / "builder"
+    with exclusive(cx.home.root / "builder.lock"):
+        if not (venv / "bin" / "python").exists():
+            cx.run("materialize", [sys.executable, "-m", "virtualenv", "--quiet", "--no-periodic-update", str(venv)], infra=True)
+    return str(venv / "bin" / "python")
+
+
+def _uses_setuptools(source_dir: Path) -> bool:
+    pyproject = source_dir / "pyproject.toml"
+    if not pyproject.exists():
+        return True
+    import tomllib
+
+    backend = tomllib.loads(pyproject.read_text()).get("build-system", {}).get("build-backend", "setuptools")
+    return backend.startswith("setuptools")
+
+
+def build_wheel(cx: CellContext, source_dir: Path, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(out_dir.glob("*.whl"))
+    if wheels:
+        return wheels[0]
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    # setuptools projects build with the seeded setuptools (works offline); other backends get
+    # pip's usual isolated build, which fetches the backend from the configured index.
+    isolation = ["--no-build-isolation"] if _uses_setuptools(source_dir) else []
+    cx.run("materialize", [builder_python(cx), "-m", "pip", "wheel", "--no-deps", *isolation, "--wheel-dir", str(tmp),
+                           str(source_dir), *pip_index_args(cx.matrix.core.index)], infra=True)
+    wheel = sorted(tmp.glob("*.whl"))[0]
+    wheel.rename(out_dir / wheel.name)
+    tmp.rmdir()
+    return out_dir / wheel.name
+
+
+def materialize_core(cx: CellContext, spec: CoreSpec) -> CoreArtifact:
+    name = cx.matrix.core.name
+    if spec.kind == "registry":
+        path = download(cx, name, spec.version, "core")
+        return CoreArtifact(path=path, version=artifact_version(path), digest=file_sha256(path))
+    if spec.kind == "git":
+        repo = gitsrc.mirror(cx.home.mirrors, spec.url)
+        sha = gitsrc.resolve(repo, spec.ref)
+        if sha is None:
+            raise gitsrc.missing_ref_error(repo, spec.url, spec.ref)
+        out = cx.home.dir("cache", "artifacts", "pypi-built", slug(name), sha)
+        with exclusive(out.with_suffix(".lock")):
+            if not list(out.glob("*.whl")):
+                tree = gitsrc.worktree(repo, sha, cx.cell_dir / "core-src")
+                try:
+                    build_wheel(cx, tree / (spec.subdir or ""), out)
+                finally:
+                    gitsrc.remove_worktree(repo, tree)
+            wheel = sorted(out.glob("*.whl"))[0]
+        return CoreArtifact(path=wheel, version=artifact_version(wheel), digest=file_sha256(wheel), commit=sha)
+    # A local path is rebuilt every time: its files may have changed since the last run.
+    out = cx.cell_dir / "core-wheel"
+    wheel = build_wheel(cx, Path(spec.path), out)
+    return CoreArtifact(path=wheel, version=artifact_version(wheel), digest=file_sha256(wheel), commit=git_head(Path(spec.path)))
+
+
+def safe_extract(archive: Path, dest: Path) -> None:
+    """Unpack an sdist without path traversal, links out of the tree, or device files."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if archive.suffix == ".zip" or archive.name.endswith(".whl"):
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.namelist():
+                target = (dest / member).resolve()
+                if not str(target).startswith(str(dest.resolve()) + "/") and target != dest.resolve():
+                    raise InfrastructureError(f"unsafe path in archive {archive.name}: {member}")
+            zf.extractall(dest)
+        return
+    with tarfile.open(archive) as tf:
+        tf.extractall(dest, filter="data")  # the 'data' filter refuses traversal, absolute paths and links out
+
+
+def materialize_connector(cx: CellContext) -> Checkout:
+    c = cx.connector
+    path = download(cx, c.package, cx.cell.ref, "connector")
+    src = cx.cell_dir / "src"
+    if not path.name.endswith(".whl"):
+        safe_extract(path, src)
+        tops = [p for p in src.iterdir() if p.is_dir()]
+        if len(tops) == 1:
+            src = tops[0]
+    else:
+        src.mkdir(parents=True, exist_ok=True)
+    return Checkout(path=src, digest=file_sha256(path), artifact=path, version=artifact_version(path))
