@@ -23,6 +23,7 @@ from .errors import UserError
 COMMAND_MODULES = (
     "matrix.cli_matrix",  # plan, run
     "matrix.cli_fanout",  # ci-matrix, merge, verdicts
+    "matrix.cli_npm",  # import-registry (elizaOS generated-registry.json)
     "matrix.promote.cli",  # promote
     "compat.cli",  # diff
     "codemods.cli",  # lint, fix, migrations

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 
+_memo: dict[tuple, str] = {}
+
+
 def file_sha256(path: Path | str) -> str:
+    """sha256 of a file, remembered per (path, size, mtime): artifacts are hashed once per process."""
+    st = os.stat(path)
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _memo:
+        _memo[key] = _hash(path)
+    return _memo[key]
+
+
+def _hash(path: Path | str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -147,6 +147,9 @@ class _Worker:
     def _context(self, cell: Cell, log) -> CellContext:
         connector = self.matrix.connector(cell.connector)
         env, keys = cell_env(connector.env, connector.pass_env)
+        cell_dir = self.home.root / "work" / self.run.run_id / cell.id
+        if cell_dir.exists():  # left by a killed run of this cell: start clean
+            shutil.rmtree(cell_dir, ignore_errors=True)
         return CellContext(
             cell=cell, matrix=self.matrix, connector=connector, home=self.home, run_id=self.run.run_id,
             cell_dir=self.home.work(self.run.run_id, cell.id), log=log, env=env, secrets=self.secrets,
@@ -180,13 +183,14 @@ class _Worker:
                 cx.core_artifact = sources.materialize_core(cx)
                 cx.core_record.digest = cx.core_artifact.digest
                 cx.core_record.commit = cx.core_artifact.commit
-                cx.checkout = sources.materialize_connector(cx)
+                cx.checkout = sources.identify_connector(cx)
                 self._record_checkout(cx)
                 key = self._cache_key(cx)
                 result.cache_key = key
                 cached = self._from_cache(key, result, attempt) if self.options.use_cache else None
                 if cached is not None:
                     return cached
+                sources.checkout_connector(cx)
                 self.runner.prepare(cx)
                 self._exposure(cx)
                 for argv in cx.connector.setup:

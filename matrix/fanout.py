@@ -19,7 +19,7 @@ from pathlib import Path
 from .errors import UserError
 from .model import Cell
 from .results import CellResult, PlannedCell, RunRecord
-from .store import RunDir, Store, now_iso, read_json
+from .store import RunDir, Store, now_iso, read_json, write_json_atomic
 
 DEFAULT_MAX_JOBS = 256  # GitHub Actions' limit of jobs per matrix
 # Artifact names may not hold " : < > | * ? \r \n \ / ; keep a stricter set, also safe in paths and shells.
@@ -179,7 +179,10 @@ def _cell_files(run_dir: Path, result: CellResult) -> list[Path]:
     rel = {a.log for a in result.attempts if a.log} | {a.junit for a in result.attempts if a.junit}
     logs = run_dir / "logs"
     if logs.is_dir():
-        rel |= {str(p.relative_to(run_dir)) for p in logs.glob(f"{result.cell_id}.*")}
+        # RunDir.log_file names: <id>.log, <id>.attempt<n>.log (a plain `<id>.*` would also
+        # catch a longer id such as <id>.1).
+        names = [f"{result.cell_id}.log", f"{result.cell_id}.attempt*.log"]
+        rel |= {str(p.relative_to(run_dir)) for n in names for p in logs.glob(n)}
     out = []
     for r in sorted(rel):
         p = (run_dir / r).resolve()
@@ -194,7 +197,7 @@ def merge(sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | 
     planned_ids = {c.id for c in plan.cells}
     chosen: dict[str, tuple[CellResult, Path]] = {}
     unplanned, duplicates, corrupt = [], [], []
-    run_dirs = find_run_dirs(sources)
+    run_dirs = [d for d in find_run_dirs(sources) if d.resolve() != out.path.resolve()]
     for run_dir in run_dirs:
         for path in sorted((run_dir / "cells").glob("*.json")):
             try:
@@ -220,6 +223,7 @@ def merge(sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | 
             shutil.copyfile(run_dir / rel, dest)
         result.run_id = out.run_id
         out.write_cell(result)
+    _merge_exposure(run_dirs, out, corrupt)
     missing = [c.id for c in plan.cells if c.id not in chosen]
     record = RunRecord(
         run_id=out.run_id, matrix_file=plan.matrix_file, matrix_digest=plan.matrix_digest,
@@ -231,6 +235,27 @@ def merge(sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | 
     out.write_run(record)
     return MergeResult(run=out, found=sorted(chosen), missing=missing, unplanned=sorted(set(unplanned)),
                        duplicates=sorted(set(duplicates)), corrupt=corrupt, sources=run_dirs)
+
+
+def _merge_exposure(run_dirs: list[Path], out: RunDir, problems: list[str]) -> None:
+    """Union of the jobs' exposure.json (static exposure per connector ref, written by the executor)."""
+    merged: dict | None = None
+    for run_dir in run_dirs:
+        path = run_dir / "exposure.json"
+        if not path.is_file():
+            continue
+        try:
+            doc = read_json(path)
+            connectors = doc["connectors"]
+        except (UserError, KeyError, TypeError) as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        if merged is None:
+            merged = {**doc, "connectors": {}}
+        for key, entry in connectors.items():
+            merged["connectors"].setdefault(key, entry)
+    if merged is not None:
+        write_json_atomic(out.path / "exposure.json", merged)
 
 
 def output_run(out: Path | str | None, store: Path | str | None) -> RunDir:

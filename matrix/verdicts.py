@@ -139,6 +139,17 @@ def _log_tail(run_path: Path | None, attempt: Attempt | None) -> str | None:
     return "\n".join(data.splitlines()[-_LOG_TAIL_LINES:])
 
 
+def _last_command_output(tail: str) -> str:
+    """What the last command printed, without the harness's own lines (matrix.proc writes
+    `$ [phase] argv`, `    (cwd ...)`, `!! timed out ...`, `-> exit ...` around it)."""
+    lines = tail.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("$ [")]
+    if starts:
+        lines = lines[starts[-1] + 1:]
+    harness = ("    (cwd ", "!! timed out", "-> exit ")
+    return "\n".join(line for line in lines if not line.startswith(harness))
+
+
 def _failed_command(result: CellResult) -> CommandRecord | None:
     attempt = result.attempts[-1] if result.attempts else None
     for cmd in attempt.commands if attempt else ():
@@ -173,7 +184,7 @@ def infrastructure_reason(result: CellResult, run_path: Path | None = None) -> s
         if m:
             return f"infrastructure: missing dependency ({m.group(0)})"
     if result.status == "timeout":
-        no_output = tail is not None and not tail.strip()
+        no_output = tail is not None and not _last_command_output(tail).strip()
         if no_output or _NO_OUTPUT.search(result.reason or ""):
             return "infrastructure: timeout with no output"
     return None
@@ -224,7 +235,8 @@ def _baseline_verdict(v: Verdict, result: CellResult, run_path: Path | None) -> 
         v.reason = reason
 
 
-def _candidate_verdict(v: Verdict, result: CellResult, base: CellResult | None, run_path: Path | None) -> None:
+def _candidate_verdict(v: Verdict, result: CellResult, base: CellResult | None, run_path: Path | None,
+                       baseline_planned: bool) -> None:
     status, reason = effective_status(result, run_path)
     if status in ("skipped", "error"):
         v.verdict, v.reason = status, reason
@@ -236,9 +248,15 @@ def _candidate_verdict(v: Verdict, result: CellResult, base: CellResult | None, 
         return
     passed = status == "pass"
     base_status = effective_status(base, run_path)[0] if base is not None else None
+    if base is None and not baseline_planned:
+        # The matrix has no baseline cell for this connector ref (excluded, or a run of some
+        # cells only): nothing to compare with, which is not an infrastructure problem.
+        v.verdict = "ok" if passed else "skipped"
+        v.reason = "no baseline cell planned for this connector ref" + (f"; {reason}" if reason and not passed else "")
+        return
     if base is None or base_status == "error":
-        # Without a baseline nothing says whether a failure is new: a pass is still a pass,
-        # a failure is inconclusive, never a silent green.
+        # The baseline was planned but has no usable result: a pass is still a pass, a
+        # failure is inconclusive, never a silent green and never a regression.
         if passed:
             v.verdict, v.reason = "ok", "no usable baseline result to compare with"
         else:
@@ -281,8 +299,10 @@ def classify_cell(
     run_path: Path | str | None = None,
     waivers: tuple[Waiver, ...] | list[Waiver] = (),
     today: _dt.date | str | None = None,
+    baseline_planned: bool = True,
 ) -> Verdict:
-    """One planned cell's verdict. run_path (the run directory) lets it read logs and JUnit."""
+    """One planned cell's verdict. run_path (the run directory) lets it read logs and JUnit;
+    baseline_planned=False says the plan holds no baseline cell for this connector ref."""
     run_path = Path(run_path) if run_path is not None else None
     v = Verdict(
         cell_id=planned.id, connector=planned.connector, ref=planned.ref, core=planned.core,
@@ -298,7 +318,7 @@ def classify_cell(
         if planned.role == "baseline":
             _baseline_verdict(v, result, run_path)
         else:
-            _candidate_verdict(v, result, base, run_path)
+            _candidate_verdict(v, result, base, run_path, baseline_planned or base is not None)
             v.newly_failing_tests = junit.newly_failing(_junit_runs(base, run_path), _junit_runs(result, run_path))
         if result.unsupported and v.verdict not in ("error", "skipped"):
             v.reason = f"{v.verdict}: core outside the connector's declared range" + (f"; {v.reason}" if v.reason else "")
@@ -346,13 +366,16 @@ def classify(
     record = record or run.read_run()
     results = results if results is not None else run.read_cells()
     waivers = tuple(waivers)
-    baseline_by_ref = {}
+    baseline_by_ref, planned_refs = {}, set()
     for planned in record.cells:
-        if planned.role == "baseline" and planned.id in results:
-            baseline_by_ref[(planned.connector, planned.ref)] = results[planned.id]
+        if planned.role == "baseline":
+            planned_refs.add((planned.connector, planned.ref))
+            if planned.id in results:
+                baseline_by_ref[(planned.connector, planned.ref)] = results[planned.id]
     verdicts = [
         classify_cell(p, results.get(p.id), baseline_by_ref.get((p.connector, p.ref)),
-                      run_path=run.path, waivers=waivers, today=today)
+                      run_path=run.path, waivers=waivers, today=today,
+                      baseline_planned=(p.connector, p.ref) in planned_refs)
         for p in record.cells
     ]
     expired, removable = waiver_report(verdicts, waivers, today)

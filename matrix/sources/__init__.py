@@ -20,17 +20,38 @@ CONNECTOR_SOURCES = {"pypi": "matrix.sources.pypi", "npm": "matrix.sources.npm"}
 CORE_SOURCES = {"pypi": "matrix.sources.pypi", "npm": "matrix.sources.npm"}
 
 
-def materialize_connector(cx: CellContext) -> Checkout:
+def identify_connector(cx: CellContext) -> Checkout:
+    """What the connector ref is (commit or digest), as cheaply as possible.
+
+    For git this resolves the ref in the mirror without making a worktree, so a
+    cell served from the result cache never touches the disk beyond the mirror.
+    """
     src = cx.connector.source
     if src.kind == "git":
         repo = gitsrc.mirror(cx.home.mirrors, src.url)
         sha = gitsrc.resolve(repo, cx.cell.ref)
         if sha is None:
             raise InfrastructureError(f"git: ref {cx.cell.ref!r} does not exist in {src.url}")
-        tree = gitsrc.worktree(repo, sha, cx.cell_dir / "src")
-        path = tree / src.subdir if src.subdir else tree
-        cx.note(f"connector {cx.connector.name} {cx.cell.ref} at {sha}")
-        return Checkout(path=path, commit=sha)
+        tree = cx.cell_dir / "src"
+        return Checkout(path=tree / src.subdir if src.subdir else tree, commit=sha)
+    return materialize_connector(cx)
+
+
+def checkout_connector(cx: CellContext) -> None:
+    """Make the identified connector's files exist (a git worktree at the recorded commit)."""
+    src = cx.connector.source
+    if src.kind == "git":
+        repo = gitsrc.mirror(cx.home.mirrors, src.url)
+        gitsrc.worktree(repo, cx.checkout.commit, cx.cell_dir / "src")
+        cx.note(f"connector {cx.connector.name} {cx.cell.ref} at {cx.checkout.commit}")
+
+
+def materialize_connector(cx: CellContext) -> Checkout:
+    src = cx.connector.source
+    if src.kind == "git":
+        cx.checkout = identify_connector(cx)
+        checkout_connector(cx)
+        return cx.checkout
     if src.kind == "path":
         path = Path(src.url)
         if not path.is_dir():
@@ -47,7 +68,7 @@ def materialize_core(cx: CellContext) -> CoreArtifact:
 def release(cx: CellContext) -> None:
     """Drop the cell's git worktree (the mirror stays)."""
     src = cx.connector.source
-    if src.kind == "git" and cx.checkout is not None:
+    if src.kind == "git" and cx.checkout is not None and (cx.cell_dir / "src").exists():
         repo = gitsrc.mirror(cx.home.mirrors, src.url, refresh=False)
         gitsrc.remove_worktree(repo, cx.cell_dir / "src")
 
