@@ -29,6 +29,8 @@ def register(sub) -> None:
     r.add_argument("--retries", type=int, default=None, help="extra attempts for a regressed candidate cell")
     r.add_argument("--no-cache", action="store_true", help="run every cell even when an identical one has a result")
     r.add_argument("--resume", metavar="RUN_ID", help="complete an interrupted run without re-running finished cells")
+    r.add_argument("--aa-check", action="store_true", default=None,
+                   help="run every baseline cell twice to find cells that are flaky on their own")
     r.add_argument("--keep-work", action="store_true", help="keep each cell's environment under .canary/work")
     r.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto")
     r.add_argument("--report", default="html,md,junit,json",
@@ -73,6 +75,7 @@ def cmd_run(args) -> int:
     options = RunOptions(
         jobs=args.jobs or matrix.settings.jobs, retries=args.retries, use_cache=not args.no_cache,
         keep_work=args.keep_work, progress=args.progress, argv=sys.argv[1:],
+        aa_check=matrix.settings.aa_check if args.aa_check is None else args.aa_check,
     )
     if options.jobs < 1:
         raise UserError("--jobs must be at least 1")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__, sources
+from . import waivers as _waivers
 from .cellenv import cell_env, secret_values
 from .context import CellContext, Checkout
 from .digest import value_sha256
@@ -53,6 +54,7 @@ class RunOptions:
     use_cache: bool = True
     keep_work: bool = False
     progress: str = "auto"  # auto | rich | plain | none
+    aa_check: bool = False  # run every baseline cell twice
     argv: list[str] = field(default_factory=list)
 
 
@@ -114,7 +116,7 @@ def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store
         raise
     finally:
         progress.close()
-    summary = classify(run, record)
+    summary = classify(run, record, waivers=_waivers.combine(matrix.waivers, _waivers.load_beside(matrix.file)))
     write_json_atomic(run.path / "verdicts.json", summary.to_dict())
     record.state, record.finished_at, record.exit_code = "complete", now_iso(), summary.exit_code
     run.write_run(record)
@@ -200,6 +202,9 @@ class _Worker:
                 result.status, result.reason = attempt.status, attempt.reason
                 if result.status in ("fail", "timeout") and self._should_retry(cell):
                     self._retry(cx, result)
+                elif cell.role == "baseline" and self.options.aa_check:
+                    # A/A check: the same baseline twice; differing outcomes mean the cell is flaky on its own.
+                    self._retry(cx, result, until_pass=False, extra=1)
                 if result.status in ("pass", "fail"):
                     self._store_cache(key, result)
             except InfrastructureError as exc:
@@ -262,8 +267,8 @@ class _Worker:
         base_result = self.run.read_cell(base.id)
         return base_result is not None and base_result.status == "pass"
 
-    def _retry(self, cx: CellContext, result: CellResult) -> None:
-        for n in range(2, self.retries + 2):
+    def _retry(self, cx: CellContext, result: CellResult, until_pass: bool = True, extra: int | None = None) -> None:
+        for n in range(2, (self.retries if extra is None else extra) + 2):
             log_path = self.run.log_file(cx.cell.id, n)
             with open(log_path, "w", encoding="utf-8") as log:
                 cx.log = log
@@ -272,7 +277,7 @@ class _Worker:
                 self._test(cx, attempt)
                 attempt.duration_s = round(time.monotonic() - t0, 3)
                 result.attempts.append(attempt)
-            if attempt.status == "pass":
+            if until_pass and attempt.status == "pass":
                 break
 
     # -- static exposure ------------------------------------------------------
@@ -317,6 +322,7 @@ class _Worker:
             "commands": [c.install, c.setup, c.test],
             "env": c.env, "pass_env": c.pass_env, "runner": self.runner.NAME,
             "tool": __version__, "index": self.matrix.core.index, "retries": self.retries,
+            "aa": self.options.aa_check and cx.cell.role == "baseline",
         })
 
     def _cache_paths(self, key: str) -> tuple[Path, Path]:
