@@ -26,12 +26,22 @@ COMMAND_MODULES = (
     "matrix.cli_npm",  # import-registry (elizaOS generated-registry.json)
     "matrix.promote.cli",  # promote
     "compat.cli",  # diff
-    "codemods.cli",  # lint, fix, migrations
+    "codemods.cli",  # lint, fix, migrations, migration
     "reports.cli",  # report
 )
 
+# Which module owns which command, so that `canary diff` imports only compat (startup time is
+# part of every CI step); `canary --help` and unknown commands import them all.
+OWNER = {
+    "plan": "matrix.cli_matrix", "run": "matrix.cli_matrix",
+    "ci-matrix": "matrix.cli_fanout", "merge": "matrix.cli_fanout", "verdicts": "matrix.cli_fanout",
+    "import-registry": "matrix.cli_npm", "promote": "matrix.promote.cli", "diff": "compat.cli",
+    "lint": "codemods.cli", "fix": "codemods.cli", "migrations": "codemods.cli", "migration": "codemods.cli",
+    "report": "reports.cli",
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="canary",
         description="Release compatibility matrix and canary tool.",
@@ -39,13 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"canary {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    command = next((a for a in (argv or []) if not a.startswith("-")), None)
+    modules = [OWNER[command]] if command in OWNER else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         code = args.handler(args)

@@ -17,6 +17,9 @@ from .model import Waiver
 from .store import DEFAULT_STORE, RunDir, open_run
 
 
+TODAY_HELP = "judge waiver expiry as of this ISO date (default: today)"
+
+
 def register(sub) -> None:
     p = sub.add_parser("ci-matrix", help="print a GitHub Actions strategy.matrix (JSON) of the planned cells")
     p.add_argument("-c", "--config", help="matrix file (default: $CANARY_MATRIX or matrix.yaml)")
@@ -29,26 +32,22 @@ def register(sub) -> None:
     p = sub.add_parser("merge", help="gather per-job run directories into one run and judge it")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, or directories holding them")
     p.add_argument("--out", help="the merged run directory to create (default: a new run in --store)")
-    p.add_argument("--store", help=f"results store for the merged run (default {DEFAULT_STORE})")
+    p.add_argument("--store", help=f"results store for the merged run (default $CANARY_HOME/runs, else {DEFAULT_STORE})")
     src = p.add_mutually_exclusive_group()
     src.add_argument("-c", "--config", help="matrix file whose planned cells every job should have reported")
     src.add_argument("--plan", help="a plan written by `canary plan --json`")
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
-    p.add_argument("--today", help=argparse_today_help())
+    p.add_argument("--today", help=TODAY_HELP)
     p.set_defaults(handler=cmd_merge)
 
     p = sub.add_parser("verdicts", help="judge a run against its baseline (exit 0 green, 1 regressed, 3 inconclusive)")
     p.add_argument("run", nargs="?", help="run id or run directory (default: the latest run)")
-    p.add_argument("--store", default=str(DEFAULT_STORE), help=f"results store (default {DEFAULT_STORE})")
+    p.add_argument("--store", help=f"results store (default $CANARY_HOME/runs, else {DEFAULT_STORE})")
     p.add_argument("-c", "--config", help="matrix file for waivers (default: the run's own matrix file)")
     p.add_argument("--waivers", action="append", default=[], metavar="FILE", help="an extra waivers.yaml")
     p.add_argument("--json", action="store_true", help="print JSON (schema: matrix/schemas/verdicts.schema.json)")
-    p.add_argument("--today", help=argparse_today_help())
+    p.add_argument("--today", help=TODAY_HELP)
     p.set_defaults(handler=cmd_verdicts)
-
-
-def argparse_today_help() -> str:
-    return "judge waiver expiry as of this ISO date (default: today)"
 
 
 # ---------------------------------------------------------------- helpers
@@ -147,7 +146,7 @@ def cmd_merge(args) -> int:
     plan = _plan(args.config, args.plan)
     waivers = load_waivers(args.config or plan.matrix_file or None)
     today = _today(args.today)
-    out = fanout.output_run(args.out, args.store)
+    out = fanout.output_run(args.out, args.store or _default_store())
     result = fanout.merge(args.dirs, plan, out, argv=sys.argv[1:], tool_version=__version__)
     if not result.sources:
         fanout.warn(f"no run directories found under {', '.join(args.dirs)}")
@@ -169,6 +168,12 @@ def cmd_merge(args) -> int:
     return summary.exit_code
 
 
+def _default_store() -> Path:
+    from .home import Home  # the same store `canary run` writes to
+
+    return Home.default().runs
+
+
 def _default_matrix() -> str:
     from .config import default_path
 
@@ -176,7 +181,7 @@ def _default_matrix() -> str:
 
 
 def cmd_verdicts(args) -> int:
-    run: RunDir = open_run(args.run, args.store)
+    run: RunDir = open_run(args.run, args.store or _default_store())
     record = run.read_run()
     matrix_file = args.config or record.matrix_file or None
     if matrix_file and not args.config and not Path(matrix_file).is_file():

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import config, sources
+from . import config, sources, waivers
 from .errors import UserError
 from .execute import RunOptions, execute
 from .home import Home
@@ -91,17 +91,16 @@ def cmd_run(args) -> int:
         print(f"  error (required): {v.cell_id}: {v.reason}")
     print(f"results: {outcome.run.path}")
     if args.report and args.report != "none":
-        report_dir = _report(outcome.run.path, args.report)
+        report_dir = _report(outcome.run.path, args.report, waivers.combine(matrix.waivers, waivers.load_beside(matrix.file)))
         if report_dir:
             print(f"report: {report_dir}")
     return summary.exit_code
 
 
-def _report(run_path: Path, formats: str) -> Path | None:
-    try:
-        from reports import render_all
-    except ImportError:
-        return None
-    written = render_all(run_path, [f.strip() for f in formats.split(",") if f.strip()], run_path / "report")
+def _report(run_path: Path, formats: str, run_waivers: tuple) -> Path | None:
+    from reports import render_all
+
+    written = render_all(run_path, [f.strip() for f in formats.split(",") if f.strip()], run_path / "report",
+                         waivers=run_waivers)
     html = written.get("html") if isinstance(written, dict) else None
     return Path(html) if html else run_path / "report"

@@ -172,3 +172,38 @@ def test_skip_condition_gives_skipped(demo, tmp_path):
 
     r = Store(home / "runs").latest().read_cell("gamma@main--core-2.0.0")
     assert r.status == "skipped" and r.reason == "gamma is not ported to 2.x"
+
+
+def test_missing_dependency_is_an_infrastructure_error_naming_it(demo, tmp_path):
+    """A path connector that needs a package the index does not have: `error`, never `fail`; exit 3."""
+    conn = tmp_path / "needy"
+    (conn / "needy").mkdir(parents=True)
+    (conn / "needy" / "__init__.py").write_text("")
+    (conn / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "needy"\nversion = "0.1.0"\ndependencies = ["democore>=1", "no-such-dependency-xyz>=1"]\n')
+    (conn / "tests").mkdir()
+    text = f"""
+core:
+  name: democore
+  ecosystem: pypi
+  versions: ["1.0.0", "2.0.0"]
+  index: {{find_links: [{str(demo.wheels)!r}], no_index: true}}
+connectors:
+  - name: needy
+    path: {str(conn)!r}
+    install: [["{{python}}", -m, pip, install, --no-build-isolation, "{{checkout}}"]]
+    test: [["{{python}}", -c, "import needy"]]
+"""
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    home = tmp_path / "h"
+    proc = canary("run", "-c", str(path), "--report", "none", env={"CANARY_HOME": str(home)})
+    from matrix.store import Store
+
+    results = Store(home / "runs").latest().read_cells()
+    assert {r.status for r in results.values()} == {"error"}
+    for r in results.values():
+        assert "no-such-dependency-xyz" in r.reason and r.reason.startswith("install:"), r.reason
+    assert proc.returncode == 3, proc.stdout  # inconclusive: errors in required cells
+    assert "error (required)" in proc.stdout

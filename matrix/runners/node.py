@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CoreMismatch, InfrastructureError
-from ..sources.npm import Run, npm_failure, pack_directory, plain_run
+from ..sources.npm import Run, npm_failure, pack_directory, plain_run, read_manifest
 from ..versions import satisfies
 
 NAME = "node"
@@ -194,6 +194,15 @@ def prepare_node_cell(cell_dir: Path, connector: str, connector_tgz: Path, core:
     )
 
 
+def declared_range(manifest: dict, core: str) -> str | None:
+    """The core range a connector's package.json declares (dependencies, else peerDependencies)."""
+    for key in ("dependencies", "peerDependencies"):
+        spec = (manifest.get(key) or {}).get(core)
+        if spec:
+            return spec
+    return None
+
+
 def _in_range(version: str, declared: str) -> bool:
     if declared.startswith(("file:", "link:", "workspace:", "git", "http", "npm:")) or declared in ("*", "latest", ""):
         return True  # not a version range: nothing declared to be outside of
@@ -212,6 +221,11 @@ def prepare(cx) -> None:
     if connector_tgz is None:  # git or path source: pack the directory as it is
         connector_tgz = pack_directory(cx.checkout.path, cx.cell_dir / "connector-pack", cx.home.npm_cache, run=run).path
     companions = [(c.name, c.version.format(core=art.version)) for c in cx.matrix.core.companions]
+    # The declared range is known from the tarball before installing: recorded even when npm fails.
+    declared = declared_range(read_manifest(connector_tgz), cx.matrix.core.name)
+    cx.connector_record.declared_core_range = declared
+    if declared and not _in_range(art.version, declared):
+        cx.unsupported = True
     cell = prepare_node_cell(
         install_dir, cx.connector.package, connector_tgz, cx.matrix.core.name, art.path, art.version, companions,
         cx.home.npm_cache, run=run, scripts=cx.connector.install_scripts,

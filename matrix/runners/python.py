@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..context import CellContext
 from ..errors import CoreMismatch, InfrastructureError
+from ..locks import exclusive
 from ..registry import pip_index_args
 from ..versions import satisfies
 
@@ -52,8 +53,11 @@ def pip_env(cx: CellContext) -> dict[str, str]:
 def prepare(cx: CellContext) -> None:
     venv = cx.cell_dir / "venv"
     # virtualenv seeds pip from its own cache (fast, offline); the stdlib venv's ensurepip takes seconds.
-    cx.run("venv", [sys.executable, "-m", "virtualenv", "--quiet", "--no-wheel",
-                    "--no-periodic-update", str(venv)], infra=True)
+    # One virtualenv creation at a time per machine: concurrent seeding from virtualenv's shared
+    # app-data has been seen to leave a cell with a half-copied pip.
+    with exclusive(cx.home.root / "virtualenv.lock"):
+        cx.run("venv", [sys.executable, "-m", "virtualenv", "--quiet", "--no-wheel",
+                        "--no-periodic-update", str(venv)], infra=True)
     python = str(venv / "bin" / "python")
     cx.variables.update({"python": python, "venv": str(venv)})
     cx.runner_env.update({
