@@ -1,5 +1,174 @@
-"""Subcommands of this package (filled in by its issue)."""
+"""`canary lint`, `canary fix`, `canary migrations` and `canary migration ...`.
+
+Exit codes (see docs/codemods.md):
+  lint: 0 no finding at or above --fail-on, 1 findings at or above it, 2 bad input
+  fix:  0 nothing to change or all written, 1 diff shown (without --write) or a file rejected,
+        2 bad input or a dirty tree without --force
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from matrix.errors import UserError
+
+FORMATS = ("text", "json", "sarif", "github")
+FAIL_ON = ("error", "warning", "info", "hint", "never")
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_lint(args) -> int:
+    from .formats import render_github, render_json, render_sarif, render_text
+    from .lint import lint_paths, resolve_migration
+
+    mig = resolve_migration(args.migration)
+    report = lint_paths(args.paths, mig, exclude=args.exclude, jobs=args.jobs)
+    if args.format == "json":
+        out = render_json(report)
+    elif args.format == "sarif":
+        out = render_sarif(report, list(mig.rules) + list(mig.config))
+    elif args.format == "github":
+        out = render_github(report)
+    else:
+        out = render_text(report, args.migration)
+    _emit(out, args.output)
+    return 1 if report.at_or_above(args.fail_on) else 0
+
+
+def cmd_fix(args) -> int:
+    from .fix import plan_fixes, require_clean, write_fixes
+
+    result = plan_fixes(args.paths, args.migration, exclude=args.exclude)
+    for rej in result.rejected:
+        print(f"canary: {rej['file']}: {rej['reason']}", file=sys.stderr)
+    if not args.write:
+        sys.stdout.write(result.diff())
+        if result.remaining:
+            print(f"canary: {result.remaining} finding(s) have no automatic fix; see `canary lint`", file=sys.stderr)
+        return 1 if result.changes or result.rejected else 0
+    if result.changes and not args.force:
+        require_clean(args.paths)
+    write_fixes(result)
+    edits = sum(c.edits for c in result.changes)
+    print(f"canary: fixed {edits} place(s) in {len(result.changes)} file(s)", file=sys.stderr)
+    if result.remaining:
+        print(f"canary: {result.remaining} finding(s) have no automatic fix; see `canary lint`", file=sys.stderr)
+    return 1 if result.rejected else 0
+
+
+def cmd_migrations(args) -> int:
+    from .migration import shipped
+
+    migs = shipped()
+    if args.format == "json":
+        sys.stdout.write(json.dumps([m.summary() for m in migs], indent=2) + "\n")
+        return 0
+    for m in migs:
+        print(f"{m.id}  {m.version}  core {m.core}  {len(m.rules) + len(m.config)} rule(s)  {m.title}")
+    return 0
+
+
+def cmd_from_diff(args) -> int:
+    from matrix.store import read_json
+
+    from .generate import emit_migration
+
+    diff = read_json(__import__("pathlib").Path(args.diff))
+    try:
+        emit_migration(diff, args.output, migration_id=args.id, core=args.core)
+    except UserError as exc:
+        exc.file = exc.file if exc.file not in (None, "<generated>") else args.diff
+        raise
+    print(f"canary: wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .migration import dump_migration, load_migration
+
+    sys.stdout.write(dump_migration(load_migration(args.migration)))
+    return 0
+
+
+def cmd_export_sg(args) -> int:
+    from .migration import load_migration
+    from .sgexport import export_sg_rules
+
+    _emit(export_sg_rules(load_migration(args.migration)), args.output)
+    return 0
+
+
+def cmd_extract_sources(args) -> int:
+    import tempfile
+
+    from .sources import extract_sourcemap_sources, unpack_tarball
+
+    pkg = args.package
+    with tempfile.TemporaryDirectory(prefix="canary-pkg-") as tmp:
+        if os.path.isfile(pkg):
+            pkg = unpack_tarball(pkg, tmp)
+        elif not os.path.isdir(pkg):
+            raise UserError("no such package directory or tarball", file=args.package)
+        written = extract_sourcemap_sources(pkg, args.output)
+    if not written:
+        raise UserError("no sources found in dist/**/*.map sourcesContent", file=args.package)
+    print(f"canary: wrote {len(written)} source file(s) under {args.output}", file=sys.stderr)
+    return 0
 
 
 def register(sub) -> None:
-    pass
+    p = sub.add_parser("lint", help="report code that uses what a migration renames or removes",
+                       description="Lint TypeScript/JavaScript/Python files, directories, or an npm package "
+                                   "directory/.tgz (through its source maps) with a migration.")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--migration", "-m", required=True, metavar="ID|FILE", help="shipped migration id or file")
+    p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--fail-on", choices=FAIL_ON, default="warning",
+                   help="exit 1 when a finding has this severity or higher (default: warning)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching files")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                   help="worker processes for large trees (default 0: one per CPU; 1: no workers)")
+    p.set_defaults(handler=cmd_lint)
+
+    p = sub.add_parser("fix", help="apply a migration's fixes (unified diff; --write applies)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--migration", "-m", required=True, metavar="ID|FILE")
+    p.add_argument("--write", action="store_true", help="rewrite the files instead of printing a diff")
+    p.add_argument("--force", action="store_true", help="write even if the files have uncommitted changes")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+    p.set_defaults(handler=cmd_fix)
+
+    p = sub.add_parser("migrations", help="list the migrations that ship with canary")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(handler=cmd_migrations)
+
+    p = sub.add_parser("migration", help="create, show or export migrations")
+    msub = p.add_subparsers(dest="migration_command", metavar="ACTION")
+    msub.required = True
+    q = msub.add_parser("from-diff", help="write a migration from a compat diff JSON")
+    q.add_argument("diff", metavar="DIFF.json")
+    q.add_argument("--output", "-o", required=True, metavar="FILE")
+    q.add_argument("--id", help="migration id (default: from the package and versions)")
+    q.add_argument("--core", help="core version range (default: >=NEW)")
+    q.set_defaults(handler=cmd_from_diff)
+    q = msub.add_parser("show", help="print a migration as YAML")
+    q.add_argument("migration", metavar="ID|FILE")
+    q.set_defaults(handler=cmd_show)
+    q = msub.add_parser("export-sg", help="write the rules as ast-grep YAML for `sg scan --rule`")
+    q.add_argument("migration", metavar="ID|FILE")
+    q.add_argument("--output", "-o", metavar="FILE")
+    q.set_defaults(handler=cmd_export_sg)
+    q = msub.add_parser("extract-sources", help="write a published package's sources from its source maps")
+    q.add_argument("package", metavar="PACKAGE_DIR|TGZ")
+    q.add_argument("--output", "-o", required=True, metavar="DIR")
+    q.set_defaults(handler=cmd_extract_sources)

@@ -1,1 +1,27 @@
-"""compat: breaking changes between two versions of a core (TypeScript, Python, SQL)."""
+"""compat: breaking changes between two versions of a core (TypeScript, Python, SQL).
+
+Public face (other packages use these, never the internals):
+  compare(old, new, language=None, config_file=None, baseline_file=None) -> dict   the
+      `canary/compat-diff/v1` document (schema: compat/schemas/diff.schema.json)
+  SCHEMA_FILE: path of that schema
+Kept import-light: extractors load only when a diff runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SCHEMA_FILE = Path(__file__).with_name("schemas") / "diff.schema.json"
+
+
+def compare(old: str, new: str, language: str | None = None, config_file: str | None = None,
+         baseline_file: str | None = None) -> dict:
+    """Diff two sides (npm:/pypi:/git: specs or directories) and return the JSON document."""
+    from .baseline import load_baseline
+    from .config import load_config
+    from .report import build
+    from .sources import detect_language, resolve_side
+
+    old_side, new_side = resolve_side(old), resolve_side(new)
+    return build(old_side, new_side, language or detect_language(new_side.path), load_config(config_file),
+                 load_baseline(baseline_file))

@@ -1,5 +1,63 @@
-"""Subcommands of this package (filled in by its issue)."""
+"""`canary diff OLD NEW`: breaking changes between two versions of a core.
+
+Exit codes: 0 nothing at or above --fail-on, 1 breaking changes found, 2 usage or input error.
+Heavy modules (ast-grep, griffe, sqlglot) are imported only on the path that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
 
 
 def register(sub) -> None:
-    pass
+    p = sub.add_parser(
+        "diff", help="breaking changes between two core versions (TypeScript, Python, SQL)",
+        description="Compare the public contract of OLD and NEW. Each side: npm:<pkg>@<version>, "
+                    "pypi:<pkg>==<version>, git:<url-or-path>@<ref>[:<subdir>], or a directory.",
+        epilog="exit codes: 0 nothing at or above --fail-on, 1 breaking changes, 2 usage or input error. "
+               "Rules and formats: docs/compat.md")
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+    p.add_argument("--lang", choices=("ts", "py", "sql"), help="language (default: detected from NEW)")
+    p.add_argument("--format", choices=("text", "json", "markdown", "sarif", "github"), default="text")
+    p.add_argument("--fail-on", choices=("ERR", "WARN"), default="ERR", type=str.upper,
+                   help="lowest severity that makes the exit code 1 (default ERR)")
+    p.add_argument("--config", metavar="FILE", help="YAML: severity overrides, declared renames, ignores")
+    p.add_argument("--baseline", metavar="FILE", help="YAML/JSON of accepted breaks (rule, symbol, reason, expires)")
+    p.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--emit-migration", metavar="FILE", help="also write codemod migration rules generated from the diff")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .baseline import load_baseline
+    from .config import load_config
+    from .render import FORMATS
+    from .report import blocking, build
+    from .sources import detect_language, resolve_side
+
+    config = load_config(args.config)
+    baseline = load_baseline(args.baseline)
+    old = resolve_side(args.old)
+    new = resolve_side(args.new)
+    language = args.lang or detect_language(new.path)
+    doc = build(old, new, language, config, baseline)
+    text = FORMATS[args.format](doc)
+    if args.output:
+        from pathlib import Path
+
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if args.emit_migration:
+        try:
+            from codemods.generate import emit_migration
+        except ImportError as exc:
+            from matrix.errors import UserError
+
+            raise UserError("--emit-migration needs the codemods package", hint=str(exc)) from exc
+        emit_migration(doc, args.emit_migration)
+    return 1 if blocking(doc, args.fail_on) else 0

@@ -1,0 +1,150 @@
+"""`canary fix`: apply a migration's fixes, safely.
+
+- Fixes are applied in passes until a pass changes nothing, so nested or
+  overlapping matches converge and a second `fix` run is a no-op.
+- Every rewritten file is parsed again; a file that would no longer parse (more
+  tree-sitter ERROR nodes than before, or a config file its parser rejects) is
+  left as it was and reported.
+- Writing refuses when the files to change have uncommitted changes (or are not
+  under git), unless forced: the diff must be reviewable and revertible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+from matrix.errors import UserError
+
+from . import config_files
+from .discover import SourceFile, discover
+from .engine import apply_edits, compile_migration, parse_errors, scan
+from .lint import read_text, resolve_migration
+from .migration import Migration
+
+MAX_PASSES = 8
+
+
+@dataclass
+class FileFix:
+    file: str  # as displayed
+    path: str  # on disk
+    old: str
+    new: str
+    edits: int
+
+    def diff(self) -> str:
+        return "".join(difflib.unified_diff(
+            self.old.splitlines(keepends=True), self.new.splitlines(keepends=True),
+            fromfile=f"a/{self.file}", tofile=f"b/{self.file}",
+        ))
+
+
+@dataclass
+class FixResult:
+    changes: list[FileFix] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)  # {file, reason}
+    remaining: int = 0  # findings of lint-only rules (no fix), still there after fixing
+    files_scanned: int = 0
+
+    def diff(self) -> str:
+        return "".join(c.diff() for c in self.changes)
+
+
+def fix_code(text: str, language: str, rules) -> tuple[str, int, int]:
+    """(new text, edits applied, lint-only matches left)."""
+    total = 0
+    for _ in range(MAX_PASSES):
+        matches = scan(text, language, rules)
+        text, applied = apply_edits(text, matches)
+        total += applied
+        if not applied:
+            break
+    left = sum(1 for m in scan(text, language, rules) if m.replacement is None or m.replacement != m.text)
+    return text, total, left
+
+
+def plan_fixes(paths: list[str], migration: str | Migration, exclude: list[str] | None = None) -> FixResult:
+    mig = resolve_migration(migration)
+    compiled = compile_migration(mig)
+    result = FixResult()
+    with contextlib.ExitStack() as stack:
+        files = discover(paths, mig, stack, exclude)
+        published = [f.display for f in files if f.origin != "source"]
+        if published:
+            raise UserError(
+                "cannot fix a published package in place (its files come from source maps or dist/)",
+                file=published[0],
+                hint="run `canary migration extract-sources PACKAGE -o DIR`, then fix DIR",
+            )
+        for sf in files:
+            _plan_one(sf, compiled, result)
+    return result
+
+
+def _plan_one(sf: SourceFile, compiled, result: FixResult) -> None:
+    try:
+        old = read_text(sf)
+    except (OSError, UnicodeDecodeError) as exc:
+        result.rejected.append({"file": sf.display, "reason": f"unreadable: {exc}"})
+        return
+    result.files_scanned += 1
+    if sf.language is not None:
+        new, edits, left = fix_code(old, sf.language, compiled.get(sf.language, []))
+        result.remaining += left
+        if new != old and parse_errors(new, sf.language) > parse_errors(old, sf.language):
+            result.rejected.append({"file": sf.display, "reason": "the fixed file would no longer parse; left unchanged"})
+            return
+    else:
+        try:
+            hits, new = config_files.scan_config(old, sf.format, list(sf.renames))
+        except ValueError as exc:
+            result.rejected.append({"file": sf.display, "reason": str(exc)})
+            return
+        edits = len(hits)
+        if new != old and not config_files.parses(new, sf.format):
+            result.rejected.append({"file": sf.display, "reason": "the fixed file would no longer parse; left unchanged"})
+            return
+    if new != old:
+        result.changes.append(FileFix(sf.display, sf.path, old, new, edits))
+
+
+def dirty_files(paths: list[str]) -> list[str]:
+    """Files under `paths` with uncommitted changes (or not under git at all)."""
+    dirty: list[str] = []
+    for path in paths:
+        where = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+        top = subprocess.run(["git", "-C", where, "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True)
+        if top.returncode != 0:
+            dirty.append(f"{path} (not in a git repository)")
+            continue
+        status = subprocess.run(
+            ["git", "-C", where, "status", "--porcelain", "--untracked-files=all", "--", os.path.abspath(path)],
+            capture_output=True, text=True,
+        )
+        for line in status.stdout.splitlines():
+            if len(line) > 3:
+                dirty.append(os.path.join(top.stdout.strip(), line[3:].strip().strip('"')))
+    return dirty
+
+
+def require_clean(paths: list[str]) -> None:
+    dirty = dirty_files(paths)
+    if dirty:
+        shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+        raise UserError(f"refusing to write: uncommitted changes in {shown}",
+                        hint="commit or stash them first, or pass --force")
+
+
+def write_fixes(result: FixResult) -> None:
+    for change in result.changes:
+        tmp = change.path + ".canary-tmp"
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(change.new)
+        shutil.copymode(change.path, tmp)
+        os.replace(tmp, change.path)  # atomic per file: a killed run never leaves half a file

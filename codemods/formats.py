@@ -1,0 +1,101 @@
+"""Renderings of a LintReport: text, json (lint.schema.json), sarif (2.1.0) and github annotations."""
+
+from __future__ import annotations
+
+import json
+
+from .lint import LintReport
+
+SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
+GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice", "hint": "notice"}
+
+
+def render_text(report: LintReport, migration_ref: str) -> str:
+    lines = []
+    for f in report.findings:
+        lines.append(f"{f.file}:{f.line}:{f.column}: {f.severity}[{f.rule}] {f.message}")
+        if f.fix is not None:
+            lines.append(f"    - {f.source_line.strip()}")
+            lines.append(f"    + {f.fix.preview.strip()}")
+    for e in report.errors:
+        lines.append(f"{e['file']}: error: {e['message']}")
+    counts = report.counts()
+    fixable = sum(1 for f in report.findings if f.fix is not None)
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
+    lines.append(f"{len(report.findings)} finding(s) in {report.files_scanned} file(s) "
+                 f"({summary}; {fixable} fixable with `canary fix --migration {migration_ref} --write`)")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: LintReport) -> str:
+    return json.dumps(report.to_dict(), indent=2) + "\n"
+
+
+def render_sarif(report: LintReport, rules: list) -> str:
+    by_id = {r.id: r for r in rules}
+    used = sorted({f.rule for f in report.findings} | set(by_id))
+    driver_rules = []
+    for rid in used:
+        r = by_id.get(rid)
+        entry = {"id": rid}
+        if r is not None:
+            entry["shortDescription"] = {"text": r.message or rid}
+            if getattr(r, "note", ""):
+                entry["fullDescription"] = {"text": r.note}
+            entry["defaultConfiguration"] = {"level": SARIF_LEVEL.get(r.severity, "warning")}
+        driver_rules.append(entry)
+    results = []
+    for f in report.findings:
+        res = {
+            "ruleId": f.rule,
+            "level": SARIF_LEVEL.get(f.severity, "warning"),
+            "message": {"text": f.message},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": {"uri": f.file.replace("\\", "/")},
+                "region": {"startLine": f.line, "startColumn": f.column,
+                           "endLine": f.end_line, "endColumn": f.end_column},
+            }}],
+        }
+        if f.fix is not None:
+            res["fixes"] = [{
+                "description": {"text": f"replace with {f.fix.replacement}"},
+                "artifactChanges": [{
+                    "artifactLocation": {"uri": f.file.replace("\\", "/")},
+                    "replacements": [{
+                        "deletedRegion": {"startLine": f.line, "startColumn": f.column,
+                                          "endLine": f.end_line, "endColumn": f.end_column},
+                        "insertedContent": {"text": f.fix.replacement},
+                    }],
+                }],
+            }]
+        results.append(res)
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "canary-codemods", "rules": driver_rules,
+                                "properties": {"migration": report.migration}}},
+            "results": results,
+        }],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(report: LintReport) -> str:
+    """GitHub Actions workflow commands: one annotation per finding."""
+    lines = []
+    for f in report.findings:
+        msg = f.message + (f" (fix: {f.fix.preview.strip()})" if f.fix else "")
+        lines.append(
+            f"::{GITHUB_LEVEL.get(f.severity, 'warning')} file={_gh_escape(f.file, True)},line={f.line},"
+            f"col={f.column},endLine={f.end_line},endColumn={f.end_column},"
+            f"title={_gh_escape(f.rule, True)}::{_gh_escape(msg)}"
+        )
+    return "\n".join(lines) + ("\n" if lines else "")

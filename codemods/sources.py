@@ -1,0 +1,105 @@
+"""Original sources of a published npm package, from its source maps.
+
+Published connectors ship only `dist/`; their `dist/*.js.map` files usually
+carry the TypeScript sources in `sourcesContent`. Writing those back out lets a
+maintainer lint a published version without its git repository. Paths come
+from an untrusted package, so only relative paths inside the package are
+written: anything absolute, with `..` left after normalising, or under
+node_modules is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+import tarfile
+from pathlib import Path
+
+from matrix.errors import UserError
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*/?")
+
+
+def _safe_relpath(map_dir: str, source_root: str, source: str) -> str | None:
+    """The source's path relative to the package root, or None when it is not safe to write."""
+    source = source.replace("\\", "/")
+    if _SCHEME.match(source):
+        # webpack://pkg/src/x.ts names a path from the project root, not from the map.
+        source, map_dir, source_root = _SCHEME.sub("", source), "", ""
+    if source.startswith("/") or re.match(r"^[A-Za-z]:", source) or "\x00" in source:
+        return None
+    joined = posixpath.normpath(posixpath.join(map_dir, source_root or "", source))
+    if joined.startswith("../") or joined == ".." or joined.startswith("/") or joined in ("", "."):
+        return None
+    parts = joined.split("/")
+    if "node_modules" in parts or ".." in parts:
+        return None
+    return joined
+
+
+def sourcemap_files(package_dir: str) -> list[Path]:
+    dist = Path(package_dir) / "dist"
+    if not dist.is_dir():
+        return []
+    return sorted(p for p in dist.rglob("*.map") if p.is_file() and "node_modules" not in p.parts)
+
+
+def extract_sourcemap_sources(package_dir: str, out_dir: str) -> list[str]:
+    """Write the `sourcesContent` of every `dist/**/*.map` of `package_dir` under `out_dir`.
+
+    Returns the written paths. A source path is kept relative to the package
+    root (`../src/a.ts` next to `dist/index.js.map` becomes `src/a.ts`).
+    """
+    pkg = Path(package_dir)
+    out = Path(out_dir).resolve()
+    written: list[str] = []
+    for map_file in sourcemap_files(package_dir):
+        try:
+            data = json.loads(map_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"unreadable source map: {exc}", file=str(map_file)) from None
+        if not isinstance(data, dict):
+            continue
+        sources = data.get("sources") or []
+        contents = data.get("sourcesContent") or []
+        map_dir = posixpath.relpath(map_file.parent.as_posix(), pkg.as_posix())
+        for source, content in zip(sources, contents):
+            if not isinstance(source, str) or not isinstance(content, str):
+                continue
+            rel = _safe_relpath(map_dir, data.get("sourceRoot") or "", source)
+            if rel is None:
+                continue
+            target = (out / rel).resolve()
+            if out not in target.parents:  # belt and braces against symlinked out_dir tricks
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+            if str(target) not in written:
+                written.append(str(target))
+    return written
+
+
+def unpack_tarball(tgz: str, out_dir: str) -> str:
+    """Extract an npm tarball without path traversal; returns the package directory."""
+    try:
+        with tarfile.open(tgz, "r:*") as tar:
+            members = []
+            for m in tar.getmembers():
+                name = posixpath.normpath(m.name)
+                if name.startswith(("/", "..")) or ".." in name.split("/") or not (m.isfile() or m.isdir()):
+                    continue  # no traversal, no links or devices from an untrusted archive
+                members.append(m)
+            tar.extractall(out_dir, members=members, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise UserError(f"cannot unpack package tarball: {exc}", file=tgz) from None
+    root = Path(out_dir) / "package"
+    if root.is_dir():
+        return str(root)
+    dirs = [p for p in Path(out_dir).iterdir() if p.is_dir()]
+    return str(dirs[0]) if len(dirs) == 1 else out_dir
+
+
+def is_package_dir(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "package.json")) and bool(sourcemap_files(path))

@@ -1,0 +1,357 @@
+"""The diff engine: two Contracts in, a list of Change out.
+
+Language-neutral: it compares Decl records by path and asks `_rule()` which
+catalogue entry a kind of event maps to in each language. Renames are resolved
+first (compat.renames) so a renamed declaration is one change carrying
+`renamed_to`, not a removal plus an addition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .model import EXPORT_KINDS, Contract, Decl
+from .renames import Rename, find_renames
+from .rules import RULES, SEVERITIES, SEVERITY_RANK, by_name
+
+
+@dataclass
+class Change:
+    rule: str
+    name: str
+    severity: str
+    language: str
+    kind: str
+    symbol: str
+    container: str | None
+    member: str
+    message: str
+    old: str | None = None
+    new: str | None = None
+    renamed_to: str | None = None
+    rename_evidence: str | None = None  # alias | declared | probable | schema
+    location: dict = field(default_factory=dict)
+    affects: list = field(default_factory=list)
+    deprecated: dict | None = None
+    accepted: dict | None = None  # set by the baseline
+    default_severity: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# event -> rule name, per language. Events not listed for a language are not reported there.
+_EVENTS = {
+    "ts": {
+        "export-removed": "export-removed", "member-removed": "member-removed",
+        "parameter-removed": "parameter-removed", "parameter-property-removed": "parameter-property-removed",
+        "destructured-dropped": "destructured-property-dropped", "enum-member-removed": "enum-member-removed",
+        "member-required": "member-became-required", "member-optional": "member-became-optional",
+        "member-type": "member-type-changed", "parameter-type": "parameter-type-changed",
+        "return-type": "return-type-changed", "parameter-required": "parameter-became-required",
+        "parameter-order": "parameter-order-changed", "readonly": "member-became-readonly",
+        "kind": "kind-changed", "enum-value": "enum-value-changed", "alias-rename": "renamed-with-deprecated-alias",
+        "deprecated": "deprecated", "export-added": "export-added", "required-member-added": "required-member-added",
+        "member-added": "member-added", "required-parameter-added": "required-parameter-added",
+        "base-removed": "base-removed",
+    },
+    "py": {
+        "export-removed": "object-removed", "member-removed": "object-removed", "parameter-removed": "parameter-removed",
+        "kind": "object-changed-kind", "parameter-order": "parameter-moved", "parameter-kind": "parameter-changed-kind",
+        "parameter-default": "parameter-changed-default", "parameter-required": "parameter-changed-required",
+        "required-parameter-added": "parameter-added-required", "return-type": "return-changed-type",
+        "member-type": "attribute-changed-type", "value": "attribute-changed-value", "base-removed": "class-removed-base",
+        "alias-rename": "renamed-with-deprecated-alias", "deprecated": "deprecated", "export-added": "object-added",
+        "member-added": "object-added",
+    },
+    "sql": {
+        "export-removed": "table-removed", "member-removed": "column-removed", "column-renamed": "column-renamed",
+        "table-renamed": "table-renamed", "member-type": "column-type-changed", "member-required": "not-null-added",
+        "required-member-added": "required-column-added", "default-removed": "default-removed",
+        "primary-key": "primary-key-changed", "member-optional": "not-null-dropped", "export-added": "added",
+        "member-added": "added", "constraint-added": "constraint-added", "constraint-removed": "constraint-removed",
+    },
+}
+
+
+def _short(text: str | None, limit: int = 120) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def _owner(decl: Decl) -> str | None:
+    return decl.extra.get("owner", decl.container)
+
+
+class _Differ:
+    def __init__(self, old: Contract, new: Contract, config) -> None:
+        self.old, self.new = old, new
+        self.lang = new.language
+        self.config = config
+        self.changes: list[Change] = []
+
+    def emit(self, event: str, decl: Decl, message: str, *, old: str | None = None, new: str | None = None,
+             side: Decl | None = None, rename: Rename | None = None, old_decl: Decl | None = None,
+             new_decl: Decl | None = None) -> None:
+        name = _EVENTS[self.lang].get(event)
+        if name is None:
+            return
+        rule = by_name(self.lang, name)
+        severity = rule.severity
+        o = old_decl or self.old.decls.get(decl.path)
+        n = new_decl or self.new.decls.get(decl.path)
+        deprecated = None
+        if (o is not None and o.deprecated is not None) or (n is not None and n.deprecated is not None):
+            deprecated = {"old": o.deprecated if o is not None else None,
+                          "new": n.deprecated if n is not None else None}
+        where = side or n or o or decl
+        change = Change(
+            rule=rule.id, name=rule.name, severity=severity, language=self.lang, kind=decl.kind,
+            symbol=decl.path, container=_owner(decl), member=decl.name, message=message, old=old, new=new,
+            renamed_to=rename.new_name if rename else None, rename_evidence=rename.evidence if rename else None,
+            location={"file": where.file, "line": where.line, "side": "new" if where is n or where is side else "old"},
+            affects=list(rule.affects), deprecated=deprecated, default_severity=rule.severity,
+        )
+        self.changes.append(change)
+
+    # ------------------------------------------------------------------
+    def run(self) -> list[Change]:
+        old, new = self.old.decls, self.new.decls
+        removed = [p for p in old if p not in new]
+        added = [p for p in new if p not in old]
+        removed_set, added_set = set(removed), set(added)
+        # A member whose type went between an inline object and a named type is reported once as a
+        # type change; the inline members that appear or vanish with it are not separate changes.
+        reshaped = {p for p, d in old.items() if p in new and (d.type == "{...}") != (new[p].type == "{...}")}
+        removed_top = [p for p in removed if old[p].container not in removed_set and old[p].container not in reshaped]
+        added_top = [p for p in added if new[p].container not in added_set and new[p].container not in reshaped]
+        renames = find_renames(self.old, self.new, removed_top, added_top, self.config)
+        rename_targets = {r.new_path for r in renames.values()}
+
+        for path in removed_top:
+            self.removed(old[path], renames.get(path), removed_set)
+        for path in old:
+            if path in new:
+                self.changed(old[path], new[path], renames.get(path))
+        for path in added_top:
+            if path in rename_targets:
+                continue
+            self.added(new[path])
+        return self.changes
+
+    def _inherited_elsewhere(self, decl: Decl, in_old_only: bool) -> bool:
+        """A change on an inherited copy is reported on its origin instead."""
+        src = decl.extra.get("inherited_path")
+        if not src:
+            return False
+        if in_old_only:
+            return src in self.old.decls and src not in self.new.decls
+        return True
+
+    def removed(self, o: Decl, rename: Rename | None, removed_set: set) -> None:
+        if o.extra.get("inherited_path") and self._inherited_elsewhere(o, True):
+            return
+        if o.extra.get("inherited_path") and self._base_removed(o):
+            return
+        kind = o.kind
+        if o.container is None and kind in EXPORT_KINDS:
+            event = "export-removed"
+            what = f"{kind} {o.path}"
+        elif kind == "parameter":
+            event = "parameter-removed"
+            what = f"parameter {o.name} of {o.container}"
+        elif kind == "parameter-property":
+            event = "parameter-property-removed" if o.extra.get("in_type") else "destructured-dropped"
+            what = f"property {o.name} of the object parameter of {_owner(o)}"
+        elif kind == "enum-member":
+            event = "enum-member-removed"
+            what = f"enum member {o.path}"
+        else:
+            event = "member-removed"
+            what = f"{'column' if kind == 'column' else kind} {o.path}"
+        new_type = None
+        if rename is not None:
+            target = self.new.decls.get(rename.new_path)
+            new_type = target.type if target is not None else None
+            if self.lang == "sql":
+                event = "column-renamed" if kind == "column" else "table-renamed"
+            message = f"{what} removed; renamed to {rename.new_name} ({rename.evidence}: {rename.reason})"
+            if event == "destructured-dropped":
+                message = (f"{_owner(o)} no longer destructures {o.name} from its object parameter but "
+                           f"{rename.new_name} ({rename.evidence}: {rename.reason}): a value passed as {o.name} "
+                           "is silently ignored")
+        elif event == "destructured-dropped":
+            message = (f"{_owner(o)} no longer destructures {o.name} from its object parameter: "
+                       f"a value passed as {o.name} is silently ignored")
+        else:
+            message = f"{what} removed"
+        if o.deprecated is not None:
+            message += " (it was already deprecated"
+            message += f": {o.deprecated})" if o.deprecated else ")"
+        self.emit(event, o, message, old=o.type, new=new_type, rename=rename, old_decl=o,
+                  side=self.new.decls.get(rename.new_path) if rename else None)
+
+    def _base_removed(self, o: Decl) -> bool:
+        origin = o.extra.get("inherited_from")
+        owner_root = o.path.split(".", 1)[0]
+        nd = self.new.decls.get(owner_root)
+        return bool(origin and nd is not None and origin not in nd.extra.get("bases", []))
+
+    def changed(self, o: Decl, n: Decl, rename: Rename | None) -> None:
+        if o.extra.get("inherited_path") and n.extra.get("inherited_path") == o.extra.get("inherited_path"):
+            return  # reported on the declaration it is inherited from
+        path = o.path
+        if o.kind != n.kind:
+            self.emit("kind", n, f"{path} changed from {o.kind} to {n.kind}", old=o.kind, new=n.kind)
+            return
+        kind = o.kind
+        callable_ = kind in ("function", "method", "constructor")
+        param = kind in ("parameter", "parameter-property")
+        # type
+        if o.type is not None and n.type is not None and o.type != n.type:
+            if callable_:
+                self.emit("return-type", n, f"return type of {path} changed from {_short(o.type)} to {_short(n.type)}",
+                          old=o.type, new=n.type)
+            elif param:
+                if self.lang != "py":
+                    self.emit("parameter-type", n, f"type of {path} changed from {_short(o.type)} to {_short(n.type)}",
+                              old=o.type, new=n.type)
+            else:
+                self.emit("member-type", n, f"type of {path} changed from {_short(o.type)} to {_short(n.type)}",
+                          old=o.type, new=n.type)
+        # optionality
+        if o.optional and not n.optional and not (callable_ and self.lang == "ts"):
+            if param:
+                self.emit("parameter-required", n, f"{path} became required", old="optional", new="required")
+            else:
+                self.emit("member-required", n,
+                          f"{path} became {'NOT NULL' if self.lang == 'sql' else 'required'}",
+                          old="optional" if self.lang != "sql" else "NULL",
+                          new="required" if self.lang != "sql" else "NOT NULL")
+        elif not o.optional and n.optional and not param and not callable_:
+            self.emit("member-optional", n,
+                      f"{path} became {'nullable' if self.lang == 'sql' else 'optional'}: readers may see "
+                      f"{'NULL' if self.lang == 'sql' else 'undefined'}",
+                      old="required" if self.lang != "sql" else "NOT NULL",
+                      new="optional" if self.lang != "sql" else "NULL")
+        if not o.readonly and n.readonly and kind == "member":
+            self.emit("readonly", n, f"{path} became readonly", old="mutable", new="readonly")
+        positional = self.lang != "py" or (o.extra.get("pkind") in ("positional-only", "positional or keyword")
+                                           and n.extra.get("pkind") in ("positional-only", "positional or keyword"))
+        if kind == "parameter" and o.index is not None and n.index is not None and o.index != n.index \
+                and positional and not o.extra.get("rest"):
+            self.emit("parameter-order", n, f"{path} moved from position {o.index} to {n.index}",
+                      old=str(o.index), new=str(n.index))
+        if kind == "parameter" and o.extra.get("pkind") != n.extra.get("pkind") and self.lang == "py":
+            self.emit("parameter-kind", n, f"{path} changed kind from {o.extra.get('pkind')} to "
+                      f"{n.extra.get('pkind')}", old=o.extra.get("pkind"), new=n.extra.get("pkind"))
+        if kind == "parameter" and self.lang == "py" and o.default is not None and n.default is not None \
+                and o.default != n.default:
+            self.emit("parameter-default", n, f"default of {path} changed from {o.default} to {n.default}",
+                      old=o.default, new=n.default)
+        if kind == "attribute" and o.default != n.default and o.default is not None and n.default is not None:
+            self.emit("value", n, f"value of {path} changed from {o.default} to {n.default}",
+                      old=o.default, new=n.default)
+        if kind == "enum-member" and o.default != n.default and o.default is not None:
+            self.emit("enum-value", n, f"value of {path} changed from {o.default} to {n.default}",
+                      old=o.default, new=n.default)
+        if kind == "column" and o.default is not None and n.default is None:
+            self.emit("default-removed", n, f"{path} lost its default {o.default}", old=o.default, new=None)
+        if kind == "table" and o.extra.get("primary_key") != n.extra.get("primary_key"):
+            ok, nk = o.extra.get("primary_key") or [], n.extra.get("primary_key") or []
+            self.emit("primary-key", n, f"primary key of {path} changed from ({', '.join(ok)}) to "
+                      f"({', '.join(nk)})", old=", ".join(ok) or None, new=", ".join(nk) or None)
+        if kind == "table":
+            ok, nk = set(o.extra.get("keys", [])), set(n.extra.get("keys", []))
+            for key in sorted(nk - ok):
+                self.emit("constraint-added", n, f"{path}: {key} added", old=None, new=key)
+            for key in sorted(ok - nk):
+                self.emit("constraint-removed", n, f"{path}: {key} removed", old=key, new=None)
+        if kind == "parameter-property" and o.extra.get("destructured") and not n.extra.get("destructured") \
+                and not rename:
+            self.emit("destructured-dropped", n, f"{_owner(n)} no longer destructures {n.name} from its object "
+                      "parameter: a value passed as it is silently ignored")
+        for base in o.extra.get("bases", []):
+            if base not in n.extra.get("bases", []):
+                self.emit("base-removed", n, f"{path} no longer extends {base}", old=base, new=None)
+        # deprecation
+        if o.deprecated is None and n.deprecated is not None:
+            if rename is not None and rename.evidence == "alias":
+                self.emit("alias-rename", n, f"{path} renamed to {rename.new_name}; {n.name} kept as a deprecated "
+                          f"alias ({n.deprecated or 'no message'})", old=o.type, new=n.type, rename=rename)
+            else:
+                msg = f"{path} is deprecated" + (f": {n.deprecated}" if n.deprecated else "")
+                self.emit("deprecated", n, msg)
+
+    def added(self, n: Decl) -> None:
+        if n.extra.get("inherited_path"):
+            return
+        kind = n.kind
+        container = self.new.decls.get(n.container) if n.container else None
+        if n.container is None:
+            if kind in ("parameter", "parameter-property"):
+                return
+            self.emit("export-added", n, f"{kind} {n.path} added", new=n.type)
+            return
+        if self.old.decls.get(n.container) is None and kind not in ("parameter", "parameter-property"):
+            return
+        if kind == "parameter":
+            if not n.optional:
+                self.emit("required-parameter-added", n, f"required parameter {n.name} added to {n.container}",
+                          new=n.type)
+            else:
+                self.emit("member-added", n, f"optional parameter {n.name} added to {n.container}", new=n.type)
+            return
+        if kind == "parameter-property":
+            if not n.extra.get("in_type"):
+                return
+            if not n.optional:
+                self.emit("required-parameter-added", n, f"required property {n.name} added to the object "
+                          f"parameter of {_owner(n)}", new=n.type)
+            else:
+                self.emit("member-added", n, f"optional property {n.name} added to the object parameter of "
+                          f"{_owner(n)}", new=n.type)
+            return
+        if kind == "column":
+            if not n.optional and n.default is None:
+                self.emit("required-member-added", n, f"NOT NULL column {n.path} without default added",
+                          new=n.type)
+            else:
+                self.emit("member-added", n, f"column {n.path} added", new=n.type)
+            return
+        in_shape = container is not None and container.kind in ("interface", "type", "member")
+        required = not n.optional and not (kind == "method" and n.extra.get("optional"))
+        if self.lang == "ts" and in_shape and required and kind in ("member", "method"):
+            self.emit("required-member-added", n, f"required {kind} {n.path} added: implementations and object "
+                      "literals must provide it", new=n.type)
+        else:
+            self.emit("member-added", n, f"{kind} {n.path} added", new=n.type)
+
+
+def diff_contracts(old: Contract, new: Contract, config=None) -> list[Change]:
+    from .config import Config
+
+    config = config or Config()
+    changes = _Differ(old, new, config).run()
+    for c in changes:
+        apply_policy(c, config)
+    changes = [c for c in changes if c.severity != "OFF" and not config.ignored(c.symbol)]
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    changes.sort(key=lambda c: (order[c.severity], c.rule, c.symbol))
+    return changes
+
+
+def apply_policy(change: Change, config) -> None:
+    """Deprecation policy then per-rule overrides from the config file."""
+    dep = change.deprecated
+    if dep and dep.get("old") is not None and change.name in (
+            "export-removed", "member-removed", "object-removed", "parameter-removed",
+            "parameter-property-removed", "enum-member-removed", "column-removed", "table-removed"):
+        # Removing what OLD already announced as deprecated is the expected end of a deprecation.
+        rank = max(SEVERITY_RANK[change.severity] - 1, 0)
+        change.severity = SEVERITIES[len(SEVERITIES) - 1 - rank]
+    override = config.severity_for(change.rule, change.name)
+    if override:
+        change.severity = override
+    assert change.rule in RULES

@@ -1,0 +1,149 @@
+"""Output formats for a diff document: text, json, markdown, sarif (2.1.0), github annotations."""
+
+from __future__ import annotations
+
+import json
+
+from .rules import RULES, SEVERITIES
+
+_TITLES = {"ERR": "Breaking (ERR)", "WARN": "Warnings (WARN)", "INFO": "Notes (INFO)"}
+_SARIF_LEVEL = {"ERR": "error", "WARN": "warning", "INFO": "note"}
+_GH_LEVEL = {"ERR": "error", "WARN": "warning", "INFO": "notice"}
+
+
+def _side(s: dict) -> str:
+    return f"{s['spec']}" + (f" ({s['version']})" if s.get("version") and s["version"] not in s["spec"] else "")
+
+
+def _semver_line(doc: dict) -> str:
+    sv = doc["semver"]
+    if sv["step"] is None:
+        return f"semver: a {sv['required']} step is required (versions unknown)"
+    ok = "enough" if sv["sufficient"] else "NOT enough"
+    return f"semver: {sv['old']} -> {sv['new']} is a {sv['step']} step; {sv['required']} required: {ok}"
+
+
+def _loc(c: dict) -> str:
+    loc = c.get("location") or {}
+    return f"{loc.get('file', '')}:{loc.get('line', '')}" if loc.get("file") else ""
+
+
+def text(doc: dict) -> str:
+    out = [f"compat {doc['language']}: {_side(doc['old'])} -> {_side(doc['new'])}"]
+    s = doc["summary"]
+    out.append(f"{s['ERR']} ERR, {s['WARN']} WARN, {s['INFO']} INFO" +
+               (f", {s['accepted']} accepted" if s["accepted"] else ""))
+    out.append(_semver_line(doc))
+    for sev in SEVERITIES:
+        group = [c for c in doc["changes"] if c["severity"] == sev and not c["accepted"]]
+        if not group:
+            continue
+        out.append("")
+        out.append(f"{_TITLES[sev]}:")
+        for c in group:
+            out.append(f"  {c['rule']} {c['name']:<30} {c['symbol']}")
+            out.append(f"      {c['message']}  [{_loc(c)}]")
+    accepted = [c for c in doc["changes"] if c["accepted"]]
+    if accepted:
+        out.append("")
+        out.append("Accepted (baseline):")
+        for c in accepted:
+            out.append(f"  {c['rule']} {c['symbol']}: {c['accepted']['reason']}")
+    for note in doc.get("baseline_notes", []):
+        out.append(f"baseline: {note['message']}")
+    return "\n".join(out) + "\n"
+
+
+def _md_escape(s: str | None) -> str:
+    return (s or "").replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(doc: dict) -> str:
+    s = doc["summary"]
+    out = [f"### Breaking-change check: `{doc['old']['spec']}` → `{doc['new']['spec']}`", ""]
+    out.append(f"**{s['ERR']} breaking**, {s['WARN']} warnings, {s['INFO']} notes"
+               + (f", {s['accepted']} accepted" if s["accepted"] else "") + ".  ")
+    out.append(_semver_line(doc).replace("semver:", "**semver:**"))
+    for sev in SEVERITIES:
+        group = [c for c in doc["changes"] if c["severity"] == sev and not c["accepted"]]
+        if not group:
+            continue
+        out += ["", f"#### {_TITLES[sev]}", "", "| rule | symbol | change | renamed to | where |",
+                "|---|---|---|---|---|"]
+        for c in group:
+            out.append(f"| {c['rule']} `{c['name']}` | `{_md_escape(c['symbol'])}` | {_md_escape(c['message'])} | "
+                       f"{'`' + c['renamed_to'] + '`' if c['renamed_to'] else ''} | {_md_escape(_loc(c))} |")
+    accepted = [c for c in doc["changes"] if c["accepted"]]
+    if accepted:
+        out += ["", "<details><summary>Accepted breaks</summary>", ""]
+        out += [f"- {c['rule']} `{c['symbol']}`: {_md_escape(c['accepted']['reason'])}" for c in accepted]
+        out += ["", "</details>"]
+    return "\n".join(out) + "\n"
+
+
+def sarif(doc: dict) -> str:
+    used = sorted({c["rule"] for c in doc["changes"]})
+    index = {rid: i for i, rid in enumerate(used)}
+    rules = []
+    for rid in used:
+        r = RULES[rid]
+        rules.append({
+            "id": r.id, "name": r.name,
+            "shortDescription": {"text": r.detects.split(": ")[0][:200]},
+            "fullDescription": {"text": r.detects},
+            "help": {"text": f"{r.detects}\nExample: {r.example}\nMigration: {r.migration}",
+                     "markdown": f"{r.detects}\n\n**Example:** {r.example}\n\n**Migration:** {r.migration}"},
+            "defaultConfiguration": {"level": _SARIF_LEVEL[r.severity]},
+            "properties": {"affects": list(r.affects), "semver": r.semver},
+        })
+    results = []
+    for c in doc["changes"]:
+        loc = c.get("location") or {}
+        result = {
+            "ruleId": c["rule"], "ruleIndex": index[c["rule"]], "level": _SARIF_LEVEL[c["severity"]],
+            "message": {"text": f"{c['symbol']}: {c['message']}"},
+            "partialFingerprints": {"symbol": f"{c['rule']}:{c['symbol']}"},
+            "properties": {k: c[k] for k in ("symbol", "container", "member", "renamed_to", "old", "new", "kind",
+                                              "affects")},
+        }
+        if loc.get("file"):
+            result["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": loc["file"]},
+                                                         "region": {"startLine": max(int(loc.get("line") or 1), 1)}}}]
+        if c["accepted"]:
+            result["suppressions"] = [{"kind": "external", "justification": c["accepted"]["reason"]}]
+        results.append(result)
+    return json.dumps({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "canary-compat", "informationUri": "docs/compat.md",
+                                      "rules": rules}},
+                  "results": results}],
+    }, indent=2) + "\n"
+
+
+def _gh_escape(s: str, prop: bool = False) -> str:
+    s = s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        s = s.replace(":", "%3A").replace(",", "%2C")
+    return s
+
+
+def github(doc: dict) -> str:
+    out = []
+    for c in doc["changes"]:
+        if c["accepted"]:
+            continue
+        loc = c.get("location") or {}
+        props = [f"title={_gh_escape(c['rule'] + ' ' + c['name'], True)}"]
+        if loc.get("file"):
+            props.insert(0, f"line={loc.get('line') or 1}")
+            props.insert(0, f"file={_gh_escape(loc['file'], True)}")
+        out.append(f"::{_GH_LEVEL[c['severity']]} {','.join(props)}::{_gh_escape(c['symbol'] + ': ' + c['message'])}")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def json_doc(doc: dict) -> str:
+    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+FORMATS = {"text": text, "json": json_doc, "markdown": markdown, "sarif": sarif, "github": github}

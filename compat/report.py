@@ -1,0 +1,53 @@
+"""Assemble the `canary/compat-diff/v1` document from two sides (the public entry point)."""
+
+from __future__ import annotations
+
+from .baseline import apply_baseline
+from .config import Config
+from .diff import diff_contracts
+from .rules import RULES, SEVERITIES
+from .semver import verdict
+
+SCHEMA = "canary/compat-diff/v1"
+
+
+def extract(path, language: str, config: Config):
+    if language == "ts":
+        from .ts_extract import extract as ts
+        return ts(path)
+    if language == "py":
+        from .py_extract import extract as py
+        return py(path)
+    if language == "sql":
+        from .sql_extract import extract as sql
+        return sql(path, config.sql_dialect)
+    raise ValueError(language)
+
+
+def build(old_side, new_side, language: str, config: Config | None = None, baseline=None) -> dict:
+    config = config or Config()
+    old_c = extract(old_side.path, language, config)
+    new_c = extract(new_side.path, language, config)
+    changes = diff_contracts(old_c, new_c, config)
+    notes = apply_baseline(changes, baseline or [])
+    dicts = [c.as_dict() for c in changes]
+    summary = {s: sum(1 for c in dicts if c["severity"] == s and not c["accepted"]) for s in SEVERITIES}
+    summary["accepted"] = sum(1 for c in dicts if c["accepted"])
+    summary["total"] = len(dicts)
+    rule_semver = {r.id: r.semver for r in RULES.values()}
+    return {
+        "schema": SCHEMA,
+        "language": language,
+        "old": old_side.as_dict(),
+        "new": new_side.as_dict(),
+        "changes": dicts,
+        "summary": summary,
+        "semver": verdict(old_side.version, new_side.version, dicts, rule_semver),
+        "baseline_notes": notes,
+        "counts": {"old_declarations": len(old_c.decls), "new_declarations": len(new_c.decls)},
+    }
+
+
+def blocking(doc: dict, fail_on: str) -> list[dict]:
+    levels = ("ERR",) if fail_on == "ERR" else ("ERR", "WARN")
+    return [c for c in doc["changes"] if c["severity"] in levels and not c["accepted"]]

@@ -1,0 +1,244 @@
+"""Sides of a diff: `npm:<pkg>@<version>`, `pypi:<pkg>==<version>`, `git:<url-or-path>@<ref>[:<subdir>]`
+or a local directory, materialized as a local directory plus the resolved version.
+
+Downloads are cached under `$CANARY_HOME/cache/compat/` (default `.canary/` of the current
+directory). An exact npm/PyPI version already extracted there is used without touching the
+registry, which keeps a repeated `canary diff` well under a second. Archives are unpacked with
+the project's safe extractor (no path traversal, no links out of the tree).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from matrix.errors import InfrastructureError, UserError
+from matrix.home import Home
+from matrix.model import slug
+
+_EXACT = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$")
+
+
+@dataclass
+class Side:
+    spec: str
+    kind: str  # npm | pypi | git | path
+    path: Path  # directory holding the sources
+    name: str | None = None
+    version: str | None = None
+    commit: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"spec": self.spec, "kind": self.kind, "name": self.name, "version": self.version,
+                "commit": self.commit, "path": str(self.path)}
+
+
+def cache_dir(*parts: str) -> Path:
+    return Home.default().dir("cache", "compat", *parts)
+
+
+def _run(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=600)
+    except FileNotFoundError as exc:
+        raise UserError(f"'{argv[0]}' is not installed", hint="needed to fetch this side") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise UserError(f"'{' '.join(argv[:3])}' timed out") from exc
+
+
+def _unpack(archive: Path, dest: Path) -> None:
+    """Unpack into a temp dir next to `dest`, then rename: a killed run never leaves half a tree."""
+    from matrix.sources.pypi import safe_extract
+
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".unpack-"))
+    try:
+        safe_extract(archive, tmp)
+        try:
+            tmp.rename(dest)
+        except OSError:
+            if not dest.exists():
+                raise
+    except InfrastructureError as exc:
+        raise UserError(str(exc.reason), file=str(archive)) from exc
+    except (tarfile.TarError, zipfile.BadZipFile) as exc:  # traversal, links out, corrupt archive
+        raise UserError(f"refusing to unpack: {exc}", file=str(archive)) from exc
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _npm_side(spec: str, body: str) -> Side:
+    at = body.rfind("@")
+    if at <= 0:
+        raise UserError("npm side needs a version", key=spec, hint="npm:<pkg>@<version>")
+    name, version = body[:at], body[at + 1:]
+    root = cache_dir("npm")
+    base = f"{slug(name)}-{slug(version)}"
+    dest = root / base
+    if not (_EXACT.match(version) and (dest / "package" / "package.json").is_file()):
+        proc = _run(["npm", "pack", f"{name}@{version}", "--json", "--pack-destination", str(root)], cwd=root)
+        if proc.returncode != 0:
+            first = next((ln for ln in proc.stderr.splitlines() if "ERR" in ln), proc.stderr.strip()[:200])
+            raise UserError(f"npm pack failed: {first}", key=spec)
+        try:
+            info = json.loads(proc.stdout)[0]
+            tgz = root / info["filename"]
+            resolved = info["version"]
+        except (ValueError, LookupError, TypeError) as exc:
+            raise UserError("unexpected output from npm pack", key=spec) from exc
+        dest = root / f"{slug(name)}-{slug(resolved)}"
+        if not (dest / "package" / "package.json").is_file():
+            if dest.exists():
+                shutil.rmtree(dest)
+            _unpack(tgz, dest)
+    pkg_dir = dest / "package"
+    if not pkg_dir.is_dir():  # a few tarballs use another top folder
+        subdirs = [p for p in dest.iterdir() if p.is_dir()]
+        pkg_dir = subdirs[0] if len(subdirs) == 1 else dest
+    meta = _package_json(pkg_dir)
+    return Side(spec=spec, kind="npm", path=pkg_dir, name=name, version=meta.get("version") or version)
+
+
+def _pypi_side(spec: str, body: str) -> Side:
+    if "==" not in body:
+        raise UserError("pypi side needs an exact version", key=spec, hint="pypi:<pkg>==<version>")
+    name, version = body.split("==", 1)
+    root = cache_dir("pypi")
+    dest = root / f"{slug(name)}-{slug(version)}"
+    if not dest.is_dir():
+        dl = Path(tempfile.mkdtemp(dir=root, prefix=".dl-"))
+        try:
+            proc = _run([sys.executable, "-m", "pip", "--disable-pip-version-check", "download", "--no-deps",
+                         "--quiet", "-d", str(dl), f"{name}=={version}"])
+            if proc.returncode != 0:
+                last = (proc.stderr.strip().splitlines() or ["pip download failed"])[-1]
+                raise UserError(f"pip download failed: {last}", key=spec)
+            files = sorted(dl.iterdir(), key=lambda p: (not p.name.endswith(".whl"), p.name))
+            if not files:
+                raise UserError("pip download produced no file", key=spec)
+            _unpack(files[0], dest)
+        finally:
+            shutil.rmtree(dl, ignore_errors=True)
+    return Side(spec=spec, kind="pypi", path=dest, name=name, version=version)
+
+
+def _git_side(spec: str, body: str) -> Side:
+    import git
+
+    subdir = ""
+    location, at, ref = body.rpartition("@")
+    if not at or not location:
+        raise UserError("git side needs a ref", key=spec, hint="git:<url-or-path>@<ref>[:<subdir>]")
+    if ":" in ref:
+        ref, subdir = ref.split(":", 1)
+    local = Path(location).expanduser()
+    try:
+        if local.is_dir():
+            repo = git.Repo(local)
+        else:
+            from matrix.sources.git import mirror
+
+            try:
+                repo = mirror(Home.default().mirrors, location)
+            except InfrastructureError as exc:
+                raise UserError(f"cannot clone {location}: {exc.reason}", key=spec) from exc
+        try:
+            commit = repo.commit(ref)
+        except (git.BadName, ValueError, git.GitCommandError) as exc:
+            raise UserError(f"unknown ref '{ref}' in {location}", key=spec) from exc
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise UserError(f"not a git repository: {location}", key=spec) from exc
+    dest = cache_dir("git") / f"{slug(Path(location.rstrip('/')).name)}-{commit.hexsha[:12]}"
+    if not dest.is_dir():
+        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".tree-"))
+        try:
+            for blob in commit.tree.traverse():
+                if blob.type != "blob" or blob.mode == 0o120000:  # no symlinks: they could point out
+                    continue
+                target = (tmp / blob.path).resolve()
+                if tmp.resolve() not in target.parents:
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(blob.data_stream.read())
+            tmp.rename(dest)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    path = dest / subdir if subdir else dest
+    if not path.is_dir():
+        raise UserError(f"no directory '{subdir}' at {ref} in {location}", key=spec)
+    version = _local_version(path)
+    return Side(spec=spec, kind="git", path=path, name=None, version=version, commit=commit.hexsha)
+
+
+def _package_json(path: Path) -> dict:
+    f = path / "package.json"
+    if not f.is_file():
+        return {}
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"invalid package.json: {exc.msg}", file=str(f), line=exc.lineno, column=exc.colno) from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _local_version(path: Path) -> str | None:
+    meta = _package_json(path)
+    if isinstance(meta.get("version"), str):
+        return meta["version"]
+    pyproject = path / "pyproject.toml"
+    if pyproject.is_file():
+        import tomllib
+
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError:
+            return None
+        version = data.get("project", {}).get("version")
+        return version if isinstance(version, str) else None
+    return None
+
+
+def resolve_side(spec: str) -> Side:
+    if spec.startswith("npm:"):
+        return _npm_side(spec, spec[4:])
+    if spec.startswith("pypi:"):
+        return _pypi_side(spec, spec[5:])
+    if spec.startswith("git:"):
+        return _git_side(spec, spec[4:])
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        raise UserError(f"'{spec}' is not a directory",
+                        hint="use npm:<pkg>@<version>, pypi:<pkg>==<version>, git:<url>@<ref>[:<subdir>] or a path")
+    meta = _package_json(path)
+    return Side(spec=spec, kind="path", path=path.resolve(), name=meta.get("name"), version=_local_version(path))
+
+
+def detect_language(path: Path) -> str:
+    if (path / "package.json").is_file():
+        return "ts"
+    if (path / "pyproject.toml").is_file() or (path / "setup.py").is_file() or (path / "setup.cfg").is_file():
+        return "py"
+    counts = {"ts": 0, "py": 0, "sql": 0}
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d not in ("node_modules", ".git", ".venv", "__pycache__")]
+        for f in files:
+            if f.endswith((".ts", ".tsx", ".mts")):
+                counts["ts"] += 1
+            elif f.endswith(".py"):
+                counts["py"] += 1
+            elif f.endswith(".sql"):
+                counts["sql"] += 1
+    best = max(counts, key=lambda k: counts[k])
+    if counts[best] == 0:
+        raise UserError(f"cannot tell the language of {path}", hint="pass --lang ts|py|sql")
+    return best

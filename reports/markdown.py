@@ -1,0 +1,149 @@
+"""A compact Markdown summary for a pull-request comment and `$GITHUB_STEP_SUMMARY`.
+
+GitHub refuses comments over 65,536 characters, so the text is assembled within a
+budget (default 60,000): the headline and counts always fit, each further section
+keeps as many items as fit and then says how many it left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .model import CellView, Report
+from .style import look
+
+MAX_CHARS = 60_000
+LINE_CAP = 300  # one reason or log line never takes more than this
+
+
+def _text(s: str, cap: int = LINE_CAP) -> str:
+    """Plain text for Markdown prose and table cells: no HTML, no table breaks, one line."""
+    s = " ".join(str(s).split())
+    if len(s) > cap:
+        s = s[: cap - 1] + "…"
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def _code_line(s: str, cap: int = LINE_CAP) -> str:
+    s = s.replace("```", "`\u200b``")  # never close the fence from inside a log
+    return s if len(s) <= cap else s[: cap - 1] + "…"
+
+
+def _inline_code(s: str) -> str:
+    s = " ".join(s.split()).replace("`", "'")
+    return f"`{s}`"
+
+
+def _verdict(c: CellView | None) -> str:
+    if c is None:
+        return "·"
+    lk = look(c.verdict.verdict)
+    extra = " (waived)" if c.verdict.waived else ""
+    return f"{lk.symbol} {lk.text}{extra}"
+
+
+@dataclass
+class Section:
+    head: str  # always emitted when the section is
+    items: list[str] = field(default_factory=list)
+    foot: str = ""
+    more_note: str = "… {n} more not shown here (see the HTML report or report.json)."
+    share: float = 1.0  # at most this fraction of the whole budget, so later sections keep room
+
+
+def _fit(fixed: list[str], sections: list[Section], budget: int) -> str:
+    out = "\n".join(fixed) + "\n"
+    for sec in sections:
+        left = min(budget - len(out), int(budget * sec.share))
+        base = sec.head + sec.foot
+        if len(base) + 80 > left:  # not even the heading fits: stop here, say so
+            note = "\n_Further sections left out to stay within GitHub's size limit._\n"
+            if len(note) <= left:
+                out += note
+            break
+        body = ""
+        for i, item in enumerate(sec.items):
+            note = "\n" + sec.more_note.format(n=len(sec.items) - i) + "\n"
+            if len(base) + len(body) + len(item) + len(note) + 2 > left:
+                body += note
+                break
+            body += item
+        out += sec.head + body + sec.foot
+    return out
+
+
+def render(report: Report, max_chars: int = MAX_CHARS) -> str:
+    s = report.summary
+    decision_mark = {"green": "✔", "regressed": "✘", "inconclusive": "⚠"}.get(s.decision, "")
+    counts = " · ".join(f"{look(k).symbol} {k} {n}" for k, n in sorted(report.counts.items()))
+    fixed = [
+        f"### {decision_mark} canary: {_text(report.headline, 2000)}",
+        "",
+        f"Run `{report.record.run_id}` · core `{report.core_name}` · baseline `{report.baseline or 'none'}` · "
+        f"candidates `{', '.join(report.candidates) or 'none'}` · decision **{s.decision}** (exit code {s.exit_code})",
+        "",
+        counts,
+        "",
+    ]
+    sections: list[Section] = []
+
+    if report.blocking:
+        items = []
+        for c in report.blocking:
+            item = f"**{_text(c.title)}**: {_text(c.verdict.reason or 'failed after passing on the baseline')}\n"
+            if c.nox:
+                item += f"reproduce: {_inline_code(c.nox)}\n"
+            if c.failing_lines:
+                lines = "\n".join(_code_line(f"{l.number}: {l.text}") for l in c.failing_lines[:8])
+                item += f"<details><summary>first failing lines</summary>\n\n```\n{lines}\n```\n\n</details>\n"
+            item += "\n"
+            items.append(item)
+        sections.append(Section(f"\n#### Blocking regressions ({len(items)})\n\n", items, share=0.45))
+
+    if report.inconclusive:
+        items = [f"- {_text(c.title)}: {_text(c.verdict.reason)}\n" for c in report.inconclusive]
+        sections.append(Section(
+            f"\n<details><summary>Inconclusive required cells ({len(items)})</summary>\n\n", items, "\n</details>\n",
+            share=0.1))
+
+    if report.changes:
+        items = []
+        for ch in report.changes:
+            exposed = ", ".join(f"{k} ({n})" for k, n in sorted(ch.exposure.items()) if n)
+            renamed = f" → `{_text(ch.renamed_to, 120)}`" if ch.renamed_to else ""
+            items.append(f"| `{_text(ch.rule, 80)}` | {_text(ch.severity, 20)} | `{_text(ch.symbol, 120)}`{renamed} | "
+                         f"{_text(ch.message, 200)} | {_text(exposed, 600) or ('none' if report.exposure else 'n/a')} |\n")
+        sections.append(Section(
+            f"\n<details><summary>Breaking changes ({len(items)}) and connectors exposed</summary>\n\n"
+            "| rule | severity | symbol | change | connectors exposed (places) |\n|---|---|---|---|---|\n",
+            items, "\n</details>\n", share=0.15))
+
+    # Candidate cells only: baseline problems are context, visible in the grid.
+    others = [c for c in report.cells if c.planned.role == "candidate"
+              and c.verdict.verdict in ("regressed", "broken", "flaky", "error", "unsupported")
+              and not c.verdict.blocking and not c.verdict.inconclusive]
+    if others:
+        items = [f"- {_verdict(c)}: {_text(c.title)}{': ' + _text(c.verdict.reason) if c.verdict.reason else ''}\n"
+                 for c in others]
+        sections.append(Section(
+            f"\n<details><summary>Other cells to look at ({len(items)})</summary>\n\n", items, "\n</details>\n",
+            share=0.1))
+
+    cols = report.columns
+    header = "| connector ref | tier | " + " | ".join(f"core {_text(c, 40)}" for c in cols) + " |\n"
+    header += "|---|---|" + "---|" * len(cols) + "\n"
+    items = [f"| {_text(row.key, 120)} | {row.tier} | " + " | ".join(_verdict(row.cells.get(col)) for col in cols) + " |\n"
+             for row in report.rows]
+    sections.append(Section(
+        f"\n<details><summary>Verdict grid ({len(report.rows)} connector refs × {len(cols)} cores)</summary>\n\n" + header,
+        items, "\n</details>\n",
+        more_note="\n… {n} more rows not shown here (see the HTML report or report.json).\n"))
+    return _fit(fixed, sections, max_chars)
+
+
+def write(report: Report, out_dir: Path, max_chars: int = MAX_CHARS) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "report.md"
+    path.write_text(render(report, max_chars), encoding="utf-8")
+    return path

@@ -1,0 +1,301 @@
+"""One view of a run that every renderer reads: verdicts, grid, logs, changes, exposure, history.
+
+Renderers never open run files themselves; they format this model, so the HTML page,
+the Markdown comment, the JUnit file and the JSON document always agree.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from matrix.results import CellResult, PlannedCell, RunRecord
+from matrix.store import RunDir
+from matrix.verdicts import Summary, Verdict, classify
+
+from . import history as _history
+from .inputs import ConnectorExposure, Diff, Exposure, load_exposure
+from .logs import LogLine, LogText, first_failing_lines, read_log
+from .style import Look, look
+
+REPORT_SCHEMA = "canary/report/v1"
+
+
+@dataclass
+class AttemptView:
+    number: int
+    status: str
+    reason: str
+    duration_s: float
+    started_at: str
+    commands: list  # CommandRecord
+    log: LogText
+
+
+@dataclass
+class CellView:
+    planned: PlannedCell
+    verdict: Verdict
+    result: CellResult | None
+    attempts: list[AttemptView]
+    failing_kind: str  # errors | tail | none
+    failing_lines: list[LogLine]
+    history: _history.CellHistory
+
+    @property
+    def id(self) -> str:
+        return self.planned.id
+
+    @property
+    def look(self) -> Look:
+        return look(self.verdict.verdict)
+
+    @property
+    def page(self) -> str:
+        """Link to the cell page, relative to the report's index."""
+        return "cells/" + quote(self.planned.id, safe="@+-._") + ".html"  # same as html.cell_file
+
+    @property
+    def row_key(self) -> str:
+        return f"{self.planned.connector}@{self.planned.ref}"
+
+    @property
+    def title(self) -> str:
+        return f"{self.row_key} on core {self.planned.core}"
+
+    @property
+    def nox(self) -> str:
+        return (self.result.nox if self.result and self.result.nox else "") or self.planned.nox
+
+    @property
+    def resolved_core(self) -> str | None:
+        return self.result.core.resolved if self.result else None
+
+    @property
+    def connector_identity(self) -> str | None:
+        """The connector commit, else the artifact digest, else the version: what was tested."""
+        if not self.result:
+            return None
+        c = self.result.connector
+        return c.commit or c.digest or c.version
+
+    @property
+    def duration_s(self) -> float:
+        return self.result.duration_s if self.result else 0.0
+
+
+@dataclass
+class Row:
+    connector: str
+    ref: str
+    tier: str
+    cells: dict[str, CellView]  # core label -> cell
+
+    @property
+    def key(self) -> str:
+        return f"{self.connector}@{self.ref}"
+
+
+@dataclass
+class ChangeView:
+    rule: str
+    severity: str
+    symbol: str
+    message: str
+    renamed_to: str | None
+    exposure: dict[str, int]  # "<connector>@<ref>" -> places touching the symbol
+
+
+@dataclass
+class Report:
+    run: RunDir
+    record: RunRecord
+    summary: Summary
+    cells: list[CellView]
+    columns: list[str]  # core labels: baseline first, then candidates, then the rest
+    rows: list[Row]  # required rows first
+    headline: str
+    diff: Diff | None
+    changes: list[ChangeView]
+    exposure: Exposure | None
+    history: _history.History
+    generated_at: str
+    core_name: str
+    badge_label: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> list[CellView]:
+        return [c for c in self.cells if c.verdict.blocking]
+
+    @property
+    def inconclusive(self) -> list[CellView]:
+        return [c for c in self.cells if c.verdict.inconclusive]
+
+    @property
+    def candidates(self) -> list[str]:
+        if self.record.candidates:
+            return list(self.record.candidates)
+        return _unique(p.core for p in self.record.cells if p.role == "candidate")
+
+    @property
+    def baseline(self) -> str | None:
+        return self.record.baseline or next((p.core for p in self.record.cells if p.role == "baseline"), None)
+
+    def cell(self, cell_id: str) -> CellView:
+        return next(c for c in self.cells if c.id == cell_id)
+
+    def exposure_for(self, row_key: str, package: str | None = None) -> ConnectorExposure | None:
+        if not self.exposure:
+            return None
+        found = self.exposure.connectors.get(row_key)
+        if found is None and package:
+            found = self.exposure.connectors.get(f"{package}@{row_key.split('@', 1)[-1]}")
+        return found
+
+
+def _unique(items) -> list:
+    seen: dict = {}
+    for item in items:
+        seen.setdefault(item, None)
+    return list(seen)
+
+
+def name_cells(cells: list[CellView], limit: int = 5) -> str:
+    names = [c.title for c in cells[:limit]]
+    more = len(cells) - limit
+    if more > 0:
+        names.append(f"{more} more")
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def headline(report: Report) -> str:
+    """The first sentence of every report: can the candidate be promoted, and why."""
+    cands = report.candidates
+    what = ("core " + ", ".join(cands)) if cands else "the candidate"
+    what = what[0].upper() + what[1:]
+    base = f" against the baseline {report.baseline}" if report.baseline else ""
+    decision = report.summary.decision
+    if decision == "regressed":
+        blocking = report.blocking
+        n = len(blocking)
+        return (f"{what} cannot be promoted: {n} required cell{'s' if n != 1 else ''} regressed{base}: "
+                f"{name_cells(blocking)}.")
+    if decision == "inconclusive":
+        bad = report.inconclusive
+        n = len(bad)
+        return (f"{what} cannot be promoted yet: the run is inconclusive because {n} required "
+                f"cell{'s' if n != 1 else ''} had an infrastructure error or no result: {name_cells(bad)}.")
+    required = [c for c in report.cells if c.planned.tier == "required" and c.planned.role == "candidate"]
+    waived = [c for c in report.cells if c.verdict.waived and c.verdict.verdict == "regressed"]
+    note = f" ({len(waived)} waived regression{'s' if len(waived) != 1 else ''})" if waived else ""
+    if report.record.state not in ("complete", ""):
+        note += f"; note the run is {report.record.state}"
+    return (f"{what} can be promoted: none of the {len(required)} required candidate cell"
+            f"{'s' if len(required) != 1 else ''} regressed{base}{note}.")
+
+
+def _columns(record: RunRecord) -> list[str]:
+    base = [p.core for p in record.cells if p.role == "baseline"]
+    cand = list(record.candidates) + [p.core for p in record.cells if p.role == "candidate"]
+    return _unique(base + cand + [p.core for p in record.cells])
+
+
+def _attempts(run: RunDir, result: CellResult | None) -> list[AttemptView]:
+    if result is None:
+        return []
+    out = []
+    for a in result.attempts:
+        rel = a.log or (str(run.log_file(result.cell_id, a.number).relative_to(run.path)))
+        out.append(AttemptView(a.number, a.status, a.reason, a.duration_s, a.started_at, a.commands,
+                               read_log(run.path, rel)))
+    return out
+
+
+def _failing(attempts: list[AttemptView], verdict: str) -> tuple[str, list[LogLine]]:
+    """First failing lines of the first attempt that did not pass (the last attempt when all passed)."""
+    if not attempts:
+        return "none", []
+    pick = next((a for a in attempts if a.status != "pass"), attempts[-1])
+    if verdict in ("ok", "fixed") and pick.status == "pass":
+        return "none", []
+    return first_failing_lines(pick.log.text)
+
+
+def run_waivers(record: RunRecord, extra: list | tuple = ()) -> tuple:
+    """The waivers `canary verdicts` applies to this run: its matrix file's, the waivers.yaml
+    beside it, and extra waivers.yaml files, so the report and the gate agree."""
+    from matrix.cli_fanout import load_waivers  # the one loader the verdicts command uses
+
+    matrix_file = record.matrix_file if record.matrix_file and Path(record.matrix_file).is_file() else None
+    return load_waivers(matrix_file, list(extra))
+
+
+def build(run: RunDir, diff: Diff | None = None, badge_label: str | None = None,
+          history_depth: int = _history.DEFAULT_DEPTH, waivers: tuple | None = None) -> Report:
+    record = run.read_run()
+    results = run.read_cells()
+    if waivers is None:
+        waivers = run_waivers(record)
+    summary = classify(run, record=record, results=results, waivers=tuple(waivers))
+    hist = _history.collect(run, depth=history_depth, current=(summary, results))
+    by_id = {v.cell_id: v for v in summary.verdicts}
+    cells = []
+    for planned in record.cells:
+        result = results.get(planned.id)
+        verdict = by_id[planned.id]
+        attempts = _attempts(run, result)
+        kind, lines = _failing(attempts, verdict.verdict)
+        cells.append(CellView(planned, verdict, result, attempts, kind, lines, hist.of(planned.id)))
+    rows_by_key: dict[tuple, Row] = {}
+    for c in cells:
+        key = (c.planned.connector, c.planned.ref)
+        row = rows_by_key.setdefault(key, Row(c.planned.connector, c.planned.ref, c.planned.tier, {}))
+        row.cells[c.planned.core] = c
+        if c.planned.tier == "required":  # a row is required when any of its cells is
+            row.tier = "required"
+    rows = sorted(rows_by_key.values(), key=lambda r: (r.tier != "required", r.connector, r.ref))
+    exposure = load_exposure(run)
+    core_name = record.core_name or next((r.core.name for r in results.values()), "") or "core"
+    counts: dict[str, int] = {}
+    for v in summary.verdicts:
+        counts[v.verdict] = counts.get(v.verdict, 0) + 1
+    report = Report(
+        run=run, record=record, summary=summary, cells=cells, columns=_columns(record), rows=rows,
+        headline="", diff=diff, changes=[], exposure=exposure, history=hist,
+        generated_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        core_name=core_name, badge_label=badge_label or core_name, counts=counts,
+    )
+    report.changes = _changes(report)
+    report.headline = headline(report)
+    return report
+
+
+def _changes(report: Report) -> list[ChangeView]:
+    if report.diff is None:
+        return []
+    packages = {}
+    for c in report.cells:
+        if c.result:
+            packages[c.row_key] = c.result.connector.package
+    out = []
+    for ch in report.diff.changes:
+        counts = {}
+        for row in report.rows:
+            exp = report.exposure_for(row.key, packages.get(row.key))
+            if exp is not None:
+                counts[row.key] = exp.touches(ch.symbol)
+        out.append(ChangeView(ch.rule, ch.severity, ch.symbol, ch.message, ch.renamed_to, counts))
+    return out
+
+
+def major_minor(version: str) -> str:
+    """`1.7.2` -> `1.7`; labels that are not versions (`git:main`) are kept whole."""
+    parts = version.split(".")
+    if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+        return f"{parts[0]}.{parts[1]}"
+    return version
