@@ -90,6 +90,10 @@ def cmd_run(args) -> int:
     for v in summary.inconclusive:
         print(f"  error (required): {v.cell_id}: {v.reason}")
     print(f"results: {outcome.run.path}")
+    if matrix.compat.get("diff"):
+        diff_file = _compat_diff(matrix, outcome)
+        if diff_file:
+            print(f"breaking changes: {diff_file}")
     if args.report and args.report != "none":
         report_dir = _report(outcome.run.path, args.report, waivers.combine(matrix.waivers, waivers.load_beside(matrix.file)))
         if report_dir:
@@ -104,3 +108,26 @@ def _report(run_path: Path, formats: str, run_waivers: tuple) -> Path | None:
                          waivers=run_waivers)
     html = written.get("html") if isinstance(written, dict) else None
     return Path(html) if html else run_path / "report"
+
+
+def _compat_diff(matrix, outcome) -> Path | None:
+    """Baseline core against the newest candidate, for the report. Advisory: never fails the run."""
+    import compat
+
+    from .coresides import newest_candidate, side
+    from .plan import resolve_core_versions
+    from .store import write_json_atomic
+
+    specs, baseline = resolve_core_versions(matrix)
+    candidate = newest_candidate(matrix, outcome.record.candidates, specs)
+    if candidate is None:
+        return None
+    try:
+        doc = compat.compare(side(matrix, baseline), side(matrix, candidate), language=matrix.compat.get("language"),
+                             config_file=matrix.compat.get("config"))
+    except (UserError, OSError, RuntimeError, ValueError) as exc:
+        print(f"canary: warning: no compat diff of {baseline.label} -> {candidate.label}: {exc}", file=sys.stderr)
+        return None
+    path = outcome.run.path / "compat-diff.json"
+    write_json_atomic(path, doc)
+    return path

@@ -64,6 +64,7 @@ def loads(text: str, file: str = DEFAULT_MATRIX) -> Matrix:
         include=tuple(data.get("include", ())), exclude=tuple(data.get("exclude", ())),
         waivers=matrix["waivers"], settings=matrix["settings"], digest=digest,
         exposure_migration=(data.get("exposure") or {}).get("migration"), positions=pos,
+        compat=dict(data.get("compat") or {}),
     )
 
 

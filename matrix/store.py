@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import fcntl
 import json
 import os
 import secrets
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
+from .locks import exclusive
 from .results import CellResult, RunRecord
 
 DEFAULT_STORE = Path(".canary") / "runs"
@@ -55,18 +55,6 @@ def read_json(path: Path) -> dict:
         raise UserError(f"corrupt JSON: {exc.msg}", file=str(path), line=exc.lineno, column=exc.colno) from None
 
 
-@contextlib.contextmanager
-def locked(path: Path):
-    """An advisory lock (flock) for read-modify-write of one shared file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 @dataclass
 class RunDir:
     """One run's directory and its documents."""
@@ -100,7 +88,7 @@ class RunDir:
         return RunRecord.from_dict(read_json(self.run_file))
 
     def write_run(self, record: RunRecord) -> None:
-        with locked(self.path / ".run.lock"):
+        with exclusive(self.path / ".run.lock"):
             write_json_atomic(self.run_file, record.to_dict())
 
     def write_cell(self, result: CellResult) -> None:

@@ -33,12 +33,16 @@ def parse_formats(text: str | list[str] | tuple[str, ...]) -> list[str]:
     return out
 
 
+RUN_DIFF_FILE = "compat-diff.json"
+
+
 def render_all(run_dir: RunDir | Path | str, formats=FORMATS, out_dir: Path | str | None = None,
                diff=None, badge_label: str | None = None, history_depth: int | None = None,
                waivers: tuple | None = None) -> dict[str, Path]:
     """Render the chosen formats of one run; returns where each went (badges: their directory).
 
-    `diff` is a path to a compat diff JSON (or an already loaded inputs.Diff).
+    `diff` is a path to a compat diff JSON (or an already loaded inputs.Diff); default: the
+    run's own `compat-diff.json` when there is one.
     `out_dir` defaults to `<run>/report/`. `waivers` default: those of the run's matrix
     file (its `waivers:` key and the waivers.yaml beside it), as `canary verdicts` applies.
     """
@@ -51,6 +55,8 @@ def render_all(run_dir: RunDir | Path | str, formats=FORMATS, out_dir: Path | st
     if not run.run_file.exists():
         raise UserError("not a run directory (no run.json)", file=str(run.path))
     wanted = parse_formats(formats)
+    if diff is None and (run.path / RUN_DIFF_FILE).is_file():
+        diff = run.path / RUN_DIFF_FILE  # written by `canary run` when the matrix asks for a compat diff
     loaded = diff if isinstance(diff, Diff) or diff is None else load_diff(diff)
     out = Path(out_dir) if out_dir is not None else run.path / "report"
     report = build(run, diff=loaded, badge_label=badge_label, history_depth=history_depth or DEFAULT_DEPTH,

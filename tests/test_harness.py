@@ -130,6 +130,7 @@ core:
     - {{git: {str(demo.core_repo)!r}, ref: v2.0.0}}
   index: {{find_links: [{str(demo.wheels)!r}], no_index: true}}
 settings: {{retries: 0}}
+compat: {{diff: true}}
 connectors:
   - name: alpha
     package: demo-alpha
@@ -147,7 +148,7 @@ connectors:
     path = tmp_path / "git.yaml"
     path.write_text(text)
     home = tmp_path / "h"
-    proc = canary("run", "-c", str(path), "--report", "none", "-j", "2", env={"CANARY_HOME": str(home)})
+    proc = canary("run", "-c", str(path), "--report", "html", "-j", "2", env={"CANARY_HOME": str(home)})
     from matrix.store import Store
 
     results = Store(home / "runs").latest().read_cells()
@@ -160,6 +161,14 @@ connectors:
     slow = results["slow@main--core-git_v1.0.0"]
     assert slow.status == "timeout" and "timed out after 3s" in slow.reason
     assert proc.returncode == 1  # alpha regressed on v2.0.0 (required)
+    # The breaking change that explains the regression is found and reaches the report.
+    run = Store(home / "runs").latest()
+    diff = json.loads((run.path / "compat-diff.json").read_text())
+    renamed = {c["symbol"]: c["renamed_to"] for c in diff["changes"]}
+    assert renamed.get("democore.Room.server_id") == "message_server_id", renamed
+    assert "breaking changes:" in proc.stdout
+    html = (run.path / "report" / "index.html").read_text()
+    assert "democore.Room.server_id" in html
 
 
 def test_skip_condition_gives_skipped(demo, tmp_path):

@@ -1,0 +1,26 @@
+"""A core version as a `canary diff` side (npm:, pypi:, git:, or a directory)."""
+
+from __future__ import annotations
+
+from .model import CoreSpec, Matrix
+from .versions import sort_versions
+
+
+def side(matrix: Matrix, spec: CoreSpec) -> str:
+    name = matrix.core.name
+    if spec.kind == "registry":
+        return f"npm:{name}@{spec.version}" if matrix.core.ecosystem == "npm" else f"pypi:{name}=={spec.version}"
+    if spec.kind == "git":
+        return f"git:{spec.url}@{spec.ref}" + (f":{spec.subdir}" if spec.subdir else "")
+    return spec.path
+
+
+def newest_candidate(matrix: Matrix, labels: list[str], specs: list[CoreSpec]) -> CoreSpec | None:
+    """The candidate a release manager asks about: the newest registry version, else the last listed."""
+    by_label = {s.label: s for s in specs}
+    candidates = [by_label[label] for label in labels if label in by_label]
+    registry = [s for s in candidates if s.kind == "registry"]
+    if registry:
+        newest = sort_versions(matrix.core.ecosystem, [s.version for s in registry])[-1]
+        return next(s for s in registry if s.version == newest)
+    return candidates[-1] if candidates else None
