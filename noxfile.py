@@ -37,7 +37,8 @@ def _cells():
 
 def _make_cell_session(cell):
     def session(s: nox.Session) -> None:
-        s.run("canary", "run", "-c", MATRIX_FILE, "--cells", cell.id, "--progress", "plain", *s.posargs, external=True)
+        s.run(sys.executable, "-m", "matrix", "run", "-c", MATRIX_FILE, "--cells", cell.id, "--exit-by-status",
+              "--progress", "plain", *s.posargs, external=True)
 
     session.__doc__ = f"{cell.package} {cell.ref} x {cell.core.label} ({cell.tier}, {cell.role})"
     return nox.session(name=cell.session, tags=list(cell.tags), python=False)(session)
@@ -56,4 +57,4 @@ def tests(s: nox.Session) -> None:
 @nox.session(python=False)
 def report(s: nox.Session) -> None:
     """Render the latest run's reports (HTML, Markdown, JUnit, JSON)."""
-    s.run("canary", "report", *s.posargs, external=True)
+    s.run(sys.executable, "-m", "matrix", "report", *s.posargs, external=True)

@@ -31,6 +31,9 @@ def register(sub) -> None:
     r.add_argument("--resume", metavar="RUN_ID", help="complete an interrupted run without re-running finished cells")
     r.add_argument("--aa-check", action="store_true", default=None,
                    help="run every baseline cell twice to find cells that are flaky on their own")
+    r.add_argument("--exit-by-status", action="store_true",
+                   help="exit by the cells' own statuses (1 fail/timeout, 3 error), not by verdicts: "
+                        "for reproducing one cell without its baseline (the nox cell sessions use it)")
     r.add_argument("--keep-work", action="store_true", help="keep each cell's environment under .canary/work")
     r.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto")
     r.add_argument("--report", default="html,md,junit,json",
@@ -84,7 +87,13 @@ def cmd_run(args) -> int:
     counts: dict[str, int] = {}
     for v in summary.verdicts:
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
-    print(f"run {outcome.run.run_id}: {summary.decision} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
+    if args.exit_by_status:
+        statuses: dict[str, int] = {}
+        for r in outcome.run.read_cells().values():
+            statuses[r.status] = statuses.get(r.status, 0) + 1
+        print(f"run {outcome.run.run_id}: cells: {', '.join(f'{n} {k}' for k, n in sorted(statuses.items()))}")
+    else:
+        print(f"run {outcome.run.run_id}: {summary.decision} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
     for v in summary.blocking:
         print(f"  regressed (required): {v.cell_id}: {v.reason}")
     for v in summary.inconclusive:
@@ -98,6 +107,9 @@ def cmd_run(args) -> int:
         report_dir = _report(outcome.run.path, args.report, waivers.combine(matrix.waivers, waivers.load_beside(matrix.file)))
         if report_dir:
             print(f"report: {report_dir}")
+    if args.exit_by_status:
+        statuses = {r.status for r in outcome.run.read_cells().values()}
+        return 3 if "error" in statuses else 1 if statuses & {"fail", "timeout"} else 0
     return summary.exit_code
 
 

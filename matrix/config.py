@@ -282,6 +282,7 @@ def _build(data: dict, pos: Positions) -> dict:
             tier=c.get("tier", "required"), skip=_conditions(c.get("skip"), pos),
             flaky=_conditions(c.get("flaky"), pos), expect_fail=_conditions(c.get("expect_fail"), pos),
             junit=c.get("junit"), install_scripts=bool(c.get("install_scripts", False)),
+            infra_exit_codes=tuple(c.get("infra_exit_codes", ())),
         ))
     settings_data = data.get("settings", {})
     settings = Settings(

@@ -142,7 +142,8 @@ class _Worker:
         result.finished_at = now_iso()
         self.run.write_cell(result)
         if self.progress:
-            note = "(cached)" if result.cached_from else (result.reason[:80] if result.status != "pass" else "")
+            note = result.reason[:100] if result.status != "pass" else ""
+            note = f"(cached) {note}".strip() if result.cached_from else note
             self.progress.finish(cell.id, result.status, result.duration_s, note)
         return result
 
@@ -206,6 +207,7 @@ class _Worker:
                     # A/A check: the same baseline twice; differing outcomes mean the cell is flaky on its own.
                     self._retry(cx, result, until_pass=False, extra=1)
                 if result.status in ("pass", "fail"):
+                    result.unsupported = cx.unsupported
                     self._store_cache(key, result)
             except InfrastructureError as exc:
                 attempt.status = result.status = "error"
@@ -241,6 +243,12 @@ class _Worker:
                     status, reason = "error", f"timeout with no output after {out.record.duration_s:.0f}s"
                 else:
                     status, reason = "timeout", f"timed out after {out.record.duration_s:.0f}s"
+                break
+            if out.record.exit_code in cx.connector.infra_exit_codes:
+                # The test harness itself could not start (a smoke scenario that cannot build its
+                # runtime): the connector was not exercised, so this is not its failure.
+                status = "error"
+                reason = f"test set-up: {failure_reason(out.tail) or f'exit {out.record.exit_code}'}"
                 break
             if out.record.exit_code != 0:
                 status = "fail"

@@ -104,6 +104,7 @@ class Connector:
     expect_fail: tuple[Condition, ...] = ()
     junit: str | None = None  # path (relative to the connector checkout) of a JUnit XML the tests write
     install_scripts: bool = False  # npm lifecycle scripts are off unless asked for
+    infra_exit_codes: tuple[int, ...] = ()  # test exit codes that mean "could not set up", not "failed"
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,10 @@ def test_nox_line_reproduces_a_failing_cell_alone(demo, demo_run):
     proc = subprocess.run(line, shell=True, cwd=demo.root, env=env, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
-    assert "gamma@v1--core-2.0.0" in out and "fail" in out
-    assert "1 regressed" not in out or "gamma" in out  # it ran this one cell, not the matrix
-    assert "alpha@main--core-2.0.0" not in out
+    assert "[1/1] fail     gamma@v1--core-2.0.0" in out  # this one cell ran, and failed
+    assert "AttributeError: 'Room' object has no attribute 'server_id'" in out
+    assert "[1/1]" in out and "[2/" not in out
+    assert "cells: 1 fail" in out
 
 
 def test_missing_branch_is_an_error_naming_the_line(demo, tmp_path):
