@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -65,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"canary: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (`canary plan | head`): not an error worth a message.
+        sys.stdout = open(os.devnull, "w")
+        return 141
     except KeyboardInterrupt:
         print("canary: interrupted", file=sys.stderr)
         return 130
