@@ -7,6 +7,7 @@ one place.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -17,7 +18,13 @@ from .model import Cell, Connector, Matrix
 from .proc import Outcome, run_command
 from .results import CommandRecord, ConnectorRecord, CoreRecord
 
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+def scenarios_dir() -> Path:
+    """The smoke scenarios: $CANARY_SCENARIOS, the project's own `scenarios/` (source checkout or
+    editable install), or `scenarios/` in the current directory (a plain `pip install .` in CI)."""
+    if os.environ.get("CANARY_SCENARIOS"):
+        return Path(os.environ["CANARY_SCENARIOS"]).resolve()
+    beside = Path(__file__).resolve().parent.parent / "scenarios"
+    return beside if beside.is_dir() else Path.cwd() / "scenarios"
 
 
 @dataclass
@@ -84,7 +91,7 @@ class CellContext:
             return arg
         values = {
             "cell_dir": str(self.cell_dir),
-            "scenarios": str(SCENARIOS_DIR),
+            "scenarios": str(scenarios_dir()),
             "core_version": self.core_artifact.version if self.core_artifact else "",
             "core_name": self.matrix.core.name,
             "connector": self.connector.name,
