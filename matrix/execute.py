@@ -194,8 +194,10 @@ class _Worker:
                 if cached is not None:
                     return cached
                 sources.checkout_connector(cx)
-                self.runner.prepare(cx)
+                # Static exposure reads the connector's own files, before any install moves them
+                # under node_modules (which linters skip) or an install error ends the cell.
                 self._exposure(cx)
+                self.runner.prepare(cx)
                 for argv in cx.connector.setup:
                     cx.run("setup", list(argv), cwd=cx.checkout.path, infra=True)
                 self._test(cx, attempt)
