@@ -10,6 +10,7 @@ as soon as it is known, so a killed run resumes where it stopped.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import threading
@@ -192,6 +193,7 @@ class _Worker:
                 result.cache_key = key
                 cached = self._from_cache(key, result, attempt) if self.options.use_cache else None
                 if cached is not None:
+                    self._exposure(cx, need_checkout=True)
                     return cached
                 sources.checkout_connector(cx)
                 # Static exposure reads the connector's own files, before any install moves them
@@ -291,7 +293,7 @@ class _Worker:
                 break
 
     # -- static exposure ------------------------------------------------------
-    def _exposure(self, cx: CellContext) -> None:
+    def _exposure(self, cx: CellContext, need_checkout: bool = False) -> None:
         migration = self.matrix.exposure_migration
         key = f"{cx.connector.name}@{cx.cell.ref}"
         if not migration:
@@ -300,27 +302,33 @@ class _Worker:
             if key in self._exposure_done:
                 return
             self._exposure_done.add(key)
-        try:
-            from codemods.lint import lint_paths
+        identity = value_sha256([migration, __version__, cx.connector_record.commit, cx.connector_record.digest,
+                                 cx.connector.source.subdir])
+        cache = self.home.results_cache / f"exposure-{identity}.json"
+        entry = read_json(cache) if cache.exists() else None
+        if entry is None:
+            try:
+                if need_checkout:
+                    sources.checkout_connector(cx)
+                from codemods.lint import lint_paths
 
-            report = lint_paths([str(cx.checkout.path)], migration)
-            data = report.to_dict()
-        except Exception as exc:  # exposure is advisory: a lint problem must not fail the cell
-            cx.note(f"static exposure not measured: {exc}")
-            return
-        findings = data.get("findings", [])
-        entry = {
-            "findings": len(findings),
-            "by_rule": _count(f.get("rule") for f in findings),
-            "by_symbol": _count(f.get("symbol") or f.get("rule") for f in findings),
-            "files": sorted({f.get("file") for f in findings if f.get("file")}),
-        }
+                findings = lint_paths([str(cx.checkout.path)], migration).to_dict().get("findings", [])
+            except Exception as exc:  # exposure is advisory: a lint problem must not fail the cell
+                cx.note(f"static exposure not measured: {exc}")
+                return
+            entry = {
+                "findings": len(findings),
+                "by_rule": _count(f.get("rule") for f in findings),
+                "by_symbol": _count(f.get("symbol") or f.get("rule") for f in findings),
+                "files": sorted({os.path.relpath(f["file"], cx.checkout.path) for f in findings if f.get("file")}),
+            }
+            write_json_atomic(cache, entry)
         path = self.run.path / "exposure.json"
         with exclusive(self.run.path / ".exposure.lock"):
             doc = read_json(path) if path.exists() else {"schema": "canary/exposure/v1", "migration": migration, "connectors": {}}
             doc["connectors"][key] = entry
             write_json_atomic(path, doc)
-        cx.note(f"static exposure: {len(findings)} place(s) touch symbols changed by {migration}")
+        cx.note(f"static exposure: {entry['findings']} place(s) touch symbols changed by {migration}")
 
     # -- result cache ---------------------------------------------------------
     def _cache_key(self, cx: CellContext) -> str:

@@ -148,3 +148,36 @@ def test_aa_check_runs_baseline_twice(demo, tmp_path):
     assert [a.status for a in r.attempts] == ["fail", "pass"]
     verdicts = {v["cell_id"]: v for v in json.loads((run.path / "verdicts.json").read_text())["verdicts"]}
     assert verdicts["alpha@main--core-1.0.0"]["verdict"] == "flaky"
+
+
+MIGRATION = """\
+id: demo-server-id
+version: "1.0.0"
+core: ">=2"
+package: democore
+title: "democore 2.0: Room.server_id is now Room.message_server_id"
+renames:
+  - id: demo-server-id-attr
+    language: python
+    kind: attribute
+    old: server_id
+    new: message_server_id
+"""
+
+
+def test_static_exposure_counts_places_per_connector_ref(demo, tmp_path):
+    """With `exposure: {migration: ...}` each connector ref is linted once, also on a cache hit."""
+    migration = tmp_path / "demo-server-id.yaml"
+    migration.write_text(MIGRATION)
+    path = tmp_path / "m.yaml"
+    path.write_text(demo.matrix.read_text() + f"exposure: {{migration: {str(migration)!r}}}\n")
+    home = tmp_path / "h"
+    for _ in range(2):  # the second run is served from the result cache
+        proc = canary("run", "-c", str(path), "--cells", "alpha*", "gamma@main*", "--report", "none",
+                      env={"CANARY_HOME": str(home)})
+        run = Store(home / "runs").latest()
+        doc = json.loads((run.path / "exposure.json").read_text())
+        counts = {k: v["findings"] for k, v in doc["connectors"].items()}
+        # alpha@main and gamma@v1 read room.server_id; alpha@next reads it through getattr strings.
+        assert counts == {"alpha@main": 1, "alpha@next": 0, "gamma@main": 0}, (counts, proc.stderr)
+        assert doc["connectors"]["alpha@main"]["files"] == ["alpha_connector/__init__.py"]
