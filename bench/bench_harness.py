@@ -37,18 +37,31 @@ def canary(args: list[str], home: Path, cwd: Path) -> float:
 
 
 def replay(run_dir, home: Path, scratch: Path) -> float:
-    """The recorded commands of every cell, run by hand in fresh directories."""
+    """The recorded commands of every cell, run by hand in fresh directories, in the same
+    environment a cell gets (scrubbed base, the index settings, the virtualenv on PATH); every
+    exit code must be the recorded one, or the replay is not the same work."""
     record = json.loads((run_dir.path / "run.json").read_text())
     matrix_file = record["matrix_file"]
     from matrix import config
+    from matrix.cellenv import cell_env
+    from matrix.runners.python import pip_env
 
     matrix = config.load(matrix_file)
+
+    class _Cx:  # what pip_env reads
+        pass
+
+    fake = _Cx()
+    fake.matrix = matrix
+    mismatches = 0
     t0 = time.monotonic()
     for result in run_dir.read_cells().values():
         old = str(home / "work" / run_dir.run_id / result.cell_id)
         new = scratch / result.cell_id
         new.mkdir(parents=True)
         conn = matrix.connector(result.connector.name)
+        env, _ = cell_env(conn.env, conn.pass_env)
+        env.update(pip_env(fake), VIRTUAL_ENV=str(new / "venv"), PATH=f"{new / 'venv' / 'bin'}:{env.get('PATH', '')}")
         if conn.source.kind == "git":
             git_dir = mirror_path(home / "mirrors", conn.source.url)
             subprocess.run(["git", "--git-dir", str(git_dir), "worktree", "add", "--detach", "--force",
@@ -57,11 +70,15 @@ def replay(run_dir, home: Path, scratch: Path) -> float:
             for cmd in attempt.commands:
                 argv = [a.replace(old, str(new)) for a in cmd.argv]
                 cwd = cmd.cwd.replace(old, str(new)) if cmd.cwd else str(new)
-                subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+                proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+                mismatches += proc.returncode != cmd.exit_code
         if conn.source.kind == "git":
             subprocess.run(["git", "--git-dir", str(git_dir), "worktree", "remove", "--force", str(new / "src")],
                            capture_output=True)
-    return time.monotonic() - t0
+    elapsed = time.monotonic() - t0
+    if mismatches:
+        print(f"warning: {mismatches} replayed command(s) exited otherwise than recorded", file=sys.stderr)
+    return elapsed
 
 
 def bench_overhead(work: Path) -> dict:

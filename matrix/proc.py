@@ -31,6 +31,13 @@ class Outcome:
         return self.record.exit_code == 0 and not self.record.timed_out
 
 
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -82,16 +89,30 @@ def run_command(
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    timed_out = False
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        _signal_group(proc, signal.SIGTERM)
+        grace = threading.Timer(3.0, _signal_group, (proc, signal.SIGKILL))
+        grace.daemon = True
+        grace.start()
+
+    # A timer, not wait(timeout=...): CPython polls a timed wait with sleeps of up to 50 ms,
+    # which added a measurable delay to every command of every cell.
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc)
+        proc.wait()
     finally:
-        if proc.poll() is None:
+        timer.cancel()
+        if proc.poll() is None:  # interrupted while waiting (KeyboardInterrupt): take the group down
             _kill_group(proc)
+    if timed_out.is_set():
+        _signal_group(proc, signal.SIGKILL)  # children that ignored SIGTERM and outlived the leader
     reader.join(timeout=5)
+    timed_out = timed_out.is_set()
     duration = time.monotonic() - started
     if timed_out:
         log.write(f"!! timed out after {timeout:g}s: process group killed\n")

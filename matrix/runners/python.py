@@ -62,7 +62,6 @@ def prepare(cx: CellContext) -> None:
     cx.variables.update({"python": python, "venv": str(venv)})
     cx.runner_env.update({
         **pip_env(cx), "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{cx.env.get('PATH', '')}",
-        "PYTHONDONTWRITEBYTECODE": "1",
     })
     target = str(cx.checkout.artifact or cx.checkout.path)
     install = cx.connector.install or ((python, "-m", "pip", "install", target),)
