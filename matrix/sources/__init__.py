@@ -34,30 +34,36 @@ def identify_connector(cx: CellContext) -> Checkout:
             raise InfrastructureError(f"git: ref {cx.cell.ref!r} does not exist in {src.url}")
         tree = cx.cell_dir / "src"
         return Checkout(path=tree / src.subdir if src.subdir else tree, commit=sha)
-    return materialize_connector(cx)
+    if src.kind == "path":
+        return materialize_connector(cx)
+    return importlib.import_module(CONNECTOR_SOURCES[src.kind]).identify_connector(cx)
 
 
 def checkout_connector(cx: CellContext) -> None:
-    """Make the identified connector's files exist (a git worktree at the recorded commit)."""
+    """Make the identified connector's files exist: a git worktree at the recorded commit, an
+    unpacked registry artifact. Idempotent: a checkout that exists is left alone."""
     src = cx.connector.source
+    if src.kind == "path" or cx.checkout.path.exists():
+        return
     if src.kind == "git":
         repo = gitsrc.mirror(cx.home.mirrors, src.url)
         gitsrc.worktree(repo, cx.checkout.commit, cx.cell_dir / "src")
         cx.note(f"connector {cx.connector.name} {cx.cell.ref} at {cx.checkout.commit}")
+        return
+    importlib.import_module(CONNECTOR_SOURCES[src.kind]).checkout_connector(cx)
 
 
 def materialize_connector(cx: CellContext) -> Checkout:
+    """Identify the connector ref and make its files exist (for callers that need both at once)."""
     src = cx.connector.source
-    if src.kind == "git":
-        cx.checkout = identify_connector(cx)
-        checkout_connector(cx)
-        return cx.checkout
     if src.kind == "path":
         path = Path(src.url)
         if not path.is_dir():
             raise InfrastructureError(f"connector path does not exist: {path}")
         return Checkout(path=path, commit=gitsrc.head(path))
-    return importlib.import_module(CONNECTOR_SOURCES[src.kind]).materialize_connector(cx)
+    cx.checkout = identify_connector(cx)
+    checkout_connector(cx)
+    return cx.checkout
 
 
 def materialize_core(cx: CellContext) -> CoreArtifact:

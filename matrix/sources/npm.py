@@ -6,7 +6,7 @@ every cell and every later run: an exact version is never fetched twice. The
 digest recorded is the tarball's sha256.
 
 The standalone entry point is `materialize_npm(spec, cache_dir, npm_cache)`;
-`materialize_core` / `materialize_connector` are the harness's interface
+`materialize_core`, `identify_connector` and `checkout_connector` are the harness's interface
 (see matrix/sources/__init__.py).
 """
 
@@ -259,11 +259,21 @@ def materialize_core(cx, spec: CoreSpec):
     return CoreArtifact(path=art.path, version=art.version, digest=art.digest, commit=gitsrc.head(Path(spec.path)))
 
 
-def materialize_connector(cx):
+def identify_connector(cx):
+    """The packed tarball (cached) and its digest; nothing is unpacked yet."""
     from ..context import Checkout
 
     c = cx.connector
     art = materialize_npm(f"{c.package}@{cx.cell.ref}", artifacts_dir(cx), cx.home.npm_cache, run=cx_run(cx))
-    src = safe_extract(art.path, cx.cell_dir / "src")
-    cx.note(f"connector {c.package}@{art.version}: {art.path.name} {art.digest}")
-    return Checkout(path=src, digest=art.digest, artifact=art.path, version=art.version)
+    return Checkout(path=cx.cell_dir / "src", digest=art.digest, artifact=art.path, version=art.version)
+
+
+def checkout_connector(cx) -> None:
+    cx.checkout.path = safe_extract(cx.checkout.artifact, cx.cell_dir / "src")
+    cx.note(f"connector {cx.connector.package}@{cx.checkout.version}: {cx.checkout.artifact.name} {cx.checkout.digest}")
+
+
+def materialize_connector(cx):
+    cx.checkout = identify_connector(cx)
+    checkout_connector(cx)
+    return cx.checkout

@@ -139,10 +139,15 @@ def safe_extract(archive: Path, dest: Path) -> None:
         tf.extractall(dest, filter="data")  # the 'data' filter refuses traversal, absolute paths and links out
 
 
-def materialize_connector(cx: CellContext) -> Checkout:
-    c = cx.connector
-    path = download(cx, c.package, cx.cell.ref, "connector")
-    src = cx.cell_dir / "src"
+def identify_connector(cx: CellContext) -> Checkout:
+    """The downloaded artifact (cached) and its digest; nothing is unpacked yet."""
+    path = download(cx, cx.connector.package, cx.cell.ref, "connector")
+    return Checkout(path=cx.cell_dir / "src", digest=file_sha256(path), artifact=path, version=artifact_version(path))
+
+
+def checkout_connector(cx: CellContext) -> None:
+    """An sdist is unpacked (its tests are the test commands' cwd); a wheel gets an empty directory."""
+    src, path = cx.cell_dir / "src", cx.checkout.artifact
     if not path.name.endswith(".whl"):
         safe_extract(path, src)
         tops = [p for p in src.iterdir() if p.is_dir()]
@@ -150,4 +155,10 @@ def materialize_connector(cx: CellContext) -> Checkout:
             src = tops[0]
     else:
         src.mkdir(parents=True, exist_ok=True)
-    return Checkout(path=src, digest=file_sha256(path), artifact=path, version=artifact_version(path))
+    cx.checkout.path = src
+
+
+def materialize_connector(cx: CellContext) -> Checkout:
+    cx.checkout = identify_connector(cx)
+    checkout_connector(cx)
+    return cx.checkout
