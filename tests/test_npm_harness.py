@@ -108,3 +108,28 @@ def test_second_run_reuses_the_packed_tarballs(npm_runs):
         assert cell(second, cid).core.digest == cell(first, cid).core.digest
     tarballs = sorted(p.name for p in (npm_runs["home"] / "cache" / "artifacts" / "npm").rglob("*.tgz"))
     assert tarballs == sorted(set(tarballs))  # each artifact once, shared by every cell
+
+
+def test_core_from_a_git_ref_is_packed_once_per_commit(fake_npm, tmp_path):
+    """A core version given as a git ref: packed from the commit, its commit recorded, forced."""
+    import git
+
+    from tests.conftest_npm import write_package
+
+    repo_dir = tmp_path / "core-repo"
+    write_package(repo_dir, "@canary-fake/core", "2.0.0", {}, "export const VERSION = '2.0.0';\n")
+    repo = git.Repo.init(repo_dir)
+    repo.git.add(A=True)
+    repo.git.commit("-m", "core 2.0.0", "--no-gpg-sign", author="t <t@example.invalid>",
+                    env={"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"})
+    repo.create_tag("v2.0.0")
+    text = MATRIX.replace('versions: ["2.0.0", "1.0.0"]', f'versions: [{{git: {str(repo_dir)!r}, ref: v2.0.0}}]')
+    text = text.replace('baseline: "2.0.0"', 'baseline: "git:v2.0.0"')
+    (tmp_path / "matrix.yaml").write_text(text)
+    home = tmp_path / "home"
+    env = {"CANARY_HOME": str(home), **fake_npm.env()}
+    proc = canary("run", "-c", "matrix.yaml", "--cells", "plugin@*", "--report", "none", cwd=tmp_path, env=env)
+    result = Store(home / "runs").latest().read_cell("plugin@0.1.0--core-git_v2.0.0")
+    assert result.status == "pass", proc.stdout + proc.stderr
+    assert result.core.commit == repo.head.commit.hexsha and result.core.resolved == "2.0.0"
+    assert len(list((home / "cache" / "artifacts" / "npm-built").rglob("*.tgz"))) == 1

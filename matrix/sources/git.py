@@ -108,3 +108,26 @@ def head(path: Path) -> str | None:
         return git.Repo(path, search_parent_directories=True).head.commit.hexsha
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
         return None
+
+
+def build_at_ref(cx, spec, kind: str, suffix: str, build) -> tuple[Path, str]:
+    """An artifact of the core built from a git ref, once per commit (cached by commit).
+
+    `build(source_dir, out_dir)` writes one file ending in `suffix` into out_dir; it runs in
+    a temporary worktree that is removed afterwards. Returns (artifact, commit).
+    """
+    from ..locks import exclusive
+
+    repo = mirror(cx.home.mirrors, spec.url)
+    sha = resolve(repo, spec.ref)
+    if sha is None:
+        raise missing_ref_error(repo, spec.url, spec.ref)
+    out = cx.home.dir("cache", "artifacts", kind, slug(cx.matrix.core.name), sha)
+    with exclusive(out.with_suffix(".lock")):
+        if not list(out.glob(f"*{suffix}")):
+            tree = worktree(repo, sha, cx.cell_dir / "core-src")
+            try:
+                build(tree / (spec.subdir or ""), out)
+            finally:
+                remove_worktree(repo, tree)
+        return sorted(out.glob(f"*{suffix}"))[0], sha

@@ -240,19 +240,8 @@ def materialize_core(cx, spec: CoreSpec):
         cx.note(f"core {name}@{art.version}: {art.path.name} {art.digest}")
         return CoreArtifact(path=art.path, version=art.version, digest=art.digest)
     if spec.kind == "git":
-        repo = gitsrc.mirror(cx.home.mirrors, spec.url)
-        sha = gitsrc.resolve(repo, spec.ref)
-        if sha is None:
-            raise gitsrc.missing_ref_error(repo, spec.url, spec.ref)
-        out = cx.home.dir("cache", "artifacts", "npm-built", slug(name), sha)
-        with exclusive(out.with_suffix(".lock")):
-            if not list(out.glob("*.tgz")):
-                tree = gitsrc.worktree(repo, sha, cx.cell_dir / "core-src")
-                try:
-                    pack_directory(tree / (spec.subdir or ""), out, npm_cache, run=cx_run(cx))
-                finally:
-                    gitsrc.remove_worktree(repo, tree)
-            tgz = sorted(out.glob("*.tgz"))[0]
+        tgz, sha = gitsrc.build_at_ref(cx, spec, "npm-built", ".tgz",
+                                       lambda src, out: pack_directory(src, out, npm_cache, run=cx_run(cx)))
         return CoreArtifact(path=tgz, version=read_manifest(tgz).get("version", "0.0.0"), digest=file_sha256(tgz), commit=sha)
     # A local path is packed every time: its files may have changed since the last run.
     art = pack_directory(Path(spec.path), cx.cell_dir / "core-pack", npm_cache, run=cx_run(cx))

@@ -104,19 +104,7 @@ def materialize_core(cx: CellContext, spec: CoreSpec) -> CoreArtifact:
         path = download(cx, name, spec.version, "core")
         return CoreArtifact(path=path, version=artifact_version(path), digest=file_sha256(path))
     if spec.kind == "git":
-        repo = gitsrc.mirror(cx.home.mirrors, spec.url)
-        sha = gitsrc.resolve(repo, spec.ref)
-        if sha is None:
-            raise gitsrc.missing_ref_error(repo, spec.url, spec.ref)
-        out = cx.home.dir("cache", "artifacts", "pypi-built", slug(name), sha)
-        with exclusive(out.with_suffix(".lock")):
-            if not list(out.glob("*.whl")):
-                tree = gitsrc.worktree(repo, sha, cx.cell_dir / "core-src")
-                try:
-                    build_wheel(cx, tree / (spec.subdir or ""), out)
-                finally:
-                    gitsrc.remove_worktree(repo, tree)
-            wheel = sorted(out.glob("*.whl"))[0]
+        wheel, sha = gitsrc.build_at_ref(cx, spec, "pypi-built", ".whl", lambda src, out: build_wheel(cx, src, out))
         return CoreArtifact(path=wheel, version=artifact_version(wheel), digest=file_sha256(wheel), commit=sha)
     # A local path is rebuilt every time: its files may have changed since the last run.
     out = cx.cell_dir / "core-wheel"
