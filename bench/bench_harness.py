@@ -4,7 +4,9 @@
 
 (a) overhead: `canary run --no-cache -j 1` over the demo matrix against the very same commands
     replayed by hand (the commands each CellResult recorded, plus the git worktree each cell
-    needs), as a ratio. Target: at most 1.05.
+    needs), as a ratio; best of three alternating rounds (`rounds` shows each, the machine's
+    noise is about 5%). `accounted_ratio`: the harness process's wall time against the sum of
+    the command durations it recorded in the same run. Target: at most 1.05.
 (b) warm: a re-run of an unchanged 100-cell matrix (every cell served from the result cache),
     wall time of the whole `canary run` process. Target: under 2 s.
 (c) parallel: `-j 2` against `-j 1` on CPU-bound cells (each test burns CPU for ~2 s), as a
@@ -85,10 +87,20 @@ def bench_overhead(work: Path) -> dict:
     demo = demo_mod.build(work / "demo")
     home = work / "home-overhead"
     canary(["run", "-c", str(demo.matrix), "--cells", "alpha@main*", "--no-cache"], home, demo.root)  # warm pip/virtualenv caches
-    harness = canary(["run", "-c", str(demo.matrix), "--no-cache", "-j", "1"], home, demo.root)
-    run = Store(home / "runs").latest()
-    raw = replay(run, home, work / "replay")
-    return {"harness_s": round(harness, 2), "raw_s": round(raw, 2), "ratio": round(harness / raw, 3), "target": "<= 1.05"}
+    # Three rounds, harness and replay alternating, best of each: the machine's noise (page cache,
+    # other processes) then weighs on both sides alike.
+    harness_times, raw_times, accounted = [], [], []
+    for i in range(3):
+        harness_times.append(canary(["run", "-c", str(demo.matrix), "--no-cache", "-j", "1"], home, demo.root))
+        run = Store(home / "runs").latest()
+        # The same run's own accounting: the whole process against the commands it ran.
+        commands = sum(c.duration_s for r in run.read_cells().values() for a in r.attempts for c in a.commands)
+        accounted.append(harness_times[-1] / commands)
+        raw_times.append(replay(run, home, work / f"replay{i}"))
+    harness, raw = min(harness_times), min(raw_times)
+    return {"harness_s": round(harness, 2), "raw_s": round(raw, 2), "ratio": round(harness / raw, 3),
+            "rounds": [round(h / r, 3) for h, r in zip(harness_times, raw_times)],
+            "accounted_ratio": round(min(accounted), 3), "target": "<= 1.05"}
 
 
 def bench_warm(work: Path) -> dict:

@@ -117,6 +117,7 @@ def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store
         raise
     finally:
         progress.close()
+        worker.janitor.shutdown(wait=True)
     summary = classify(run, record, waivers=_waivers.combine(matrix.waivers, _waivers.load_beside(matrix.file)))
     write_json_atomic(run.path / "verdicts.json", summary.to_dict())
     record.state, record.finished_at, record.exit_code = "complete", now_iso(), summary.exit_code
@@ -131,6 +132,7 @@ class _Worker:
         self.secrets = secret_values()
         self.progress: Progress | None = None
         self._exposure_lock = threading.Lock()
+        self.janitor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="canary-cleanup")
         self._exposure_done: set[str] = set()
 
     # -- one cell -----------------------------------------------------------
@@ -379,7 +381,15 @@ class _Worker:
             sources.release(cx)
         except Exception:  # cleanup must never turn a result into a crash
             pass
-        shutil.rmtree(cx.cell_dir, ignore_errors=True)
+        # Deleting an environment (thousands of files) is not the cell's work: move it aside at
+        # once and delete it in the background while the next cell runs.
+        trash = self.home.root / "trash" / f"{self.run.run_id}-{cx.cell.id}"
+        try:
+            trash.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(cx.cell_dir, trash)
+        except OSError:
+            trash = cx.cell_dir
+        self.janitor.submit(shutil.rmtree, trash, True)
 
 
 def _count(values) -> dict:

@@ -124,7 +124,9 @@ class Store:
 
     def new_run(self) -> RunDir:
         self.root.mkdir(parents=True, exist_ok=True)
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        # Microseconds in the id: runs started within one second still sort in creation order
+        # (`latest()`, history in reports), the random suffix keeps two processes apart.
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         while True:
             path = self.root / f"{stamp}-{secrets.token_hex(3)}"
             try:

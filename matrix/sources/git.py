@@ -59,11 +59,18 @@ def known_refs(repo: git.Repo) -> list[str]:
     return [r for r in out.splitlines() if r]
 
 
+_resolved: dict[tuple[str, str], str | None] = {}
+
+
 def resolve(repo: git.Repo, ref: str) -> str | None:
-    try:
-        return repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
-    except git.GitCommandError:
-        return None
+    """The commit of a ref in a mirror, asked of git once per process (the mirror is fetched once too)."""
+    key = (repo.git_dir, ref)
+    if key not in _resolved:
+        try:
+            _resolved[key] = repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
+        except git.GitCommandError:
+            _resolved[key] = None
+    return _resolved[key]
 
 
 def missing_ref_error(repo: git.Repo, url: str, ref: str, pos=None, path=None) -> UserError:
@@ -81,9 +88,13 @@ def worktree(repo: git.Repo, sha: str, dest: Path) -> Path:
     with exclusive(Path(repo.git_dir).with_suffix(".lock")):
         if dest.exists():
             remove_worktree(repo, dest, locked=True)
-        repo.git.worktree("prune")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        repo.git.worktree("add", "--detach", "--force", str(dest), sha)
+        try:
+            repo.git.worktree("add", "--detach", "--force", str(dest), sha)
+        except git.GitCommandError:
+            # A worktree registered by a killed run at this path: forget stale ones and retry.
+            repo.git.worktree("prune")
+            repo.git.worktree("add", "--detach", "--force", str(dest), sha)
     return dest
 
 
