@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .lint import LintReport
+from matrix.ghactions import escape as gh_escape
 
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
 GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice", "hint": "notice"}
@@ -81,21 +82,14 @@ def render_sarif(report: LintReport, rules: list) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def _gh_escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if prop:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
-
-
 def render_github(report: LintReport) -> str:
     """GitHub Actions workflow commands: one annotation per finding."""
     lines = []
     for f in report.findings:
         msg = f.message + (f" (fix: {f.fix.preview.strip()})" if f.fix else "")
         lines.append(
-            f"::{GITHUB_LEVEL.get(f.severity, 'warning')} file={_gh_escape(f.file, True)},line={f.line},"
+            f"::{GITHUB_LEVEL.get(f.severity, 'warning')} file={gh_escape(f.file, True)},line={f.line},"
             f"col={f.column},endLine={f.end_line},endColumn={f.end_column},"
-            f"title={_gh_escape(f.rule, True)}::{_gh_escape(msg)}"
+            f"title={gh_escape(f.rule, True)}::{gh_escape(msg)}"
         )
     return "\n".join(lines) + ("\n" if lines else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .rules import RULES, SEVERITIES
+from matrix.ghactions import escape as gh_escape
 
 _TITLES = {"ERR": "Breaking (ERR)", "WARN": "Warnings (WARN)", "INFO": "Notes (INFO)"}
 _SARIF_LEVEL = {"ERR": "error", "WARN": "warning", "INFO": "note"}
@@ -121,24 +122,17 @@ def sarif(doc: dict) -> str:
     }, indent=2) + "\n"
 
 
-def _gh_escape(s: str, prop: bool = False) -> str:
-    s = s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if prop:
-        s = s.replace(":", "%3A").replace(",", "%2C")
-    return s
-
-
 def github(doc: dict) -> str:
     out = []
     for c in doc["changes"]:
         if c["accepted"]:
             continue
         loc = c.get("location") or {}
-        props = [f"title={_gh_escape(c['rule'] + ' ' + c['name'], True)}"]
+        props = [f"title={gh_escape(c['rule'] + ' ' + c['name'], True)}"]
         if loc.get("file"):
             props.insert(0, f"line={loc.get('line') or 1}")
-            props.insert(0, f"file={_gh_escape(loc['file'], True)}")
-        out.append(f"::{_GH_LEVEL[c['severity']]} {','.join(props)}::{_gh_escape(c['symbol'] + ': ' + c['message'])}")
+            props.insert(0, f"file={gh_escape(loc['file'], True)}")
+        out.append(f"::{_GH_LEVEL[c['severity']]} {','.join(props)}::{gh_escape(c['symbol'] + ': ' + c['message'])}")
     return "\n".join(out) + ("\n" if out else "")
 
 
