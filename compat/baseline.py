@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from pathlib import Path
 
 from matrix.errors import UserError
 
@@ -38,16 +37,9 @@ def load_baseline(path: str | None) -> list[Accepted]:
         return []
     import yaml
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot read baseline: {exc.strerror}", file=path) from exc
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise UserError(f"invalid YAML/JSON: {getattr(exc, 'problem', exc)}", file=path,
-                        line=mark.line + 1 if mark else None) from exc
+    from matrix.yamlpos import compose_file
+
+    root = compose_file(path, "baseline")
     if root is None:
         return []
     if not isinstance(root, yaml.MappingNode):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from pathlib import Path
 
 from matrix.errors import UserError
 
@@ -63,17 +62,9 @@ def load_config(path: str | None) -> Config:
         return Config()
     import yaml
 
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot read config: {exc.strerror}", file=path) from exc
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise UserError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=path,
-                        line=mark.line + 1 if mark else None) from exc
+    from matrix.yamlpos import compose_file
+
+    root = compose_file(path, "config")
     cfg = Config(file=path)
     if root is None:
         return cfg

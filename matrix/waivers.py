@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from .errors import UserError
+from .yamlpos import compose_file
 from .model import Waiver
 
 WAIVERS_FILE = "waivers.yaml"
@@ -102,18 +103,8 @@ def waivers_from_node(node: yaml.Node | None, file: str, key: str = "waivers") -
 
 def load_waivers(path: Path | str) -> tuple[Waiver, ...]:
     """Waivers from a waivers.yaml file (a list, or a mapping with the key `waivers`)."""
-    path = Path(path)
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError("file not found", file=file) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise UserError(f"invalid YAML: {exc.problem}", file=file,
-                        line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from None
+    root = compose_file(path, "waivers file")
     if root is None:
         return ()
     if isinstance(root, yaml.MappingNode):

@@ -85,3 +85,28 @@ def load_yaml(file: str, text: str) -> tuple[object, Positions]:
     if node is not None:
         _walk(node, (), pos)
     return _plain(data), pos
+
+
+def compose_text(text: str, file: str) -> yaml.Node | None:
+    """The node tree of a YAML text (positions kept); a syntax error names file:line:column."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise UserError(f"invalid YAML: {exc.problem}", file=file, line=mark.line + 1 if mark else None,
+                        column=mark.column + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"invalid YAML: {exc}", file=file) from None
+
+
+def compose_file(path, what: str = "file") -> yaml.Node | None:
+    """Read and compose a YAML file; a missing or unreadable file is a UserError naming it."""
+    file = str(path)
+    try:
+        with open(file, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise UserError(f"{what} not found", file=file) from None
+    except OSError as exc:
+        raise UserError(f"cannot read {what}: {exc.strerror}", file=file) from None
+    return compose_text(text, file)
