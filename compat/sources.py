@@ -57,7 +57,7 @@ def _run(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProces
 
 def _unpack(archive: Path, dest: Path) -> None:
     """Unpack into a temp dir next to `dest`, then rename: a killed run never leaves half a tree."""
-    from matrix.sources.pypi import safe_extract
+    from matrix.archives import safe_extract
 
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".unpack-"))
     try:

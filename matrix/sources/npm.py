@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..archives import safe_extract
 from ..digest import file_sha256
 from ..errors import InfrastructureError
 from ..locks import exclusive
@@ -199,18 +200,6 @@ def pack_directory(directory: Path, out_dir: Path, npm_cache: Path, *, run: Run 
     tgz = pack(str(Path(directory).resolve()), Path(out_dir), npm_cache, run=run, phase=phase)
     manifest = read_manifest(tgz)
     return NpmArtifact(tgz, manifest.get("name", ""), manifest.get("version", "0.0.0"), file_sha256(tgz))
-
-
-def safe_extract(tgz: Path, dest: Path) -> Path:
-    """Unpack a package tarball (no traversal, no links out: tarfile's 'data' filter); its root dir."""
-    dest.mkdir(parents=True, exist_ok=True)
-    try:
-        with tarfile.open(tgz, "r:gz") as tf:
-            tf.extractall(dest, filter="data")
-    except (tarfile.TarError, OSError) as exc:
-        raise InfrastructureError(f"cannot unpack {tgz.name}: {exc}") from None
-    tops = [p for p in dest.iterdir() if p.is_dir()]
-    return tops[0] if len(tops) == 1 else dest
 
 
 # --- the harness's interface ------------------------------------------------

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-import tarfile
-import zipfile
 from pathlib import Path
 
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
+from ..archives import safe_extract
 from ..context import CellContext, Checkout, CoreArtifact
 from ..digest import file_sha256
 from ..errors import InfrastructureError
@@ -112,21 +111,6 @@ def materialize_core(cx: CellContext, spec: CoreSpec) -> CoreArtifact:
     return CoreArtifact(path=wheel, version=artifact_version(wheel), digest=file_sha256(wheel), commit=git_head(Path(spec.path)))
 
 
-def safe_extract(archive: Path, dest: Path) -> None:
-    """Unpack an sdist without path traversal, links out of the tree, or device files."""
-    dest.mkdir(parents=True, exist_ok=True)
-    if archive.suffix == ".zip" or archive.name.endswith(".whl"):
-        with zipfile.ZipFile(archive) as zf:
-            for member in zf.namelist():
-                target = (dest / member).resolve()
-                if not str(target).startswith(str(dest.resolve()) + "/") and target != dest.resolve():
-                    raise InfrastructureError(f"unsafe path in archive {archive.name}: {member}")
-            zf.extractall(dest)
-        return
-    with tarfile.open(archive) as tf:
-        tf.extractall(dest, filter="data")  # the 'data' filter refuses traversal, absolute paths and links out
-
-
 def identify_connector(cx: CellContext) -> Checkout:
     """The downloaded artifact (cached) and its digest; nothing is unpacked yet."""
     path = download(cx, cx.connector.package, cx.cell.ref, "connector")
@@ -137,10 +121,7 @@ def checkout_connector(cx: CellContext) -> None:
     """An sdist is unpacked (its tests are the test commands' cwd); a wheel gets an empty directory."""
     src, path = cx.cell_dir / "src", cx.checkout.artifact
     if not path.name.endswith(".whl"):
-        safe_extract(path, src)
-        tops = [p for p in src.iterdir() if p.is_dir()]
-        if len(tops) == 1:
-            src = tops[0]
+        src = safe_extract(path, src)
     else:
         src.mkdir(parents=True, exist_ok=True)
     cx.checkout.path = src
