@@ -105,9 +105,25 @@ def test_telegram_still_writes_server_id_which_172_drops_silently(elizaos_cells)
     assert "CANARY-NOTE server id -1001234567890 passed by the connector: world missing, room missing" in out["log"]
 
 
-def test_farcaster_install_is_an_infrastructure_error_naming_the_dependency(elizaos_cells):
+def farcaster_is_true_to_its_install(status: str, reason: str | None, resolved: str | None) -> None:
+    """plugin-farcaster's dependency tree is whatever the registry serves today (a dependency that was
+    missing for months got published): the expectation is derived from the install, not asserted.
+    An install that fails is an infrastructure `error` naming npm's cause, never a `fail`; one that
+    succeeds loads the connector on the core of its label. (The missing-dependency path itself is
+    pinned offline in test_npm_runner/test_npm_harness with a fake registry.)"""
+    if status == "error":
+        assert reason and reason.startswith("install: "), reason
+    else:
+        assert (status, resolved) == ("pass", "1.7.2"), reason
+
+
+def test_farcaster_is_error_or_pass_as_its_install_goes_never_fail(elizaos_cells):
     out = outcome(elizaos_cells, "farcaster", "1.7.2", "1.7.2")
-    assert out["error"].startswith("install: dependency not in registry: ox@")
+    if "error" in out:
+        farcaster_is_true_to_its_install("error", out["error"], None)
+    else:
+        status = "pass" if out["code"] == 0 else "fail"
+        farcaster_is_true_to_its_install(status, out["log"][-2000:], out["cell"].resolved)
 
 
 def test_root_matrix_through_the_harness(elizaos_cells, elizaos_home):
@@ -124,5 +140,5 @@ def test_root_matrix_through_the_harness(elizaos_cells, elizaos_home):
     assert (cand.status, cand.core.resolved) == ("fail", "1.6.5")
     assert "No server ID found 10" in cand.reason
     assert "No server ID found 10" in (run.path / cand.log).read_text()
-    assert farcaster.status == "error" and "dependency not in registry: ox@" in farcaster.reason
+    farcaster_is_true_to_its_install(farcaster.status, farcaster.reason, farcaster.core.resolved)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # a required cell regressed

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import shutil
+import subprocess
 import threading
 from pathlib import Path
 
@@ -23,10 +25,16 @@ def mirror_path(mirrors: Path, url: str) -> Path:
 
 
 def mirror(mirrors: Path, url: str, refresh: bool = True) -> git.Repo:
-    """The bare mirror of `url`, cloned or fetched at most once per process."""
+    """The bare mirror of `url`, cloned or fetched at most once per process.
+
+    What a killed canary left in it (a half-made worktree, lock files) is cleared first, and a
+    mirror that is still inconsistent after that is cloned again rather than trusted.
+    """
     path = mirror_path(mirrors, url)
-    with exclusive(path.with_suffix(".lock")):
+    with _mirror_lock(path) as recovered:
         try:
+            if recovered and not _consistent(path):
+                shutil.rmtree(path)
             if not (path / "HEAD").exists():
                 if path.exists():
                     shutil.rmtree(path)  # a half-made clone from a killed run
@@ -45,6 +53,70 @@ def mirror(mirrors: Path, url: str, refresh: bool = True) -> git.Repo:
         except git.GitCommandError as exc:
             raise InfrastructureError(f"git: cannot mirror {url}: {_first_error(exc)}") from None
         return git.Repo(path)
+
+
+@contextlib.contextmanager
+def _mirror_lock(git_dir: Path):
+    """The mirror's lock, with the leftovers of killed processes cleared (yields whether any were)."""
+    with exclusive(git_dir.with_suffix(".lock")):
+        yield recover(git_dir)
+
+
+def recover(git_dir: Path) -> bool:
+    """Undo what a git process killed half way left in a bare mirror; True when anything was found.
+
+    Call it only with the mirror's lock held: every canary process changes a mirror under that
+    lock, so a lock file or a worktree still "initializing" seen now belongs to a dead process.
+    Left alone, `git worktree add` refuses the path ("missing but locked worktree") and `git fetch`
+    dies on the half-made worktree's zero HEAD, for every later run on this machine.
+    """
+    if not git_dir.is_dir():
+        return False
+    found = False
+    for lock in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
+        lock.unlink(missing_ok=True)
+        found = True
+    admin = git_dir / "worktrees"
+    for entry in sorted(admin.iterdir()) if admin.is_dir() else ():
+        if not _half_made(entry):
+            continue
+        found = True
+        checkout = _checkout_of(entry)
+        shutil.rmtree(entry, ignore_errors=True)
+        if checkout is not None:
+            shutil.rmtree(checkout, ignore_errors=True)
+    if found:
+        subprocess.run(["git", "--git-dir", str(git_dir), "worktree", "prune"], capture_output=True, check=False)
+    return found
+
+
+def _half_made(admin: Path) -> bool:
+    """A worktree that `git worktree add` never finished: still locked as initializing, or whose
+    HEAD names no commit (git writes a zero id first and the real one at the end)."""
+    locked = admin / "locked"
+    if locked.is_file() and locked.read_text(errors="replace").strip() == "initializing":
+        return True
+    try:
+        head = (admin / "HEAD").read_text(errors="replace").strip()
+    except OSError:
+        return True
+    return head == "" or set(head) == {"0"}
+
+
+def _checkout_of(admin: Path) -> Path | None:
+    try:
+        return Path((admin / "gitdir").read_text(errors="replace").strip()).parent
+    except OSError:
+        return None
+
+
+def _consistent(git_dir: Path) -> bool:
+    """After a crash: every ref resolves to objects that are all there (no half-written pack)."""
+    if not (git_dir / "HEAD").is_file():
+        return False
+    probe = subprocess.run(["git", "--git-dir", str(git_dir), "fsck", "--connectivity-only", "--no-dangling"],
+                           capture_output=True, check=False)
+    return probe.returncode == 0
 
 
 def _first_error(exc: git.GitCommandError) -> str:
@@ -85,7 +157,7 @@ def missing_ref_error(repo: git.Repo, url: str, ref: str, pos=None, path=None) -
 
 def worktree(repo: git.Repo, sha: str, dest: Path) -> Path:
     """A detached worktree of `sha` at `dest` (replacing a leftover one)."""
-    with exclusive(Path(repo.git_dir).with_suffix(".lock")):
+    with _mirror_lock(Path(repo.git_dir)):
         if dest.exists():
             remove_worktree(repo, dest, locked=True)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +181,7 @@ def remove_worktree(repo: git.Repo, dest: Path, locked: bool = False) -> None:
     if locked:
         _remove()
     else:
-        with exclusive(Path(repo.git_dir).with_suffix(".lock")):
+        with _mirror_lock(Path(repo.git_dir)):
             _remove()
 
 
