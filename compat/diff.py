@@ -149,9 +149,75 @@ class _Differ:
             return src in self.old.decls and src not in self.new.decls
         return True
 
+    # ---------------------------------------------------------- Python reachability
+    def _classes_named(self, leaf: str) -> list[Decl]:
+        if not hasattr(self, "_class_index"):
+            self._class_index: dict[str, list[Decl]] = {}
+            for d in self.new.decls.values():
+                if d.kind == "class":
+                    self._class_index.setdefault(d.name, []).append(d)
+        return self._class_index.get(leaf, [])
+
+    def _new_ancestors(self, cls: Decl, seen: set | None = None) -> list[Decl]:
+        """Classes of NEW that `cls` inherits from, found by base name (griffe leaves bases unresolved)."""
+        seen = seen if seen is not None else {cls.path}
+        out = []
+        for i, base in enumerate(cls.extra.get("bases", [])):
+            leaf = base.split("[", 1)[0].rsplit(".", 1)[-1]
+            full = (cls.extra.get("base_paths") or [])
+            exact = self.new.decls.get(full[i]) if i < len(full) else None
+            for cand in ([exact] if exact is not None and exact.kind == "class" else self._classes_named(leaf)):
+                if cand.path not in seen:
+                    seen.add(cand.path)
+                    out.append(cand)
+                    out.extend(self._new_ancestors(cand, seen))
+        return out
+
+    def _py_inherited(self, o: Decl) -> bool:
+        """A member moved to a base class of NEW is still there for every caller."""
+        cls = self.new.decls.get(o.container) if o.container else None
+        if cls is None or cls.kind != "class":
+            return False
+        return any(f"{base.path}.{o.name}" in self.new.decls for base in self._new_ancestors(cls))
+
+    def _py_lazy(self, o: Decl) -> Decl | None:
+        """The NEW module whose `__getattr__` still serves this name (lazy import, warning alias)."""
+        mod = self.new.decls.get(o.container) if o.container else None
+        if mod is not None and mod.kind == "module" and (o.name in mod.extra.get("lazy_names", ())
+                                                         or o.name in mod.extra.get("imported_names", ())):
+            return mod
+        return None
+
+    @staticmethod
+    def _positional_only(d: Decl) -> bool:
+        # `__x` (not dunder) is the PEP 484 spelling of positional-only
+        return d.extra.get("pkind") == "positional-only" or (d.name.startswith("__") and not d.name.endswith("__"))
+
+    def _py_param_counterpart(self, d: Decl, other: Contract) -> bool:
+        """A positional-only parameter renamed in place, or a renamed *args/**kwargs: not a change callers see."""
+        pkind = d.extra.get("pkind")
+        siblings = [x for x in other.decls.values() if x.container == d.container and x.kind == "parameter"]
+        if pkind in ("variadic positional", "variadic keyword"):
+            return any(x.extra.get("pkind") == pkind for x in siblings)
+        if self._positional_only(d):
+            return any(x.index == d.index and self._positional_only(x) for x in siblings)
+        return False
+
     def removed(self, o: Decl, rename: Rename | None, removed_set: set) -> None:
         if o.extra.get("inherited_path") and self._inherited_elsewhere(o, True):
             return
+        if self.lang == "py":
+            if o.kind == "parameter" and self._py_param_counterpart(o, self.new):
+                return
+            if self._py_inherited(o):
+                return
+            mod = self._py_lazy(o)
+            if mod is not None:
+                how = ("imported there from another module" if o.name in mod.extra.get("imported_names", ())
+                       else f"served by {mod.path}.__getattr__ (lazy import or deprecated alias)")
+                self.emit("deprecated", o, f"{o.path} is no longer defined in {mod.path} but still importable: "
+                          f"{how}", old_decl=o, side=mod)
+                return
         if o.extra.get("inherited_path") and self._base_removed(o):
             return
         kind = o.kind
@@ -198,6 +264,15 @@ class _Differ:
         nd = self.new.decls.get(owner_root)
         return bool(origin and nd is not None and origin not in nd.extra.get("bases", []))
 
+    def _same_type(self, old: str, new: str) -> bool:
+        if old == new:
+            return True
+        if self.lang == "py":
+            from .pytypes import canonical
+
+            return canonical(old) == canonical(new)  # a respelling (t.List[str] / list[str]) is no change
+        return False
+
     def changed(self, o: Decl, n: Decl, rename: Rename | None) -> None:
         if o.extra.get("inherited_path") and n.extra.get("inherited_path") == o.extra.get("inherited_path"):
             return  # reported on the declaration it is inherited from
@@ -209,7 +284,7 @@ class _Differ:
         callable_ = kind in ("function", "method", "constructor")
         param = kind in ("parameter", "parameter-property")
         # type
-        if o.type is not None and n.type is not None and o.type != n.type:
+        if o.type is not None and n.type is not None and not self._same_type(o.type, n.type):
             if callable_:
                 self.emit("return-type", n, f"return type of {path} changed from {_short(o.type)} to {_short(n.type)}",
                           old=o.type, new=n.type)
@@ -243,7 +318,9 @@ class _Differ:
                 and positional and not o.extra.get("rest"):
             self.emit("parameter-order", n, f"{path} moved from position {o.index} to {n.index}",
                       old=str(o.index), new=str(n.index))
-        if kind == "parameter" and o.extra.get("pkind") != n.extra.get("pkind") and self.lang == "py":
+        if kind == "parameter" and o.extra.get("pkind") != n.extra.get("pkind") and self.lang == "py" \
+                and not (n.extra.get("pkind") == "positional-only" and (self._positional_only(o) or (
+                    o.index == 0 and o.name in ("self", "cls")))):
             self.emit("parameter-kind", n, f"{path} changed kind from {o.extra.get('pkind')} to "
                       f"{n.extra.get('pkind')}", old=o.extra.get("pkind"), new=n.extra.get("pkind"))
         if kind == "parameter" and self.lang == "py" and o.default is not None and n.default is not None \
@@ -273,6 +350,9 @@ class _Differ:
             self.emit("destructured-dropped", n, f"{_owner(n)} no longer destructures {n.name} from its object "
                       "parameter: a value passed as it is silently ignored")
         for base in o.extra.get("bases", []):
+            leaf = base.split("[", 1)[0].rsplit(".", 1)[-1]
+            if self.lang == "py" and any(a.name == leaf for a in self._new_ancestors(n)):
+                continue  # still in the MRO through another base
             if base not in n.extra.get("bases", []):
                 self.emit("base-removed", n, f"{path} no longer extends {base}", old=base, new=None)
         # deprecation
@@ -295,6 +375,8 @@ class _Differ:
             self.emit("export-added", n, f"{kind} {n.path} added", new=n.type)
             return
         if self.old.decls.get(n.container) is None and kind not in ("parameter", "parameter-property"):
+            return
+        if kind == "parameter" and self.lang == "py" and self._py_param_counterpart(n, self.old):
             return
         if kind == "parameter":
             if not n.optional:
