@@ -29,7 +29,7 @@ class Change:
     old: str | None = None
     new: str | None = None
     renamed_to: str | None = None
-    rename_evidence: str | None = None  # alias | declared | probable | schema
+    rename_evidence: str | None = None  # alias | declared | probable | positional
     location: dict = field(default_factory=dict)
     affects: list = field(default_factory=list)
     deprecated: dict | None = None
@@ -53,7 +53,7 @@ _EVENTS = {
         "kind": "kind-changed", "enum-value": "enum-value-changed", "alias-rename": "renamed-with-deprecated-alias",
         "deprecated": "deprecated", "export-added": "export-added", "required-member-added": "required-member-added",
         "member-added": "member-added", "required-parameter-added": "required-parameter-added",
-        "base-removed": "base-removed",
+        "base-removed": "base-removed", "parameter-renamed": "parameter-renamed",
     },
     "py": {
         "export-removed": "object-removed", "member-removed": "object-removed", "parameter-removed": "parameter-removed",
@@ -74,10 +74,26 @@ _EVENTS = {
 }
 
 
-def _short(text: str | None, limit: int = 120) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    return text[: limit - 1] + "…"
+def _around_difference(old: str, new: str, limit: int = 120) -> tuple[str, str]:
+    """Both texts shortened around the part that differs (a shared prefix and suffix elided),
+    so two long types that differ near the end never print as the same cut-off text."""
+    if len(old) <= limit and len(new) <= limit:
+        return old, new
+    start = 0
+    while start < min(len(old), len(new)) and old[start] == new[start]:
+        start += 1
+    end = 0
+    while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    context = 20
+    out = []
+    for text in (old, new):
+        lo = max(start - context, 0)
+        hi = min(len(text) - end + context, len(text))
+        if hi - lo > limit:
+            hi = lo + limit
+        out.append(("…" if lo > 0 else "") + text[lo:hi] + ("…" if hi < len(text) else ""))
+    return out[0], out[1]
 
 
 def _owner(decl: Decl) -> str | None:
@@ -93,12 +109,17 @@ class _Differ:
 
     def emit(self, event: str, decl: Decl, message: str, *, old: str | None = None, new: str | None = None,
              side: Decl | None = None, rename: Rename | None = None, old_decl: Decl | None = None,
-             new_decl: Decl | None = None) -> None:
+             new_decl: Decl | None = None, severity: str | None = None) -> None:
         name = _EVENTS[self.lang].get(event)
         if name is None:
             return
         rule = by_name(self.lang, name)
-        severity = rule.severity
+        severity = severity or rule.severity  # a rule may judge one change milder (variance)
+        if self.lang == "ts" and decl.kind == "parameter" and severity == "ERR" and self._another_overload_accepts(
+                self.old.decls.get(decl.path) or old_decl or decl):
+            # the first signature changed, but another overload of NEW still takes the old argument
+            severity = "WARN"
+            message += " (another overload still accepts the old argument)"
         o = old_decl or self.old.decls.get(decl.path)
         n = new_decl or self.new.decls.get(decl.path)
         deprecated = None
@@ -128,8 +149,13 @@ class _Differ:
         added_top = [p for p in added if new[p].container not in added_set and new[p].container not in reshaped]
         renames = find_renames(self.old, self.new, removed_top, added_top, self.config)
         rename_targets = {r.new_path for r in renames.values()}
+        positional = self._positional_renames(removed_top, added_top) if self.lang == "ts" else {}
+        rename_targets |= set(positional.values())
 
         for path in removed_top:
+            if path in positional:
+                self.parameter_renamed(old[path], new[positional[path]])
+                continue
             self.removed(old[path], renames.get(path), removed_set)
         for path in old:
             if path in new:
@@ -139,6 +165,42 @@ class _Differ:
                 continue
             self.added(new[path])
         return self.changes
+
+    def _another_overload_accepts(self, o: Decl) -> bool:
+        """Every member of the OLD parameter's type is taken at its position by some overload of NEW
+        (`(enable?: boolean)` and `(nameAndArgs: string, ...)` together take `string | boolean`)."""
+        from .tstypes import split_union
+
+        owner = self.new.decls.get(o.container or "")
+        sigs = owner.extra.get("overloads", []) if owner is not None else []
+        if len(sigs) < 2 or o.index is None or o.type is None:
+            return False
+        taken = set()
+        for sig in sigs:
+            if o.index < len(sig) and sig[o.index][0]:
+                taken |= set(split_union(sig[o.index][0]))
+        return set(split_union(o.type)) <= taken
+
+    def _positional_renames(self, removed: list[str], added: list[str]) -> dict[str, str]:
+        """A TS parameter removed and one added at the same position of the same callable: one rename.
+        Calls pass it by position, so the name alone breaks nobody (one change, not TS006 + TS008)."""
+        slots = {}
+        for p in added:
+            d = self.new.decls[p]
+            if d.kind == "parameter" and not d.extra.get("rest"):
+                slots[(d.container, d.index)] = p
+        out = {}
+        for p in removed:
+            d = self.old.decls[p]
+            if d.kind == "parameter" and not d.extra.get("rest") and (d.container, d.index) in slots:
+                out[p] = slots.pop((d.container, d.index))
+        return out
+
+    def parameter_renamed(self, o: Decl, n: Decl) -> None:
+        self.emit("parameter-renamed", o, f"parameter {o.name} of {o.container} renamed to {n.name} at position "
+                  f"{o.index}: positional calls are unaffected", old=o.name, new=n.name,
+                  rename=Rename(o.path, n.path, n.name, "positional", "same position"), side=n)
+        self.changed(o, n, None, report_path=o.path)
 
     def _inherited_elsewhere(self, decl: Decl, in_old_only: bool) -> bool:
         """A change on an inherited copy is reported on its origin instead."""
@@ -264,6 +326,13 @@ class _Differ:
         nd = self.new.decls.get(owner_root)
         return bool(origin and nd is not None and origin not in nd.extra.get("bases", []))
 
+    def _variance(self, old: str, new: str) -> str:
+        if self.lang == "ts":
+            from .tstypes import relation
+
+            return relation(old, new)
+        return "changed"
+
     def _same_type(self, old: str, new: str) -> bool:
         if old == new:
             return True
@@ -271,12 +340,14 @@ class _Differ:
             from .pytypes import canonical
 
             return canonical(old) == canonical(new)  # a respelling (t.List[str] / list[str]) is no change
+        if self.lang == "ts":
+            return self.old.aliases.get(old, old) == self.new.aliases.get(new, new)
         return False
 
-    def changed(self, o: Decl, n: Decl, rename: Rename | None) -> None:
+    def changed(self, o: Decl, n: Decl, rename: Rename | None, report_path: str | None = None) -> None:
         if o.extra.get("inherited_path") and n.extra.get("inherited_path") == o.extra.get("inherited_path"):
             return  # reported on the declaration it is inherited from
-        path = o.path
+        path = report_path or o.path
         if o.kind != n.kind:
             self.emit("kind", n, f"{path} changed from {o.kind} to {n.kind}", old=o.kind, new=n.kind)
             return
@@ -285,15 +356,24 @@ class _Differ:
         param = kind in ("parameter", "parameter-property")
         # type
         if o.type is not None and n.type is not None and not self._same_type(o.type, n.type):
-            if callable_:
-                self.emit("return-type", n, f"return type of {path} changed from {_short(o.type)} to {_short(n.type)}",
-                          old=o.type, new=n.type)
+            way = self._variance(o.type, n.type)
+            shown = _around_difference(o.type, n.type)
+            if way == "same":
+                pass
+            elif callable_:
+                # what a caller receives may narrow
+                self.emit("return-type", n, f"return type of {path} "
+                          f"{'narrowed' if way == 'narrower' else 'changed'} from {shown[0]} to {shown[1]}",
+                          old=o.type, new=n.type, severity="INFO" if way == "narrower" else None)
             elif param:
+                # what a caller passes may widen
                 if self.lang != "py":
-                    self.emit("parameter-type", n, f"type of {path} changed from {_short(o.type)} to {_short(n.type)}",
-                              old=o.type, new=n.type)
+                    self.emit("parameter-type", n, f"type of {path} "
+                              f"{'widened' if way == 'wider' else 'changed'} from {shown[0]} to {shown[1]}"
+                              + (": every argument accepted before still is" if way == "wider" else ""),
+                              old=o.type, new=n.type, severity="INFO" if way == "wider" else None)
             else:
-                self.emit("member-type", n, f"type of {path} changed from {_short(o.type)} to {_short(n.type)}",
+                self.emit("member-type", n, f"type of {path} changed from {shown[0]} to {shown[1]}",
                           old=o.type, new=n.type)
         # optionality
         if o.optional and not n.optional and not (callable_ and self.lang == "ts"):

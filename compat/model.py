@@ -53,6 +53,9 @@ class Contract:
     root: str = ""  # where it was read from
     # Renames the side itself records (SQL `ALTER TABLE .. RENAME COLUMN a TO b`): old path -> new leaf.
     renames: dict[str, str] = field(default_factory=dict)
+    # TS: aliases of a predefined type (`type Milliseconds = number`), exported or not: a member
+    # retyped from `number` to `Milliseconds` has the same type.
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def add(self, decl: Decl) -> None:
         # First declaration wins: overloads and duplicate re-exports keep the first one seen.

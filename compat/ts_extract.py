@@ -287,6 +287,11 @@ class TsExtractor:
                 node, doc = mod.locals[local]
                 self.declaration(name, node, doc, mod)
         self._inherit()
+        for mod in self.modules.values():
+            for name, (node, _doc) in mod.locals.items():
+                value = node.field("value") if node.kind() == "type_alias_declaration" else None
+                if value is not None and value.kind() == "predefined_type" and node.field("type_parameters") is None:
+                    self.contract.aliases.setdefault(name, value.text())
         return self.contract
 
     def _loc(self, mod: _Module, node) -> tuple[str, int]:
@@ -392,7 +397,10 @@ class TsExtractor:
                 continue
             name = name_node.text().strip("'\"")
             path = f"{container}.{name}"
-            if path in seen:  # overloads: the first signature speaks for the method
+            if path in seen:  # overloads: the first signature speaks for the method; the others are kept
+                first = self.contract.decls.get(path)  # as parameter types, to judge a change at a position
+                if first is not None and first.kind in ("method", "constructor"):
+                    first.extra.setdefault("overloads", []).append(_signature(m.field("parameters")))
                 continue
             seen.add(path)
             doc = _doc_before(kids, i)
@@ -418,6 +426,7 @@ class TsExtractor:
             ckind = "constructor" if name == "constructor" else "method"
             if "?" in sub:
                 extra["optional"] = True
+            extra["overloads"] = [_signature(m.field("parameters"))]
             self.contract.add(Decl(path=path, kind=ckind, name=name, container=container,
                                    type=norm_type(_text(m.field("return_type"))), optional="?" in sub,
                                    deprecated=dep, file=file, line=line, extra=extra))
@@ -530,6 +539,23 @@ class TsExtractor:
 
         for path in [p for p, d in decls.items() if d.extra.get("bases")]:
             visit(path)
+
+
+def _signature(params) -> list[list]:
+    """[type text, optional] per positional parameter of one signature (for overload checks)."""
+    out = []
+    if params is None:
+        return out
+    for p in params.children():
+        kind = p.kind()
+        if kind not in ("required_parameter", "optional_parameter"):
+            continue
+        pattern = p.field("pattern")
+        if pattern is None or pattern.kind() == "this":
+            continue
+        out.append([norm_type(_text(p.field("type"))), kind == "optional_parameter" or p.field("value") is not None
+                    or pattern.kind() == "rest_pattern"])
+    return out
 
 
 def _text(node) -> str | None:
