@@ -157,6 +157,12 @@ class _Differ:
                 self.parameter_renamed(old[path], new[positional[path]])
                 continue
             self.removed(old[path], renames.get(path), removed_set)
+            rename = renames.get(path)
+            if self.lang == "sql" and rename is not None and old[path].kind == "column" \
+                    and rename.new_path in new:
+                # renamed and retyped in one migration: the type, NULL and default changes are breaks of
+                # their own, each under its rule, on the new column
+                self.changed(old[path], new[rename.new_path], None, report_path=rename.new_path)
         for path in old:
             if path in new:
                 self.changed(old[path], new[path], renames.get(path))
