@@ -91,3 +91,21 @@ def test_positional_only_and_kwargs_renames_are_not_breaking(tmp_path):
     changes = diff(tmp_path, old, new)
     # a keyword-capable parameter renamed still breaks `g(key=...)`
     assert at(changes, "ERR") == ["PY003 pk.g(key)", "PY008 pk.g(name)"]
+
+
+def test_rename_target_from_a_deprecation_message_must_be_usable(tmp_path):
+    old = {"pk/__init__.py": "class Client:\n    def send(self):\n        pass\n\n    def fetch(self):\n        pass\n\n"
+           "    def close(self):\n        pass\n"}
+    new = {"pk/__init__.py": (
+        "class Client:\n"
+        "    send_options: dict = {}\n"
+        "    def send(self):\n        '''Send.\n\n        .. deprecated:: use send_options\n        '''\n\n"
+        "    def fetch(self):\n        '''Fetch.\n\n        .. deprecated:: use fetch_all\n        '''\n\n"
+        "    def fetch_all(self):\n        '''All.\n\n        .. deprecated:: going away\n        '''\n\n"
+        "    def close(self):\n        '''Close.\n\n        .. deprecated:: use shutdown\n        '''\n\n"
+        "    def shutdown(self):\n        pass\n")}
+    changes = diff(tmp_path, old, new)
+    renamed = {c.symbol: c.renamed_to for c in changes if c.rule == "PY013"}
+    # a method is not replaced by a dict attribute, nor by something itself deprecated
+    assert renamed == {"pk.Client.close": "shutdown"}
+    assert {c.symbol for c in changes if c.rule == "PY014"} >= {"pk.Client.send", "pk.Client.fetch"}
