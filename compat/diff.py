@@ -149,13 +149,17 @@ class _Differ:
         added_top = [p for p in added if new[p].container not in added_set and new[p].container not in reshaped]
         renames = find_renames(self.old, self.new, removed_top, added_top, self.config)
         rename_targets = {r.new_path for r in renames.values()}
-        positional = self._positional_renames(removed_top, added_top) if self.lang == "ts" else {}
+        positional = self._positional_renames(removed_top, added_top) if self.lang in ("ts", "py") else {}
         rename_targets |= set(positional.values())
 
         for path in removed_top:
-            if path in positional:
+            if path in positional and self.lang == "ts":
                 self.parameter_renamed(old[path], new[positional[path]])
                 continue
+            if path in positional and path not in renames:
+                # Python: breaks keyword callers only, and once (not PY003 plus PY008 for the new name)
+                n = new[positional[path]]
+                renames[path] = Rename(path, n.path, n.name, "positional", "same position")
             self.removed(old[path], renames.get(path), removed_set)
             rename = renames.get(path)
             if self.lang == "sql" and rename is not None and old[path].kind == "column" \

@@ -67,6 +67,34 @@ def _lazy_names(module) -> list[str]:
     return sorted(names)
 
 
+def _reexported_from_private(alias, module_path: str, name: str) -> bool:
+    """`from ._native import soft_str` in a package without `__all__`: the private module's object is
+    offered here under a public name, so it is this module's API (markupsafe 2.0)."""
+    target = getattr(alias, "target_path", "") or ""
+    root = module_path.split(".", 1)[0]
+    if not _public(name) or not target.startswith(root + ".") or _type_checking_only(alias):
+        return False
+    inner = target[len(root) + 1:].split(".")[:-1]
+    return any(part.startswith("_") for part in inner)
+
+
+def _type_checking_only(alias) -> bool:
+    """Imported under `if TYPE_CHECKING:` (any spelling): not there at runtime."""
+    try:
+        lines = alias.parent.lines
+        i = (alias.alias_lineno or alias.lineno) - 1
+    except Exception:  # noqa: BLE001 - no source to look at
+        return False
+    if not 0 <= i < len(lines):
+        return False
+    indent = len(lines[i]) - len(lines[i].lstrip())
+    for j in range(i - 1, -1, -1):
+        line = lines[j]
+        if line.strip() and len(line) - len(line.lstrip()) < indent:
+            return line.lstrip().startswith("if ") and "TYPE_CHECKING" in line
+    return False
+
+
 def _canonical(base) -> str | None:
     """Full dotted path of a base class expression, through the module's imports (no loading)."""
     try:
@@ -150,7 +178,8 @@ class _Walker:
         exported = {str(e) if not hasattr(e, "name") else e.name for e in exports} if exports else None
         for name, member in obj.members.items():
             if isinstance(member, Alias):
-                if not exported or name not in exported:
+                if not (exported and name in exported) and not (
+                        exported is None and kind == "module" and _reexported_from_private(member, path, name)):
                     continue
                 try:
                     target = member.final_target

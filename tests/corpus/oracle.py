@@ -203,15 +203,23 @@ def ts_oracle(pair: dict, changes: list[dict]) -> dict[str, dict]:
 
 # ---------------------------------------------------------------- Python
 
-def _py_venv(pair: dict) -> Path:
-    venv = cache_root() / "py" / pair["id"]
+def _py_venv(pair: dict, which: str = "new") -> Path:
+    venv = cache_root() / "py" / (pair["id"] if which == "new" else f"{pair['id']}-old")
     py = venv / "bin" / "python"
     if not py.is_file():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
         env = {**os.environ, "PIP_CONSTRAINT": ""}
-        subprocess.run([str(py), "-m", "pip", "install", "-q", f"{pair['name']}=={pair['new']}"], check=True,
+        subprocess.run([str(py), "-m", "pip", "install", "-q", f"{pair['name']}=={pair[which]}"], check=True,
                        timeout=900, env=env, capture_output=True, text=True)
     return py
+
+
+def _probe(py: Path, items: list[dict]) -> dict:
+    proc = subprocess.run([str(py), str(HERE / "py_probe.py")], input=json.dumps(items), capture_output=True,
+                          text=True, timeout=900, cwd=cache_root())
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    return json.loads(proc.stdout)
 
 
 def _py_probe_spec(change: dict, old_decls: dict) -> dict:
@@ -239,14 +247,14 @@ def py_oracle(pair: dict, changes: list[dict]) -> dict[str, dict]:
     from compat.py_extract import extract
     from compat.sources import resolve_side
 
-    py = _py_venv(pair)
     old = extract(resolve_side(spec(pair, "old")).path)
     items = [_py_probe_spec(c, old.decls) for c in changes]
-    proc = subprocess.run([str(py), str(HERE / "py_probe.py")], input=json.dumps(items), capture_output=True,
-                          text=True, timeout=900, cwd=cache_root())
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-2000:])
-    return {k: {**v, "by": "oracle-py"} for k, v in json.loads(proc.stdout).items() if v.get("label") is not None}
+    on_new = _probe(_py_venv(pair, "new"), items)
+    # control: the same use on OLD must work, else the probe says nothing (a name only imported
+    # under TYPE_CHECKING, an attribute set elsewhere)
+    on_old = _probe(_py_venv(pair, "old"), items)
+    return {k: {**v, "by": "oracle-py"} for k, v in on_new.items()
+            if v.get("label") is not None and on_old.get(k, {}).get("label") is not True}
 
 
 # ---------------------------------------------------------------- labels and figures
@@ -258,8 +266,14 @@ def label(pair_ids: list[str] | None = None) -> dict:
             continue
         doc = diff(pair)
         changes = [c for c in doc["changes"] if c["severity"] in LABELLED]
-        verdicts = (ts_oracle if pair["lang"] == "ts" else py_oracle)(pair, changes)
         entry = labels["pairs"].setdefault(pair["id"], {"items": {}})
+        reported = {key(c) for c in changes}
+        # oracle labels of changes no longer reported are checked again (they count for recall)
+        for k, item in list(entry["items"].items()):
+            if k not in reported and item.get("by", "").startswith("oracle"):
+                rule, symbol = k.split(" ", 1)
+                changes.append({"rule": rule, "symbol": symbol, "old": None, "new": None, "severity": "ERR"})
+        verdicts = (ts_oracle if pair["lang"] == "ts" else py_oracle)(pair, changes)
         for c in changes:
             k = key(c)
             prev = entry["items"].get(k)
@@ -267,7 +281,7 @@ def label(pair_ids: list[str] | None = None) -> dict:
                 continue
             if k in verdicts:
                 entry["items"][k] = verdicts[k]
-            elif c["severity"] != "ERR":
+            elif c["severity"] != "ERR" or k not in reported:
                 entry["items"].pop(k, None)  # only ERR changes and known real breaks need a label
             elif prev is None or prev.get("by", "").startswith("oracle"):
                 entry["items"][k] = {"label": None, "by": "todo", "reason": "no oracle verdict: label by hand"}

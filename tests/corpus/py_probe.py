@@ -95,8 +95,9 @@ def _old_passing(item: dict) -> list[tuple[list, dict, str]]:
         calls.append(([p["name"] for p in params[: idx + 1]] + later, base_kw, f"{name} passed at position {idx}"))
     if target["kind"] in ("positional or keyword", "keyword-only") and not dunder \
             and not (idx == 0 and name in ("self", "cls")):
-        pos = [p["name"] for p in required_pos if p["name"] != name]
-        calls.append((pos, {**base_kw, name: name}, f"{name} passed by keyword"))
+        before = [p["name"] for p in required_pos if params.index(p) < idx]
+        after = {p["name"]: p["name"] for p in required_pos if params.index(p) > idx}  # by keyword too
+        calls.append((before, {**base_kw, **after, name: name}, f"{name} passed by keyword"))
     if not calls:  # a new required parameter: the plain old call
         calls.append(([p["name"] for p in required_pos], base_kw, "the old required arguments only"))
     return calls
