@@ -341,6 +341,16 @@ class _Differ:
             from .tstypes import relation
 
             return relation(old, new)
+        if self.lang == "py":
+            from .pytypes import union_members
+
+            a, b = union_members(old), union_members(new)
+            if a == b:
+                return "same"
+            if a < b or "Any" in b:
+                return "wider"
+            if b < a or "Any" in a:
+                return "narrower"
         return "changed"
 
     def _same_type(self, old: str, new: str) -> bool:

@@ -128,3 +128,12 @@ def test_public_name_reexported_from_a_private_module_is_api(tmp_path):
     new = {"pk/__init__.py": "from ._native import soft_str as soft_str\n",
            "pk/_native.py": "def soft_str(s):\n    return str(s)\n", "pk/types.py": ""}
     assert at(diff(tmp_path, old, new), "ERR") == ["PY001 pk.soft_unicode"]
+
+
+def test_variance_widened_parameter_and_narrowed_return_are_not_breaking(tmp_path):
+    old = {"pk/__init__.py": "def get(key: int) -> str | None:\n    pass\n\ndef put(key: int) -> str:\n    pass\n"}
+    new = {"pk/__init__.py": "def get(key: int | str) -> str:\n    pass\n\ndef put(key: int) -> str | None:\n    pass\n"}
+    changes = {c.symbol: c for c in diff(tmp_path, old, new)}
+    assert "pk.get(key)" not in changes  # a parameter accepting more breaks no caller
+    assert changes["pk.get"].severity == "INFO" and "narrowed" in changes["pk.get"].message
+    assert changes["pk.put"].severity == "WARN"  # a caller may now receive None
