@@ -125,8 +125,10 @@ def probe_call(item: dict):
         new_names = set(sig.parameters)
         for pname, value in bound.arguments.items():
             param = sig.parameters[pname]
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
             meant = value[2:] if value.startswith("__") and not value.endswith("__") else value
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or meant == pname:
+            if meant == pname:
                 continue
             # a positional value on a parameter of another name is fine for a rename, not for a move or
             # an insertion (the old name, or the new one, lives at another position)
