@@ -137,7 +137,8 @@ class _Walker:
             if lazy:
                 extra["lazy_names"] = lazy
             # imported names stay importable from here even when not public API by our rule
-            imported = sorted(n for n, m in obj.members.items() if isinstance(m, Alias) and not n.startswith("_"))
+            imported = sorted(n for n, m in obj.members.items()
+                              if isinstance(m, Alias) and not n.startswith("_") and not _type_checking_only(m))
             if imported:
                 extra["imported_names"] = imported
             self.contract.add(Decl(path=path, kind="module", name=obj.name, container=container, file=file,

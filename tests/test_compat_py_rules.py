@@ -52,8 +52,9 @@ def test_name_served_by_module_getattr_or_an_import_is_a_deprecation(tmp_path):
     old = {"pk/__init__.py": "", "pk/core.py": "class BaseCommand:\n    pass\n\nclass Kept:\n    pass\n\n"
            "class Gone:\n    pass\n"}
     new = {"pk/__init__.py": "",
-           "pk/impl.py": "class Kept:\n    pass\n",
-           "pk/core.py": "import warnings\nfrom .impl import Kept\n\nclass Command:\n    pass\n\n"
+           "pk/impl.py": "class Kept:\n    pass\n\nclass Gone:\n    pass\n",
+           "pk/core.py": "import typing\nimport warnings\nfrom .impl import Kept\nif typing.TYPE_CHECKING:\n"
+                         "    from .impl import Gone\n\nclass Command:\n    pass\n\n"
                          "def __getattr__(name):\n    if name == 'BaseCommand':\n"
                          "        warnings.warn('use Command', DeprecationWarning)\n        return Command\n"
                          "    raise AttributeError(name)\n"}
