@@ -106,6 +106,7 @@ class _Differ:
         self.lang = new.language
         self.config = config
         self.changes: list[Change] = []
+        self._class_index: dict[str, list[Decl]] | None = None  # NEW classes by name, built on first use
 
     def emit(self, event: str, decl: Decl, message: str, *, old: str | None = None, new: str | None = None,
              side: Decl | None = None, rename: Rename | None = None, old_decl: Decl | None = None,
@@ -223,8 +224,8 @@ class _Differ:
 
     # ---------------------------------------------------------- Python reachability
     def _classes_named(self, leaf: str) -> list[Decl]:
-        if not hasattr(self, "_class_index"):
-            self._class_index: dict[str, list[Decl]] = {}
+        if self._class_index is None:
+            self._class_index = {}
             for d in self.new.decls.values():
                 if d.kind == "class":
                     self._class_index.setdefault(d.name, []).append(d)
