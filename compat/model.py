@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Files the TypeScript extractor reads (besides package.json): what an npm side unpacks for a ts diff.
+TS_SUFFIXES = (".d.ts", ".d.mts", ".d.cts", ".ts", ".tsx", ".mts", ".cts")
+
 
 @dataclass
 class Decl:

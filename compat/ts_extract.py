@@ -20,10 +20,9 @@ from ast_grep_py import SgRoot
 
 from matrix.errors import UserError
 
-from .model import Contract, Decl
+from .model import TS_SUFFIXES, Contract, Decl
 
 _DEPRECATED = re.compile(r"@deprecated\b(.*?)(?=\n\s*\*?\s*@\w|\*/|$)", re.S)
-_TS_SUFFIXES = (".d.ts", ".d.mts", ".d.cts", ".ts", ".tsx", ".mts", ".cts")
 _OBJECT = "{...}"  # type text for inline object types: their members are compared one by one
 
 
@@ -211,7 +210,7 @@ class TsExtractor:
             if stem.endswith(ext):
                 stem = stem[: -len(ext)]
                 break
-        candidates = [stem + s for s in _TS_SUFFIXES] + [os.path.join(stem, "index" + s) for s in _TS_SUFFIXES]
+        candidates = [stem + s for s in TS_SUFFIXES] + [os.path.join(stem, "index" + s) for s in TS_SUFFIXES]
         if spec.endswith((".ts", ".tsx")) and not spec.endswith(".d.ts"):
             candidates.insert(0, stem)
         found = None
@@ -601,7 +600,7 @@ def _pattern_names(pattern) -> list[str]:
 
 def _types_condition(value) -> str | None:
     if isinstance(value, str):
-        return value if value.endswith(tuple(_TS_SUFFIXES)) else None
+        return value if value.endswith(tuple(TS_SUFFIXES)) else None
     if isinstance(value, dict):
         if isinstance(value.get("types"), str):
             return value["types"]

@@ -2,10 +2,11 @@
 
 Every artifact is a tarball in the shared artifact cache
 (`<home>/cache/artifacts/npm/<name>/<version>/`), packed once and reused by
-every cell and every later run: an exact version is never fetched twice. The
-digest recorded is the tarball's sha256.
+every cell, every later run and `canary diff` (compat/sources.py): an exact
+version is never fetched twice. The digest recorded is the tarball's sha256.
 
-The standalone entry point is `materialize_npm(spec, cache_dir, npm_cache)`;
+The standalone entry points are `materialize_npm(spec, cache_dir, npm_cache)` and
+`materialize_npm_all(specs, ...)` (the missing ones in one `npm pack`);
 `materialize_core`, `identify_connector` and `checkout_connector` are the harness's interface
 (see matrix/sources/__init__.py).
 """
@@ -138,22 +139,42 @@ def npm_failure(phase: str, code: int | None, lines: list[str]) -> Infrastructur
 
 def pack(target: str, out_dir: Path, npm_cache: Path, *, run: Run | None = None, phase: str = "materialize") -> Path:
     """`npm pack <target>` (a registry spec or a directory) into out_dir; the new tarball's path."""
+    return pack_all([target], out_dir, npm_cache, run=run, phase=phase)[-1]
+
+
+def pack_all(targets: list[str], out_dir: Path, npm_cache: Path, *, run: Run | None = None,
+             phase: str = "materialize") -> list[Path]:
+    """One `npm pack <target>...` into out_dir: npm fetches the targets in parallel, so two
+    versions take the time of one. Returns the tarballs it wrote (at most one per target)."""
     run = run or plain_run
     out_dir.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in out_dir.glob("*.tgz")}
-    argv = ["npm", "pack", target, "--pack-destination", str(out_dir), "--cache", str(npm_cache),
+    argv = ["npm", "pack", *targets, "--pack-destination", str(out_dir), "--cache", str(npm_cache),
             "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"]
     code, lines = run(phase, argv, out_dir)
     if code != 0:
         raise npm_failure(phase, code, lines)
-    new = [p for p in out_dir.glob("*.tgz") if p.name not in before]
+    new = sorted(p for p in out_dir.glob("*.tgz") if p.name not in before)
     if not new:
-        # npm overwrote a tarball of the same name: take the one it printed last.
+        # npm overwrote a tarball of the same name: take the ones it printed.
         named = [out_dir / ln.strip() for ln in lines if ln.strip().endswith(".tgz")]
         new = [p for p in named if p.exists()]
     if not new:
-        raise InfrastructureError(f"{phase}: npm pack {target} produced no tarball")
-    return new[-1]
+        raise InfrastructureError(f"{phase}: npm pack {' '.join(targets)} produced no tarball")
+    return new
+
+
+def tarball_name(name: str, version: str) -> str:
+    """The file name `npm pack` gives a package: `@scope/name` 1.2.3 -> `scope-name-1.2.3.tgz`."""
+    return f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
+
+
+def _cached(base: Path, version: str | None) -> Path | None:
+    if version and _EXACT.match(version):
+        hit = sorted((base / version).glob("*.tgz"))
+        if hit:
+            return hit[0]
+    return None
 
 
 def materialize_npm(spec: str, cache_dir: Path, npm_cache: Path | None = None, *, run: Run | None = None,
@@ -163,31 +184,100 @@ def materialize_npm(spec: str, cache_dir: Path, npm_cache: Path | None = None, *
     An exact version already in the cache is reused without asking npm; a tag or a
     range (`latest`, `^1.2`) is resolved by `npm pack` every time.
     """
+    return materialize_npm_all([spec], cache_dir, npm_cache, run=run, phase=phase)[0]
+
+
+def materialize_npm_all(specs: list[str], cache_dir: Path, npm_cache: Path | None = None, *,
+                        run: Run | None = None, phase: str = "materialize") -> list[NpmArtifact]:
+    """`materialize_npm` for several specs, in their order: the exact versions missing from the
+    cache are fetched by a single `npm pack` (under every package's lock, taken in name order);
+    a tag or a range is packed on its own, since only its tarball tells its version."""
     cache_dir = Path(cache_dir)
     npm_cache = Path(npm_cache or cache_dir / "_npm-cache")
+    parsed = [split_spec(spec) for spec in specs]
+    found: dict[str, NpmArtifact] = {}
+    for spec, (name, version) in zip(specs, parsed):
+        hit = _cached(cache_dir / slug(name), version)
+        if hit is not None:
+            found[spec] = NpmArtifact(hit, name, version, file_sha256(hit))
+    exact = [s for s, (_, v) in zip(specs, parsed) if s not in found and v and _EXACT.match(v)]
+    if exact:
+        found.update(_pack_exact(list(dict.fromkeys(exact)), cache_dir, npm_cache, run, phase))
+    for spec in specs:
+        if spec not in found:
+            found[spec] = _pack_resolved(spec, cache_dir, npm_cache, run, phase)
+    return [found[spec] for spec in specs]
+
+
+def _pack_exact(specs: list[str], cache_dir: Path, npm_cache: Path, run: Run | None, phase: str) -> dict:
+    from contextlib import ExitStack
+
+    parsed = {spec: split_spec(spec) for spec in specs}
+    bases = sorted({cache_dir / slug(name) for name, _ in parsed.values()})
+    out: dict[str, NpmArtifact] = {}
+    with ExitStack() as locks:
+        for base in bases:
+            base.mkdir(parents=True, exist_ok=True)
+            locks.enter_context(exclusive(base / ".lock"))
+        missing = []
+        for spec, (name, version) in parsed.items():
+            hit = _cached(cache_dir / slug(name), version)  # another process may have packed it meanwhile
+            if hit is not None:
+                out[spec] = NpmArtifact(hit, name, version, file_sha256(hit))
+            else:
+                missing.append(spec)
+        if not missing:
+            return out
+        tmp = Path(tempfile.mkdtemp(prefix=".pack-", dir=cache_dir))
+        try:
+            made = {p.name: p for p in pack_all(missing, tmp, npm_cache, run=run, phase=phase)}
+            for spec in missing:
+                name, version = parsed[spec]
+                tgz = made.get(tarball_name(name, version))
+                if tgz is None:  # npm normalised the version (`v1.2.3`): ask the tarballs themselves
+                    tgz = next((p for p in made.values() if _holds(p, name, version)), None)
+                if tgz is None:
+                    raise InfrastructureError(f"{phase}: npm pack {spec} produced no tarball")
+                out[spec] = _store(tgz, cache_dir / slug(name), name, read_version(tgz, name, version))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _holds(tgz: Path, name: str, version: str) -> bool:
+    manifest = read_manifest(tgz)
+    return manifest.get("name") == name and manifest.get("version") == version.lstrip("v").split("+", 1)[0]
+
+
+def read_version(tgz: Path, name: str, version: str) -> str:
+    """The version a tarball holds: its file name says it when npm named it after `version`
+    (which it derives from the package.json), else its package.json does."""
+    if tgz.name == tarball_name(name, version):
+        return version
+    return read_manifest(tgz).get("version") or version
+
+
+def _store(tgz: Path, base: Path, name: str, version: str) -> NpmArtifact:
+    dest = base / version
+    dest.mkdir(parents=True, exist_ok=True)
+    final = dest / tgz.name
+    if not final.exists():
+        tgz.replace(final)
+    return NpmArtifact(final, name, version, file_sha256(final))
+
+
+def _pack_resolved(spec: str, cache_dir: Path, npm_cache: Path, run: Run | None, phase: str) -> NpmArtifact:
     name, version = split_spec(spec)
     base = cache_dir / slug(name)
-    if version and _EXACT.match(version):
-        hit = sorted((base / version).glob("*.tgz"))
-        if hit:
-            return NpmArtifact(hit[0], name, version, file_sha256(hit[0]))
     base.mkdir(parents=True, exist_ok=True)
     with exclusive(base / ".lock"):
-        if version and _EXACT.match(version):
-            hit = sorted((base / version).glob("*.tgz"))
-            if hit:
-                return NpmArtifact(hit[0], name, version, file_sha256(hit[0]))
         tmp = Path(tempfile.mkdtemp(prefix=".pack-", dir=base))
         try:
             tgz = pack(spec, tmp, npm_cache, run=run, phase=phase)
             manifest = read_manifest(tgz)
-            real = manifest.get("version") or version or "0.0.0"
-            dest = base / real
-            dest.mkdir(parents=True, exist_ok=True)
-            final = dest / tgz.name
-            if not final.exists():
-                tgz.replace(final)
-            return NpmArtifact(final, manifest.get("name", name), real, file_sha256(final))
+            art = _store(tgz, base, name, manifest.get("version") or version or "0.0.0")
+            art.name = manifest.get("name", name)
+            return art
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
