@@ -118,8 +118,6 @@ def _npm_sides(specs: list[str], language: str) -> list[Side]:
     """npm sides, in order. An exact version already unpacked is used as it is; the tarballs
     missing from the shared artifact cache (the matrix's, `cache/artifacts/npm/`) are all
     fetched by one `npm pack`, then only what the diff reads is unpacked from each."""
-    from matrix.sources.npm import materialize_npm_all
-
     wanted = [_npm_name_version(spec) for spec in specs]
     trees: dict[str, Path] = {}
     for spec, (name, version) in zip(specs, wanted):
@@ -128,6 +126,8 @@ def _npm_sides(specs: list[str], language: str) -> list[Side]:
             trees[spec] = tree
     fetch = [spec for spec in dict.fromkeys(specs) if spec not in trees]
     if fetch:
+        from matrix.npm_artifacts import materialize_npm_all
+
         home = Home.default()
         try:
             arts = materialize_npm_all([spec[4:] for spec in fetch], home.dir("cache", "artifacts", "npm"),
