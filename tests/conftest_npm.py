@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -65,6 +66,9 @@ def write_package(dest: Path, name: str, version: str, deps: dict, code: str) ->
     }
     (dest / "package.json").write_text(json.dumps(manifest, indent=2))
     (dest / "index.js").write_text(code)
+    # declarations too, as published packages have them: `canary diff npm:...` reads these
+    (dest / "index.d.ts").write_text("".join(f"export declare const {name}: string;\n"
+                                             for name in re.findall(r"export const (\w+)", code)))
     return dest
 
 

@@ -156,3 +156,19 @@ def test_a_missing_version_is_named(typed_registry, tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"canary: error: key 'npm:{NAME}@9.9.9': npm pack failed: not in the registry: {NAME}@9.9.9"]
 
+
+
+def test_the_diff_after_a_run_fetches_no_core_again(fake_npm, tmp_path):
+    """`canary run` with `compat: {diff: true}` packs each core once for its cells; the diff of
+    baseline -> candidate after the cells reads the same tarballs."""
+    from tests.test_npm_harness import MATRIX
+
+    (tmp_path / "matrix.yaml").write_text(MATRIX + "compat: {diff: true}\n")
+    shim, log = npm_shim(tmp_path / "shim")
+    env = {**_env(fake_npm.registry, tmp_path / "home", shim), "npm_config_fetch_retries": "0"}
+    proc = canary("run", "-c", "matrix.yaml", "--cells", "plugin@*", "--progress", "none", "--report", "none",
+                  cwd=tmp_path, env=env)
+    assert "breaking changes: " in proc.stdout, proc.stdout + proc.stderr
+    packs = [c for c in npm_calls(log) if c.startswith("pack ")]
+    for version in ("1.0.0", "2.0.0"):
+        assert sum(f"@canary-fake/core@{version}" in c.split(" --")[0] for c in packs) == 1, packs
