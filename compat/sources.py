@@ -4,7 +4,7 @@ or a local directory, materialized as a local directory plus the resolved versio
 Downloads are cached under `$CANARY_HOME/cache/compat/` (default `.canary/` of the current
 directory). An exact npm/PyPI version already extracted there is used without touching the
 registry, which keeps a repeated `canary diff` well under a second. npm tarballs live in the
-matrix's artifact cache (`cache/artifacts/npm/`, matrix/sources/npm.py), fetched for both sides
+matrix's artifact cache (`cache/artifacts/npm/`, matrix/npm_artifacts.py), fetched for both sides
 by one `npm pack`, and only the files the diff's extractor reads are unpacked from them. Archives
 are unpacked with the project's safe extractor (no path traversal, no links out of the tree).
 """
