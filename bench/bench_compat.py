@@ -1,52 +1,35 @@
-"""Wall time of `canary diff` (startup included) on the real elizaOS pair and on a synthetic package
-ten times its size. Prints figures; asserts nothing (speed is not a unit test).
+"""`canary diff` timed as whole processes against the same work done by hand. Prints figures (medians of
+alternating rounds with min-max, CPU seconds, the machine's load at start and end); asserts nothing.
 
-    .venv/bin/python bench/bench_compat.py [--runs 5]
+    .venv/bin/python bench/bench_compat.py [--rounds 5]
 
-The real pair needs the npm registry once; its tarballs are then cached under $CANARY_HOME
-(default: <repo>/.canary) and every timed run is served from the cache.
+- start-up: `canary diff --help` (the interpreter, the CLI and compat's command module, no diff),
+  next to `python -c pass` (the interpreter alone).
+- cold real pair: `canary diff npm:@elizaos/core@1.6.4 npm:@elizaos/core@1.6.5` with an empty
+  CANARY_HOME (so an empty npm cache too), against by hand: one `npm pack` of both versions with an
+  empty npm cache, `tar -xzf` of package.json and the declaration files of each, and `canary diff`
+  of the two directories (the same extraction and diff). Target: <= 1.1x.
+- cached real pair: the same diff again (everything cached) against `canary diff` of the two
+  directories: what the cache lookup costs.
+- synthetic: a package ten times the real one's size, diffed from directories.
+
+The registry parts need the npm registry; without it they are skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
-import statistics
-import subprocess
+import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from rounds import alternate, canary_argv, load, ratio_line, run
+
 REAL = ("npm:@elizaos/core@1.6.4", "npm:@elizaos/core@1.6.5")
-TARGET = 0.5
-
-
-CPU: dict[str, list[float]] = {}
-
-
-def canary(*args: str, env: dict) -> tuple[float, subprocess.CompletedProcess]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "matrix.cli", *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    CPU.setdefault(" ".join(args), []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return wall, proc
-
-
-def timed(args: list[str], env: dict, runs: int) -> list[float]:
-    out = []
-    CPU.pop(" ".join(args), None)
-    for _ in range(runs):
-        wall, proc = canary(*args, env=env)
-        if proc.returncode not in (0, 1):
-            raise SystemExit(f"canary {' '.join(args)} failed: {proc.stderr.strip()}")
-        out.append(wall)
-    return out
+DIFF_OK = (0, 1)  # 1: breaking changes found, which the real pair has
 
 
 def synthetic(root: Path, interfaces: int, variant: int) -> Path:
@@ -82,71 +65,111 @@ def synthetic(root: Path, interfaces: int, variant: int) -> Path:
     return root
 
 
-def report(label: str, walls: list[float], args: list[str], baseline: float | None = None) -> float:
-    best, med = min(walls), statistics.median(walls)
-    cpu = statistics.median(CPU.get(" ".join(args), [0.0]))
-    line = f"{label:<44} min {best:6.3f} s  median {med:6.3f} s  cpu {cpu:6.3f} s  ({len(walls)} runs)"
-    if baseline:
-        line += f"  = {med / baseline:5.2f}x the real pair"
-    else:
-        line += f"  = {med / TARGET:5.2f}x the {TARGET} s target"
-    print(line)
-    return med
+def _changes(path: Path) -> list[tuple[str, str]]:
+    return [(c["rule"], c["symbol"]) for c in json.loads(path.read_text())["changes"]]
+
+
+def bench_startup(rounds: int, env: dict) -> None:
+    series = alternate({
+        "canary diff --help (start-up)": lambda: run(canary_argv("diff", "--help"), env=env),
+        "python -c pass (interpreter alone)": lambda: run([sys.executable, "-c", "pass"], env=env),
+    }, rounds)
+    for s in series.values():
+        print(s.line())
+
+
+def bench_real(rounds: int, env: dict, work: Path) -> bool:
+    """Cold and cached diff of the real pair against the same work by hand; False without a registry."""
+    specs = [spec[len("npm:"):] for spec in REAL]
+    state = {"round": 0}
+
+    def fresh(kind: str) -> Path:
+        state["round"] += 1
+        path = work / f"{kind}-{state['round']}"
+        path.mkdir(parents=True)
+        return path
+
+    def canary_cold() -> None:
+        home = fresh("home")
+        run(canary_argv("diff", *REAL, "--format", "json", "--output", str(home / "diff.json")),
+            env={**env, "CANARY_HOME": str(home)}, cwd=home, ok=DIFF_OK)
+        state["canary"] = home
+
+    def by_hand() -> None:
+        here = fresh("hand")
+        run(["npm", "pack", *specs, "--cache", str(here / "npm-cache"), "--pack-destination", str(here)],
+            env=env, cwd=here)
+        dirs = []
+        for spec in specs:
+            name, _, version = spec.rpartition("@")
+            out = here / version
+            out.mkdir()
+            run(["tar", "-xzf", str(here / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"), "-C", str(out),
+                 "--wildcards", "package/package.json", "*.d.ts"], env=env)
+            dirs.append(str(out / "package"))
+        run(canary_argv("diff", *dirs, "--format", "json", "--output", str(here / "diff.json")),
+            env={**env, "CANARY_HOME": str(here / "home")}, cwd=here, ok=DIFF_OK)
+        state["hand"] = here
+
+    try:
+        run(["npm", "view", specs[0], "version"], env=env)
+    except SystemExit as exc:
+        print(f"real pair skipped: registry not reachable ({str(exc)[:120]})")
+        return False
+    cold = alternate({"canary diff, cold (empty CANARY_HOME)": canary_cold,
+                      "by hand: npm pack a b + tar *.d.ts + diff dirs": by_hand}, rounds)
+    for s in cold.values():
+        print(s.line())
+    mine, hand = cold.values()
+    print(ratio_line("cold canary diff / by hand", mine, hand, target=1.1))
+    same = _changes(state["canary"] / "diff.json") == _changes(state["hand"] / "diff.json")
+    print(f"same changes reported by both: {same}")
+
+    home, hand_dir = state["canary"], state["hand"]
+    dirs = [str(hand_dir / spec.rpartition("@")[2] / "package") for spec in specs]
+    warm = alternate({
+        "canary diff, cached (nothing fetched)": lambda: run(
+            canary_argv("diff", *REAL, "--format", "json", "--output", os.devnull),
+            env={**env, "CANARY_HOME": str(home)}, cwd=home, ok=DIFF_OK),
+        "canary diff of the two directories": lambda: run(
+            canary_argv("diff", *dirs, "--format", "json", "--output", os.devnull),
+            env={**env, "CANARY_HOME": str(hand_dir / "home")}, cwd=hand_dir, ok=DIFF_OK),
+    }, rounds)
+    for s in warm.values():
+        print(s.line())
+    print(ratio_line("cached canary diff / diff of directories", *warm.values()))
+    return True
+
+
+def bench_synthetic(rounds: int, env: dict, work: Path) -> None:
+    old = synthetic(work / "syn-old", 1050, 0)
+    new = synthetic(work / "syn-new", 1050, 1)
+    out = work / "syn.json"
+    series = alternate({"synthetic package, 10x the real one (directories)": lambda: run(
+        canary_argv("diff", str(old), str(new), "--format", "json", "--output", str(out)),
+        env={**env, "CANARY_HOME": str(work / "syn-home")}, ok=DIFF_OK)}, rounds)
+    doc = json.loads(out.read_text())
+    print(series["synthetic package, 10x the real one (directories)"].line())
+    print(f"  synthetic: {doc['counts']['old_declarations']} -> {doc['counts']['new_declarations']} declarations, "
+          f"{doc['summary']['total']} changes")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    env = {**os.environ, "CANARY_HOME": os.environ.get("CANARY_HOME", str(ROOT / ".canary"))}
-    # Measure what a user gets: an installed tool has its bytecode cached. With
-    # PYTHONDONTWRITEBYTECODE every run would recompile every module of the CLI from source.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-
-    startup = timed(["--version"], env, args.runs)
-    report("canary --version (startup only)", startup, ["--version"])
-
-    real_med = None
-    warm, proc = canary("diff", *REAL, "--format", "json", "--output", os.devnull, env=env)
-    if proc.returncode in (0, 1):
-        print(f"{'real pair, first run (fetch + extract)':<44} {warm:6.3f} s")
-        real_args = ["diff", *REAL, "--format", "json", "--output", os.devnull]
-        real = timed(real_args, env, args.runs)
-        real_med = report("real @elizaos/core 1.6.4 -> 1.6.5 (cached)", real, real_args)
-    else:
-        print(f"real pair skipped: registry not reachable ({proc.stderr.strip()[:120]})")
-
-    with tempfile.TemporaryDirectory() as tmp:
-        old = synthetic(Path(tmp) / "old", 1050, 0)
-        new = synthetic(Path(tmp) / "new", 1050, 1)
-        syn_args = ["diff", str(old), str(new), "--format", "json", "--output", os.devnull]
-        walls = timed(syn_args, env, args.runs)
-        _, proc = canary("diff", str(old), str(new), "--format", "json", env=env)
-        import json
-
-        doc = json.loads(proc.stdout)
-        print(f"synthetic: {doc['counts']['old_declarations']} -> {doc['counts']['new_declarations']} declarations, "
-              f"{doc['summary']['total']} changes")
-        report("synthetic package, 10x the real one", walls, syn_args, real_med)
-    if real_med is not None:
-        print(f"startup share of the real pair: {statistics.median(startup) / real_med:5.2f}")
-        # compat's own work, in process (no interpreter start, no other command modules imported)
-        os.environ["CANARY_HOME"] = env["CANARY_HOME"]
-        sys.path.insert(0, str(ROOT))
-        start = time.perf_counter()
-        import compat
-
-        compat.compare(*REAL)
-        first = time.perf_counter() - start
-        runs = []
-        for _ in range(args.runs):
-            start = time.perf_counter()
-            compat.compare(*REAL)
-            runs.append(time.perf_counter() - start)
-        print(f"{'in process: compat.compare(real pair)':<44} first {first:6.3f} s (imports included)  "
-              f"median {statistics.median(runs):6.3f} s")
-    load = os.getloadavg()[0]
-    print(f"load average {load:.1f} on {os.cpu_count()} cores: wall figures stretch under load, cpu figures do not")
+    # What a user gets: an installed tool has its bytecode cached (PYTHONDONTWRITEBYTECODE would
+    # recompile every module on every run).
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "CANARY_HOME")}
+    print(f"start: {load()}")
+    work = Path(tempfile.mkdtemp(prefix="canary-bench-compat-"))
+    try:
+        bench_startup(args.rounds, env)
+        bench_real(args.rounds, env, work)
+        bench_synthetic(args.rounds, env, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"end:   {load()}")
     return 0
 
 

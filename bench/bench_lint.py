@@ -1,40 +1,36 @@
-"""Lint throughput (lines/s) of `canary lint` vs `ast-grep scan` (sg) with the same rules, same tree.
+"""`canary lint` against the ast-grep CLI with the same rules on the same files, both timed as whole
+processes (start-up, imports, parsing, matching and writing their JSON output to a file; neither
+output is read inside the timed region). Prints medians of alternating rounds with min-max, CPU
+seconds, the ratio canary / ast-grep, and the load at start and end. Asserts nothing.
 
-`canary` is timed as `canary lint` runs by default (one worker process per CPU, as
-`ast-grep scan` uses one thread per CPU) and, for reference, in a single process.
+    .venv/bin/python bench/bench_lint.py [--rounds 5] [--files 2000] [--mixed] [--only small,large,rules]
 
-Generates a large TypeScript tree (every file mentions `serverId`, so canary's
-word prefilter cannot skip a file: both tools parse every file), exports the
-migration as ast-grep rule YAML (`canary migration export-sg`), then times both
-in one run and prints the ratio. Target: canary within 1.5x of sg.
+- small: plugin-discord 1.3.3's own sources, read from its published source maps (`npm pack`, then
+  `canary migration extract-sources`); a generated 30-file tree when the registry is unreachable.
+- large: a generated tree of --files TypeScript files (every file mentions `serverId`, so canary's
+  word prefilter cannot skip one; --mixed: one in ten).
+- rules: a generated migration of 200 rules (100 member renames) on one 12-line file.
 
-    .venv/bin/python bench/bench_lint.py [--files 2000] [--repeat 3] [--mixed]
-
---mixed makes only one file in ten mention serverId (the common case in a
-real connector), which shows what the prefilter saves.
+The rules are the migration exported by `canary migration export-sg`, which ast-grep runs as they
+are; both tools use every CPU by default (canary: one worker process per CPU on large trees).
+Target (issue 18): ratio <= 1.5 on each.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from codemods.lint import lint_paths  # noqa: E402
-from codemods.migration import load_migration  # noqa: E402
-from codemods.sgexport import export_sg_rules  # noqa: E402
+from rounds import alternate, canary_argv, load, ratio_line, run
 
 MIGRATION = "elizaos-server-id"
+DISCORD = "@elizaos/plugin-discord@1.3.3"
 
 HEADER = """import {{ type IAgentRuntime, type World, type Room, ChannelType }} from '@elizaos/core';
 import {{ helper{n} }} from './helper{n}';
@@ -127,72 +123,99 @@ def sg_binary() -> str:
     raise SystemExit("ast-grep CLI not found (pip install ast-grep-cli)")
 
 
-def time_it(fn, repeat: int) -> tuple[float, object]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+def small_tree(work: Path) -> tuple[Path, str]:
+    """plugin-discord 1.3.3's sources from its source maps, else a generated 30-file tree."""
+    pack = work / "pack"
+    pack.mkdir()
+    proc = subprocess.run(["npm", "pack", DISCORD, "--pack-destination", str(pack)], capture_output=True, text=True)
+    tgz = next(pack.glob("*.tgz"), None)
+    if proc.returncode == 0 and tgz is not None:
+        out = work / "discord-src"
+        run(canary_argv("migration", "extract-sources", str(tgz), "-o", str(out)))
+        return out, f"{DISCORD} sources (source maps)"
+    out = work / "small"
+    generate(out, 30, mixed=True)
+    return out, "generated 30-file tree (registry unreachable)"
+
+
+def many_rules(work: Path) -> tuple[Path, Path]:
+    """A migration of 200 rules (100 member renames: a read and an optional read each), one 12-line file."""
+    import yaml
+
+    migration = work / "bench-200-rules.yaml"
+    migration.write_text(yaml.safe_dump({
+        "id": "bench-200-rules", "version": "1.0.0", "core": ">=2.0", "package": "@bench/core",
+        "title": "generated: 100 member renames",
+        "renames": [{"id": f"member-{i}", "language": "typescript", "kind": "member", "old": f"field{i}",
+                     "new": f"renamed{i}"} for i in range(100)],
+    }, sort_keys=False))
+    tree = work / "one-file"
+    tree.mkdir()
+    (tree / "file.ts").write_text("\n".join([
+        "import type { World } from '@bench/core';", "",
+        "export function read(world: World, room: any) {",
+        "  const a = world.field1;", "  const b = room?.field42;", "  world.field99 = a;",
+        "  const other = { field7: 1, serverId: 2 };", "  return [a, b, other, world.unrelated];", "}", "",
+        "export const size = (w: World) => w.field3 ?? 0;", "export default read;"]) + "\n")
+    return tree, migration
+
+
+def count_lines(tree: Path) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in tree.rglob("*") if p.is_file())
+
+
+def compare(label: str, tree: Path, migration: str, work: Path, rounds: int, sg: str) -> None:
+    rules = work / f"{label}-rules.yml"
+    run(canary_argv("migration", "export-sg", migration, "-o", str(rules)))
+    canary_out, sg_out = work / f"{label}-canary.json", work / f"{label}-sg.json"
+
+    def lint() -> None:
+        with canary_out.open("w") as out:
+            run(canary_argv("lint", str(tree), "--migration", migration, "--format", "json"), stdout=out, ok=(0, 1))
+
+    def scan() -> None:
+        with sg_out.open("w") as out:
+            run([sg, "scan", "--rule", str(rules), "--json=compact", str(tree)], stdout=out, ok=(0, 1))
+
+    lint(), scan()  # once untimed: page cache, bytecode
+    series = alternate({f"{label}: canary lint": lint, f"{label}: ast-grep scan": scan}, rounds)
+    for s in series.values():
+        print(s.line())
+    print(ratio_line(f"{label}: canary / ast-grep", *series.values(), target=1.5))
+    found_canary = len(json.loads(canary_out.read_text())["findings"])
+    found_sg = len(json.loads(sg_out.read_text() or "[]"))
+    rule_count = rules.read_text().count("\nid: ") + rules.read_text().startswith("id: ")
+    print(f"  {label}: {sum(1 for p in tree.rglob('*') if p.is_file())} files, {count_lines(tree)} lines, "
+          f"{rule_count} ast-grep rule documents; findings canary {found_canary}, ast-grep {found_sg}"
+          + ("" if found_canary == found_sg else "  (DIFFERENT)"))
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--files", type=int, default=2000)
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--mixed", action="store_true")
-    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--mixed", action="store_true", help="large tree: one file in ten mentions serverId")
+    ap.add_argument("--only", default="small,large,rules")
     args = ap.parse_args()
-
-    with tempfile.TemporaryDirectory(prefix="canary-bench-") as tmp:
-        tree = Path(tmp) / "tree"
-        lines = generate(tree, args.files, args.mixed)
-        rules = Path(tmp) / "rules.yml"
-        rules.write_text(export_sg_rules(load_migration(MIGRATION)), encoding="utf-8")
-        sg = sg_binary()
-        # Warm the page cache and both tools once before timing.
-        lint_paths([str(tree)], MIGRATION)
-        subprocess.run([sg, "scan", "--rule", str(rules), "--json=compact", str(tree)], capture_output=True)
-
-        def run_canary():  # what `canary lint` does by default: one worker per CPU
-            return len(lint_paths([str(tree)], MIGRATION, jobs=0).findings)
-
-        def run_canary_serial():  # the engine alone, one process
-            return len(lint_paths([str(tree)], MIGRATION, jobs=1).findings)
-
-        def run_sg():
-            proc = subprocess.run([sg, "scan", "--rule", str(rules), "--json=compact", str(tree)],
-                                  capture_output=True, text=True)
-            return len(json.loads(proc.stdout or "[]"))
-
-        # Interleaved (canary, sg, canary serial, canary, sg, ...), best of each: a load spike
-        # from other processes then hits both tools alike instead of biasing the ratio.
-        best = {"canary": float("inf"), "sg": float("inf"), "serial": float("inf")}
-        counts = {}
-        for _ in range(args.repeat):
-            for name, fn in (("canary", run_canary), ("sg", run_sg), ("serial", run_canary_serial)):
-                t, counts[name] = time_it(fn, 1)
-                best[name] = min(best[name], t)
-        t_canary, t_sg, t_serial = best["canary"], best["sg"], best["serial"]
-        n_canary, n_sg = counts["canary"], counts["sg"]
-
-    figures = {
-        "files": args.files, "lines": lines, "mixed": args.mixed, "cpus": os.cpu_count(),
-        "canary_seconds": round(t_canary, 3), "sg_seconds": round(t_sg, 3),
-        "canary_lines_per_s": round(lines / t_canary), "sg_lines_per_s": round(lines / t_sg),
-        "ratio_canary_to_sg": round(t_canary / t_sg, 2),
-        "canary_serial_seconds": round(t_serial, 3), "canary_serial_lines_per_s": round(lines / t_serial),
-        "ratio_serial_to_sg": round(t_serial / t_sg, 2),
-        "findings_canary": n_canary, "findings_sg": n_sg,
-        "target": "ratio <= 1.5",
-    }
-    if args.json:
-        print(json.dumps(figures, indent=2))
-    else:
-        for k, v in figures.items():
-            print(f"{k:22} {v}")
-    if n_canary != n_sg:
-        print("WARNING: canary and sg disagree on the number of findings", file=sys.stderr)
+    only = set(args.only.split(","))
+    sg = sg_binary()
+    print(f"start: {load()}")
+    work = Path(tempfile.mkdtemp(prefix="canary-bench-lint-"))
+    try:
+        if "small" in only:
+            tree, what = small_tree(work)
+            print(f"small tree: {what}")
+            compare("small", tree, MIGRATION, work, args.rounds, sg)
+        if "large" in only:
+            tree = work / "large"
+            generate(tree, args.files, args.mixed)
+            compare(f"{args.files} files" + (" (mixed)" if args.mixed else ""), tree, MIGRATION, work, args.rounds, sg)
+        if "rules" in only:
+            tree, migration = many_rules(work)
+            compare("200 rules, 12-line file", tree, str(migration), work, args.rounds, sg)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"end:   {load()}")
     return 0
 
 

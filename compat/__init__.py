@@ -20,8 +20,7 @@ def compare(old: str, new: str, language: str | None = None, config_file: str | 
     from .baseline import load_baseline
     from .config import load_config
     from .report import build
-    from .sources import detect_language, resolve_side
+    from .sources import resolve_sides
 
-    old_side, new_side = resolve_side(old), resolve_side(new)
-    return build(old_side, new_side, language or detect_language(new_side.path), load_config(config_file),
-                 load_baseline(baseline_file))
+    old_side, new_side, language = resolve_sides(old, new, language)
+    return build(old_side, new_side, language, load_config(config_file), load_baseline(baseline_file))

@@ -35,13 +35,11 @@ def run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .render import FORMATS
     from .report import blocking, build
-    from .sources import detect_language, resolve_side
+    from .sources import resolve_sides
 
     config = load_config(args.config)
     baseline = load_baseline(args.baseline)
-    old = resolve_side(args.old)
-    new = resolve_side(args.new)
-    language = args.lang or detect_language(new.path)
+    old, new, language = resolve_sides(args.old, args.new, args.lang)
     doc = build(old, new, language, config, baseline)
     text = FORMATS[args.format](doc)
     if args.output:

@@ -29,7 +29,7 @@ class Change:
     old: str | None = None
     new: str | None = None
     renamed_to: str | None = None
-    rename_evidence: str | None = None  # alias | declared | probable | schema
+    rename_evidence: str | None = None  # alias | declared | probable | positional
     location: dict = field(default_factory=dict)
     affects: list = field(default_factory=list)
     deprecated: dict | None = None
@@ -53,7 +53,7 @@ _EVENTS = {
         "kind": "kind-changed", "enum-value": "enum-value-changed", "alias-rename": "renamed-with-deprecated-alias",
         "deprecated": "deprecated", "export-added": "export-added", "required-member-added": "required-member-added",
         "member-added": "member-added", "required-parameter-added": "required-parameter-added",
-        "base-removed": "base-removed",
+        "base-removed": "base-removed", "parameter-renamed": "parameter-renamed",
     },
     "py": {
         "export-removed": "object-removed", "member-removed": "object-removed", "parameter-removed": "parameter-removed",
@@ -74,10 +74,26 @@ _EVENTS = {
 }
 
 
-def _short(text: str | None, limit: int = 120) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    return text[: limit - 1] + "…"
+def _around_difference(old: str, new: str, limit: int = 120) -> tuple[str, str]:
+    """Both texts shortened around the part that differs (a shared prefix and suffix elided),
+    so two long types that differ near the end never print as the same cut-off text."""
+    if len(old) <= limit and len(new) <= limit:
+        return old, new
+    start = 0
+    while start < min(len(old), len(new)) and old[start] == new[start]:
+        start += 1
+    end = 0
+    while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    context = 20
+    out = []
+    for text in (old, new):
+        lo = max(start - context, 0)
+        hi = min(len(text) - end + context, len(text))
+        if hi - lo > limit:
+            hi = lo + limit
+        out.append(("…" if lo > 0 else "") + text[lo:hi] + ("…" if hi < len(text) else ""))
+    return out[0], out[1]
 
 
 def _owner(decl: Decl) -> str | None:
@@ -90,15 +106,21 @@ class _Differ:
         self.lang = new.language
         self.config = config
         self.changes: list[Change] = []
+        self._class_index: dict[str, list[Decl]] | None = None  # NEW classes by name, built on first use
 
     def emit(self, event: str, decl: Decl, message: str, *, old: str | None = None, new: str | None = None,
              side: Decl | None = None, rename: Rename | None = None, old_decl: Decl | None = None,
-             new_decl: Decl | None = None) -> None:
+             new_decl: Decl | None = None, severity: str | None = None) -> None:
         name = _EVENTS[self.lang].get(event)
         if name is None:
             return
         rule = by_name(self.lang, name)
-        severity = rule.severity
+        severity = severity or rule.severity  # a rule may judge one change milder (variance)
+        if self.lang == "ts" and decl.kind == "parameter" and severity == "ERR" and self._another_overload_accepts(
+                self.old.decls.get(decl.path) or old_decl or decl):
+            # the first signature changed, but another overload of NEW still takes the old argument
+            severity = "WARN"
+            message += " (another overload still accepts the old argument)"
         o = old_decl or self.old.decls.get(decl.path)
         n = new_decl or self.new.decls.get(decl.path)
         deprecated = None
@@ -128,9 +150,24 @@ class _Differ:
         added_top = [p for p in added if new[p].container not in added_set and new[p].container not in reshaped]
         renames = find_renames(self.old, self.new, removed_top, added_top, self.config)
         rename_targets = {r.new_path for r in renames.values()}
+        positional = self._positional_renames(removed_top, added_top) if self.lang in ("ts", "py") else {}
+        rename_targets |= set(positional.values())
 
         for path in removed_top:
+            if path in positional and self.lang == "ts":
+                self.parameter_renamed(old[path], new[positional[path]])
+                continue
+            if path in positional and path not in renames:
+                # Python: breaks keyword callers only, and once (not PY003 plus PY008 for the new name)
+                n = new[positional[path]]
+                renames[path] = Rename(path, n.path, n.name, "positional", "same position")
             self.removed(old[path], renames.get(path), removed_set)
+            rename = renames.get(path)
+            if self.lang == "sql" and rename is not None and old[path].kind == "column" \
+                    and rename.new_path in new:
+                # renamed and retyped in one migration: the type, NULL and default changes are breaks of
+                # their own, each under its rule, on the new column
+                self.changed(old[path], new[rename.new_path], None, report_path=rename.new_path)
         for path in old:
             if path in new:
                 self.changed(old[path], new[path], renames.get(path))
@@ -139,6 +176,42 @@ class _Differ:
                 continue
             self.added(new[path])
         return self.changes
+
+    def _another_overload_accepts(self, o: Decl) -> bool:
+        """Every member of the OLD parameter's type is taken at its position by some overload of NEW
+        (`(enable?: boolean)` and `(nameAndArgs: string, ...)` together take `string | boolean`)."""
+        from .tstypes import split_union
+
+        owner = self.new.decls.get(o.container or "")
+        sigs = owner.extra.get("overloads", []) if owner is not None else []
+        if len(sigs) < 2 or o.index is None or o.type is None:
+            return False
+        taken = set()
+        for sig in sigs:
+            if o.index < len(sig) and sig[o.index][0]:
+                taken |= set(split_union(sig[o.index][0]))
+        return set(split_union(o.type)) <= taken
+
+    def _positional_renames(self, removed: list[str], added: list[str]) -> dict[str, str]:
+        """A TS parameter removed and one added at the same position of the same callable: one rename.
+        Calls pass it by position, so the name alone breaks nobody (one change, not TS006 + TS008)."""
+        slots = {}
+        for p in added:
+            d = self.new.decls[p]
+            if d.kind == "parameter" and not d.extra.get("rest"):
+                slots[(d.container, d.index)] = p
+        out = {}
+        for p in removed:
+            d = self.old.decls[p]
+            if d.kind == "parameter" and not d.extra.get("rest") and (d.container, d.index) in slots:
+                out[p] = slots.pop((d.container, d.index))
+        return out
+
+    def parameter_renamed(self, o: Decl, n: Decl) -> None:
+        self.emit("parameter-renamed", o, f"parameter {o.name} of {o.container} renamed to {n.name} at position "
+                  f"{o.index}: positional calls are unaffected", old=o.name, new=n.name,
+                  rename=Rename(o.path, n.path, n.name, "positional", "same position"), side=n)
+        self.changed(o, n, None, report_path=o.path)
 
     def _inherited_elsewhere(self, decl: Decl, in_old_only: bool) -> bool:
         """A change on an inherited copy is reported on its origin instead."""
@@ -149,9 +222,75 @@ class _Differ:
             return src in self.old.decls and src not in self.new.decls
         return True
 
+    # ---------------------------------------------------------- Python reachability
+    def _classes_named(self, leaf: str) -> list[Decl]:
+        if self._class_index is None:
+            self._class_index = {}
+            for d in self.new.decls.values():
+                if d.kind == "class":
+                    self._class_index.setdefault(d.name, []).append(d)
+        return self._class_index.get(leaf, [])
+
+    def _new_ancestors(self, cls: Decl, seen: set | None = None) -> list[Decl]:
+        """Classes of NEW that `cls` inherits from, found by base name (griffe leaves bases unresolved)."""
+        seen = seen if seen is not None else {cls.path}
+        out = []
+        for i, base in enumerate(cls.extra.get("bases", [])):
+            leaf = base.split("[", 1)[0].rsplit(".", 1)[-1]
+            full = (cls.extra.get("base_paths") or [])
+            exact = self.new.decls.get(full[i]) if i < len(full) else None
+            for cand in ([exact] if exact is not None and exact.kind == "class" else self._classes_named(leaf)):
+                if cand.path not in seen:
+                    seen.add(cand.path)
+                    out.append(cand)
+                    out.extend(self._new_ancestors(cand, seen))
+        return out
+
+    def _py_inherited(self, o: Decl) -> bool:
+        """A member moved to a base class of NEW is still there for every caller."""
+        cls = self.new.decls.get(o.container) if o.container else None
+        if cls is None or cls.kind != "class":
+            return False
+        return any(f"{base.path}.{o.name}" in self.new.decls for base in self._new_ancestors(cls))
+
+    def _py_lazy(self, o: Decl) -> Decl | None:
+        """The NEW module whose `__getattr__` still serves this name (lazy import, warning alias)."""
+        mod = self.new.decls.get(o.container) if o.container else None
+        if mod is not None and mod.kind == "module" and (o.name in mod.extra.get("lazy_names", ())
+                                                         or o.name in mod.extra.get("imported_names", ())):
+            return mod
+        return None
+
+    @staticmethod
+    def _positional_only(d: Decl) -> bool:
+        # `__x` (not dunder) is the PEP 484 spelling of positional-only
+        return d.extra.get("pkind") == "positional-only" or (d.name.startswith("__") and not d.name.endswith("__"))
+
+    def _py_param_counterpart(self, d: Decl, other: Contract) -> bool:
+        """A positional-only parameter renamed in place, or a renamed *args/**kwargs: not a change callers see."""
+        pkind = d.extra.get("pkind")
+        siblings = [x for x in other.decls.values() if x.container == d.container and x.kind == "parameter"]
+        if pkind in ("variadic positional", "variadic keyword"):
+            return any(x.extra.get("pkind") == pkind for x in siblings)
+        if self._positional_only(d):
+            return any(x.index == d.index and self._positional_only(x) for x in siblings)
+        return False
+
     def removed(self, o: Decl, rename: Rename | None, removed_set: set) -> None:
         if o.extra.get("inherited_path") and self._inherited_elsewhere(o, True):
             return
+        if self.lang == "py":
+            if o.kind == "parameter" and self._py_param_counterpart(o, self.new):
+                return
+            if self._py_inherited(o):
+                return
+            mod = self._py_lazy(o)
+            if mod is not None:
+                how = ("imported there from another module" if o.name in mod.extra.get("imported_names", ())
+                       else f"served by {mod.path}.__getattr__ (lazy import or deprecated alias)")
+                self.emit("deprecated", o, f"{o.path} is no longer defined in {mod.path} but still importable: "
+                          f"{how}", old_decl=o, side=mod)
+                return
         if o.extra.get("inherited_path") and self._base_removed(o):
             return
         kind = o.kind
@@ -198,10 +337,38 @@ class _Differ:
         nd = self.new.decls.get(owner_root)
         return bool(origin and nd is not None and origin not in nd.extra.get("bases", []))
 
-    def changed(self, o: Decl, n: Decl, rename: Rename | None) -> None:
+    def _variance(self, old: str, new: str) -> str:
+        if self.lang == "ts":
+            from .tstypes import relation
+
+            return relation(old, new)
+        if self.lang == "py":
+            from .pytypes import union_members
+
+            a, b = union_members(old), union_members(new)
+            if a == b:
+                return "same"
+            if a < b or "Any" in b:
+                return "wider"
+            if b < a or "Any" in a:
+                return "narrower"
+        return "changed"
+
+    def _same_type(self, old: str, new: str) -> bool:
+        if old == new:
+            return True
+        if self.lang == "py":
+            from .pytypes import canonical
+
+            return canonical(old) == canonical(new)  # a respelling (t.List[str] / list[str]) is no change
+        if self.lang == "ts":
+            return self.old.aliases.get(old, old) == self.new.aliases.get(new, new)
+        return False
+
+    def changed(self, o: Decl, n: Decl, rename: Rename | None, report_path: str | None = None) -> None:
         if o.extra.get("inherited_path") and n.extra.get("inherited_path") == o.extra.get("inherited_path"):
             return  # reported on the declaration it is inherited from
-        path = o.path
+        path = report_path or o.path
         if o.kind != n.kind:
             self.emit("kind", n, f"{path} changed from {o.kind} to {n.kind}", old=o.kind, new=n.kind)
             return
@@ -209,16 +376,25 @@ class _Differ:
         callable_ = kind in ("function", "method", "constructor")
         param = kind in ("parameter", "parameter-property")
         # type
-        if o.type is not None and n.type is not None and o.type != n.type:
-            if callable_:
-                self.emit("return-type", n, f"return type of {path} changed from {_short(o.type)} to {_short(n.type)}",
-                          old=o.type, new=n.type)
+        if o.type is not None and n.type is not None and not self._same_type(o.type, n.type):
+            way = self._variance(o.type, n.type)
+            shown = _around_difference(o.type, n.type)
+            if way == "same":
+                pass
+            elif callable_:
+                # what a caller receives may narrow
+                self.emit("return-type", n, f"return type of {path} "
+                          f"{'narrowed' if way == 'narrower' else 'changed'} from {shown[0]} to {shown[1]}",
+                          old=o.type, new=n.type, severity="INFO" if way == "narrower" else None)
             elif param:
+                # what a caller passes may widen
                 if self.lang != "py":
-                    self.emit("parameter-type", n, f"type of {path} changed from {_short(o.type)} to {_short(n.type)}",
-                              old=o.type, new=n.type)
+                    self.emit("parameter-type", n, f"type of {path} "
+                              f"{'widened' if way == 'wider' else 'changed'} from {shown[0]} to {shown[1]}"
+                              + (": every argument accepted before still is" if way == "wider" else ""),
+                              old=o.type, new=n.type, severity="INFO" if way == "wider" else None)
             else:
-                self.emit("member-type", n, f"type of {path} changed from {_short(o.type)} to {_short(n.type)}",
+                self.emit("member-type", n, f"type of {path} changed from {shown[0]} to {shown[1]}",
                           old=o.type, new=n.type)
         # optionality
         if o.optional and not n.optional and not (callable_ and self.lang == "ts"):
@@ -243,7 +419,9 @@ class _Differ:
                 and positional and not o.extra.get("rest"):
             self.emit("parameter-order", n, f"{path} moved from position {o.index} to {n.index}",
                       old=str(o.index), new=str(n.index))
-        if kind == "parameter" and o.extra.get("pkind") != n.extra.get("pkind") and self.lang == "py":
+        if kind == "parameter" and o.extra.get("pkind") != n.extra.get("pkind") and self.lang == "py" \
+                and not (n.extra.get("pkind") == "positional-only" and (self._positional_only(o) or (
+                    o.index == 0 and o.name in ("self", "cls")))):
             self.emit("parameter-kind", n, f"{path} changed kind from {o.extra.get('pkind')} to "
                       f"{n.extra.get('pkind')}", old=o.extra.get("pkind"), new=n.extra.get("pkind"))
         if kind == "parameter" and self.lang == "py" and o.default is not None and n.default is not None \
@@ -273,6 +451,9 @@ class _Differ:
             self.emit("destructured-dropped", n, f"{_owner(n)} no longer destructures {n.name} from its object "
                       "parameter: a value passed as it is silently ignored")
         for base in o.extra.get("bases", []):
+            leaf = base.split("[", 1)[0].rsplit(".", 1)[-1]
+            if self.lang == "py" and any(a.name == leaf for a in self._new_ancestors(n)):
+                continue  # still in the MRO through another base
             if base not in n.extra.get("bases", []):
                 self.emit("base-removed", n, f"{path} no longer extends {base}", old=base, new=None)
         # deprecation
@@ -295,6 +476,8 @@ class _Differ:
             self.emit("export-added", n, f"{kind} {n.path} added", new=n.type)
             return
         if self.old.decls.get(n.container) is None and kind not in ("parameter", "parameter-property"):
+            return
+        if kind == "parameter" and self.lang == "py" and self._py_param_counterpart(n, self.old):
             return
         if kind == "parameter":
             if not n.optional:

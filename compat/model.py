@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Files the TypeScript extractor reads (besides package.json): what an npm side unpacks for a ts diff.
+TS_SUFFIXES = (".d.ts", ".d.mts", ".d.cts", ".ts", ".tsx", ".mts", ".cts")
+
 
 @dataclass
 class Decl:
@@ -53,6 +56,9 @@ class Contract:
     root: str = ""  # where it was read from
     # Renames the side itself records (SQL `ALTER TABLE .. RENAME COLUMN a TO b`): old path -> new leaf.
     renames: dict[str, str] = field(default_factory=dict)
+    # TS: aliases of a predefined type (`type Milliseconds = number`), exported or not: a member
+    # retyped from `number` to `Milliseconds` has the same type.
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def add(self, decl: Decl) -> None:
         # First declaration wins: overloads and duplicate re-exports keep the first one seen.

@@ -49,6 +49,61 @@ def _deprecation(obj) -> str | None:
     return None
 
 
+_LITERAL = re.compile(r"""["']([A-Za-z_]\w*)["']""")
+
+
+def _lazy_names(module) -> list[str]:
+    """Names a module-level `__getattr__` may still serve: the string literals in its body."""
+    fn = module.members.get("__getattr__") if hasattr(module, "members") else None
+    if fn is None or getattr(fn, "kind", None) is None or fn.kind.value != "function":
+        return []
+    lines = getattr(fn, "lines", None) or []
+    names = set(_LITERAL.findall("\n".join(lines)))
+    # names also listed in a dict/set the function consults (`_DEPRECATED = {"Old": ...}`)
+    for word in re.findall(r"\b([A-Za-z_]\w*)\b", "\n".join(lines)):
+        member = module.members.get(word)
+        if member is not None and member.kind.value == "attribute" and member.value is not None:
+            names.update(_LITERAL.findall(str(member.value)))
+    return sorted(names)
+
+
+def _reexported_from_private(alias, module_path: str, name: str) -> bool:
+    """`from ._native import soft_str` in a package without `__all__`: the private module's object is
+    offered here under a public name, so it is this module's API (markupsafe 2.0)."""
+    target = getattr(alias, "target_path", "") or ""
+    root = module_path.split(".", 1)[0]
+    if not _public(name) or not target.startswith(root + ".") or _type_checking_only(alias):
+        return False
+    inner = target[len(root) + 1:].split(".")[:-1]
+    return any(part.startswith("_") for part in inner)
+
+
+def _type_checking_only(alias) -> bool:
+    """Imported under `if TYPE_CHECKING:` (any spelling): not there at runtime."""
+    try:
+        lines = alias.parent.lines
+        i = (alias.alias_lineno or alias.lineno) - 1
+    except Exception:  # noqa: BLE001 - no source to look at
+        return False
+    if not 0 <= i < len(lines):
+        return False
+    indent = len(lines[i]) - len(lines[i].lstrip())
+    for j in range(i - 1, -1, -1):
+        line = lines[j]
+        if line.strip() and len(line) - len(line.lstrip()) < indent:
+            return line.lstrip().startswith("if ") and "TYPE_CHECKING" in line
+    return False
+
+
+def _canonical(base) -> str | None:
+    """Full dotted path of a base class expression, through the module's imports (no loading)."""
+    try:
+        path = base.canonical_path
+    except Exception:  # noqa: BLE001 - unresolvable expression (a call, a subscript of a foreign module)
+        return None
+    return path if isinstance(path, str) else None
+
+
 def _public(name: str) -> bool:
     return not name.startswith("_") or name == "__init__"
 
@@ -77,12 +132,25 @@ class _Walker:
         file, line = self.loc(obj)
         dep = _deprecation(obj)
         if kind == "module":
+            extra = {}
+            lazy = _lazy_names(obj)
+            if lazy:
+                extra["lazy_names"] = lazy
+            # imported names stay importable from here even when not public API by our rule
+            imported = sorted(n for n, m in obj.members.items()
+                              if isinstance(m, Alias) and not n.startswith("_") and not _type_checking_only(m))
+            if imported:
+                extra["imported_names"] = imported
             self.contract.add(Decl(path=path, kind="module", name=obj.name, container=container, file=file,
-                                   line=line, deprecated=dep))
+                                   line=line, deprecated=dep, extra=extra))
         elif kind == "class":
             bases = [str(b) for b in obj.bases]
+            extra = {"bases": bases} if bases else {}
+            base_paths = [_canonical(b) for b in obj.bases]
+            if any(base_paths):
+                extra["base_paths"] = [b for b in base_paths if b]
             self.contract.add(Decl(path=path, kind="class", name=obj.name, container=container, file=file,
-                                   line=line, deprecated=dep, extra={"bases": bases} if bases else {}))
+                                   line=line, deprecated=dep, extra=extra))
         elif kind == "function":
             in_class = container is not None and self.contract.decls.get(container) is not None and \
                 self.contract.decls[container].kind == "class"
@@ -111,7 +179,8 @@ class _Walker:
         exported = {str(e) if not hasattr(e, "name") else e.name for e in exports} if exports else None
         for name, member in obj.members.items():
             if isinstance(member, Alias):
-                if not exported or name not in exported:
+                if not (exported and name in exported) and not (
+                        exported is None and kind == "module" and _reexported_from_private(member, path, name)):
                     continue
                 try:
                     target = member.final_target
@@ -150,4 +219,24 @@ def extract(root: Path) -> Contract:
         except (ImportError, ModuleNotFoundError) as exc:
             raise UserError(f"cannot load Python package {name}: {exc}", file=str(base)) from exc
         walker.walk(pkg, name, None)
+        for sub, dotted in _namespace_subpackages(base / name, name):
+            # griffe skips folders without __init__.py (flask.sansio); they are importable all the same
+            try:
+                mod = griffe.load(sub.name, search_paths=[str(sub.parent)], allow_inspection=False,
+                                  resolve_aliases=False)
+            except (ImportError, ModuleNotFoundError):
+                continue
+            walker.walk(mod, dotted, dotted.rsplit(".", 1)[0])
     return walker.contract
+
+
+def _namespace_subpackages(pkg_dir: Path, dotted: str):
+    if not (pkg_dir / "__init__.py").is_file():
+        return
+    for sub in sorted(p for p in pkg_dir.iterdir() if p.is_dir()):
+        if not _public(sub.name) or sub.name in _SKIP_DIRS or not sub.name.isidentifier():
+            continue
+        if (sub / "__init__.py").is_file():
+            yield from _namespace_subpackages(sub, f"{dotted}.{sub.name}")
+        elif any(sub.glob("*.py")):
+            yield sub, f"{dotted}.{sub.name}"

@@ -52,6 +52,20 @@ def _similarity(a: str, b: str) -> float:
     return score
 
 
+_PROPERTY_KINDS = frozenset({"member", "attribute", "const", "variable", "column"})
+_CALLABLE_KINDS = frozenset({"method", "function"})
+
+
+def _valid_target(alias: Decl, target: Decl) -> bool:
+    """A replacement named in a deprecation message must be usable the way the old name was:
+    not itself deprecated, and of a compatible kind (a method is not replaced by a dict attribute)."""
+    if target.deprecated is not None:
+        return False
+    if alias.kind == target.kind:
+        return True
+    return any(alias.kind in group and target.kind in group for group in (_PROPERTY_KINDS, _CALLABLE_KINDS))
+
+
 def alias_renames(old: Contract, new: Contract) -> dict[str, Rename]:
     out: dict[str, Rename] = {}
     for path, n in new.decls.items():
@@ -69,7 +83,8 @@ def alias_renames(old: Contract, new: Contract) -> dict[str, Rename]:
                 candidates.append(word)
             # the named replacement must be new: pointing at something that already existed is a plain
             # deprecation (INFO), not a rename
-            target = next((c for c in candidates if c in new.decls and c != path and c not in old.decls), None)
+            target = next((c for c in candidates if c in new.decls and c != path and c not in old.decls
+                           and _valid_target(n, new.decls[c])), None)
             if target is None:
                 continue
             out[path] = Rename(path, target, new.decls[target].name, "alias",

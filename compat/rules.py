@@ -194,7 +194,7 @@ class TsKindChanged(Rule):
 @rule
 class TsDestructuredPropertyDropped(Rule):
     id, name, language = "TS016", "destructured-property-dropped", "ts"
-    severity = "WARN"
+    severity = "ERR"
     affects = ("callers",)
     detects = ("A function no longer destructures a property of its object parameter although the "
                "parameter's type still allows it: callers still compile but the value is silently ignored.")
@@ -274,6 +274,17 @@ class TsBaseRemoved(Rule):
     detects = "An interface or class no longer extends a base type: the inherited members are gone."
     example = "`interface Room extends Base` became `interface Room`."
     migration = "Use the members the type still declares."
+
+
+@rule
+class TsParameterRenamed(Rule):
+    id, name, language = "TS024", "parameter-renamed", "ts"
+    severity = "INFO"
+    semver = "patch"
+    affects = ()
+    detects = "A positional parameter got another name at the same position: calls pass it by position, so none breaks (a type change on it is reported on its own)."
+    example = "`sendMessage(agentId: UUID, ...)` became `sendMessage(target: UUID | IAgentRuntime, ...)`."
+    migration = "Nothing to do."
 
 
 # ---------------------------------------------------------------- Python (griffe's kinds)

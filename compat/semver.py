@@ -1,7 +1,7 @@
 """Is the version step from OLD to NEW big enough for what the diff found?
 
 Each rule names the step it requires (major for breaking, minor for additions and
-deprecations). Before 1.0.0 the first non-zero component acts as the major one (npm and
+deprecations); a change needs major only when it is reported at ERR, the rules' word for a break. Before 1.0.0 the first non-zero component acts as the major one (npm and
 Cargo practice). A step to a prerelease of a higher version counts as that version's step;
 prerelease -> prerelease of the same version is `prerelease` and is always sufficient
 (prereleases make no compatibility promise).
@@ -45,8 +45,10 @@ def required(changes: list[dict], rule_semver: dict[str, str]) -> str:
         if c.get("accepted"):
             continue
         r = rule_semver.get(c["rule"], "major")
-        if c["severity"] == "INFO" and r == "major":
-            r = "minor"  # downgraded by config or by the deprecation policy: not breaking any more
+        if c["severity"] != "ERR" and r == "major":
+            # only what the rules call breaking (ERR, after variance, overloads, policy and config)
+            # needs a major step; a WARN is a caution, not a break
+            r = "minor"
         if _RANK[r] > _RANK[need]:
             need = r
     return need

@@ -3,8 +3,10 @@ or a local directory, materialized as a local directory plus the resolved versio
 
 Downloads are cached under `$CANARY_HOME/cache/compat/` (default `.canary/` of the current
 directory). An exact npm/PyPI version already extracted there is used without touching the
-registry, which keeps a repeated `canary diff` well under a second. Archives are unpacked with
-the project's safe extractor (no path traversal, no links out of the tree).
+registry, which keeps a repeated `canary diff` well under a second. npm tarballs live in the
+matrix's artifact cache (`cache/artifacts/npm/`, matrix/npm_artifacts.py), fetched for both sides
+by one `npm pack`, and only the files the diff's extractor reads are unpacked from them. Archives
+are unpacked with the project's safe extractor (no path traversal, no links out of the tree).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pathlib import Path
 from matrix.errors import InfrastructureError, UserError
 from matrix.home import Home
 from matrix.model import slug
+
+from .model import TS_SUFFIXES
 
 _EXACT = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$")
 
@@ -55,13 +59,17 @@ def _run(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProces
         raise UserError(f"'{' '.join(argv[:3])}' timed out") from exc
 
 
-def _unpack(archive: Path, dest: Path) -> None:
-    """Unpack into a temp dir next to `dest`, then rename: a killed run never leaves half a tree."""
-    from matrix.archives import safe_extract
+def _unpack(archive: Path, dest: Path, keep=None) -> None:
+    """Unpack into a temp dir next to `dest`, then rename: a killed run never leaves half a tree.
+    `keep(member name)` selects members (streamed, the others are never written)."""
+    from matrix.archives import safe_extract, safe_extract_selected
 
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".unpack-"))
     try:
-        safe_extract(archive, tmp)
+        if keep is None:
+            safe_extract(archive, tmp)
+        else:
+            safe_extract_selected(archive, tmp, keep)
         try:
             tmp.rename(dest)
         except OSError:
@@ -76,36 +84,72 @@ def _unpack(archive: Path, dest: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _npm_side(spec: str, body: str) -> Side:
+def _npm_name_version(spec: str) -> tuple[str, str]:
+    body = spec[4:]
     at = body.rfind("@")
     if at <= 0:
         raise UserError("npm side needs a version", key=spec, hint="npm:<pkg>@<version>")
-    name, version = body[:at], body[at + 1:]
-    root = cache_dir("npm")
-    base = f"{slug(name)}-{slug(version)}"
-    dest = root / base
-    if not (_EXACT.match(version) and (dest / "package" / "package.json").is_file()):
-        proc = _run(["npm", "pack", f"{name}@{version}", "--json", "--pack-destination", str(root)], cwd=root)
-        if proc.returncode != 0:
-            first = next((ln for ln in proc.stderr.splitlines() if "ERR" in ln), proc.stderr.strip()[:200])
-            raise UserError(f"npm pack failed: {first}", key=spec)
+    return body[:at], body[at + 1:]
+
+
+def _keep(language: str):
+    """Which tarball members a diff in `language` reads: package.json and the language's
+    sources (TypeScript: declarations and .ts files; SQL: .sql), nothing else. Python reads
+    every file (None)."""
+    suffixes = {"ts": TS_SUFFIXES, "sql": (".sql",)}.get(language)
+    if suffixes is None:
+        return None
+
+    def keep(member: str) -> bool:
+        parts = member.split("/")
+        if parts[1:] == ["package.json"]:
+            return True
+        return member.endswith(suffixes) and "node_modules" not in parts
+
+    return keep
+
+
+def _npm_tree(name: str, version: str, language: str) -> Path:
+    """Where the files of one npm version that a `language` diff reads are kept."""
+    return cache_dir("npm") / f"{slug(name)}-{slug(version)}.{language}"
+
+
+def _npm_sides(specs: list[str], language: str) -> list[Side]:
+    """npm sides, in order. An exact version already unpacked is used as it is; the tarballs
+    missing from the shared artifact cache (the matrix's, `cache/artifacts/npm/`) are all
+    fetched by one `npm pack`, then only what the diff reads is unpacked from each."""
+    wanted = [_npm_name_version(spec) for spec in specs]
+    trees: dict[str, Path] = {}
+    for spec, (name, version) in zip(specs, wanted):
+        tree = _npm_tree(name, version, language)
+        if _EXACT.match(version) and tree.is_dir():
+            trees[spec] = tree
+    fetch = [spec for spec in dict.fromkeys(specs) if spec not in trees]
+    if fetch:
+        from matrix.npm_artifacts import materialize_npm_all
+
+        home = Home.default()
         try:
-            info = json.loads(proc.stdout)[0]
-            tgz = root / info["filename"]
-            resolved = info["version"]
-        except (ValueError, LookupError, TypeError) as exc:
-            raise UserError("unexpected output from npm pack", key=spec) from exc
-        dest = root / f"{slug(name)}-{slug(resolved)}"
-        if not (dest / "package" / "package.json").is_file():
-            if dest.exists():
-                shutil.rmtree(dest)
-            _unpack(tgz, dest)
-    pkg_dir = dest / "package"
-    if not pkg_dir.is_dir():  # a few tarballs use another top folder
-        subdirs = [p for p in dest.iterdir() if p.is_dir()]
-        pkg_dir = subdirs[0] if len(subdirs) == 1 else dest
-    meta = _package_json(pkg_dir)
-    return Side(spec=spec, kind="npm", path=pkg_dir, name=name, version=meta.get("version") or version)
+            arts = materialize_npm_all([spec[4:] for spec in fetch], home.dir("cache", "artifacts", "npm"),
+                                       home.npm_cache, phase="npm pack")
+        except InfrastructureError as exc:
+            named = [spec for spec in fetch if spec[4:] in f"{exc.reason}\n{exc.detail}"]
+            reason = exc.reason.removeprefix("npm pack: ").replace("dependency not in registry", "not in the registry")
+            raise UserError(f"npm pack failed: {reason}", key=", ".join(named or fetch)) from exc
+        for spec, art in zip(fetch, arts):
+            tree = _npm_tree(_npm_name_version(spec)[0], art.version, language)
+            if not tree.is_dir():
+                _unpack(art.path, tree, _keep(language))
+            trees[spec] = tree
+    sides = []
+    for spec, (name, version) in zip(specs, wanted):
+        pkg_dir = trees[spec] / "package"
+        if not pkg_dir.is_dir():  # a few tarballs use another top folder
+            subdirs = [p for p in trees[spec].iterdir() if p.is_dir()]
+            pkg_dir = subdirs[0] if len(subdirs) == 1 else trees[spec]
+        meta = _package_json(pkg_dir)
+        sides.append(Side(spec=spec, kind="npm", path=pkg_dir, name=name, version=meta.get("version") or version))
+    return sides
 
 
 def _pypi_side(spec: str, body: str) -> Side:
@@ -208,9 +252,25 @@ def _local_version(path: Path) -> str | None:
     return None
 
 
-def resolve_side(spec: str) -> Side:
+def resolve_sides(old: str, new: str, language: str | None = None) -> tuple[Side, Side, str]:
+    """OLD and NEW sides and the diff's language (`language`, else detected on NEW). npm sides
+    are fetched together (one `npm pack`) and unpack only what that language's extractor reads."""
+    new_side = None
+    if language is None and not new.startswith("npm:"):
+        new_side = resolve_side(new)
+        language = detect_language(new_side.path)
+    language = language or "ts"  # an npm package always has a package.json: detected as ts
+    npm = [spec for spec in (old, new) if spec.startswith("npm:")]
+    by_spec = dict(zip(npm, _npm_sides(npm, language))) if npm else {}
+    old_side = by_spec.get(old) or resolve_side(old, language)
+    new_side = new_side or by_spec.get(new) or resolve_side(new, language)
+    return old_side, new_side, language
+
+
+def resolve_side(spec: str, language: str = "ts") -> Side:
+    """One side; an npm side unpacks only what a `language` diff reads."""
     if spec.startswith("npm:"):
-        return _npm_side(spec, spec[4:])
+        return _npm_sides([spec], language)[0]
     if spec.startswith("pypi:"):
         return _pypi_side(spec, spec[5:])
     if spec.startswith("git:"):

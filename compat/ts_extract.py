@@ -20,10 +20,9 @@ from ast_grep_py import SgRoot
 
 from matrix.errors import UserError
 
-from .model import Contract, Decl
+from .model import TS_SUFFIXES, Contract, Decl
 
 _DEPRECATED = re.compile(r"@deprecated\b(.*?)(?=\n\s*\*?\s*@\w|\*/|$)", re.S)
-_TS_SUFFIXES = (".d.ts", ".d.mts", ".d.cts", ".ts", ".tsx", ".mts", ".cts")
 _OBJECT = "{...}"  # type text for inline object types: their members are compared one by one
 
 
@@ -211,7 +210,7 @@ class TsExtractor:
             if stem.endswith(ext):
                 stem = stem[: -len(ext)]
                 break
-        candidates = [stem + s for s in _TS_SUFFIXES] + [os.path.join(stem, "index" + s) for s in _TS_SUFFIXES]
+        candidates = [stem + s for s in TS_SUFFIXES] + [os.path.join(stem, "index" + s) for s in TS_SUFFIXES]
         if spec.endswith((".ts", ".tsx")) and not spec.endswith(".d.ts"):
             candidates.insert(0, stem)
         found = None
@@ -287,6 +286,11 @@ class TsExtractor:
                 node, doc = mod.locals[local]
                 self.declaration(name, node, doc, mod)
         self._inherit()
+        for mod in self.modules.values():
+            for name, (node, _doc) in mod.locals.items():
+                value = node.field("value") if node.kind() == "type_alias_declaration" else None
+                if value is not None and value.kind() == "predefined_type" and node.field("type_parameters") is None:
+                    self.contract.aliases.setdefault(name, value.text())
         return self.contract
 
     def _loc(self, mod: _Module, node) -> tuple[str, int]:
@@ -392,7 +396,10 @@ class TsExtractor:
                 continue
             name = name_node.text().strip("'\"")
             path = f"{container}.{name}"
-            if path in seen:  # overloads: the first signature speaks for the method
+            if path in seen:  # overloads: the first signature speaks for the method; the others are kept
+                first = self.contract.decls.get(path)  # as parameter types, to judge a change at a position
+                if first is not None and first.kind in ("method", "constructor"):
+                    first.extra.setdefault("overloads", []).append(_signature(m.field("parameters")))
                 continue
             seen.add(path)
             doc = _doc_before(kids, i)
@@ -418,6 +425,7 @@ class TsExtractor:
             ckind = "constructor" if name == "constructor" else "method"
             if "?" in sub:
                 extra["optional"] = True
+            extra["overloads"] = [_signature(m.field("parameters"))]
             self.contract.add(Decl(path=path, kind=ckind, name=name, container=container,
                                    type=norm_type(_text(m.field("return_type"))), optional="?" in sub,
                                    deprecated=dep, file=file, line=line, extra=extra))
@@ -532,6 +540,23 @@ class TsExtractor:
             visit(path)
 
 
+def _signature(params) -> list[list]:
+    """[type text, optional] per positional parameter of one signature (for overload checks)."""
+    out = []
+    if params is None:
+        return out
+    for p in params.children():
+        kind = p.kind()
+        if kind not in ("required_parameter", "optional_parameter"):
+            continue
+        pattern = p.field("pattern")
+        if pattern is None or pattern.kind() == "this":
+            continue
+        out.append([norm_type(_text(p.field("type"))), kind == "optional_parameter" or p.field("value") is not None
+                    or pattern.kind() == "rest_pattern"])
+    return out
+
+
 def _text(node) -> str | None:
     return node.text() if node is not None else None
 
@@ -575,7 +600,7 @@ def _pattern_names(pattern) -> list[str]:
 
 def _types_condition(value) -> str | None:
     if isinstance(value, str):
-        return value if value.endswith(tuple(_TS_SUFFIXES)) else None
+        return value if value.endswith(tuple(TS_SUFFIXES)) else None
     if isinstance(value, dict):
         if isinstance(value.get("types"), str):
             return value["types"]

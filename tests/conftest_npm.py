@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -65,6 +66,9 @@ def write_package(dest: Path, name: str, version: str, deps: dict, code: str) ->
     }
     (dest / "package.json").write_text(json.dumps(manifest, indent=2))
     (dest / "index.js").write_text(code)
+    # declarations too, as published packages have them: `canary diff npm:...` reads these
+    (dest / "index.d.ts").write_text("".join(f"export declare const {name}: string;\n"
+                                             for name in re.findall(r"export const (\w+)", code)))
     return dest
 
 
@@ -101,25 +105,18 @@ class _Registry(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def fake_npm(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fake-npm")
-    cache = root / "npm-cache"
-    tarballs = {}
-    for name, version, deps, code in FAKE_PACKAGES:
-        src = write_package(root / "src" / f"{name.split('/')[-1]}-{version}", name, version, deps, code)
-        tarballs[(name, version)] = npm_pack_dir(src, root / "tgz", cache)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
+def serve_tarballs(tarballs: dict) -> tuple[ThreadingHTTPServer, str]:
+    """A registry on 127.0.0.1 serving `tarballs` ((name, version) -> .tgz); (server, url).
+    Each server has its own handler class, so several can run in one session."""
+    handler = type("Registry", (_Registry,), {"packuments": {}, "files": {}})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     url = f"http://127.0.0.1:{server.server_address[1]}/"
-    packuments: dict = {}
-    files: dict = {}
     for (name, version), tgz in tarballs.items():
         blob = tgz.read_bytes()
-        files[tgz.name] = blob
+        handler.files[tgz.name] = blob
         manifest = json.loads(subprocess.run(["tar", "-xzOf", str(tgz), "package/package.json"],
                                              capture_output=True, check=True).stdout)
-        doc = packuments.setdefault(name, {"name": name, "dist-tags": {}, "versions": {}})
+        doc = handler.packuments.setdefault(name, {"name": name, "dist-tags": {}, "versions": {}})
         doc["versions"][version] = {
             **manifest,
             "dist": {
@@ -129,9 +126,36 @@ def fake_npm(tmp_path_factory):
             },
         }
         doc["dist-tags"]["latest"] = max(doc["versions"], key=lambda v: tuple(map(int, v.split("."))))
-    _Registry.packuments, _Registry.files = packuments, files
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, url
+
+
+def npm_shim(directory: Path) -> tuple[Path, Path]:
+    """A PATH entry whose `npm` logs its arguments (one line per call) and runs the real npm.
+    Returns (the directory to put first on PATH, the log)."""
+    real = shutil.which("npm")
+    assert real, "npm is not installed"
+    directory.mkdir(parents=True, exist_ok=True)
+    log = directory / "npm-calls.log"
+    shim = directory / "npm"
+    shim.write_text(f'#!/bin/sh\nprintf \'%s\\n\' "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    shim.chmod(0o755)
+    return directory, log
+
+
+def npm_calls(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.fixture(scope="session")
+def fake_npm(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fake-npm")
+    cache = root / "npm-cache"
+    tarballs = {}
+    for name, version, deps, code in FAKE_PACKAGES:
+        src = write_package(root / "src" / f"{name.split('/')[-1]}-{version}", name, version, deps, code)
+        tarballs[(name, version)] = npm_pack_dir(src, root / "tgz", cache)
+    server, url = serve_tarballs(tarballs)
     yield FakeNpm(root=root, tarballs=tarballs, registry=url, npm_cache=cache)
     server.shutdown()
     shutil.rmtree(root / "src", ignore_errors=True)

@@ -11,20 +11,43 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.conftest_npm import npm_calls, npm_shim
+
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.registry
 
 
 @pytest.fixture(scope="module")
-def real_diff(tmp_path_factory) -> tuple[int, dict]:
+def cold_run(tmp_path_factory) -> dict:
+    """One cold diff (empty CANARY_HOME, so an empty npm cache too), every npm call logged."""
     home = tmp_path_factory.mktemp("canary-home")
+    shim, log = npm_shim(tmp_path_factory.mktemp("npm-shim"))
     proc = subprocess.run(
         [sys.executable, "-m", "matrix.cli", "diff", "npm:@elizaos/core@1.6.4", "npm:@elizaos/core@1.6.5",
          "--format", "json"],
-        capture_output=True, text=True, timeout=600, cwd=home, env={**os.environ, "CANARY_HOME": str(home)})
+        capture_output=True, text=True, timeout=600, cwd=home,
+        env={**os.environ, "CANARY_HOME": str(home), "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"})
     assert proc.returncode in (0, 1), proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
+    return {"proc": proc, "home": home, "calls": npm_calls(log)}
+
+
+@pytest.fixture(scope="module")
+def real_diff(cold_run) -> tuple[int, dict]:
+    return cold_run["proc"].returncode, json.loads(cold_run["proc"].stdout)
+
+
+def test_cold_diff_is_one_npm_pack_and_unpacks_declarations_only(cold_run):
+    calls = cold_run["calls"]
+    assert len(calls) == 1 and calls[0].startswith("pack @elizaos/core@1.6.4 @elizaos/core@1.6.5 "), calls
+    trees = sorted((cold_run["home"] / "cache/compat/npm").iterdir())
+    assert [t.name for t in trees] == ["@elizaos_core-1.6.4.ts", "@elizaos_core-1.6.5.ts"]
+    for tree in trees:
+        files = [p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()]
+        assert "package/package.json" in files and "package/dist/index.d.ts" in files
+        assert all(f == "package/package.json" or f.endswith(".d.ts") for f in files), files
+    # the tarballs sit in the matrix's artifact cache, where `canary run` looks for them
+    assert len(list((cold_run["home"] / "cache/artifacts/npm/@elizaos_core").glob("1.6.*/*.tgz"))) == 2
 
 
 def by(doc: dict, rule: str, symbol: str) -> dict:

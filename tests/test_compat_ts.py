@@ -279,7 +279,7 @@ def test_each_catalogue_kind_is_found(changes):
     assert find(changes, "TS009", "IAgentRuntime.move(b)").old == "1"
     assert find(changes, "TS010", "ChannelType.VOICE").kind == "enum-member"
     assert find(changes, "TS017", "ChannelType.GROUP").new == '"group"'
-    assert find(changes, "TS016", "IAgentRuntime.createRoom(params).channelName").severity == "WARN"
+    assert find(changes, "TS016", "IAgentRuntime.createRoom(params).channelName").severity == "ERR"
     # getMemories(count) moved because tableName was inserted before it
     assert find(changes, "TS009", "IAgentRuntime.getMemories(count)").new == "2"
 
