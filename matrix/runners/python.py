@@ -12,7 +12,7 @@ from pathlib import Path
 from ..context import CellContext
 from ..errors import CoreMismatch, InfrastructureError
 from ..locks import exclusive
-from ..registry import pip_index_args
+from ..registry import pip_index_args, pip_index_env
 from ..versions import satisfies
 
 NAME = "python"
@@ -41,15 +41,7 @@ print(json.dumps({"version": d.version, "direct_url": d.read_text("direct_url.js
 
 def pip_env(cx: CellContext) -> dict[str, str]:
     """The matrix's index settings as PIP_* variables, so the connector's own pip calls see them too."""
-    index = cx.matrix.core.index
-    env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    if index.get("find_links"):
-        env["PIP_FIND_LINKS"] = " ".join(index["find_links"])
-    if index.get("index_url"):
-        env["PIP_INDEX_URL"] = index["index_url"]
-    if index.get("no_index"):
-        env["PIP_NO_INDEX"] = "1"
-    return env
+    return {"PIP_DISABLE_PIP_VERSION_CHECK": "1", **pip_index_env(cx.matrix.core.index)}
 
 
 def prepare(cx: CellContext) -> None:
