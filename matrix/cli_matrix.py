@@ -13,6 +13,7 @@ from .errors import UserError
 from .execute import RunOptions, execute
 from .home import Home
 from .plan import plan, select
+from .progress import step
 from .store import Store, open_run
 
 
@@ -112,12 +113,16 @@ def cmd_run(args) -> int:
         print(f"  error (required): {v.cell_id}: {v.reason}")
     print(f"results: {outcome.run.path}")
     # A run of some cells (a CI shard) leaves the diff to `canary merge`: computed once, not per job.
+    step_mode = "quiet" if args.progress == "none" else args.progress
     if matrix.compat.get("diff") and not args.cells:
-        diff_file = _compat_diff(matrix, outcome)
+        with step("compat diff: baseline -> newest candidate", step_mode):
+            diff_file = _compat_diff(matrix, outcome)
         if diff_file:
             print(f"breaking changes: {diff_file}")
     if args.report and args.report != "none":
-        report_dir = _report(outcome.run.path, args.report, waivers.combine(matrix.waivers, waivers.load_beside(matrix.file)))
+        with step(f"report: {args.report}", step_mode):
+            report_dir = _report(outcome.run.path, args.report,
+                                 waivers.combine(matrix.waivers, waivers.load_beside(matrix.file)))
         if report_dir:
             print(f"report: {report_dir}")
     if by_status:
