@@ -87,3 +87,56 @@ connectors:
     assert "verified: heldcore 1.0.0 installed from heldcore-1.0.0" in log
     cand = json.loads((run / "cells" / "heldplug@main--core-pr.json").read_text())
     assert cand["status"] == "fail" and cand["core"]["resolved"] == "1.1.0"
+
+
+NPM_CHECK = ("import('@canary-fake/held-plugin').then(m => { const out = m.hello();"
+             " console.log(out); if (out !== 'hello world') process.exit(1); })")
+
+
+@pytest.mark.slow
+def test_npm_connector_depending_on_a_never_published_core(fake_npm, tmp_path):
+    """The npm twin: the core exists only in git (the fake registry has no such package), the
+    connector declares it as a dependency; the packed core tarball + overrides satisfy it."""
+    from tests.conftest_npm import write_package
+
+    core = tmp_path / "held-core"
+    repo = _git(core)
+    write_package(core, "@canary-fake/held-core", "1.0.0", {},
+                  "export const greet = (n) => 'hello ' + n;\n")
+    repo.git.add(A=True)
+    repo.index.commit("core 1.0.0")
+    repo.create_tag("v1.0.0")
+    write_package(core, "@canary-fake/held-core", "1.1.0", {}, "export const welcome = (n) => n;\n")
+    repo.git.add(A=True)
+    repo.index.commit("core 1.1.0: greet removed")
+    repo.create_tag("candidate")
+    plug = tmp_path / "held-plugin"
+    prepo = _git(plug)
+    write_package(plug, "@canary-fake/held-plugin", "0.1.0", {"@canary-fake/held-core": "^1.0.0"},
+                  "import { greet } from '@canary-fake/held-core';\nexport const hello = () => greet('world');\n")
+    prepo.git.add(A=True)
+    prepo.index.commit("plugin")
+    matrix = tmp_path / "matrix.yaml"
+    matrix.write_text(f"""\
+version: 1
+core:
+  name: "@canary-fake/held-core"
+  ecosystem: npm
+  versions:
+    - {{git: {str(core)!r}, ref: v1.0.0, label: base}}
+    - {{git: {str(core)!r}, ref: candidate, label: pr}}
+  baseline: base
+settings: {{retries: 0}}
+connectors:
+  - name: held
+    package: "@canary-fake/held-plugin"
+    git: {{url: {str(plug)!r}, refs: [main]}}
+    test: [node, -e, {json.dumps(NPM_CHECK)}]
+""")
+    home = tmp_path / "home"
+    proc = canary("run", "-c", str(matrix), "--progress", "plain", "--report", "none", cwd=tmp_path,
+                  env={"CANARY_HOME": str(home), **fake_npm.env()})
+    out = canary("verdicts", "--store", str(home / "runs"), "--json", cwd=tmp_path)
+    by = {v["cell_id"]: v["verdict"] for v in json.loads(out.stdout)["verdicts"]}
+    assert by == {"held@main--core-base": "ok", "held@main--core-pr": "regressed"}, proc.stdout + proc.stderr
+    assert proc.returncode == 1
