@@ -93,23 +93,30 @@ def cmd_run(args) -> int:
     counts: dict[str, int] = {}
     for v in summary.verdicts:
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
-    by_status = args.exit_by_status or bool(unjudged)
-    if by_status:
+    unjudged_ids = {c.id for c in unjudged}
+    results = outcome.run.read_cells()
+    if args.exit_by_status or unjudged:
         statuses: dict[str, int] = {}
-        for r in outcome.run.read_cells().values():
+        for r in results.values():
             statuses[r.status] = statuses.get(r.status, 0) + 1
         line = f"run {outcome.run.run_id}: cells: {', '.join(f'{n} {k}' for k, n in sorted(statuses.items()))}"
         if unjudged:
             # A CI shard: a candidate compared with no baseline would read "green" here while it
-            # failed; the verdict belongs to `canary merge`, which sees every job's cells.
-            line += (f" (not judged: the baseline of {len(unjudged)} candidate cell(s) is not in this run; "
-                     "`canary merge` judges the whole matrix)")
+            # failed; its verdict belongs to `canary merge`, which sees every job's cells.
+            judged: dict[str, int] = {}
+            for v in summary.verdicts:
+                if v.cell_id not in unjudged_ids:
+                    judged[v.verdict] = judged.get(v.verdict, 0) + 1
+            line += (f"; not judged here: {len(unjudged)} candidate cell(s) whose baseline is not in this run "
+                     "(`canary merge` judges the whole matrix)")
+            if judged:
+                line += f"; judged: {', '.join(f'{n} {k}' for k, n in sorted(judged.items()))}"
         print(line)
     else:
         print(f"run {outcome.run.run_id}: {summary.decision} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
-    for v in [] if unjudged else summary.blocking:
+    for v in summary.blocking:
         print(f"  regressed (required): {v.cell_id}: {v.reason}")
-    for v in [] if unjudged else summary.inconclusive:
+    for v in summary.inconclusive:
         print(f"  error (required): {v.cell_id}: {v.reason}")
     print(f"results: {outcome.run.path}")
     # A run of some cells (a CI shard) leaves the diff to `canary merge`: computed once, not per job.
@@ -125,10 +132,16 @@ def cmd_run(args) -> int:
                                  waivers.combine(matrix.waivers, waivers.load_beside(matrix.file)))
         if report_dir:
             print(f"report: {report_dir}")
-    if by_status:
-        statuses = {r.status for r in outcome.run.read_cells().values()}
-        return 3 if "error" in statuses else 1 if statuses & {"fail", "timeout"} else 0
+    if args.exit_by_status:
+        return _status_code({r.status for r in results.values()})
+    if unjudged and summary.exit_code == 0:
+        # Never exit 0 ("green") for a job whose unjudged cells failed.
+        return _status_code({r.status for cid, r in results.items() if cid in unjudged_ids})
     return summary.exit_code
+
+
+def _status_code(statuses: set[str]) -> int:
+    return 3 if "error" in statuses else 1 if statuses & {"fail", "timeout"} else 0
 
 
 def _report(run_path: Path, formats: str, run_waivers: tuple) -> Path | None:
