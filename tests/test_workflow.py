@@ -284,7 +284,11 @@ class LocalRunner:
                     continue
                 # One path: its contents form the artifact; several: each keeps its own name.
                 target = dest if len(paths) == 1 else dest / src.name
-                shutil.copytree(src, target, dirs_exist_ok=True) if src.is_dir() else shutil.copy(src, target)
+                if src.is_dir():
+                    shutil.copytree(src, target, dirs_exist_ok=True)
+                else:  # a file keeps its name inside the artifact
+                    dest.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(src, dest / src.name)
         elif action == "actions/download-artifact":
             dest = ws / args.get("path", ".")
             if "name" in args:
@@ -350,6 +354,7 @@ def test_workflow_runs_locally_plan_two_shards_merge_report(four_cells, tmp_path
     assert (gather["workspace"] / "canary-out" / "report" / "junit.xml").is_file()
     assert gather["summary"].read_text().strip()
     assert (runner.artifacts / "canary-report" / "merged" / "run.json").is_file()
+    assert (runner.artifacts / "canary-junit" / "junit.xml").is_file()
     assert "::error title=canary%3A regressed alpha@main--core-2.0.0::" in gather["logs"]["Merge, report, comment"]
 
     # A job that lost a result: that cell is `error: missing` and the gate says inconclusive (3).
