@@ -188,8 +188,10 @@ def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: fanout.Pla
         return
     if matrix.compat.get("diff"):
         from .cli_matrix import compat_diff
+        from .progress import step
 
-        compat_diff(matrix, plan.candidates, out.path)
+        with step("compat diff: baseline -> newest candidate"):
+            compat_diff(matrix, plan.candidates, out.path)
 
 
 def _default_store() -> Path:
