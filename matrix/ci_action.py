@@ -53,6 +53,9 @@ def set_output(name: str, value: str) -> None:
 def matrix_with_core_under_test(matrix_file: Path, core_path: str, label: str) -> Path:
     """The user's matrix plus the checkout as one more candidate core (`{path: ..., label: ...}`),
     written beside it so that its relative paths and waivers.yaml still apply."""
+    from .config import load
+
+    load(str(matrix_file))  # a bad matrix is one line naming file:line:column, exit 2
     if not core_path:
         return matrix_file
     data = yaml.safe_load(matrix_file.read_text(encoding="utf-8"))

@@ -217,3 +217,11 @@ def test_action_steps_on_a_git_only_core_to_merged_report_and_sticky_comment(tmp
     assert [c["id"] for c in fake.comments if "<!-- canary:report -->" in c["body"]] == [ours[0]["id"]]
     assert [m for m, _, _ in fake.calls].count("POST") == 1 and "PATCH" in [m for m, _, _ in fake.calls]
     assert len(fake.comments) == 2  # the unrelated comment and ours
+
+
+def test_plan_step_on_a_bad_matrix_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "matrix.yaml").write_text("core: [\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INPUT_")}
+    proc = step("plan", tmp_path, dict(env, INPUT_MATRIX="matrix.yaml"), "--out", str(tmp_path / "plan"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("canary: error: matrix.yaml:2:1:") and len(proc.stderr.strip().splitlines()) == 1
