@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .lint import LintReport
+from matrix import sarif as sarif_doc
 from matrix.ghactions import escape as gh_escape
 
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
@@ -32,7 +33,10 @@ def render_json(report: LintReport) -> str:
     return json.dumps(report.to_dict(), indent=2) + "\n"
 
 
-def render_sarif(report: LintReport, rules: list) -> str:
+def render_sarif(report: LintReport, rules: list, base: str | None = ".") -> str:
+    """SARIF through the shared builder (matrix/sarif.py): paths relative to the repository root.
+
+    base: the directory the finding paths are relative to (the working directory by default)."""
     by_id = {r.id: r for r in rules}
     used = sorted({f.rule for f in report.findings} | set(by_id))
     driver_rules = []
@@ -47,39 +51,28 @@ def render_sarif(report: LintReport, rules: list) -> str:
         driver_rules.append(entry)
     results = []
     for f in report.findings:
+        uri = sarif_doc.repo_uri(f.file, base)
+        region = {"startLine": f.line, "startColumn": f.column, "endLine": f.end_line, "endColumn": f.end_column}
         res = {
             "ruleId": f.rule,
             "level": SARIF_LEVEL.get(f.severity, "warning"),
             "message": {"text": f.message},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": f.file.replace("\\", "/")},
-                "region": {"startLine": f.line, "startColumn": f.column,
-                           "endLine": f.end_line, "endColumn": f.end_column},
-            }}],
+            "locations": [sarif_doc.location(uri, region)],
         }
         if f.fix is not None:
             res["fixes"] = [{
                 "description": {"text": f"replace with {f.fix.replacement}"},
                 "artifactChanges": [{
-                    "artifactLocation": {"uri": f.file.replace("\\", "/")},
+                    "artifactLocation": {"uri": uri, "uriBaseId": sarif_doc.SRCROOT},
                     "replacements": [{
-                        "deletedRegion": {"startLine": f.line, "startColumn": f.column,
-                                          "endLine": f.end_line, "endColumn": f.end_column},
+                        "deletedRegion": region,
                         "insertedContent": {"text": f.fix.replacement},
                     }],
                 }],
             }]
         results.append(res)
-    doc = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "canary-codemods", "rules": driver_rules,
-                                "properties": {"migration": report.migration}}},
-            "results": results,
-        }],
-    }
-    return json.dumps(doc, indent=2) + "\n"
+    return sarif_doc.dumps(sarif_doc.document("canary-codemods", driver_rules, results,
+                                              properties={"migration": report.migration}))
 
 
 def render_github(report: LintReport) -> str:

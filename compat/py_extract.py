@@ -215,7 +215,10 @@ def extract(root: Path) -> Contract:
     walker = _Walker(base)
     for name in names:
         try:
-            pkg = griffe.load(name, search_paths=[str(base)], allow_inspection=False, resolve_aliases=False)
+            # try_relative_path=False: a folder of that name in the working directory (a core
+            # repository's own checkout) must not stand in for this side's package.
+            pkg = griffe.load(name, search_paths=[str(base)], allow_inspection=False, resolve_aliases=False,
+                              try_relative_path=False)
         except (ImportError, ModuleNotFoundError) as exc:
             raise UserError(f"cannot load Python package {name}: {exc}", file=str(base)) from exc
         walker.walk(pkg, name, None)

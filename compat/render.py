@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .rules import RULES, SEVERITIES
+from matrix import sarif as sarif_doc
 from matrix.ghactions import escape as gh_escape
 
 _TITLES = {"ERR": "Breaking (ERR)", "WARN": "Warnings (WARN)", "INFO": "Notes (INFO)"}
@@ -97,6 +98,9 @@ def sarif(doc: dict) -> str:
             "defaultConfiguration": {"level": _SARIF_LEVEL[r.severity]},
             "properties": {"affects": list(r.affects), "semver": r.semver},
         })
+    # Locations are in the new side's sources; a local directory is in the user's repository.
+    new = doc.get("new") or {}
+    base = new.get("path") if new.get("kind") == "path" else None
     results = []
     for c in doc["changes"]:
         loc = c.get("location") or {}
@@ -108,18 +112,12 @@ def sarif(doc: dict) -> str:
                                               "affects")},
         }
         if loc.get("file"):
-            result["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": loc["file"]},
-                                                         "region": {"startLine": max(int(loc.get("line") or 1), 1)}}}]
+            result["locations"] = [sarif_doc.location(sarif_doc.repo_uri(loc["file"], base),
+                                                      {"startLine": max(int(loc.get("line") or 1), 1)})]
         if c["accepted"]:
             result["suppressions"] = [{"kind": "external", "justification": c["accepted"]["reason"]}]
         results.append(result)
-    return json.dumps({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "canary-compat", "informationUri": "docs/compat.md",
-                                      "rules": rules}},
-                  "results": results}],
-    }, indent=2) + "\n"
+    return sarif_doc.dumps(sarif_doc.document("canary-compat", rules, results, information_uri="docs/compat.md"))
 
 
 def github(doc: dict) -> str:

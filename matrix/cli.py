@@ -54,6 +54,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     modules = [OWNER[command]] if command in OWNER else COMMAND_MODULES
     for name in modules:
         importlib.import_module(name).register(sub)
+    from .cli_examples import add_examples
+
+    add_examples(sub)
     return parser
 
 

@@ -36,6 +36,9 @@ def register(sub) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("-c", "--config", help="matrix file whose planned cells every job should have reported")
     src.add_argument("--plan", help="a plan written by `canary plan --json`")
+    p.add_argument("--diff", metavar="FILE",
+                   help="a compat diff (canary/compat-diff/v1) to keep with the merged run; default: computed "
+                        "once here when the matrix has `compat: {diff: true}`, else one a job wrote")
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     p.add_argument("--today", help=TODAY_HELP)
     p.set_defaults(handler=cmd_merge)
@@ -158,6 +161,7 @@ def cmd_merge(args) -> int:
         fanout.warn(f"two results for {cid}: kept the one that finished last")
     for text in result.corrupt:
         fanout.warn(f"unreadable cell result, counted as missing: {text}")
+    _merge_diff(args.diff, args.config or plan.matrix_file or None, plan, out)
     summary = verdicts.classify(out, waivers=waivers, today=today)
     record = out.read_run()
     record.exit_code = summary.exit_code
@@ -166,6 +170,28 @@ def cmd_merge(args) -> int:
           f"job run(s) into {out.path}", file=sys.stderr)
     _emit(summary, args.json)
     return summary.exit_code
+
+
+def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: fanout.Plan, out: RunDir) -> None:
+    """The merged run's compat-diff.json: --diff FILE, else computed once here (the shard jobs
+    leave it out), else whatever a job wrote. Advisory like in `canary run`: never fails the merge."""
+    from .store import read_json, write_json_atomic
+
+    if diff_file:
+        write_json_atomic(out.path / fanout.DIFF_FILE, read_json(Path(diff_file)))
+        return
+    if not matrix_file or not Path(matrix_file).is_file():
+        return
+    matrix = _load_matrix(matrix_file)
+    if plan.matrix_digest and plan.matrix_digest != matrix.digest:
+        fanout.warn(f"{matrix_file} changed since the plan was made: no compat diff computed")
+        return
+    if matrix.compat.get("diff"):
+        from .cli_matrix import compat_diff
+        from .progress import step
+
+        with step("compat diff: baseline -> newest candidate"):
+            compat_diff(matrix, plan.candidates, out.path)
 
 
 def _default_store() -> Path:

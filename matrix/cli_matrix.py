@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from .errors import UserError
 from .execute import RunOptions, execute
 from .home import Home
 from .plan import plan, select
+from .progress import step
 from .store import Store, open_run
 
 
@@ -54,7 +57,8 @@ def cmd_plan(args) -> int:
     if args.json:
         doc = {
             "schema": "canary/plan/v1", "matrix": matrix.file, "core": matrix.core.name,
-            "ecosystem": matrix.core.ecosystem, "cells": [c.to_dict(matrix.file) for c in cells],
+            "ecosystem": matrix.core.ecosystem, "matrix_digest": matrix.digest,
+            "cells": [c.to_dict(matrix.file) for c in cells],
         }
         print(json.dumps(doc, indent=2))
         return 0
@@ -74,7 +78,9 @@ def cmd_run(args) -> int:
     resume = open_run(args.resume, store.root) if args.resume else None
     if resume is None:
         sources.check_refs(matrix, home)
+    planned = cells
     cells = select(cells, args.cells)
+    unjudged = candidates_without_baseline(planned, cells)
     options = RunOptions(
         jobs=args.jobs or matrix.settings.jobs, retries=args.retries, use_cache=not args.no_cache,
         keep_work=args.keep_work, progress=args.progress, argv=sys.argv[1:],
@@ -87,11 +93,25 @@ def cmd_run(args) -> int:
     counts: dict[str, int] = {}
     for v in summary.verdicts:
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
-    if args.exit_by_status:
+    unjudged_ids = {c.id for c in unjudged}
+    results = outcome.run.read_cells()
+    if args.exit_by_status or unjudged:
         statuses: dict[str, int] = {}
-        for r in outcome.run.read_cells().values():
+        for r in results.values():
             statuses[r.status] = statuses.get(r.status, 0) + 1
-        print(f"run {outcome.run.run_id}: cells: {', '.join(f'{n} {k}' for k, n in sorted(statuses.items()))}")
+        line = f"run {outcome.run.run_id}: cells: {', '.join(f'{n} {k}' for k, n in sorted(statuses.items()))}"
+        if unjudged:
+            # A CI shard: a candidate compared with no baseline would read "green" here while it
+            # failed; its verdict belongs to `canary merge`, which sees every job's cells.
+            judged: dict[str, int] = {}
+            for v in summary.verdicts:
+                if v.cell_id not in unjudged_ids:
+                    judged[v.verdict] = judged.get(v.verdict, 0) + 1
+            line += (f"; not judged here: {len(unjudged)} candidate cell(s) whose baseline is not in this run "
+                     "(`canary merge` judges the whole matrix)")
+            if judged:
+                line += f"; judged: {', '.join(f'{n} {k}' for k, n in sorted(judged.items()))}"
+        print(line)
     else:
         print(f"run {outcome.run.run_id}: {summary.decision} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
     for v in summary.blocking:
@@ -99,18 +119,29 @@ def cmd_run(args) -> int:
     for v in summary.inconclusive:
         print(f"  error (required): {v.cell_id}: {v.reason}")
     print(f"results: {outcome.run.path}")
-    if matrix.compat.get("diff"):
-        diff_file = _compat_diff(matrix, outcome)
+    # A run of some cells (a CI shard) leaves the diff to `canary merge`: computed once, not per job.
+    step_mode = "quiet" if args.progress == "none" else args.progress
+    if matrix.compat.get("diff") and not args.cells:
+        with step("compat diff: baseline -> newest candidate", step_mode):
+            diff_file = _compat_diff(matrix, outcome)
         if diff_file:
             print(f"breaking changes: {diff_file}")
     if args.report and args.report != "none":
-        report_dir = _report(outcome.run.path, args.report, waivers.combine(matrix.waivers, waivers.load_beside(matrix.file)))
+        with step(f"report: {args.report}", step_mode):
+            report_dir = _report(outcome.run.path, args.report,
+                                 waivers.combine(matrix.waivers, waivers.load_beside(matrix.file)))
         if report_dir:
             print(f"report: {report_dir}")
     if args.exit_by_status:
-        statuses = {r.status for r in outcome.run.read_cells().values()}
-        return 3 if "error" in statuses else 1 if statuses & {"fail", "timeout"} else 0
+        return _status_code({r.status for r in results.values()})
+    if unjudged and summary.exit_code == 0:
+        # Never exit 0 ("green") for a job whose unjudged cells failed.
+        return _status_code({r.status for cid, r in results.items() if cid in unjudged_ids})
     return summary.exit_code
+
+
+def _status_code(statuses: set[str]) -> int:
+    return 3 if "error" in statuses else 1 if statuses & {"fail", "timeout"} else 0
 
 
 def _report(run_path: Path, formats: str, run_waivers: tuple) -> Path | None:
@@ -122,24 +153,56 @@ def _report(run_path: Path, formats: str, run_waivers: tuple) -> Path | None:
     return Path(html) if html else run_path / "report"
 
 
+@contextlib.contextmanager
+def _environ(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def candidates_without_baseline(planned: list, selected: list) -> list:
+    """Selected candidate cells whose baseline cell (same connector ref) the plan has but the
+    selection left out: their verdict cannot be decided by this run."""
+    chosen = {c.id for c in selected}
+    baselines = {(c.connector, c.ref): c.id for c in planned if c.role == "baseline"}
+    return [c for c in selected if c.role == "candidate"
+            and baselines.get((c.connector, c.ref)) not in (None, *chosen)]
+
+
 def _compat_diff(matrix, outcome) -> Path | None:
-    """Baseline core against the newest candidate, for the report. Advisory: never fails the run."""
+    return compat_diff(matrix, outcome.record.candidates, outcome.run.path)
+
+
+def compat_diff(matrix, candidate_labels: list[str], run_path: Path) -> Path | None:
+    """Baseline core against the newest candidate, for the report. Advisory: never fails the run.
+
+    `canary run` calls it for a whole run, `canary merge` once for the gathered CI jobs."""
     import compat
 
     from .coresides import newest_candidate, side
     from .plan import resolve_core_versions
+    from .registry import pip_index_env
     from .store import write_json_atomic
 
     specs, baseline = resolve_core_versions(matrix)
-    candidate = newest_candidate(matrix, outcome.record.candidates, specs)
+    candidate = newest_candidate(matrix, candidate_labels, specs)
     if candidate is None:
         return None
     try:
-        doc = compat.compare(side(matrix, baseline), side(matrix, candidate), language=matrix.compat.get("language"),
-                             config_file=matrix.compat.get("config"))
+        # The matrix's own index (find-links, no-index) for the sides pip fetches.
+        with _environ(pip_index_env(matrix.core.index) if matrix.core.ecosystem == "pypi" else {}):
+            doc = compat.compare(side(matrix, baseline), side(matrix, candidate),
+                                 language=matrix.compat.get("language"), config_file=matrix.compat.get("config"))
     except (UserError, OSError, RuntimeError, ValueError) as exc:
         print(f"canary: warning: no compat diff of {baseline.label} -> {candidate.label}: {exc}", file=sys.stderr)
         return None
-    path = outcome.run.path / "compat-diff.json"
+    path = run_path / "compat-diff.json"
     write_json_atomic(path, doc)
     return path

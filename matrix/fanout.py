@@ -224,6 +224,7 @@ def merge(sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | 
         result.run_id = out.run_id
         out.write_cell(result)
     _merge_exposure(run_dirs, out, corrupt)
+    _carry_diff(run_dirs, out, corrupt)
     missing = [c.id for c in plan.cells if c.id not in chosen]
     record = RunRecord(
         run_id=out.run_id, matrix_file=plan.matrix_file, matrix_digest=plan.matrix_digest,
@@ -256,6 +257,25 @@ def _merge_exposure(run_dirs: list[Path], out: RunDir, problems: list[str]) -> N
             merged["connectors"].setdefault(key, entry)
     if merged is not None:
         write_json_atomic(out.path / "exposure.json", merged)
+
+
+def _carry_diff(run_dirs: list[Path], out: RunDir, problems: list[str]) -> None:
+    """A compat-diff.json one job wrote (a job that ran the whole matrix): the first readable one.
+    `canary merge` replaces it with the diff it computes itself when the matrix asks for one."""
+    for run_dir in run_dirs:
+        path = run_dir / DIFF_FILE
+        if not path.is_file():
+            continue
+        try:
+            doc = read_json(path)
+        except UserError as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        write_json_atomic(out.path / DIFF_FILE, doc)
+        return
+
+
+DIFF_FILE = "compat-diff.json"
 
 
 def output_run(out: Path | str | None, store: Path | str | None) -> RunDir:

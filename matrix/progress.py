@@ -1,7 +1,15 @@
-"""Progress of a run: a live table on a terminal, plain lines in CI or a pipe."""
+"""Progress of a run: a live view on a terminal, plain lines in CI or a pipe.
+
+rich mode: rich's Progress, refreshed every second on its own (the elapsed and remaining times
+move even while no cell finishes): one bar for the run (done/total, elapsed, ETA) and one line
+per running cell with its own elapsed time. Finished cells scroll above it as plain lines.
+plain mode: one line when a cell starts, one when it finishes, one per step after the cells.
+Cell ids and notes are printed as text, never read as rich markup (`[x]` stays `[x]`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -21,11 +29,18 @@ class Progress:
             mode = "rich" if tty and not os.environ.get("CI") else "plain"
         self.mode = mode
         self._live = None
+        self._tasks: dict[str, int] = {}
         if mode == "rich":
             from rich.console import Console
-            from rich.live import Live
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
 
-            self._live = Live(self._render(), console=Console(file=self.stream), refresh_per_second=4, transient=True)
+            self._live = RichProgress(
+                TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                console=Console(file=self.stream), refresh_per_second=1, transient=True, auto_refresh=True,
+            )
+            self._overall = self._live.add_task("cells", total=total)
             self._live.start()
 
     def _eta(self) -> str:
@@ -34,21 +49,14 @@ class Progress:
         elapsed = time.monotonic() - self.started
         return f"{elapsed / self.done * (self.total - self.done):.0f}s"
 
-    def _render(self):
-        from rich.table import Table
-
-        elapsed = time.monotonic() - self.started
-        table = Table.grid(padding=(0, 1))
-        table.add_row(f"[bold]{self.done}/{self.total}[/] cells", f"elapsed {elapsed:.0f}s", f"eta {self._eta()}")
-        for cell, since in list(self.running.items())[:8]:
-            table.add_row("  running", cell, f"{time.monotonic() - since:.0f}s")
-        return table
-
     def start(self, cell_id: str) -> None:
         with self.lock:
             self.running[cell_id] = time.monotonic()
             if self._live:
-                self._live.update(self._render())
+                # A cell's own line: its elapsed time runs; no total, so no bar and no ETA.
+                self._tasks[cell_id] = self._live.add_task(f"  {cell_id}", total=None)
+            elif self.mode == "plain":
+                print(f"[{self.done}/{self.total}] start    {cell_id}", file=self.stream, flush=True)
 
     def finish(self, cell_id: str, status: str, seconds: float, note: str = "") -> None:
         with self.lock:
@@ -56,11 +64,42 @@ class Progress:
             self.done += 1
             line = f"[{self.done}/{self.total}] {status:<8} {cell_id} ({seconds:.1f}s){' ' + note if note else ''}"
             if self._live:
+                task = self._tasks.pop(cell_id, None)
+                if task is not None:
+                    self._live.remove_task(task)
+                self._live.update(self._overall, completed=self.done)
                 self._live.console.print(line, highlight=False, markup=False)
-                self._live.update(self._render())
             elif self.mode == "plain":
                 print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
         if self._live:
             self._live.stop()
+            self._live = None
+
+
+@contextlib.contextmanager
+def step(label: str, mode: str = "auto", stream=None):
+    """A step after the cells (compat diff, report): a line when it starts and when it ends,
+    with its duration (a spinner on a terminal)."""
+    stream = stream or sys.stderr
+    if mode == "auto":
+        tty = hasattr(stream, "isatty") and stream.isatty()
+        mode = "rich" if tty and not os.environ.get("CI") else "plain"
+    started = time.monotonic()
+    if mode == "rich":
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console(file=stream)
+        with console.status(Text(label), spinner="dots"):
+            yield
+        console.print(f"{label}: done ({time.monotonic() - started:.1f}s)", highlight=False, markup=False)
+        return
+    if mode == "plain":
+        print(f"{label} ...", file=stream, flush=True)
+    try:
+        yield
+    finally:
+        if mode == "plain":
+            print(f"{label}: done ({time.monotonic() - started:.1f}s)", file=stream, flush=True)

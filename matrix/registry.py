@@ -26,6 +26,18 @@ def pip_index_args(index: dict) -> list[str]:
     return args
 
 
+def pip_index_env(index: dict) -> dict[str, str]:
+    """The same index settings as PIP_* variables, for pip calls this process does not build."""
+    env = {}
+    if index.get("find_links"):
+        env["PIP_FIND_LINKS"] = " ".join(index["find_links"])
+    if index.get("index_url"):
+        env["PIP_INDEX_URL"] = index["index_url"]
+    if index.get("no_index"):
+        env["PIP_NO_INDEX"] = "1"
+    return env
+
+
 @lru_cache(maxsize=64)
 def _pypi_versions(name: str, index_key: tuple) -> tuple[str, ...]:
     index = dict(index_key)

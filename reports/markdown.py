@@ -14,6 +14,7 @@ from .model import CellView, Report
 from .style import look
 
 MAX_CHARS = 60_000
+GITHUB_LIMIT = 65_536  # what GitHub accepts in a comment body or a step summary
 LINE_CAP = 300  # one reason or log line never takes more than this
 
 
@@ -23,6 +24,19 @@ def _text(s: str, cap: int = LINE_CAP) -> str:
     if len(s) > cap:
         s = s[: cap - 1] + "…"
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def _code(s: str, cap: int = LINE_CAP) -> str:
+    """An inline code span for a symbol or a type (`Promise<unknown>`): GitHub shows a code span's
+    text as written, so `<` stays `<` (an entity would show as `&lt;`); pipes are escaped so a
+    table cell stays one cell, and a backtick in the text gets a longer fence."""
+    s = " ".join(str(s).split())
+    if len(s) > cap:
+        s = s[: cap - 1] + "…"
+    s = s.replace("|", "\\|")
+    fence = "``" if "`" in s else "`"
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
 
 
 def _code_line(s: str, cap: int = LINE_CAP) -> str:
@@ -108,16 +122,25 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
             share=0.1))
 
     if report.changes:
-        items = []
-        for ch in report.changes:
+        table = ("| rule | severity | symbol | change | connectors exposed (places) |\n"
+                 "|---|---|---|---|---|\n")
+
+        def change_row(ch) -> str:
             exposed = ", ".join(f"{k} ({n})" for k, n in sorted(ch.exposure.items()) if n)
-            renamed = f" → `{_text(ch.renamed_to, 120)}`" if ch.renamed_to else ""
-            items.append(f"| `{_text(ch.rule, 80)}` | {_text(ch.severity, 20)} | `{_text(ch.symbol, 120)}`{renamed} | "
-                         f"{_text(ch.message, 200)} | {_text(exposed, 600) or ('none' if report.exposure else 'n/a')} |\n")
-        sections.append(Section(
-            f"\n<details><summary>Breaking changes ({len(items)}) and connectors exposed</summary>\n\n"
-            "| rule | severity | symbol | change | connectors exposed (places) |\n|---|---|---|---|---|\n",
-            items, "\n</details>\n", share=0.15))
+            renamed = f" → {_code(ch.renamed_to, 120)}" if ch.renamed_to else ""
+            return (f"| {_code(ch.rule, 80)} | {_text(ch.severity, 20)} | {_code(ch.symbol, 120)}{renamed} | "
+                    f"{_text(ch.message, 200)} | {_text(exposed, 600) or ('none' if report.exposure else 'n/a')} |\n")
+
+        breaking = [change_row(ch) for ch in report.changes if ch.severity != "INFO"]
+        notes = [change_row(ch) for ch in report.changes if ch.severity == "INFO"]
+        if breaking:
+            sections.append(Section(
+                f"\n<details open><summary>Breaking changes ({len(breaking)}) and connectors exposed</summary>\n\n"
+                + table, breaking, "\n</details>\n", share=0.15))
+        if notes:  # additions and other compatible changes: folded, they explain no regression
+            sections.append(Section(
+                f"\n<details><summary>Compatible changes (INFO, {len(notes)})</summary>\n\n" + table,
+                notes, "\n</details>\n", share=0.05))
 
     # Candidate cells only: baseline problems are context, visible in the grid.
     others = [c for c in report.cells if c.planned.role == "candidate"
@@ -139,7 +162,20 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
         f"\n<details><summary>Verdict grid ({len(report.rows)} connector refs × {len(cols)} cores)</summary>\n\n" + header,
         items, "\n</details>\n",
         more_note="\n… {n} more rows not shown here (see the HTML report or report.json).\n"))
-    return _fit(fixed, sections, max_chars)
+    return _within(_fit(fixed, sections, max_chars), max_chars)
+
+
+def _within(text: str, max_chars: int) -> str:
+    """A last guard for GitHub's limit: cut at a line end and close what was left open."""
+    if len(text) <= max_chars:
+        return text
+    note = "\n_Cut to stay within GitHub's size limit._\n"
+    cut = text[: max(0, max_chars - len(note) - 40)]
+    cut = cut[: cut.rfind("\n") + 1]
+    if cut.count("```") % 2:
+        cut += "```\n"
+    cut += "</details>\n" * max(0, cut.count("<details") - cut.count("</details>"))
+    return (cut + note)[:max_chars]
 
 
 def write(report: Report, out_dir: Path, max_chars: int = MAX_CHARS) -> Path:

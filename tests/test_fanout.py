@@ -238,3 +238,51 @@ def test_merge_bad_input_is_exit_2(tmp_path, capsys, monkeypatch):
     assert main(["merge", str(root), "--plan", str(tmp_path / "bad.json")]) == 2
     assert "bad.json" in capsys.readouterr().err
     assert main(["merge", str(tmp_path / "nowhere"), "--plan", str(plan)]) == 2
+
+
+# ---------------------------------------------------------------- plan -> ci-matrix -> jobs -> merge -> report
+
+
+@pytest.mark.slow
+def test_one_job_per_cell_then_merge_keeps_diff_exposure_and_digest(demo, tmp_path):
+    """The CI path with real cells: every job runs one cell into its own store (no job sees a
+    baseline next to its candidate), `canary merge` gathers them. The merged run keeps the
+    plan's matrix digest, every job's exposure and one compat diff computed by the merge; a
+    job whose candidate cell failed never reports `green`."""
+    from tests.conftest import canary
+
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    matrix = checkout / "matrix.yaml"
+    matrix.write_text(demo.matrix.read_text() + "exclude:\n  - {connector: beta}\n  - {connector: gamma}\n"
+                      "compat: {diff: true, language: py}\n")
+    env = {"CANARY_HOME": str(tmp_path / "home")}
+    plan = canary("plan", "--json", "-c", "matrix.yaml", cwd=checkout, env=env)
+    assert plan.returncode == 0, plan.stderr
+    (tmp_path / "plan.json").write_text(plan.stdout)
+    digest = json.loads(plan.stdout)["matrix_digest"]
+    fan = canary("ci-matrix", "--plan", str(tmp_path / "plan.json"), "--max-jobs", "4", cwd=checkout, env=env)
+    include = json.loads(fan.stdout)["include"]
+    assert len(include) == 4
+    logs = {}
+    for entry in include:
+        job_env = {"CANARY_HOME": str(tmp_path / "jobs" / entry["name"] / "home")}
+        proc = canary("run", "-c", "matrix.yaml", "--cells", *entry["cells"].split(), "--store",
+                      str(tmp_path / "artifacts" / entry["name"]), "--report", "none", "--progress", "plain",
+                      cwd=checkout, env=job_env)
+        logs[entry["cells"]] = proc.stdout + proc.stderr
+        assert not list((tmp_path / "artifacts" / entry["name"]).glob("*/compat-diff.json")), "diff computed per job"
+    failing = logs["alpha@main--core-2.0.0"]
+    assert "green" not in failing and "1 fail" in failing and "not judged" in failing, failing
+    merged = tmp_path / "merged"
+    proc = canary("merge", str(tmp_path / "artifacts"), "--plan", str(tmp_path / "plan.json"), "--out", str(merged),
+                  cwd=checkout, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    record = json.loads((merged / "run.json").read_text())
+    assert record["matrix_digest"] == digest and digest
+    diff = json.loads((merged / "compat-diff.json").read_text())
+    assert any("server_id" in c["symbol"] for c in diff["changes"]), diff["changes"]
+    report = canary("report", str(merged), "--format", "md,json", "--out", str(tmp_path / "report"), cwd=checkout, env=env)
+    assert report.returncode == 0, report.stderr
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "Breaking changes (" in md and "server_id" in md

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 from ..context import CellContext
 from ..errors import CoreMismatch, InfrastructureError
 from ..locks import exclusive
-from ..registry import pip_index_args
+from ..registry import pip_index_args, pip_index_env
 from ..versions import satisfies
 
 NAME = "python"
@@ -39,15 +41,7 @@ print(json.dumps({"version": d.version, "direct_url": d.read_text("direct_url.js
 
 def pip_env(cx: CellContext) -> dict[str, str]:
     """The matrix's index settings as PIP_* variables, so the connector's own pip calls see them too."""
-    index = cx.matrix.core.index
-    env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    if index.get("find_links"):
-        env["PIP_FIND_LINKS"] = " ".join(index["find_links"])
-    if index.get("index_url"):
-        env["PIP_INDEX_URL"] = index["index_url"]
-    if index.get("no_index"):
-        env["PIP_NO_INDEX"] = "1"
-    return env
+    return {"PIP_DISABLE_PIP_VERSION_CHECK": "1", **pip_index_env(cx.matrix.core.index)}
 
 
 def prepare(cx: CellContext) -> None:
@@ -60,8 +54,13 @@ def prepare(cx: CellContext) -> None:
                         "--no-periodic-update", str(venv)], infra=True)
     python = str(venv / "bin" / "python")
     cx.variables.update({"python": python, "venv": str(venv)})
+    env = pip_env(cx)
+    # The core under test may be on no index at all (built from git or a path: a PR's build, an
+    # unreleased prerelease): a find-links directory holding only its artifact lets pip satisfy the
+    # connector's declared dependency on it. The core is still forced and checked below.
+    env["PIP_FIND_LINKS"] = " ".join(filter(None, [str(core_links(cx)), env.get("PIP_FIND_LINKS")]))
     cx.runner_env.update({
-        **pip_env(cx), "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{cx.env.get('PATH', '')}",
+        **env, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{cx.env.get('PATH', '')}",
     })
     target = str(cx.checkout.artifact or cx.checkout.path)
     install = cx.connector.install or ((python, "-m", "pip", "install", target),)
@@ -79,6 +78,20 @@ def prepare(cx: CellContext) -> None:
                               *pip_index_args(cx.matrix.core.index)], infra=True)
     out = cx.run("check", check, infra=True)
     check_installed(cx, out.tail[-1] if out.tail else "{}")
+
+
+def core_links(cx: CellContext) -> Path:
+    """A directory in the cell holding only the core's artifact (hard link, else a copy)."""
+    links = cx.cell_dir / "core-links"
+    links.mkdir(parents=True, exist_ok=True)
+    art = cx.core_artifact.path
+    target = links / art.name
+    if not target.exists():
+        try:
+            os.link(art, target)
+        except OSError:  # another file system
+            shutil.copyfile(art, target)
+    return links
 
 
 def _is_installed_from(cx: CellContext, outcome) -> bool:
