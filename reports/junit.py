@@ -15,6 +15,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from matrix.atomic import write_bytes_atomic
 from .model import CellView, Report
 
 # Characters XML 1.0 forbids even when escaped: logs can hold any byte.
@@ -107,5 +108,5 @@ def render(report: Report) -> bytes:
 def write(report: Report, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "junit.xml"
-    path.write_bytes(render(report))
+    write_bytes_atomic(path, render(report))
     return path

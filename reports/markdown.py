@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from matrix.atomic import write_text_atomic
 from .model import CellView, Report
 from .style import look
 
@@ -145,5 +146,5 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
 def write(report: Report, out_dir: Path, max_chars: int = MAX_CHARS) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.md"
-    path.write_text(render(report, max_chars), encoding="utf-8")
+    write_text_atomic(path, render(report, max_chars))
     return path
