@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__, sources
+from . import __version__, runlock, sources
 from . import waivers as _waivers
 from .cellenv import cell_env, secret_values
 from .context import CellContext, Checkout
@@ -70,8 +70,7 @@ def planned(cells: list[Cell], matrix_file: str) -> list[PlannedCell]:
     return [PlannedCell(c.id, c.tier, c.role, c.connector, c.ref, c.core.label, c.nox_command(matrix_file)) for c in cells]
 
 
-def start_run(matrix: Matrix, cells: list[Cell], store: Store, options: RunOptions) -> tuple[RunDir, RunRecord]:
-    run = store.new_run()
+def new_record(matrix: Matrix, cells: list[Cell], run: RunDir, options: RunOptions) -> RunRecord:
     baseline = next((c.core.label for c in cells if c.role == "baseline"), None)
     record = RunRecord(
         run_id=run.run_id, matrix_file=matrix.file, matrix_digest=matrix.digest, started_at=now_iso(),
@@ -79,8 +78,7 @@ def start_run(matrix: Matrix, cells: list[Cell], store: Store, options: RunOptio
         core_name=matrix.core.name, ecosystem=matrix.core.ecosystem, baseline=baseline,
         candidates=sorted({c.core.label for c in cells if c.role == "candidate"}),
     )
-    run.write_run(record)
-    return run, record
+    return record
 
 
 def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store | None = None,
@@ -88,14 +86,26 @@ def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store
     home = home or Home.default()
     store = store or Store(home.runs)
     if resume is not None:
-        run, record = resume, resume.read_run()
+        # Exclusive per run: a second resume (or a resume of a run still going) stops here, exit 2.
+        with runlock.hold(resume.path, "resume"):
+            return _execute(matrix, cells, options, resume, home, resumed=True)
+    run = store.new_run()
+    with runlock.hold(run.path, "run"):
+        return _execute(matrix, cells, options, run, home, resumed=False)
+
+
+def _execute(matrix: Matrix, cells: list[Cell], options: RunOptions, run: RunDir, home: Home,
+             resumed: bool) -> RunOutcome:
+    if resumed:
+        record = run.read_run()
         planned_ids = {p.id for p in record.cells}
         done = set(run.read_cells(strict=False))
         cells = [c for c in cells if c.id in planned_ids and c.id not in done]
         record.state = "running"
         run.write_run(record)
     else:
-        run, record = start_run(matrix, cells, store, options)
+        record = new_record(matrix, cells, run, options)
+        run.write_run(record)
     retries = matrix.settings.retries if options.retries is None else options.retries
     worker = _Worker(matrix, run, home, options, retries)
     progress = Progress(len(cells), options.progress if options.progress != "none" else "quiet")
