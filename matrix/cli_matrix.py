@@ -11,6 +11,7 @@ from .errors import UserError
 from .execute import RunOptions, execute
 from .home import Home
 from .plan import plan, select
+from .redact import redact
 from .store import Store, open_run
 
 
@@ -56,14 +57,14 @@ def cmd_plan(args) -> int:
             "schema": "canary/plan/v1", "matrix": matrix.file, "core": matrix.core.name,
             "ecosystem": matrix.core.ecosystem, "cells": [c.to_dict(matrix.file) for c in cells],
         }
-        print(json.dumps(doc, indent=2))
+        print(redact(json.dumps(doc, indent=2)))
         return 0
     width = max((len(c.id) for c in cells), default=10)
     print(f"{len(cells)} cells from {matrix.file} ({matrix.core.name}, {matrix.core.ecosystem})")
     for c in cells:
         extra = f" [{c.expectation}]" if c.expectation else ""
-        print(f"  {c.id:<{width}}  {c.tier:<8} {c.role:<9} {c.package} {c.ref} x core {c.core.label}{extra}")
-        print(f"  {'':<{width}}  {c.nox_command(matrix.file)}")
+        print(redact(f"  {c.id:<{width}}  {c.tier:<8} {c.role:<9} {c.package} {c.ref} x core {c.core.label}{extra}"))
+        print(redact(f"  {'':<{width}}  {c.nox_command(matrix.file)}"))
     return 0
 
 
@@ -95,9 +96,9 @@ def cmd_run(args) -> int:
     else:
         print(f"run {outcome.run.run_id}: {summary.decision} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
     for v in summary.blocking:
-        print(f"  regressed (required): {v.cell_id}: {v.reason}")
+        print(redact(f"  regressed (required): {v.cell_id}: {v.reason}"))
     for v in summary.inconclusive:
-        print(f"  error (required): {v.cell_id}: {v.reason}")
+        print(redact(f"  error (required): {v.cell_id}: {v.reason}"))
     print(f"results: {outcome.run.path}")
     if matrix.compat.get("diff"):
         diff_file = _compat_diff(matrix, outcome)
@@ -138,7 +139,7 @@ def _compat_diff(matrix, outcome) -> Path | None:
         doc = compat.compare(side(matrix, baseline), side(matrix, candidate), language=matrix.compat.get("language"),
                              config_file=matrix.compat.get("config"))
     except (UserError, OSError, RuntimeError, ValueError) as exc:
-        print(f"canary: warning: no compat diff of {baseline.label} -> {candidate.label}: {exc}", file=sys.stderr)
+        print(redact(f"canary: warning: no compat diff of {baseline.label} -> {candidate.label}: {exc}"), file=sys.stderr)
         return None
     path = outcome.run.path / "compat-diff.json"
     write_json_atomic(path, doc)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import __version__, runlock, sources
 from . import waivers as _waivers
-from .cellenv import cell_env, secret_values
+from .cellenv import cell_env
 from .context import CellContext, Checkout
 from .digest import value_sha256
 from .errors import InfrastructureError
@@ -29,11 +29,14 @@ from .home import Home
 from .locks import exclusive
 from .model import Cell, Matrix
 from .progress import Progress
+from .redact import redact, redact_data, secret_values
 from .results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord
 from .runners import for_ecosystem
+from .atomic import write_text_atomic
 from .store import RunDir, Store, now_iso, read_json, write_json_atomic
 from .verdicts import Summary, classify
 
+JUNIT_MAX_BYTES = 32 << 20
 FAILURE_LINE = re.compile(r"(error|Error|ERROR|FAIL|fail(ed|ure)|assert|exception)")
 # "SomethingError: message" says more than "test_x ... ERROR": prefer it.
 EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception)|AssertionError|Error)\b:? .+")
@@ -129,7 +132,7 @@ def _execute(matrix: Matrix, cells: list[Cell], options: RunOptions, run: RunDir
         progress.close()
         worker.janitor.shutdown(wait=True)
     summary = classify(run, record, waivers=_waivers.combine(matrix.waivers, _waivers.load_beside(matrix.file)))
-    write_json_atomic(run.path / "verdicts.json", summary.to_dict())
+    write_json_atomic(run.path / "verdicts.json", redact_data(summary.to_dict(), worker.secrets))
     record.state, record.finished_at, record.exit_code = "complete", now_iso(), summary.exit_code
     run.write_run(record)
     return RunOutcome(run, record, summary)
@@ -139,7 +142,9 @@ class _Worker:
     def __init__(self, matrix: Matrix, run: RunDir, home: Home, options: RunOptions, retries: int) -> None:
         self.matrix, self.run, self.home, self.options, self.retries = matrix, run, home, options, retries
         self.runner = for_ecosystem(matrix.core.ecosystem)
-        self.secrets = secret_values()
+        # The caller's secrets and those a connector's own `env:` hands its cell (a token, a proxy URL
+        # with credentials): the cell may print them, nothing it leaves behind may hold them.
+        self.secrets = secret_values(os.environ, *(c.env for c in matrix.connectors))
         self.progress: Progress | None = None
         self._exposure_lock = threading.Lock()
         self.janitor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="canary-cleanup")
@@ -153,6 +158,7 @@ class _Worker:
         result = self._run_cell(cell)
         result.duration_s = round(time.monotonic() - started, 3)
         result.finished_at = now_iso()
+        result = CellResult.from_dict(redact_data(result.to_dict(), self.secrets))
         self.run.write_cell(result)
         if self.progress:
             note = result.reason[:100] if result.status != "pass" else ""
@@ -276,8 +282,10 @@ class _Worker:
             junit = Path(cx.expand(str(cx.checkout.path / cx.connector.junit)))
             if junit.is_file():
                 dest = self.run.path / "junit" / f"{cx.cell.id}.attempt{attempt.number}.xml"
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(junit, dest)
+                # The connector's own file: its test names and messages may carry a secret it was given.
+                with open(junit, "rb") as fh:
+                    text = fh.read(JUNIT_MAX_BYTES).decode("utf-8", "replace")
+                write_text_atomic(dest, redact(text, self.secrets))
                 attempt.junit = str(dest.relative_to(self.run.path))
 
     # -- retries: tell flaky from regressed ----------------------------------
@@ -384,7 +392,7 @@ class _Worker:
             src = self.run.path / a.log
             if src.exists():
                 shutil.copyfile(src, log_path if i == 1 else log_path.with_suffix(f".{i}.log"))
-        write_json_atomic(data_path, result.to_dict())
+        write_json_atomic(data_path, redact_data(result.to_dict(), self.secrets))
 
     def _cleanup(self, cx: CellContext) -> None:
         try:

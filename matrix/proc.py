@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import IO
 
-from .cellenv import redact
+from .redact import redact
 from .results import CommandRecord
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from .atomic import write_json_atomic
 from .errors import UserError
 from .locks import exclusive
+from .redact import redact_data
 from .results import CellResult, RunRecord
 
 DEFAULT_STORE = Path(".canary") / "runs"
@@ -71,10 +72,10 @@ class RunDir:
 
     def write_run(self, record: RunRecord) -> None:
         with exclusive(self.path / ".run.lock"):
-            write_json_atomic(self.run_file, record.to_dict())
+            write_json_atomic(self.run_file, redact_data(record.to_dict()))
 
     def write_cell(self, result: CellResult) -> None:
-        write_json_atomic(self.cell_file(result.cell_id), result.to_dict())
+        write_json_atomic(self.cell_file(result.cell_id), redact_data(result.to_dict()))
 
     def read_cell(self, cell_id: str) -> CellResult | None:
         path = self.cell_file(cell_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matrix.atomic import write_text_atomic
+from matrix.redact import redact
 from matrix.model import slug
 
 from .charts import badge
@@ -72,6 +73,6 @@ def write(report: Report, out_dir: Path) -> list[Path]:
     paths = []
     for b in plan(report):
         path = out_dir / b.file
-        write_text_atomic(path, badge(f"{report.badge_label} {b.core}", b.status))
+        write_text_atomic(path, redact(badge(f"{report.badge_label} {b.core}", b.status)))
         paths.append(path)
     return paths

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from matrix.atomic import write_json_atomic
+from matrix.redact import redact_data
 from . import badges
 from .model import REPORT_SCHEMA, CellView, Report
 
@@ -85,5 +86,5 @@ def to_dict(report: Report) -> dict:
 def write(report: Report, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.json"
-    write_json_atomic(path, to_dict(report), ensure_ascii=False)
+    write_json_atomic(path, redact_data(to_dict(report)), ensure_ascii=False)
     return path

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from matrix.atomic import write_text_atomic
+from matrix.redact import redact
 from .model import CellView, Report
 from .style import look
 
@@ -146,5 +147,5 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
 def write(report: Report, out_dir: Path, max_chars: int = MAX_CHARS) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.md"
-    write_text_atomic(path, render(report, max_chars))
+    write_text_atomic(path, redact(render(report, max_chars)))
     return path
