@@ -99,6 +99,9 @@ def cmd_run(args) -> int:
         print(redact(f"  regressed (required): {v.cell_id}: {v.reason}"))
     for v in summary.inconclusive:
         print(redact(f"  error (required): {v.cell_id}: {v.reason}"))
+    if outcome.reaped:
+        print(f"canary: note: killed {outcome.reaped} process(es) left running by a killed run on this store",
+              file=sys.stderr)
     print(f"results: {outcome.run.path}")
     if matrix.compat.get("diff"):
         diff_file = _compat_diff(matrix, outcome)

@@ -67,6 +67,8 @@ class CellContext:
     unsupported: bool = False
     runner_env: dict[str, str] = field(default_factory=dict)  # added by the runner (venv PATH, ...)
     variables: dict[str, str] = field(default_factory=dict)  # {python}, {checkout}, ... for argv templates
+    process_token: str = ""  # tags every process of the cell (matrix.reaper)
+    processes_killed: int = 0  # left running by a command and killed when it ended
 
     def note(self, text: str) -> None:
         self.log.write(f"# {text}\n")
@@ -79,8 +81,9 @@ class CellContext:
         outcome = run_command(
             phase, [self.expand(a) for a in argv], cwd=str(cwd or self.cell_dir), env=full_env,
             timeout=timeout or (self.connector.timeout if phase == "test" else self.connector.install_timeout),
-            log=self.log, secrets=self.secrets,
+            log=self.log, secrets=self.secrets, token=self.process_token,
         )
+        self.processes_killed += outcome.leftovers_killed
         self.commands.append(outcome.record)
         if infra and not outcome.ok:
             raise InfrastructureError(infra_reason(phase, outcome), "\n".join(outcome.tail[-20:]))

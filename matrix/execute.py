@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__, runlock, sources
+from . import __version__, reaper, runlock, sources
 from . import waivers as _waivers
 from .cellenv import cell_env
 from .context import CellContext, Checkout
@@ -67,6 +67,7 @@ class RunOutcome:
     run: RunDir
     record: RunRecord
     summary: Summary
+    reaped: int = 0  # processes left running by a killed canary on this store, killed at the start
 
 
 def planned(cells: list[Cell], matrix_file: str) -> list[PlannedCell]:
@@ -91,10 +92,15 @@ def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store
     if resume is not None:
         # Exclusive per run: a second resume (or a resume of a run still going) stops here, exit 2.
         with runlock.hold(resume.path, "resume"):
-            return _execute(matrix, cells, options, resume, home, resumed=True)
-    run = store.new_run()
-    with runlock.hold(run.path, "run"):
-        return _execute(matrix, cells, options, run, home, resumed=False)
+            reaped = reaper.reap_left_behind(store.root, own_run=resume.path)
+            outcome = _execute(matrix, cells, options, resume, home, resumed=True)
+    else:
+        run = store.new_run()
+        with runlock.hold(run.path, "run"):
+            reaped = reaper.reap_left_behind(store.root, own_run=run.path)
+            outcome = _execute(matrix, cells, options, run, home, resumed=False)
+    outcome.reaped = reaped
+    return outcome
 
 
 def _execute(matrix: Matrix, cells: list[Cell], options: RunOptions, run: RunDir, home: Home,
@@ -155,7 +161,12 @@ class _Worker:
         if self.progress:
             self.progress.start(cell.id)
         started = time.monotonic()
-        result = self._run_cell(cell)
+        # Named in the run directory while it runs: if canary is killed, the next run kills what it left.
+        mark = reaper.mark_running(self.run.path, cell.id, reaper.token_for(self.run.run_id, cell.id))
+        try:
+            result = self._run_cell(cell)
+        finally:
+            mark.unlink(missing_ok=True)
         result.duration_s = round(time.monotonic() - started, 3)
         result.finished_at = now_iso()
         result = CellResult.from_dict(redact_data(result.to_dict(), self.secrets))
@@ -177,6 +188,7 @@ class _Worker:
             cell_dir=self.home.work(self.run.run_id, cell.id), log=log, env=env, secrets=self.secrets,
             core_record=CoreRecord(self.matrix.core.name, cell.core.label, cell.core.kind, requested=cell.core.version),
             connector_record=ConnectorRecord(connector.name, connector.package, connector.source.kind, cell.ref),
+            process_token=reaper.token_for(self.run.run_id, cell.id),
         )
 
     def _base_result(self, cell: Cell, cx: CellContext) -> CellResult:
@@ -246,6 +258,7 @@ class _Worker:
                 if not attempt.duration_s:
                     attempt.duration_s = round(time.monotonic() - t0, 3)
                 result.unsupported = cx.unsupported
+                result.processes_killed = cx.processes_killed
                 if not self.options.keep_work:
                     self._cleanup(cx)
         return result
