@@ -77,7 +77,9 @@ class CellContext:
     def run(self, phase: str, argv: list[str], *, cwd: Path | str | None = None, timeout: float | None = None,
             env: dict[str, str] | None = None, infra: bool = False) -> Outcome:
         """Run one command. infra=True: a failure is an infrastructure error (setup), not a test failure."""
-        full_env = {**self.env, **self.runner_env, **(env or {})}
+        # The matrix's `env:` values take the same templates as argv ({python}, {cell_dir}, ...).
+        own = {k: self.expand(str(v)) for k, v in self.connector.env.items()}
+        full_env = {**self.env, **own, **self.runner_env, **(env or {})}
         outcome = run_command(
             phase, [self.expand(a) for a in argv], cwd=str(cwd or self.cell_dir), env=full_env,
             timeout=timeout or (self.connector.timeout if phase == "test" else self.connector.install_timeout),

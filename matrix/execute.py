@@ -287,7 +287,7 @@ class _Worker:
                 break
             if out.record.exit_code != 0:
                 status = "fail"
-                reason = failure_reason(out.tail) or f"{Path(argv[0]).name} exited {out.record.exit_code}"
+                reason = failure_reason(out.tail) or f"{Path(out.record.argv[0]).name} exited {out.record.exit_code}"
                 break
         attempt.status, attempt.reason = status, reason
         attempt.commands = cx.commands[first_test:] if attempt.number > 1 else list(cx.commands)

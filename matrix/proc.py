@@ -73,6 +73,11 @@ def run_command(
     started = time.monotonic()
     tail: deque[str] = deque(maxlen=tail_lines)
     count = 0
+    if not os.path.isdir(cwd):
+        # Popen says "No such file or directory" for a missing cwd as for a missing program: say which.
+        msg = f"working directory does not exist: {cwd}"
+        log.write(msg + "\n")
+        return Outcome(CommandRecord(phase, list(argv), 127, 0.0, False, cwd), [msg], 1)
     try:
         proc = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
