@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import __version__, reaper, runlock, sources
 from . import waivers as _waivers
+from .atomic import write_text_atomic
 from .cellenv import cell_env
 from .context import CellContext, Checkout
 from .digest import value_sha256
@@ -32,7 +33,6 @@ from .progress import Progress
 from .redact import redact, redact_data, secret_values
 from .results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord
 from .runners import for_ecosystem
-from .atomic import write_text_atomic
 from .store import RunDir, Store, now_iso, read_json, write_json_atomic
 from .verdicts import Summary, classify
 

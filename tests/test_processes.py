@@ -66,14 +66,20 @@ def test_children_and_setsid_daemons_die_with_the_command(tmp_path):
                 os.kill(p, signal.SIGKILL)
 
 
-def test_a_cell_result_counts_the_processes_killed(demo, tmp_path):
-    stem = tmp_path / "pids"
+def _matrix_running(demo, tmp_path: Path, code: str, *args: Path) -> Path:
+    """The demo matrix with alpha's test replaced by `python -c code args...`."""
+    extra = "".join(f", {str(a)!r}" for a in args)
     text = demo.matrix.read_text().replace(
         '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]',
-        "    test: [['{python}', -c, " + json.dumps(LEAVER) + f", {str(stem)!r}]]", 1)
+        "    test: [['{python}', -c, " + json.dumps(code) + extra + "]]", 1)
     path = tmp_path / "m.yaml"
     path.write_text(text)
-    home = tmp_path / "h"
+    return path
+
+
+def test_a_cell_result_counts_the_processes_killed(demo, tmp_path):
+    stem = tmp_path / "pids"
+    path, home = _matrix_running(demo, tmp_path, LEAVER, stem), tmp_path / "h"
     proc = canary("run", "-c", str(path), "--cells", "alpha@main--core-1.0.0", "--report", "none", "--no-cache",
                   env={"CANARY_HOME": str(home)})
     pids = _pids(stem)
@@ -102,12 +108,7 @@ def test_the_next_run_kills_what_a_sigkilled_canary_left_running(demo, tmp_path)
     stem, flag = tmp_path / "pids", tmp_path / "flag"
     Path(f"{stem}.leaver").write_text(LEAVER.replace("pids = sys.argv[1]", f"pids = {str(stem)!r}").replace(
         "time.sleep(0.5)\n", ""))
-    text = demo.matrix.read_text().replace(
-        '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]',
-        "    test: [['{python}', -c, " + json.dumps(SLEEPER) + f", {str(stem)!r}, {str(flag)!r}]]", 1)
-    path = tmp_path / "m.yaml"
-    path.write_text(text)
-    home = tmp_path / "h"
+    path, home = _matrix_running(demo, tmp_path, SLEEPER, stem, flag), tmp_path / "h"
     first = subprocess.Popen([sys.executable, "-m", "matrix", "run", "-c", str(path), "--cells", "alpha@main--core-1.0.0",
                               "--report", "none", "--no-cache", "--progress", "none"],
                              env={**os.environ, "CANARY_HOME": str(home)}, start_new_session=True,
