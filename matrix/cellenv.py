@@ -8,7 +8,8 @@ and never the caller's tokens, passwords or keys, whatever they are called.
 from __future__ import annotations
 
 import os
-import re
+
+from .redact import is_secret, redact, secret_values  # noqa: F401 (the cell's redaction lives there)
 
 BASE_KEYS = {
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "TMPDIR", "LANG", "LANGUAGE",
@@ -17,14 +18,6 @@ BASE_KEYS = {
     "PIP_CONFIG_FILE", "NPM_CONFIG_USERCONFIG", "SOURCE_DATE_EPOCH",
 }
 BASE_PREFIXES = ("LC_", "PIP_", "npm_config_", "NPM_CONFIG_", "UV_")
-
-# Anything that looks like a credential, wherever it appears in the name.
-SECRET_NAME = re.compile(r"(TOKEN|PASSW(OR)?D|SECRET|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_?KEY|_KEY$|^KEY$|AUTH|SESSION|COOKIE)", re.I)
-KNOWN_SECRETS = {"GITHUB_TOKEN", "GH_TOKEN", "NPM_TOKEN", "NODE_AUTH_TOKEN", "TWINE_PASSWORD", "TWINE_USERNAME", "PYPI_TOKEN"}
-
-
-def is_secret(name: str) -> bool:
-    return name in KNOWN_SECRETS or bool(SECRET_NAME.search(name))
 
 
 def base_env(source: dict | None = None) -> dict[str, str]:
@@ -48,16 +41,3 @@ def cell_env(matrix_env: dict, pass_env: tuple[str, ...] = (), source: dict | No
             env[key] = source[key]
     env.update({k: str(v) for k, v in matrix_env.items()})
     return env, sorted(env)
-
-
-def secret_values(source: dict | None = None) -> list[str]:
-    """Values to redact from logs: the caller's secrets (long enough to be one)."""
-    source = dict(os.environ if source is None else source)
-    return sorted({v for k, v in source.items() if is_secret(k) and len(v) >= 6}, key=len, reverse=True)
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    for value in secrets:
-        if value in text:
-            text = text.replace(value, "***")
-    return text

@@ -19,6 +19,7 @@ import sys
 
 from . import __version__
 from .errors import UserError
+from .redact import redact
 
 # Modules that define register(subparsers); each handler returns an exit code.
 COMMAND_MODULES = (
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.handler(args)
     except UserError as exc:
-        print(f"canary: error: {exc}", file=sys.stderr)
+        print(redact(f"canary: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`canary plan | head`): not an error worth a message.
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         # A full disk or a permission problem is the environment's, not a bug: say which file.
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"canary: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(redact(f"canary: error: {where}{exc.strerror or exc}"), file=sys.stderr)
         return 3
     return int(code or 0)
 

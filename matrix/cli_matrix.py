@@ -14,6 +14,7 @@ from .execute import RunOptions, execute
 from .home import Home
 from .plan import plan, select
 from .progress import step
+from .redact import redact
 from .store import Store, open_run
 
 
@@ -60,14 +61,14 @@ def cmd_plan(args) -> int:
             "ecosystem": matrix.core.ecosystem, "matrix_digest": matrix.digest,
             "cells": [c.to_dict(matrix.file) for c in cells],
         }
-        print(json.dumps(doc, indent=2))
+        print(redact(json.dumps(doc, indent=2)))
         return 0
     width = max((len(c.id) for c in cells), default=10)
     print(f"{len(cells)} cells from {matrix.file} ({matrix.core.name}, {matrix.core.ecosystem})")
     for c in cells:
         extra = f" [{c.expectation}]" if c.expectation else ""
-        print(f"  {c.id:<{width}}  {c.tier:<8} {c.role:<9} {c.package} {c.ref} x core {c.core.label}{extra}")
-        print(f"  {'':<{width}}  {c.nox_command(matrix.file)}")
+        print(redact(f"  {c.id:<{width}}  {c.tier:<8} {c.role:<9} {c.package} {c.ref} x core {c.core.label}{extra}"))
+        print(redact(f"  {'':<{width}}  {c.nox_command(matrix.file)}"))
     return 0
 
 
@@ -115,9 +116,12 @@ def cmd_run(args) -> int:
     else:
         print(f"run {outcome.run.run_id}: {summary.decision} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
     for v in summary.blocking:
-        print(f"  regressed (required): {v.cell_id}: {v.reason}")
+        print(redact(f"  regressed (required): {v.cell_id}: {v.reason}"))
     for v in summary.inconclusive:
-        print(f"  error (required): {v.cell_id}: {v.reason}")
+        print(redact(f"  error (required): {v.cell_id}: {v.reason}"))
+    if outcome.reaped:
+        print(f"canary: note: killed {outcome.reaped} process(es) left running by a killed run on this store",
+              file=sys.stderr)
     print(f"results: {outcome.run.path}")
     # A run of some cells (a CI shard) leaves the diff to `canary merge`: computed once, not per job.
     step_mode = "quiet" if args.progress == "none" else args.progress
@@ -201,7 +205,7 @@ def compat_diff(matrix, candidate_labels: list[str], run_path: Path) -> Path | N
             doc = compat.compare(side(matrix, baseline), side(matrix, candidate),
                                  language=matrix.compat.get("language"), config_file=matrix.compat.get("config"))
     except (UserError, OSError, RuntimeError, ValueError) as exc:
-        print(f"canary: warning: no compat diff of {baseline.label} -> {candidate.label}: {exc}", file=sys.stderr)
+        print(redact(f"canary: warning: no compat diff of {baseline.label} -> {candidate.label}: {exc}"), file=sys.stderr)
         return None
     path = run_path / "compat-diff.json"
     write_json_atomic(path, doc)

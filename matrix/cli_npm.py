@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .atomic import write_text_atomic
 from .sources import elizaos_registry
 
 
@@ -32,7 +33,7 @@ def cmd_import_registry(args) -> int:
     versions = [v.strip() for v in args.core_versions.split(",") if v.strip()]
     text = elizaos_registry.render_matrix(entries, versions, args.baseline)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_text_atomic(Path(args.output), text)
         print(f"{len(entries)} connector(s) written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -23,7 +23,7 @@ from .model import (
     Companion, Condition, Connector, Core, CoreSpec, Matrix, Settings, Source, Waiver, slug,
 )
 from .versions import is_npm_range, is_pep440_range, validate_npm_range
-from .yamlpos import Positions, dotted, load_yaml
+from .yamlpos import Positions, dotted, load_yaml, read_text
 
 DEFAULT_MATRIX = "matrix.yaml"
 ENV_MATRIX = "CANARY_MATRIX"
@@ -41,19 +41,15 @@ def default_path() -> str:
 
 def load(path: str | os.PathLike | None = None) -> Matrix:
     file = str(path or default_path())
-    try:
-        text = Path(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError("matrix file not found", file=file, hint=f"pass -c FILE or set {ENV_MATRIX}") from None
-    except IsADirectoryError:
-        raise UserError("is a directory, not a matrix file", file=file) from None
-    return loads(text, file)
+    if not os.path.lexists(file):
+        raise UserError("matrix file not found", file=file, hint=f"pass -c FILE or set {ENV_MATRIX}")
+    return loads(read_text(file, "matrix file"), file)
 
 
 def loads(text: str, file: str = DEFAULT_MATRIX) -> Matrix:
     data, pos = load_yaml(file, text)
     if data is None:
-        raise UserError("the file is empty; it needs `core` and `connectors`", file=file, line=1)
+        raise UserError("the file is empty; it needs `core` and `connectors`", file=file, line=1, column=1)
     if not isinstance(data, dict):
         raise pos.error("expected a mapping with `core` and `connectors` at the top", ())
     _validate(data, pos)
@@ -170,7 +166,10 @@ def parse_duration(value, pos: Positions, path: tuple) -> float:
     m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)", str(value))
     if not m:
         raise pos.error(f"not a duration: {value!r} (use seconds, or 90s, 10m, 1h)", path)
-    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+    seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+    if seconds <= 0:
+        raise pos.error(f"a duration must be more than zero, got {value!r}", path)
+    return seconds
 
 
 def _commands(value) -> tuple[tuple[str, ...], ...]:

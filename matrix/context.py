@@ -67,6 +67,8 @@ class CellContext:
     unsupported: bool = False
     runner_env: dict[str, str] = field(default_factory=dict)  # added by the runner (venv PATH, ...)
     variables: dict[str, str] = field(default_factory=dict)  # {python}, {checkout}, ... for argv templates
+    process_token: str = ""  # tags every process of the cell (matrix.reaper)
+    processes_killed: int = 0  # left running by a command and killed when it ended
 
     def note(self, text: str) -> None:
         self.log.write(f"# {text}\n")
@@ -75,12 +77,15 @@ class CellContext:
     def run(self, phase: str, argv: list[str], *, cwd: Path | str | None = None, timeout: float | None = None,
             env: dict[str, str] | None = None, infra: bool = False) -> Outcome:
         """Run one command. infra=True: a failure is an infrastructure error (setup), not a test failure."""
-        full_env = {**self.env, **self.runner_env, **(env or {})}
+        # The matrix's `env:` values take the same templates as argv ({python}, {cell_dir}, ...).
+        own = {k: self.expand(str(v)) for k, v in self.connector.env.items()}
+        full_env = {**self.env, **own, **self.runner_env, **(env or {})}
         outcome = run_command(
             phase, [self.expand(a) for a in argv], cwd=str(cwd or self.cell_dir), env=full_env,
             timeout=timeout or (self.connector.timeout if phase == "test" else self.connector.install_timeout),
-            log=self.log, secrets=self.secrets,
+            log=self.log, secrets=self.secrets, token=self.process_token,
         )
+        self.processes_killed += outcome.leftovers_killed
         self.commands.append(outcome.record)
         if infra and not outcome.ok:
             raise InfrastructureError(infra_reason(phase, outcome), "\n".join(outcome.tail[-20:]))

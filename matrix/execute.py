@@ -19,9 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__, sources
+from . import __version__, reaper, runlock, sources
 from . import waivers as _waivers
-from .cellenv import cell_env, secret_values
+from .atomic import write_text_atomic
+from .cellenv import cell_env
 from .context import CellContext, Checkout
 from .digest import value_sha256
 from .errors import InfrastructureError
@@ -29,11 +30,13 @@ from .home import Home
 from .locks import exclusive
 from .model import Cell, Matrix
 from .progress import Progress
+from .redact import redact, redact_data, secret_values
 from .results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord
 from .runners import for_ecosystem
 from .store import RunDir, Store, now_iso, read_json, write_json_atomic
 from .verdicts import Summary, classify
 
+JUNIT_MAX_BYTES = 32 << 20
 FAILURE_LINE = re.compile(r"(error|Error|ERROR|FAIL|fail(ed|ure)|assert|exception)")
 # "SomethingError: message" says more than "test_x ... ERROR": prefer it.
 EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception)|AssertionError|Error)\b:? .+")
@@ -64,14 +67,14 @@ class RunOutcome:
     run: RunDir
     record: RunRecord
     summary: Summary
+    reaped: int = 0  # processes left running by a killed canary on this store, killed at the start
 
 
 def planned(cells: list[Cell], matrix_file: str) -> list[PlannedCell]:
     return [PlannedCell(c.id, c.tier, c.role, c.connector, c.ref, c.core.label, c.nox_command(matrix_file)) for c in cells]
 
 
-def start_run(matrix: Matrix, cells: list[Cell], store: Store, options: RunOptions) -> tuple[RunDir, RunRecord]:
-    run = store.new_run()
+def new_record(matrix: Matrix, cells: list[Cell], run: RunDir, options: RunOptions) -> RunRecord:
     baseline = next((c.core.label for c in cells if c.role == "baseline"), None)
     record = RunRecord(
         run_id=run.run_id, matrix_file=matrix.file, matrix_digest=matrix.digest, started_at=now_iso(),
@@ -79,8 +82,7 @@ def start_run(matrix: Matrix, cells: list[Cell], store: Store, options: RunOptio
         core_name=matrix.core.name, ecosystem=matrix.core.ecosystem, baseline=baseline,
         candidates=sorted({c.core.label for c in cells if c.role == "candidate"}),
     )
-    run.write_run(record)
-    return run, record
+    return record
 
 
 def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store | None = None,
@@ -88,14 +90,31 @@ def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store
     home = home or Home.default()
     store = store or Store(home.runs)
     if resume is not None:
-        run, record = resume, resume.read_run()
+        # Exclusive per run: a second resume (or a resume of a run still going) stops here, exit 2.
+        with runlock.hold(resume.path, "resume"):
+            reaped = reaper.reap_left_behind(store.root, own_run=resume.path)
+            outcome = _execute(matrix, cells, options, resume, home, resumed=True)
+    else:
+        run = store.new_run()
+        with runlock.hold(run.path, "run"):
+            reaped = reaper.reap_left_behind(store.root, own_run=run.path)
+            outcome = _execute(matrix, cells, options, run, home, resumed=False)
+    outcome.reaped = reaped
+    return outcome
+
+
+def _execute(matrix: Matrix, cells: list[Cell], options: RunOptions, run: RunDir, home: Home,
+             resumed: bool) -> RunOutcome:
+    if resumed:
+        record = run.read_run()
         planned_ids = {p.id for p in record.cells}
         done = set(run.read_cells(strict=False))
         cells = [c for c in cells if c.id in planned_ids and c.id not in done]
         record.state = "running"
         run.write_run(record)
     else:
-        run, record = start_run(matrix, cells, store, options)
+        record = new_record(matrix, cells, run, options)
+        run.write_run(record)
     retries = matrix.settings.retries if options.retries is None else options.retries
     worker = _Worker(matrix, run, home, options, retries)
     progress = Progress(len(cells), options.progress if options.progress != "none" else "quiet")
@@ -119,7 +138,7 @@ def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store
         progress.close()
         worker.janitor.shutdown(wait=True)
     summary = classify(run, record, waivers=_waivers.combine(matrix.waivers, _waivers.load_beside(matrix.file)))
-    write_json_atomic(run.path / "verdicts.json", summary.to_dict())
+    write_json_atomic(run.path / "verdicts.json", redact_data(summary.to_dict(), worker.secrets))
     record.state, record.finished_at, record.exit_code = "complete", now_iso(), summary.exit_code
     run.write_run(record)
     return RunOutcome(run, record, summary)
@@ -129,7 +148,9 @@ class _Worker:
     def __init__(self, matrix: Matrix, run: RunDir, home: Home, options: RunOptions, retries: int) -> None:
         self.matrix, self.run, self.home, self.options, self.retries = matrix, run, home, options, retries
         self.runner = for_ecosystem(matrix.core.ecosystem)
-        self.secrets = secret_values()
+        # The caller's secrets and those a connector's own `env:` hands its cell (a token, a proxy URL
+        # with credentials): the cell may print them, nothing it leaves behind may hold them.
+        self.secrets = secret_values(os.environ, *(c.env for c in matrix.connectors))
         self.progress: Progress | None = None
         self._exposure_lock = threading.Lock()
         self.janitor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="canary-cleanup")
@@ -140,9 +161,15 @@ class _Worker:
         if self.progress:
             self.progress.start(cell.id)
         started = time.monotonic()
-        result = self._run_cell(cell)
+        # Named in the run directory while it runs: if canary is killed, the next run kills what it left.
+        mark = reaper.mark_running(self.run.path, cell.id, reaper.token_for(self.run.run_id, cell.id))
+        try:
+            result = self._run_cell(cell)
+        finally:
+            mark.unlink(missing_ok=True)
         result.duration_s = round(time.monotonic() - started, 3)
         result.finished_at = now_iso()
+        result = CellResult.from_dict(redact_data(result.to_dict(), self.secrets))
         self.run.write_cell(result)
         if self.progress:
             note = result.reason[:100] if result.status != "pass" else ""
@@ -161,6 +188,7 @@ class _Worker:
             cell_dir=self.home.work(self.run.run_id, cell.id), log=log, env=env, secrets=self.secrets,
             core_record=CoreRecord(self.matrix.core.name, cell.core.label, cell.core.kind, requested=cell.core.version),
             connector_record=ConnectorRecord(connector.name, connector.package, connector.source.kind, cell.ref),
+            process_token=reaper.token_for(self.run.run_id, cell.id),
         )
 
     def _base_result(self, cell: Cell, cx: CellContext) -> CellResult:
@@ -230,6 +258,7 @@ class _Worker:
                 if not attempt.duration_s:
                     attempt.duration_s = round(time.monotonic() - t0, 3)
                 result.unsupported = cx.unsupported
+                result.processes_killed = cx.processes_killed
                 if not self.options.keep_work:
                     self._cleanup(cx)
         return result
@@ -258,7 +287,7 @@ class _Worker:
                 break
             if out.record.exit_code != 0:
                 status = "fail"
-                reason = failure_reason(out.tail) or f"{Path(argv[0]).name} exited {out.record.exit_code}"
+                reason = failure_reason(out.tail) or f"{Path(out.record.argv[0]).name} exited {out.record.exit_code}"
                 break
         attempt.status, attempt.reason = status, reason
         attempt.commands = cx.commands[first_test:] if attempt.number > 1 else list(cx.commands)
@@ -266,8 +295,10 @@ class _Worker:
             junit = Path(cx.expand(str(cx.checkout.path / cx.connector.junit)))
             if junit.is_file():
                 dest = self.run.path / "junit" / f"{cx.cell.id}.attempt{attempt.number}.xml"
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(junit, dest)
+                # The connector's own file: its test names and messages may carry a secret it was given.
+                with open(junit, "rb") as fh:
+                    text = fh.read(JUNIT_MAX_BYTES).decode("utf-8", "replace")
+                write_text_atomic(dest, redact(text, self.secrets))
                 attempt.junit = str(dest.relative_to(self.run.path))
 
     # -- retries: tell flaky from regressed ----------------------------------
@@ -374,7 +405,7 @@ class _Worker:
             src = self.run.path / a.log
             if src.exists():
                 shutil.copyfile(src, log_path if i == 1 else log_path.with_suffix(f".{i}.log"))
-        write_json_atomic(data_path, result.to_dict())
+        write_json_atomic(data_path, redact_data(result.to_dict(), self.secrets))
 
     def _cleanup(self, cx: CellContext) -> None:
         try:

@@ -94,6 +94,9 @@ def plan(matrix: Matrix) -> list[Cell]:
                 if any(_matches(sel, connector.name, ref, core.label) for sel in matrix.exclude):
                     continue
                 cells.append(make_cell(matrix, connector, ref, core, baseline))
+    if not cells and matrix.exclude:
+        raise matrix.positions.error("`exclude` removes every cell of the matrix", ("exclude",),
+                                     hint="an omitted field matches everything")
     ids = {c.id for c in cells}
     for i, sel in enumerate(matrix.include):
         missing = [k for k in ("connector", "ref", "core") if k not in sel]
@@ -108,6 +111,27 @@ def plan(matrix: Matrix) -> list[Cell]:
     return cells
 
 
+def check_published(matrix: Matrix) -> None:
+    """Exact core versions (listed or named by an `include`) exist in the registry: asked once, at plan
+    time, so an unpublished one is an error at its line (exit 2), not a cell `error` later."""
+    core = matrix.core
+    wanted = [(s.version, ("core", "versions", i)) for i, s in enumerate(core.versions)
+              if isinstance(s, CoreSpec) and s.kind == "registry"]
+    listed = {s.label for s in core.versions if isinstance(s, CoreSpec)}
+    wanted += [(sel["core"], ("include", i, "core")) for i, sel in enumerate(matrix.include)
+               if "core" in sel and sel["core"] not in listed]
+    if not wanted:
+        return
+    published = set(available_versions(core.ecosystem, core.name, core.index))
+    for version, path in wanted:
+        if version not in published:
+            newest = ", ".join(sort_versions(core.ecosystem, list(published))[-5:]) or "none found"
+            where = "listed in core.versions" if path[0] == "include" else "published"
+            raise matrix.positions.error(f"{core.name} {version} is not published (nor {where})" if path[0] == "include"
+                                         else f"{core.name} {version} is not published", path,
+                                         hint=f"newest published: {newest}")
+
+
 def select(cells: list[Cell], patterns: list[str] | None) -> list[Cell]:
     """Cells whose id or a tag matches one of the patterns (fnmatch)."""
     if not patterns:
@@ -119,4 +143,4 @@ def select(cells: list[Cell], patterns: list[str] | None) -> list[Cell]:
     return chosen
 
 
-__all__ = ["plan", "select", "resolve_core_versions", "make_cell", "replace"]
+__all__ = ["plan", "select", "check_published", "resolve_core_versions", "make_cell", "replace"]

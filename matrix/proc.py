@@ -16,7 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import IO
 
-from .cellenv import redact
+from .reaper import TOKEN_VAR, kill_tagged
+from .redact import redact
 from .results import CommandRecord
 
 
@@ -25,6 +26,7 @@ class Outcome:
     record: CommandRecord
     tail: list[str] = field(default_factory=list)  # last lines of output, redacted
     output_lines: int = 0
+    leftovers_killed: int = 0  # descendants still running when the command ended
 
     @property
     def ok(self) -> bool:
@@ -61,12 +63,21 @@ def run_command(
     log: IO[str],
     secrets: list[str] = (),
     tail_lines: int = 60,
+    token: str = "",
 ) -> Outcome:
+    """`token` tags every descendant (reaper): those still alive when the command ends are killed."""
+    if token:
+        env = {**env, TOKEN_VAR: token}
     log.write(redact(f"\n$ [{phase}] {' '.join(argv)}\n    (cwd {cwd}, timeout {timeout:g}s)\n", secrets))
     log.flush()
     started = time.monotonic()
     tail: deque[str] = deque(maxlen=tail_lines)
     count = 0
+    if not os.path.isdir(cwd):
+        # Popen says "No such file or directory" for a missing cwd as for a missing program: say which.
+        msg = f"working directory does not exist: {cwd}"
+        log.write(msg + "\n")
+        return Outcome(CommandRecord(phase, list(argv), 127, 0.0, False, cwd), [msg], 1)
     try:
         proc = subprocess.Popen(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -111,12 +122,16 @@ def run_command(
             _kill_group(proc)
     if timed_out.is_set():
         _signal_group(proc, signal.SIGKILL)  # children that ignored SIGTERM and outlived the leader
+    # Whatever the command started and left behind (a background server, a setsid daemon) dies with it.
+    leftovers = kill_tagged(token) if token else 0
     reader.join(timeout=5)
     timed_out = timed_out.is_set()
     duration = time.monotonic() - started
     if timed_out:
         log.write(f"!! timed out after {timeout:g}s: process group killed\n")
+    if leftovers:
+        log.write(f"!! killed {leftovers} process(es) the command left running\n")
     log.write(f"-> exit {proc.returncode} in {duration:.2f}s\n")
     log.flush()
     record = CommandRecord(phase, list(argv), None if timed_out else proc.returncode, round(duration, 3), timed_out, cwd)
-    return Outcome(record, list(tail), count)
+    return Outcome(record, list(tail), count, leftovers)

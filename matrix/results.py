@@ -84,6 +84,7 @@ class CellResult:
     tool_version: str = ""
     cache_key: str | None = None
     cached_from: str | None = None  # run id the result was reused from
+    processes_killed: int = 0  # processes its commands left running, killed when each ended
     nox: str = ""
     schema: str = CELL_SCHEMA
 

@@ -8,17 +8,16 @@ one store never share a directory.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import write_json_atomic
 from .errors import UserError
 from .locks import exclusive
+from .redact import redact_data
 from .results import CellResult, RunRecord
 
 DEFAULT_STORE = Path(".canary") / "runs"
@@ -26,22 +25,6 @@ DEFAULT_STORE = Path(".canary") / "runs"
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def read_json(path: Path) -> dict:
@@ -89,10 +72,10 @@ class RunDir:
 
     def write_run(self, record: RunRecord) -> None:
         with exclusive(self.path / ".run.lock"):
-            write_json_atomic(self.run_file, record.to_dict())
+            write_json_atomic(self.run_file, redact_data(record.to_dict()))
 
     def write_cell(self, result: CellResult) -> None:
-        write_json_atomic(self.cell_file(result.cell_id), result.to_dict())
+        write_json_atomic(self.cell_file(result.cell_id), redact_data(result.to_dict()))
 
     def read_cell(self, cell_id: str) -> CellResult | None:
         path = self.cell_file(cell_id)

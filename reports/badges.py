@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from matrix.atomic import write_text_atomic
+from matrix.redact import redact
 from matrix.model import slug
 
 from .charts import badge
@@ -71,6 +73,6 @@ def write(report: Report, out_dir: Path) -> list[Path]:
     paths = []
     for b in plan(report):
         path = out_dir / b.file
-        path.write_text(badge(f"{report.badge_label} {b.core}", b.status), encoding="utf-8")
+        write_text_atomic(path, redact(badge(f"{report.badge_label} {b.core}", b.status)))
         paths.append(path)
     return paths

@@ -8,6 +8,8 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
+from matrix.atomic import write_text_atomic
+from matrix.redact import redact
 from .charts import history_strip, trend
 from .model import Report
 from .style import LOOKS, look
@@ -66,7 +68,7 @@ def write(report: Report, out_dir: Path) -> Path:
     cells_dir = out_dir / "cells"
     cells_dir.mkdir(parents=True, exist_ok=True)
     for c in report.cells:
-        (cells_dir / cell_file(c.id)).write_text(render_cell(report, c.id, env), encoding="utf-8")
+        write_text_atomic(cells_dir / cell_file(c.id), redact(render_cell(report, c.id, env)))
     index = out_dir / "index.html"
-    index.write_text(render_index(report, env), encoding="utf-8")
+    write_text_atomic(index, redact(render_index(report, env)))
     return index

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from matrix.atomic import write_json_atomic
+from matrix.redact import redact_data
 from . import badges
 from .model import REPORT_SCHEMA, CellView, Report
 
@@ -85,5 +86,5 @@ def to_dict(report: Report) -> dict:
 def write(report: Report, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.json"
-    path.write_text(json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json_atomic(path, redact_data(to_dict(report)), ensure_ascii=False)
     return path

@@ -16,6 +16,8 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from matrix.atomic import write_bytes_atomic
+from matrix.redact import redact
 from .model import CellView, Report
 
 # Characters XML 1.0 forbids even when escaped: logs can hold any byte.
@@ -109,5 +111,5 @@ def render(report: Report) -> bytes:
 def write(report: Report, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "junit.xml"
-    path.write_bytes(render(report))
+    write_bytes_atomic(path, redact(render(report).decode("utf-8")).encode("utf-8"))
     return path

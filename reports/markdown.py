@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from matrix.atomic import write_text_atomic
+from matrix.redact import redact
 from .model import CellView, Report
 from .style import look
 
@@ -181,5 +183,5 @@ def _within(text: str, max_chars: int) -> str:
 def write(report: Report, out_dir: Path, max_chars: int = MAX_CHARS) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.md"
-    path.write_text(render(report, max_chars), encoding="utf-8")
+    write_text_atomic(path, redact(render(report, max_chars)))
     return path

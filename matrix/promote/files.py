@@ -7,33 +7,19 @@ is written) and returns the new text or None when nothing needs to change;
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import tomlkit
 from tomlkit.exceptions import ParseError
 
+from ..atomic import write_text_atomic as _write_text_atomic
 from ..errors import UserError
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """An edited project file keeps its mode (an executable stays executable)."""
+    _write_text_atomic(path, text, keep_mode=True)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -23,6 +23,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic import write_json_atomic, write_text_atomic
 from ..errors import CoreMismatch, InfrastructureError
 from ..sources.npm import Run, npm_failure, pack_directory, plain_run, read_manifest
 from ..versions import satisfies
@@ -171,7 +172,7 @@ def prepare_node_cell(cell_dir: Path, connector: str, connector_tgz: Path, core:
     cell_dir.mkdir(parents=True, exist_ok=True)
     npm_cache = Path(npm_cache or cell_dir / ".npm-cache")
     manifest = cell_manifest(connector, connector_tgz, core, core_tgz, companions, force=force)
-    (cell_dir / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_json_atomic(cell_dir / "package.json", manifest)
     # The connector's own install commands replace the default one; they run in the
     # cell next to the generated package.json, so its overrides still force the core.
     for argv in install or [install_argv(npm_cache, scripts)]:
@@ -179,7 +180,7 @@ def prepare_node_cell(cell_dir: Path, connector: str, connector_tgz: Path, core:
         if code != 0:
             raise npm_failure("install", code, lines)
     check = cell_dir / "canary-check.cjs"  # a file, not `node -e`: the recorded argv stays readable
-    check.write_text(CHECK_SCRIPT)
+    write_text_atomic(check, CHECK_SCRIPT)
     code, lines = run("check", ["node", str(check), connector, core], cell_dir)
     if code != 0:
         raise InfrastructureError(f"check: node exited {code}", "\n".join(lines[-20:]))

@@ -79,20 +79,32 @@ def release(cx: CellContext) -> None:
         gitsrc.remove_worktree(repo, cx.cell_dir / "src")
 
 
+def _mirror_or_error(home: Home, url: str, matrix: Matrix, path: tuple):
+    try:
+        return gitsrc.mirror(home.mirrors, url)
+    except InfrastructureError as exc:
+        raise matrix.positions.error(exc.reason, path) from None
+
+
 def check_refs(matrix: Matrix, home: Home) -> None:
-    """Every git ref named in the matrix exists; a missing one is an error naming its line."""
+    """Every source named in the matrix exists (git repositories and refs, local paths); a missing
+    one is an error naming its line, at plan time, never a cell `error` at run time."""
     for i, c in enumerate(matrix.connectors):
+        if c.source.kind == "path" and not Path(c.source.url).is_dir():
+            raise matrix.positions.error(f"connector path does not exist: {c.source.url}", ("connectors", i, "path"))
         if c.source.kind != "git":
             continue
-        repo = gitsrc.mirror(home.mirrors, c.source.url)
+        repo = _mirror_or_error(home, c.source.url, matrix, ("connectors", i, "git", "url"))
         for j, ref in enumerate(c.source.refs):
             if gitsrc.resolve(repo, ref) is None:
                 raise gitsrc.missing_ref_error(repo, c.source.url, ref, matrix.positions, ("connectors", i, "git", "refs", j))
     for i, spec in enumerate(matrix.core.versions):
         if getattr(spec, "kind", None) == "git":
-            repo = gitsrc.mirror(home.mirrors, spec.url)
+            repo = _mirror_or_error(home, spec.url, matrix, ("core", "versions", i, "git"))
             if gitsrc.resolve(repo, spec.ref) is None:
                 raise gitsrc.missing_ref_error(repo, spec.url, spec.ref, matrix.positions, ("core", "versions", i, "ref"))
         if getattr(spec, "kind", None) == "path" and not Path(spec.path).is_dir():
             raise matrix.positions.error(f"core path does not exist: {spec.path}", ("core", "versions", i, "path"))
+    from ..plan import check_published
 
+    check_published(matrix)

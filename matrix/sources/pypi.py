@@ -9,6 +9,7 @@ from pathlib import Path
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
 from ..archives import safe_extract
+from ..atomic import write_json_atomic
 from ..context import CellContext, Checkout, CoreArtifact
 from ..digest import file_sha256
 from ..errors import InfrastructureError
@@ -31,12 +32,40 @@ def artifact_version(path: Path) -> str:
         raise InfrastructureError(f"not a Python distribution file: {name}") from None
 
 
+ARTIFACT_SUFFIXES = (".whl", ".gz", ".zip")
+
+
+def read_index(dest: Path) -> dict[str, str]:
+    """The cache directory's version -> file map. A torn or damaged index (a run killed while an
+    older canary wrote it in place) is rebuilt from the artifacts on disk, never trusted."""
+    index_file = dest / "index.json"
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8")) if index_file.exists() else {}
+        if isinstance(index, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in index.items()):
+            return index
+    except (ValueError, UnicodeDecodeError):
+        pass
+    return rebuild_index(dest)
+
+
+def rebuild_index(dest: Path) -> dict[str, str]:
+    index: dict[str, str] = {}
+    # Wheels first: when both files of one version are there, the wheel is what pip would pick.
+    for path in sorted(dest.iterdir(), key=lambda p: (not p.name.endswith(".whl"), p.name)):
+        if path.is_file() and path.suffix in ARTIFACT_SUFFIXES:
+            try:
+                index.setdefault(artifact_version(path), path.name)
+            except InfrastructureError:
+                continue
+    write_json_atomic(dest / "index.json", index)
+    return index
+
+
 def download(cx: CellContext, name: str, version: str, kind: str) -> Path:
     """`name==version` downloaded once into the shared artifact cache (an index file maps it)."""
     dest = cx.home.dir("cache", "artifacts", "pypi", slug(name))
-    index_file = dest / "index.json"
     with exclusive(dest / ".lock"):
-        index = json.loads(index_file.read_text()) if index_file.exists() else {}
+        index = read_index(dest)
         cached = index.get(version)
         if cached and (dest / cached).exists():
             cx.note(f"{kind}: {name}=={version} from cache ({cached})")
@@ -44,13 +73,13 @@ def download(cx: CellContext, name: str, version: str, kind: str) -> Path:
         before = set(p.name for p in dest.iterdir())
         cx.run("materialize", [*PIP, "download", "--no-deps", "--dest", str(dest), f"{name}=={version}",
                                *pip_index_args(cx.matrix.core.index)], infra=True)
-        new = [p for p in dest.iterdir() if p.name not in before and p.suffix in (".whl", ".gz", ".zip")]
+        new = [p for p in dest.iterdir() if p.name not in before and p.suffix in ARTIFACT_SUFFIXES]
         if not new:  # pip found an already-downloaded file: pick the one of this version
-            new = [p for p in dest.iterdir() if p.suffix in (".whl", ".gz", ".zip") and _is_version(p, version)]
+            new = [p for p in dest.iterdir() if p.suffix in ARTIFACT_SUFFIXES and _is_version(p, version)]
         if not new:
             raise InfrastructureError(f"{kind}: pip downloaded nothing for {name}=={version}")
         index[version] = new[0].name
-        index_file.write_text(json.dumps(index, indent=1))
+        write_json_atomic(dest / "index.json", index)
         return new[0]
 
 

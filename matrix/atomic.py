@@ -1,0 +1,47 @@
+"""The one way this tool writes a file: a temporary file in the same directory, fsync, rename.
+
+A reader (a browser on index.html, a CI step on report.json, a second canary
+process on a cache index) and a run killed at any moment see either the old
+complete file or the new complete file, never a truncated one. Every file the
+tool produces goes through here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_bytes_atomic(path: Path | str, data: bytes, keep_mode: bool = False) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if keep_mode and path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            # mkstemp makes 0600 files; a report must stay as readable as any file the user makes.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path: Path | str, text: str, keep_mode: bool = False) -> None:
+    """`text` as UTF-8, newlines untouched (no platform translation)."""
+    write_bytes_atomic(path, text.encode("utf-8"), keep_mode=keep_mode)
+
+
+def write_json_atomic(path: Path | str, data, indent: int | None = 2, ensure_ascii: bool = True) -> None:
+    write_text_atomic(path, json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + "\n")
