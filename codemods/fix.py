@@ -23,6 +23,7 @@ from matrix.errors import UserError
 from . import config_files
 from .discover import SourceFile, discover
 from .engine import apply_edits, compile_migration, parse_errors, scan
+from .imports import ensure_imports
 from .lint import read_text, resolve_migration
 from .migration import Migration
 
@@ -55,15 +56,22 @@ class FixResult:
         return "".join(c.diff() for c in self.changes)
 
 
-def fix_code(text: str, language: str, rules) -> tuple[str, int, int]:
-    """(new text, edits applied, lint-only matches left)."""
+def fix_code(text: str, language: str, rules, path: str = "") -> tuple[str, int, int]:
+    """(new text, edits applied, lint-only matches left).
+
+    A fix whose rule lists `imports` (a conversion calling stringToUuid) gets them added
+    once all passes are done; `path` tells CommonJS files (`require`) from modules."""
     total = 0
+    done: list = []
     for _ in range(MAX_PASSES):
         matches = scan(text, language, rules)
-        text, applied = apply_edits(text, matches)
+        text, applied = apply_edits(text, matches, done)
         total += applied
         if not applied:
             break
+    needed = {(i["name"], i["from"]): i for m in done for i in m.rule.imports if i["name"] in text}
+    if needed:
+        text = ensure_imports(text, language, list(needed.values()), path)
     left = sum(1 for m in scan(text, language, rules) if m.replacement is None or m.replacement != m.text)
     return text, total, left
 
@@ -94,7 +102,7 @@ def _plan_one(sf: SourceFile, compiled, result: FixResult) -> None:
         return
     result.files_scanned += 1
     if sf.language is not None:
-        new, edits, left = fix_code(old, sf.language, compiled.get(sf.language, []))
+        new, edits, left = fix_code(old, sf.language, compiled.get(sf.language, []), sf.path)
         result.remaining += left
         if new != old and parse_errors(new, sf.language) > parse_errors(old, sf.language):
             result.rejected.append({"file": sf.display, "reason": "the fixed file would no longer parse; left unchanged"})

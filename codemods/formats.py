@@ -18,6 +18,8 @@ def render_text(report: LintReport, migration_ref: str) -> str:
         if f.fix is not None:
             lines.append(f"    - {f.source_line.strip()}")
             lines.append(f"    + {f.fix.preview.strip()}")
+            for imp in f.fix.imports:
+                lines.append(f"    + import {{ {imp['name']} }} from '{imp['from']}'")
     for e in report.errors:
         lines.append(f"{e['file']}: error: {e['message']}")
     counts = report.counts()
@@ -59,7 +61,8 @@ def render_sarif(report: LintReport, rules: list) -> str:
         }
         if f.fix is not None:
             res["fixes"] = [{
-                "description": {"text": f"replace with {f.fix.replacement}"},
+                "description": {"text": f"replace with {f.fix.replacement}" + "".join(
+                    f"; import {imp['name']} from {imp['from']}" for imp in f.fix.imports)},
                 "artifactChanges": [{
                     "artifactLocation": {"uri": f.file.replace("\\", "/")},
                     "replacements": [{

@@ -19,6 +19,7 @@ LINT_SCHEMA_VERSION = 1
 class Fix:
     replacement: str
     preview: str  # the finding's first line as it reads after the fix
+    imports: list[dict] = field(default_factory=list)  # [{name, from}] the fix adds to the file
 
 
 @dataclass
@@ -88,7 +89,8 @@ def finding_from_match(sf: SourceFile, text: str, m: Match) -> Finding:
     fix = None
     if m.replacement is not None:
         after = text[ls:m.start] + m.replacement + text[m.end:max(le, m.end)]
-        fix = Fix(m.replacement, (after.split("\n", 1)[0] if m.end <= le else after).rstrip("\r"))
+        fix = Fix(m.replacement, (after.split("\n", 1)[0] if m.end <= le else after).rstrip("\r"),
+                  [dict(i) for i in m.rule.imports if i["name"] in m.replacement])
     return Finding(
         file=sf.display, line=m.line, column=m.column, end_line=m.end_line, end_column=m.end_column,
         rule=m.rule.id, message=m.rule.message, severity=m.rule.severity, symbol=m.rule.symbol,

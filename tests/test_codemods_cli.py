@@ -30,7 +30,11 @@ export async function get(runtime: any, roomId: string) {
 }
 """
 FIXED_TS = PROVIDER_TS.replace("room.serverId", "room.messageServerId").replace(
-    "room?.serverId", "room?.messageServerId").replace("roomId, serverId, source", "roomId, messageServerId: serverId, source")
+    "room?.serverId", "room?.messageServerId").replace(
+    "roomId, serverId, source", "roomId, messageServerId: serverId ? stringToUuid(serverId) : undefined, source").replace(
+    "import type { Room } from '@elizaos/core';\n",
+    # a type-only import cannot carry the value the conversion needs: a value import is added
+    "import type { Room } from '@elizaos/core';\nimport { stringToUuid } from '@elizaos/core';\n")
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -86,7 +90,8 @@ def test_lint_json_matches_schema(tmp_path, capsys):
     assert code == 1 and doc["counts"]["error"] == 3
     f = doc["findings"][0]
     assert (f["line"], f["column"], f["symbol"]) == (5, 20, "World.serverId")
-    assert f["fix"] == {"replacement": "room.messageServerId", "preview": "  const serverId = room.messageServerId;"}
+    assert f["fix"] == {"replacement": "room.messageServerId", "preview": "  const serverId = room.messageServerId;",
+                        "imports": []}
 
 
 def test_lint_sarif_and_github(tmp_path, capsys):
@@ -134,11 +139,14 @@ def test_unknown_migration_and_bad_file_are_user_errors(tmp_path, capsys):
 
 def test_migrations_lists_shipped(capsys):
     code, out, _ = run(capsys, "migrations")
-    assert code == 0 and out.startswith("elizaos-server-id  1.0.0  core >=1.6.5  6 rule(s)")
+    from codemods.migration import load_migration
+
+    mig = load_migration("elizaos-server-id")
+    assert code == 0 and out.startswith(f"elizaos-server-id  {mig.version}  core >=1.6.5  {len(mig.rules)} rule(s)")
     code, out, _ = run(capsys, "migrations", "--format", "json")
     doc = json.loads(out)
     jsonschema.validate(doc, json.loads((SCHEMAS / "migrations.schema.json").read_text()))
-    assert doc[0]["id"] == MIG and doc[0]["rules"] == 6
+    assert doc[0]["id"] == MIG and doc[0]["rules"] == len(mig.rules)
 
 
 def test_shipped_migrations_match_schema():
