@@ -50,6 +50,8 @@ def cmd_fix(args) -> int:
     result = plan_fixes(args.paths, args.migration, exclude=args.exclude)
     for rej in result.rejected:
         print(f"canary: {rej['file']}: {rej['reason']}", file=sys.stderr)
+    for sk in result.skipped:
+        print(f"canary: {sk['file']}: skipped: {sk['reason']}", file=sys.stderr)
     if not args.write:
         sys.stdout.write(result.diff())
         if result.remaining:
@@ -57,12 +59,15 @@ def cmd_fix(args) -> int:
         return 1 if result.changes or result.rejected else 0
     if result.changes and not args.force:
         require_clean(args.paths)
-    write_fixes(result)
-    edits = sum(c.edits for c in result.changes)
-    print(f"canary: fixed {edits} place(s) in {len(result.changes)} file(s)", file=sys.stderr)
+    refused = write_fixes(result)
+    for rej in refused:
+        print(f"canary: {rej['file']}: {rej['reason']}", file=sys.stderr)
+    written = [c for c in result.changes if c.file not in {r["file"] for r in refused}]
+    edits = sum(c.edits for c in written)
+    print(f"canary: fixed {edits} place(s) in {len(written)} file(s)", file=sys.stderr)
     if result.remaining:
         print(f"canary: {result.remaining} finding(s) have no automatic fix; see `canary lint`", file=sys.stderr)
-    return 1 if result.rejected else 0
+    return 1 if result.rejected or refused else 0
 
 
 def cmd_migrations(args) -> int:

@@ -7,6 +7,8 @@
   left as it was and reported.
 - Writing refuses when the files to change have uncommitted changes (or are not
   under git), unless forced: the diff must be reviewable and revertible.
+- Hostile trees: symlinks, FIFOs, devices and oversized files are never read (see
+  safe_files); git-ignored files are left alone; a write never goes through a symlink.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from .engine import apply_edits, compile_migration, parse_errors, scan
 from .imports import ensure_imports
 from .lint import read_text, resolve_migration
 from .migration import Migration
+from .safe_files import Skipped, replace_regular
 
 MAX_PASSES = 8
 
@@ -49,6 +51,7 @@ class FileFix:
 class FixResult:
     changes: list[FileFix] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)  # {file, reason}
+    skipped: list[dict] = field(default_factory=list)  # {file, reason}: never read (safe_files, git-ignored)
     remaining: int = 0  # findings of lint-only rules (no fix), still there after fixing
     files_scanned: int = 0
 
@@ -81,7 +84,11 @@ def plan_fixes(paths: list[str], migration: str | Migration, exclude: list[str] 
     compiled = compile_migration(mig)
     result = FixResult()
     with contextlib.ExitStack() as stack:
-        files = discover(paths, mig, stack, exclude)
+        files = discover(paths, mig, stack, exclude, result.skipped)
+        ignored = git_ignored([f.path for f in files if f.origin == "source"])
+        for sf in [f for f in files if f.path in ignored]:
+            result.skipped.append({"file": sf.display, "reason": "ignored by git (left alone)"})
+        files = [f for f in files if f.path not in ignored]
         published = [f.display for f in files if f.origin != "source"]
         if published:
             raise UserError(
@@ -97,6 +104,9 @@ def plan_fixes(paths: list[str], migration: str | Migration, exclude: list[str] 
 def _plan_one(sf: SourceFile, compiled, result: FixResult) -> None:
     try:
         old = read_text(sf)
+    except Skipped as why:
+        result.skipped.append({"file": sf.display, "reason": str(why)})
+        return
     except (OSError, UnicodeDecodeError) as exc:
         result.rejected.append({"file": sf.display, "reason": f"unreadable: {exc}"})
         return
@@ -119,6 +129,27 @@ def _plan_one(sf: SourceFile, compiled, result: FixResult) -> None:
             return
     if new != old:
         result.changes.append(FileFix(sf.display, sf.path, old, new, edits))
+
+
+def git_ignored(files: list[str]) -> set[str]:
+    """Those of `files` that git ignores in the work tree they belong to (none outside git)."""
+    by_dir: dict[str, list[str]] = {}
+    for path in files:
+        by_dir.setdefault(os.path.dirname(os.path.abspath(path)), []).append(path)
+    by_top: dict[str, list[str]] = {}
+    for where, group in by_dir.items():
+        top = subprocess.run(["git", "-C", where, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+        if top.returncode == 0:
+            by_top.setdefault(top.stdout.strip(), []).extend(group)
+    ignored: set[str] = set()
+    for top, group in by_top.items():
+        absolute = {os.path.abspath(p): p for p in group}
+        proc = subprocess.run(["git", "-C", top, "check-ignore", "--stdin", "-z"], capture_output=True,
+                              input="\0".join(absolute) + "\0", text=True)
+        for name in proc.stdout.split("\0"):
+            if name:
+                ignored.add(absolute.get(os.path.abspath(os.path.join(top, name)), name))
+    return ignored
 
 
 def dirty_files(paths: list[str]) -> list[str]:
@@ -149,10 +180,13 @@ def require_clean(paths: list[str]) -> None:
                         hint="commit or stash them first, or pass --force")
 
 
-def write_fixes(result: FixResult) -> None:
+def write_fixes(result: FixResult) -> list[dict]:
+    """Write every change atomically (a killed run never leaves half a file); returns the
+    {file, reason} of changes not written because the file is no longer a regular file."""
+    refused = []
     for change in result.changes:
-        tmp = change.path + ".canary-tmp"
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(change.new)
-        shutil.copymode(change.path, tmp)
-        os.replace(tmp, change.path)  # atomic per file: a killed run never leaves half a file
+        try:
+            replace_regular(change.path, change.new)
+        except Skipped as why:
+            refused.append({"file": change.file, "reason": f"not written: {why}"})
+    return refused

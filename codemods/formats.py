@@ -22,6 +22,8 @@ def render_text(report: LintReport, migration_ref: str) -> str:
                 lines.append(f"    + import {{ {imp['name']} }} from '{imp['from']}'")
     for e in report.errors:
         lines.append(f"{e['file']}: error: {e['message']}")
+    for sk in report.skipped:
+        lines.append(f"{sk['file']}: skipped: {sk['reason']}")
     counts = report.counts()
     fixable = sum(1 for f in report.findings if f.fix is not None)
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
