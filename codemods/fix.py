@@ -29,7 +29,14 @@ from .lint import read_text, resolve_migration
 from .migration import Migration
 from .safe_files import Skipped, replace_regular
 
-MAX_PASSES = 8
+# Nested matches (`a.serverId.serverId`) take one pass per level: a pass applies the innermost
+# edit of each nest and the next pass re-matches the rewritten text. Fixes that still change
+# the text after this many passes do not converge (a fix whose output matches again).
+MAX_PASSES = 64
+
+
+class FixDoesNotConverge(Exception):
+    """The fixes keep changing a file: applying them would only garble it."""
 
 
 @dataclass
@@ -66,12 +73,18 @@ def fix_code(text: str, language: str, rules, path: str = "") -> tuple[str, int,
     once all passes are done; `path` tells CommonJS files (`require`) from modules."""
     total = 0
     done: list = []
+    seen = {text}
     for _ in range(MAX_PASSES):
         matches = scan(text, language, rules)
         text, applied = apply_edits(text, matches, done)
         total += applied
         if not applied:
             break
+        if text in seen:  # back to an earlier text: the fixes undo each other
+            raise FixDoesNotConverge("the fixes undo each other")
+        seen.add(text)
+    else:
+        raise FixDoesNotConverge(f"the fixes still change the file after {MAX_PASSES} passes")
     needed = {(i["name"], i["from"]): i for m in done for i in m.rule.imports if i["name"] in text}
     if needed:
         text = ensure_imports(text, language, list(needed.values()), path)
@@ -112,7 +125,11 @@ def _plan_one(sf: SourceFile, compiled, result: FixResult) -> None:
         return
     result.files_scanned += 1
     if sf.language is not None:
-        new, edits, left = fix_code(old, sf.language, compiled.get(sf.language, []), sf.path)
+        try:
+            new, edits, left = fix_code(old, sf.language, compiled.get(sf.language, []), sf.path)
+        except FixDoesNotConverge as why:
+            result.rejected.append({"file": sf.display, "reason": f"{why}; left unchanged"})
+            return
         result.remaining += left
         if new != old and parse_errors(new, sf.language) > parse_errors(old, sf.language):
             result.rejected.append({"file": sf.display, "reason": "the fixed file would no longer parse; left unchanged"})
