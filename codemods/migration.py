@@ -238,6 +238,7 @@ def parse_migration(text: str, source: str) -> Migration:
                 id=raw["id"], language=lang, message=raw["message"], rule=raw["rule"], severity=raw["severity"],
                 note=raw.get("note", ""), fix=raw.get("fix"), utils=raw.get("utils") or {},
                 metadata=raw.get("metadata") or {}, line=line, from_rename=entry["id"],
+                imports=list(raw.get("imports") or []),
             ))
     config = []
     for idx, raw in enumerate(data.get("config") or []):

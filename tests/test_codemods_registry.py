@@ -106,4 +106,11 @@ def test_migration_generated_from_the_real_core_diff_finds_the_same_places(disco
     ours = lint_paths([str(discord_133_tarball)], str(generated))
     serverid = {(f.file, f.line) for f in ours.findings if "serverId" in f.text}
     assert serverid == shipped
-    assert all(f.fix is not None for f in ours.findings if "serverId" in f.text)
+    # serverId -> messageServerId is also string -> UUID: reads are renamed, writes need a conversion
+    for f in ours.findings:
+        if "serverId" not in f.text:
+            continue
+        if f.rule.endswith("member-read"):
+            assert f.fix is not None
+        else:
+            assert f.fix is None and "needs a conversion" in f.message, f
