@@ -66,7 +66,7 @@ class FixResult:
         return "".join(c.diff() for c in self.changes)
 
 
-def fix_code(text: str, language: str, rules, path: str = "") -> tuple[str, int, int]:
+def fix_code(text: str, language: str, rules, path: str = "", add_imports: bool = True) -> tuple[str, int, int]:
     """(new text, edits applied, lint-only matches left).
 
     A fix whose rule lists `imports` (a conversion calling stringToUuid) gets them added
@@ -86,7 +86,7 @@ def fix_code(text: str, language: str, rules, path: str = "") -> tuple[str, int,
     else:
         raise FixDoesNotConverge(f"the fixes still change the file after {MAX_PASSES} passes")
     needed = {(i["name"], i["from"]): i for m in done for i in m.rule.imports if i["name"] in text}
-    if needed:
+    if needed and add_imports:
         text = ensure_imports(text, language, list(needed.values()), path)
     left = sum(1 for m in scan(text, language, rules) if m.replacement is None or m.replacement != m.text)
     return text, total, left
