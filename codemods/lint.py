@@ -21,6 +21,8 @@ class Fix:
     replacement: str
     preview: str  # the finding's first line as it reads after the fix
     imports: list[dict] = field(default_factory=list)  # [{name, from}] the fix adds to the file
+    # Lint never runs the fixed connector: its fixes are unverified until `canary fix --verify` passes.
+    verification: str = "unverified"
 
 
 @dataclass

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import difflib
 import json
 import os
 import re
@@ -36,7 +35,9 @@ import yaml
 
 from matrix.errors import UserError
 
-from .engine import compile_migration
+from ast_grep_py import SgRoot
+
+from .engine import Match, _prune_utils, compile_migration, render_fix, scan
 from .fix import fix_code
 from .imports import ensure_imports
 from .languages import language_of
@@ -47,7 +48,6 @@ from .sources import sourcemap_files, unpack_tarball
 
 VERIFIED, FAILS, ERROR, UNVERIFIED = "verified", "fails after fix", "error", "unverified"
 _B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
-_TOKEN = re.compile(r"[A-Za-z0-9_$]+|\s+|.", re.S)
 # Node's `Error: ...` / `TypeError: ...` line first (not the `file:///...:9` frame above it), then any
 # line that says it failed.
 _THROWN = re.compile(r"^(Uncaught )?([A-Z]\w*)?(Error|Exception)\b:?")
@@ -127,106 +127,121 @@ class _Positions:
         return line, offset - self.starts[line]
 
 
-def _hunks(old: str, new: str) -> list[tuple[int, int, str]]:
-    """Token-level edits turning `old` into `new`: (start, end, replacement) in `old` offsets."""
-    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
-    offs = [0]
-    for tok in a:
-        offs.append(offs[-1] + len(tok))
-    out = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op != "equal":
-            out.append((offs[i1], offs[i2], "".join(b[j1:j2])))
-    return out
-
-
 @dataclass
 class DistPatch:
     files: dict[str, str] = field(default_factory=dict)  # dist path -> new text
     edits: int = 0
-    unplaced: list[str] = field(default_factory=list)  # "src/a.ts:12:5" of edits not found in dist/
+    unplaced: list[str] = field(default_factory=list)  # "src/a.ts:12:5 rule" of matches not found in dist/
 
 
-def patch_dist(package_dir: str, migration: Migration) -> DistPatch:
-    """The fix of a published package's sources, carried into its compiled dist/ files."""
+def _relaxed(rule) -> dict:
+    """A rule reduced to its own node test (pattern / kind / regex) for JavaScript: the context it
+    needs in TypeScript (`as World`) is erased from compiled code, where the source match vouches for it."""
+    config = rule.config()
+    body = {k: v for k, v in config["rule"].items() if k in ("pattern", "kind", "regex")} or config["rule"]
+    ctx = {k: v for k, v in config.items() if k in ("constraints", "transform")}
+    utils = _prune_utils(config.get("utils") or {}, "javascript", ctx)
+    return {**ctx, "utils": utils, "rule": body}
+
+
+def _dist_matches(text: str, js_rules: list, anchors: dict[int, set[str]], rules_by_id: dict) -> list[Match]:
+    """Matches in the compiled text that start where a source match maps to, for that same rule."""
+    root = SgRoot(text, "javascript").root()
+    found: list[Match] = []
+    matched: set[tuple[int, str]] = set()
+    for compiled in js_rules:
+        for node in root.find_all(compiled.config):
+            start = node.range().start.index
+            if compiled.rule.id in anchors.get(start, ()):
+                found.append(_match(compiled.rule, node, text))
+                matched.add((start, compiled.rule.id))
+    for start, rule_ids in anchors.items():
+        for rid in rule_ids - {r for s, r in matched if s == start}:
+            rule = rules_by_id.get(rid)
+            if rule is None:
+                continue
+            for node in root.find_all(_relaxed(rule)):
+                if node.range().start.index == start:
+                    found.append(_match(rule, node, text))
+    return [m for m in found if m.replacement is not None and m.replacement != m.text]
+
+
+def _match(rule, node, text: str) -> Match:
+    rng = node.range()
+    return Match(rule=rule, start=rng.start.index, end=rng.end.index, line=rng.start.line + 1,
+                 column=rng.start.column + 1, end_line=rng.end.line + 1, end_column=rng.end.column + 1,
+                 text=node.text(), replacement=render_fix(rule.fix, node, text) if rule.fix is not None else None)
+
+
+def patch_dist(package_dir: str, migration: Migration, max_passes: int = 64) -> DistPatch:
+    """The fix of a published package's sources, carried into its compiled dist/ files.
+
+    Each match in the sources (from the maps' sourcesContent) is mapped to the compiled file;
+    there the same rule is matched again at that position (or, when its TypeScript context was
+    erased, its node test alone) and its fix rendered from the compiled text, innermost edits
+    first, in passes until nothing changes, as `fix` does. Matches that cannot be found are
+    listed in `unplaced`."""
     compiled = compile_migration(migration)
+    js_rules = compiled.get("javascript", [])
     imports = [i for r in migration.rules for i in r.imports]
     out = DistPatch()
     for map_file in sourcemap_files(package_dir):
         try:
             smap = json.loads(read_regular(str(map_file), MAX_SOURCEMAP_BYTES))
+            js = Path(str(map_file)[:-len(".map")])
+            dist_text = read_regular(str(js), MAX_SOURCEMAP_BYTES)
         except (Skipped, OSError, ValueError):
             continue
-        js = Path(str(map_file)[:-len(".map")])
-        if not js.is_file() or not isinstance(smap, dict):
-            continue
-        try:
-            dist_text = read_regular(str(js), MAX_SOURCEMAP_BYTES)
-        except (Skipped, OSError, UnicodeDecodeError):
+        if not isinstance(smap, dict):
             continue
         dist_pos = _Positions(dist_text)
-        segments = decode_mappings(smap.get("mappings") or "")
-        by_source: dict[int, list[tuple[int, int, int, int]]] = {}
-        for gline, gcol, src, sline, scol in segments:
-            by_source.setdefault(src, []).append((sline, scol, gline, gcol))
-        for seglist in by_source.values():
-            seglist.sort()
-        edits: list[tuple[int, int, str]] = []
+        exact: dict[tuple[int, int, int], tuple[int, int]] = {}
+        for gline, gcol, src, sline, scol in decode_mappings(smap.get("mappings") or ""):
+            exact.setdefault((src, sline, scol), (gline, gcol))
+        anchors: dict[int, set[str]] = {}
         for idx, (source, content) in enumerate(zip(smap.get("sources") or [], smap.get("sourcesContent") or [])):
-            if not isinstance(content, str) or "node_modules" in str(source):
-                continue
             lang = language_of(str(source))
-            if lang is None:
+            if not isinstance(content, str) or "node_modules" in str(source) or lang is None:
                 continue
-            fixed, n, _ = fix_code(content, lang, compiled.get(lang, []), str(source), add_imports=False)
-            if not n:
-                continue
-            src_pos = _Positions(content)
-            for start, end, repl in _hunks(content, fixed):
-                placed = _place(start, end, content, src_pos, by_source.get(idx, []), dist_text, dist_pos)
-                if placed is None:
-                    line, col = src_pos.line_col(start)
-                    out.unplaced.append(f"{source}:{line + 1}:{col + 1}")
+            for m in scan(content, lang, compiled.get(lang, [])):
+                if m.replacement is None or m.replacement == m.text:
                     continue
-                edits.append((placed, placed + (end - start), repl))
+                gen = exact.get((idx, m.line - 1, m.column - 1))
+                at = dist_pos.offset(*gen) if gen else -1
+                if at < 0:
+                    out.unplaced.append(f"{source}:{m.line}:{m.column} {m.rule.id}")
+                    continue
+                anchors.setdefault(at, set()).add(m.rule.id)
+        if not anchors:
+            continue
+        text, edits, used = dist_text, 0, set()
+        for _ in range(max_passes):
+            matches = _dist_matches(text, js_rules, anchors, {r.id: r for r in migration.rules})
+            if not matches:
+                break
+            picked: list[Match] = []
+            for m in sorted(matches, key=lambda m: (m.end - m.start, m.start)):  # innermost first
+                if all(m.end <= p.start or m.start >= p.end for p in picked):
+                    picked.append(m)
+            for m in sorted(picked, key=lambda m: m.start, reverse=True):  # from the end: earlier offsets hold
+                text = text[:m.start] + m.replacement + text[m.end:]
+                delta = len(m.replacement) - (m.end - m.start)
+                used.add(m.start)
+                anchors = {(a + delta if a >= m.end else a): r for a, r in anchors.items()
+                           if a <= m.start or a >= m.end}
+                used = {(u + delta if u >= m.end else u) for u in used if u <= m.start or u >= m.end}
+                edits += 1
+        for at in sorted(set(anchors) - used):
+            line, col = _Positions(text).line_col(at)
+            out.unplaced.append(f"{js.name}:{line + 1}:{col + 1} {', '.join(sorted(anchors[at]))}")
         if not edits:
             continue
-        edits.sort()
-        text, pos = [], 0
-        for start, end, repl in edits:
-            if start < pos:
-                out.unplaced.append(f"{js.name}: overlapping edits at offset {start}")
-                continue
-            text.append(dist_text[pos:start])
-            text.append(repl)
-            pos = end
-        text.append(dist_text[pos:])
-        new = "".join(text)
-        needed = [i for i in imports if i["name"] in new and i["name"] not in dist_text]
+        needed = [i for i in imports if i["name"] in text and i["name"] not in dist_text]
         if needed:
-            new = ensure_imports(new, "javascript", needed, str(js))
-        out.files[str(js)] = new
-        out.edits += len(edits)
+            text = ensure_imports(text, "javascript", needed, str(js))
+        out.files[str(js)] = text
+        out.edits += edits
     return out
-
-
-def _place(start: int, end: int, source: str, src_pos: _Positions, segs: list, dist: str,
-           dist_pos: _Positions) -> int | None:
-    """The dist offset where source[start:end] sits, from the nearest mapping on the same line."""
-    line, col = src_pos.line_col(start)
-    i = bisect.bisect_right(segs, (line, col, 1 << 30, 1 << 30)) - 1
-    if i < 0 or segs[i][0] != line:
-        return None
-    sline, scol, gline, gcol = segs[i]
-    delta = col - scol
-    base = dist_pos.offset(gline, gcol)
-    if base < 0:
-        return None
-    at = base + delta
-    # The text from the mapped token to the edit, and the text the edit replaces, must be the same.
-    if dist[base:at] != source[start - delta:start] or dist[at:at + (end - start)] != source[start:end]:
-        return None
-    return at
 
 
 # --- the scratch copy ---------------------------------------------------------------------

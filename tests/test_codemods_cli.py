@@ -91,7 +91,7 @@ def test_lint_json_matches_schema(tmp_path, capsys):
     f = doc["findings"][0]
     assert (f["line"], f["column"], f["symbol"]) == (5, 20, "World.serverId")
     assert f["fix"] == {"replacement": "room.messageServerId", "preview": "  const serverId = room.messageServerId;",
-                        "imports": []}
+                        "imports": [], "verification": "unverified"}
 
 
 def test_lint_sarif_and_github(tmp_path, capsys):
@@ -321,3 +321,23 @@ def test_parallel_lint_gives_the_same_report(tmp_path):
     parallel = lint_paths([str(tmp_path)], MIG, jobs=2)
     assert parallel.to_dict() == serial.to_dict()
     assert len(serial.findings) == 74 and serial.files_scanned == 220
+
+
+def test_every_output_labels_fixes_unverified(tmp_path, capsys):
+    """lint never runs the fixed connector, and fix without --verify does not either: each says so."""
+    repo = make_repo(tmp_path / "repo", {"a.ts": "const x = room.serverId;\n"})
+    code, out, _ = run(capsys, "lint", str(repo), "-m", MIG)
+    assert "+ const x = room.messageServerId;  (unverified)" in out and "fixes unverified until" in out
+    _, out, _ = run(capsys, "lint", str(repo), "-m", MIG, "--format", "json")
+    assert json.loads(out)["findings"][0]["fix"]["verification"] == "unverified"
+    _, out, _ = run(capsys, "lint", str(repo), "-m", MIG, "--format", "sarif")
+    fix = json.loads(out)["runs"][0]["results"][0]["fixes"][0]
+    assert fix["properties"]["verification"] == "unverified" and fix["description"]["text"].endswith("(unverified)")
+    _, out, _ = run(capsys, "lint", str(repo), "-m", MIG, "--format", "github")
+    assert "(fix, unverified: " in out
+    code, out, err = run(capsys, "fix", str(repo), "-m", MIG, "--format", "json")
+    assert code == 1 and json.loads(out)["verification"] == {"status": "unverified"}
+    jsonschema.validate(json.loads(out), json.loads((SCHEMAS / "fix.schema.json").read_text()))
+    assert "these fixes are unverified" in err
+    code, _, err = run(capsys, "fix", str(repo), "-m", MIG, "--write")
+    assert code == 0 and "fixed 1 place(s) in 1 file(s) (unverified)" in err
