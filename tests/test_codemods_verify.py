@@ -219,3 +219,23 @@ def test_cli_verify_reports_and_exits(verify_setup, fake_registry_env, tmp_path,
     assert json.loads(out.out)["verification"]["status"] == FAILS
     code = main(["fix", str(plugin), "-m", str(root / "plain.yaml"), "--verify", "--matrix", str(root / "matrix.yaml")])
     assert code == 2 and "--verify needs --matrix FILE and --connector NAME" in capsys.readouterr().err
+
+
+def test_exposure_verify_records_the_verification(verify_setup, fake_registry_env, tmp_path):
+    """matrix.yaml `exposure: {migration, verify: true}`: `canary run` also runs each fixed connector's cell."""
+    from tests.conftest import canary
+
+    root, _ = verify_setup
+    work = tmp_path / "m"
+    work.mkdir()
+    text = (root / "matrix.yaml").read_text().replace(
+        "settings:", f"exposure:\n  migration: {root / 'plain.yaml'}\n  verify: true\nsettings:")
+    (work / "matrix.yaml").write_text(text)
+    env = {"CANARY_HOME": str(tmp_path / "home"), **fake_registry_env.env()}
+    proc = canary("run", "-c", "matrix.yaml", "--progress", "none", "--report", "none", cwd=work, env=env)
+    runs = sorted((tmp_path / "home" / "runs").glob("*/exposure.json"))
+    assert runs, proc.stdout + proc.stderr
+    entry = json.loads(runs[-1].read_text())["connectors"]["plugin@0.1.0"]
+    assert entry["findings"] == 1
+    assert entry["verification"]["status"] == FAILS and entry["verification"]["core"] == "2.0.0"
+    assert "Failed query" in entry["verification"]["line"]
