@@ -24,7 +24,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -38,7 +37,6 @@ from matrix.errors import UserError
 from ast_grep_py import SgRoot
 
 from .engine import Match, _prune_utils, compile_migration, render_fix, scan
-from .fix import fix_code
 from .imports import ensure_imports
 from .languages import language_of
 from .lint import resolve_migration

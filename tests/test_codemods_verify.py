@@ -57,8 +57,10 @@ export function onGuild(guild) {
 //# sourceMappingURL=index.js.map
 """
 CHECK = """import { pathToFileURL } from 'url';
+import fs from 'fs';
 import path from 'path';
-const m = await import(pathToFileURL(path.join(process.cwd(), 'dist/index.js')).href);
+const main = JSON.parse(fs.readFileSync(path.join(process.cwd(), 'package.json'), 'utf8')).main;
+const m = await import(pathToFileURL(path.join(process.cwd(), main)).href);
 console.log('saved', JSON.stringify(m.onGuild({ id: '123456789012345678' })));
 """
 RULE = """id: {id}
@@ -239,3 +241,30 @@ def test_exposure_verify_records_the_verification(verify_setup, fake_registry_en
     assert entry["findings"] == 1
     assert entry["verification"]["status"] == FAILS and entry["verification"]["core"] == "2.0.0"
     assert "Failed query" in entry["verification"]["line"]
+
+
+def test_source_tree_is_fixed_in_a_scratch_copy_and_verified(verify_setup, fake_registry_env, tmp_path, monkeypatch,
+                                                              capsys):
+    """A connector's own git checkout (plain JavaScript here: nothing to build): the copy is fixed and
+    run; `--write` then writes the checkout only once the fix is verified."""
+    import subprocess as sp
+
+    root, _ = verify_setup
+    monkeypatch.setenv("CANARY_HOME", str(tmp_path / "home"))
+    repo = tmp_path / "plugin"
+    repo.mkdir()
+    (repo / "package.json").write_text(json.dumps({"name": "@verify-fake/plugin", "version": "0.1.0", "type": "module",
+                                                   "main": "index.js",
+                                                   "dependencies": {"@verify-fake/core": "^1.0.0"}}))
+    source = PLUGIN_JS.replace("//# sourceMappingURL=index.js.map\n", "")
+    (repo / "index.js").write_text(source)
+    for argv in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "0.1.0"]):
+        sp.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *argv], cwd=repo, check=True)
+    args = ["fix", str(repo), "--verify", "--matrix", str(root / "matrix.yaml"), "--connector", "plugin", "--write"]
+    assert main([*args, "-m", str(root / "plain.yaml")]) == 1
+    assert (repo / "index.js").read_text() == source  # not verified: nothing written
+    assert main([*args, "-m", str(root / "converting.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "verified: plugin on core 2.0.0 passes its cell after the fix (1 edit(s))" in err
+    assert "fixed 1 place(s) in 1 file(s) (verified)" in err
+    assert "messageServerId: stringToUuid(guild.id)" in (repo / "index.js").read_text()
