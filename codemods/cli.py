@@ -3,7 +3,8 @@
 Exit codes (see docs/codemods.md):
   lint: 0 no finding at or above --fail-on, 1 findings at or above it, 2 bad input
   fix:  0 nothing to change or all written, 1 diff shown (without --write) or a file rejected,
-        2 bad input or a dirty tree without --force
+        2 bad input or a dirty tree without --force;
+        with --verify: 1 fails after fix, 3 the fix could not be verified (cell error)
 """
 
 from __future__ import annotations
@@ -46,23 +47,73 @@ def cmd_lint(args) -> int:
 
 def cmd_fix(args) -> int:
     from .fix import plan_fixes, require_clean, write_fixes
+    from .verify import FAILS, UNVERIFIED, VERIFIED, Verification
 
+    verification: Verification | None = None
+    if args.verify:
+        from .verify import verify_fix
+
+        if not args.matrix or not args.connector:
+            raise UserError("--verify needs --matrix FILE and --connector NAME (the cell to run the fixed connector in)")
+        if len(args.paths) != 1:
+            raise UserError("--verify takes exactly one connector PATH (a source tree, package directory or tarball)")
+        verification = verify_fix(args.paths[0], args.migration, args.matrix, args.connector, args.core,
+                                  keep=args.keep_verify)
+        print(f"canary: {verification.sentence()}", file=sys.stderr)
+        if verification.status != VERIFIED:
+            if args.format == "json":
+                _emit(json.dumps(_fix_doc(None, verification), indent=2) + "\n", None)
+            return 1 if verification.status == FAILS else 3
+        from .verify import _is_published
+        from pathlib import Path
+
+        if _is_published(Path(args.paths[0])):
+            if args.format == "json":
+                _emit(json.dumps(_fix_doc(None, verification), indent=2) + "\n", None)
+            return 0  # a published package is verified, not rewritten in place
     result = plan_fixes(args.paths, args.migration, exclude=args.exclude)
     for rej in result.rejected:
         print(f"canary: {rej['file']}: {rej['reason']}", file=sys.stderr)
+    for sk in result.skipped:
+        print(f"canary: {sk['file']}: skipped: {sk['reason']}", file=sys.stderr)
+    if verification is None and result.changes:
+        print(f"canary: these fixes are {UNVERIFIED}: `--verify --matrix FILE --connector NAME` runs the fixed "
+              "connector's cell", file=sys.stderr)
     if not args.write:
-        sys.stdout.write(result.diff())
+        if args.format == "json":
+            _emit(json.dumps(_fix_doc(result, verification), indent=2) + "\n", None)
+        else:
+            sys.stdout.write(result.diff())
         if result.remaining:
             print(f"canary: {result.remaining} finding(s) have no automatic fix; see `canary lint`", file=sys.stderr)
         return 1 if result.changes or result.rejected else 0
     if result.changes and not args.force:
         require_clean(args.paths)
-    write_fixes(result)
-    edits = sum(c.edits for c in result.changes)
-    print(f"canary: fixed {edits} place(s) in {len(result.changes)} file(s)", file=sys.stderr)
+    refused = write_fixes(result)
+    for rej in refused:
+        print(f"canary: {rej['file']}: {rej['reason']}", file=sys.stderr)
+    written = [c for c in result.changes if c.file not in {r["file"] for r in refused}]
+    edits = sum(c.edits for c in written)
+    label = "verified" if verification is not None else UNVERIFIED
+    print(f"canary: fixed {edits} place(s) in {len(written)} file(s) ({label})", file=sys.stderr)
+    if args.format == "json":
+        _emit(json.dumps(_fix_doc(result, verification), indent=2) + "\n", None)
     if result.remaining:
         print(f"canary: {result.remaining} finding(s) have no automatic fix; see `canary lint`", file=sys.stderr)
-    return 1 if result.rejected else 0
+    return 1 if result.rejected or refused else 0
+
+
+def _fix_doc(result, verification) -> dict:
+    """`canary fix --format json` (codemods/schemas/fix.schema.json)."""
+    doc = {"schema_version": 1,
+           "verification": verification.to_dict() if verification is not None else {"status": "unverified"}}
+    if result is not None:
+        doc.update({
+            "changes": [{"file": c.file, "edits": c.edits} for c in result.changes],
+            "diff": result.diff(), "rejected": result.rejected, "skipped": result.skipped,
+            "remaining": result.remaining,
+        })
+    return doc
 
 
 def cmd_migrations(args) -> int:
@@ -146,6 +197,14 @@ def register(sub) -> None:
     p.add_argument("--write", action="store_true", help="rewrite the files instead of printing a diff")
     p.add_argument("--force", action="store_true", help="write even if the files have uncommitted changes")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text: a unified diff; json: changes, diff and the verification (fix.schema.json)")
+    p.add_argument("--verify", action="store_true",
+                   help="apply the fix to a scratch copy and run the connector's cell on the candidate core")
+    p.add_argument("--matrix", "-c", metavar="FILE", help="with --verify: the matrix whose cell runs the connector")
+    p.add_argument("--connector", metavar="NAME", help="with --verify: the connector's name in the matrix")
+    p.add_argument("--core", metavar="VERSION", help="with --verify: the core (default: the newest candidate)")
+    p.add_argument("--keep-verify", metavar="DIR", help="with --verify: keep the scratch copy and run here")
     p.set_defaults(handler=cmd_fix)
 
     p = sub.add_parser("migrations", help="list the migrations that ship with canary")

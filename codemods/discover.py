@@ -21,6 +21,7 @@ from matrix.errors import UserError
 from . import config_files
 from .languages import language_of
 from .migration import ConfigRename, Migration
+from .safe_files import skip_reason
 from .sources import extract_sourcemap_sources, is_package_dir, unpack_tarball
 
 # Never walked into: dependencies, build output, VCS and tool caches.
@@ -50,8 +51,11 @@ def _classify(path: str, display: str, rel: str, migration: Migration) -> Source
     return None
 
 
-def _walk(root: str, display_root: str, migration: Migration, exclude: list[str]) -> list[SourceFile]:
+def _walk(root: str, display_root: str, migration: Migration, exclude: list[str],
+          skipped: list[dict]) -> list[SourceFile]:
     found: list[SourceFile] = []
+    # os.walk never descends into symlinked directories (followlinks=False); symlinked files are
+    # listed and skipped below with the FIFOs, devices and oversized files.
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS and not d.startswith("."))
         for name in sorted(filenames):
@@ -61,21 +65,34 @@ def _walk(root: str, display_root: str, migration: Migration, exclude: list[str]
                 continue
             display = rel if display_root in ("", ".") else os.path.join(display_root, rel)
             sf = _classify(full, display, rel, migration)
-            if sf is not None:
+            if sf is None:
+                continue
+            reason = skip_reason(full)
+            if reason:
+                skipped.append({"file": display, "reason": reason})
+            else:
                 found.append(sf)
     return found
 
 
 def discover(paths: list[str], migration: Migration, stack: contextlib.ExitStack,
-             exclude: list[str] | None = None) -> list[SourceFile]:
-    """The files to scan; temporary directories (tarballs, source maps) live as long as `stack`."""
+             exclude: list[str] | None = None, skipped: list[dict] | None = None) -> list[SourceFile]:
+    """The files to scan; temporary directories (tarballs, source maps) live as long as `stack`.
+
+    Files that must not be read (symlinks, FIFOs, devices, oversized) are left out and
+    appended to `skipped` as {file, reason}."""
     exclude = list(exclude or [])
+    skipped = [] if skipped is None else skipped
     files: list[SourceFile] = []
     for given in paths:
+        if os.path.lexists(given) and not os.path.isdir(given) and skip_reason(given) \
+                and _classify(given, given, os.path.basename(given), migration) is not None:
+            skipped.append({"file": given, "reason": skip_reason(given)})
+            continue
         if os.path.isfile(given) and given.endswith(TARBALL_SUFFIXES):
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="canary-pkg-"))
             pkg = unpack_tarball(given, tmp)
-            files.extend(_package(pkg, given, migration, exclude, stack))
+            files.extend(_package(pkg, given, migration, exclude, stack, skipped))
         elif os.path.isfile(given):
             sf = _classify(given, given, os.path.basename(given), migration)
             if sf is None:
@@ -83,15 +100,15 @@ def discover(paths: list[str], migration: Migration, stack: contextlib.ExitStack
                                 "named by the migration)", file=given)
             files.append(sf)
         elif os.path.isdir(given):
-            files.extend(_package(given, given, migration, exclude, stack))
+            files.extend(_package(given, given, migration, exclude, stack, skipped))
         else:
             raise UserError("no such file or directory", file=given)
     return files
 
 
 def _package(root: str, display: str, migration: Migration, exclude: list[str],
-             stack: contextlib.ExitStack) -> list[SourceFile]:
-    own = _walk(root, display, migration, exclude)
+             stack: contextlib.ExitStack, skipped: list[dict]) -> list[SourceFile]:
+    own = _walk(root, display, migration, exclude, skipped)
     if any(f.language for f in own) or not os.path.isfile(os.path.join(root, "package.json")):
         return own
     # A published package: lint the sources its source maps carry ...
@@ -112,5 +129,9 @@ def _package(root: str, display: str, migration: Migration, exclude: list[str],
                 full = os.path.join(dirpath, name)
                 if language_of(full) == "javascript":
                     rel = os.path.relpath(full, root).replace(os.sep, "/")
+                    reason = skip_reason(full)
+                    if reason:
+                        skipped.append({"file": os.path.join(display, rel), "reason": reason})
+                        continue
                     out.append(SourceFile(full, os.path.join(display, rel), language="javascript", origin="dist"))
     return own + out

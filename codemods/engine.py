@@ -105,6 +105,8 @@ def _prune_utils(utils: dict, language: str, ctx: dict) -> dict:
     """Utility rules reduced per language; one that cannot exist there is dropped."""
     kept: dict = {}
     pending = dict(utils)
+    # Constraints may name utils not kept yet: they are checked with the whole config later.
+    ctx = {k: v for k, v in ctx.items() if k != "constraints"}
     # Utils may use each other: keep pruning until a pass adds nothing.
     while pending:
         added = False
@@ -254,8 +256,9 @@ def scan(text: str, language: str, rules: list[CompiledRule]) -> list[Match]:
     return matches
 
 
-def apply_edits(text: str, matches: list[Match]) -> tuple[str, int]:
+def apply_edits(text: str, matches: list[Match], applied_out: list[Match] | None = None) -> tuple[str, int]:
     """Apply the fixes that do not overlap an earlier one; returns (new text, edits applied).
+    The applied matches are appended to `applied_out` when given.
 
     Overlapping fixes are left for the next pass (fix runs passes until nothing
     changes), where they are matched again against the rewritten text.
@@ -270,5 +273,7 @@ def apply_edits(text: str, matches: list[Match]) -> tuple[str, int]:
         out.append(m.replacement)
         pos = m.end
         applied += 1
+        if applied_out is not None:
+            applied_out.append(m)
     out.append(text[pos:])
     return "".join(out), applied

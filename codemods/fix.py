@@ -7,6 +7,8 @@
   left as it was and reported.
 - Writing refuses when the files to change have uncommitted changes (or are not
   under git), unless forced: the diff must be reviewable and revertible.
+- Hostile trees: symlinks, FIFOs, devices and oversized files are never read (see
+  safe_files); git-ignored files are left alone; a write never goes through a symlink.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 
@@ -23,10 +24,19 @@ from matrix.errors import UserError
 from . import config_files
 from .discover import SourceFile, discover
 from .engine import apply_edits, compile_migration, parse_errors, scan
+from .imports import ensure_imports
 from .lint import read_text, resolve_migration
 from .migration import Migration
+from .safe_files import Skipped, replace_regular
 
-MAX_PASSES = 8
+# Nested matches (`a.serverId.serverId`) take one pass per level: a pass applies the innermost
+# edit of each nest and the next pass re-matches the rewritten text. Fixes that still change
+# the text after this many passes do not converge (a fix whose output matches again).
+MAX_PASSES = 64
+
+
+class FixDoesNotConverge(Exception):
+    """The fixes keep changing a file: applying them would only garble it."""
 
 
 @dataclass
@@ -48,6 +58,7 @@ class FileFix:
 class FixResult:
     changes: list[FileFix] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)  # {file, reason}
+    skipped: list[dict] = field(default_factory=list)  # {file, reason}: never read (safe_files, git-ignored)
     remaining: int = 0  # findings of lint-only rules (no fix), still there after fixing
     files_scanned: int = 0
 
@@ -55,15 +66,28 @@ class FixResult:
         return "".join(c.diff() for c in self.changes)
 
 
-def fix_code(text: str, language: str, rules) -> tuple[str, int, int]:
-    """(new text, edits applied, lint-only matches left)."""
+def fix_code(text: str, language: str, rules, path: str = "", add_imports: bool = True) -> tuple[str, int, int]:
+    """(new text, edits applied, lint-only matches left).
+
+    A fix whose rule lists `imports` (a conversion calling stringToUuid) gets them added
+    once all passes are done; `path` tells CommonJS files (`require`) from modules."""
     total = 0
+    done: list = []
+    seen = {text}
     for _ in range(MAX_PASSES):
         matches = scan(text, language, rules)
-        text, applied = apply_edits(text, matches)
+        text, applied = apply_edits(text, matches, done)
         total += applied
         if not applied:
             break
+        if text in seen:  # back to an earlier text: the fixes undo each other
+            raise FixDoesNotConverge("the fixes undo each other")
+        seen.add(text)
+    else:
+        raise FixDoesNotConverge(f"the fixes still change the file after {MAX_PASSES} passes")
+    needed = {(i["name"], i["from"]): i for m in done for i in m.rule.imports if i["name"] in text}
+    if needed and add_imports:
+        text = ensure_imports(text, language, list(needed.values()), path)
     left = sum(1 for m in scan(text, language, rules) if m.replacement is None or m.replacement != m.text)
     return text, total, left
 
@@ -73,7 +97,11 @@ def plan_fixes(paths: list[str], migration: str | Migration, exclude: list[str] 
     compiled = compile_migration(mig)
     result = FixResult()
     with contextlib.ExitStack() as stack:
-        files = discover(paths, mig, stack, exclude)
+        files = discover(paths, mig, stack, exclude, result.skipped)
+        ignored = git_ignored([f.path for f in files if f.origin == "source"])
+        for sf in [f for f in files if f.path in ignored]:
+            result.skipped.append({"file": sf.display, "reason": "ignored by git (left alone)"})
+        files = [f for f in files if f.path not in ignored]
         published = [f.display for f in files if f.origin != "source"]
         if published:
             raise UserError(
@@ -89,12 +117,19 @@ def plan_fixes(paths: list[str], migration: str | Migration, exclude: list[str] 
 def _plan_one(sf: SourceFile, compiled, result: FixResult) -> None:
     try:
         old = read_text(sf)
+    except Skipped as why:
+        result.skipped.append({"file": sf.display, "reason": str(why)})
+        return
     except (OSError, UnicodeDecodeError) as exc:
         result.rejected.append({"file": sf.display, "reason": f"unreadable: {exc}"})
         return
     result.files_scanned += 1
     if sf.language is not None:
-        new, edits, left = fix_code(old, sf.language, compiled.get(sf.language, []))
+        try:
+            new, edits, left = fix_code(old, sf.language, compiled.get(sf.language, []), sf.path)
+        except FixDoesNotConverge as why:
+            result.rejected.append({"file": sf.display, "reason": f"{why}; left unchanged"})
+            return
         result.remaining += left
         if new != old and parse_errors(new, sf.language) > parse_errors(old, sf.language):
             result.rejected.append({"file": sf.display, "reason": "the fixed file would no longer parse; left unchanged"})
@@ -111,6 +146,27 @@ def _plan_one(sf: SourceFile, compiled, result: FixResult) -> None:
             return
     if new != old:
         result.changes.append(FileFix(sf.display, sf.path, old, new, edits))
+
+
+def git_ignored(files: list[str]) -> set[str]:
+    """Those of `files` that git ignores in the work tree they belong to (none outside git)."""
+    by_dir: dict[str, list[str]] = {}
+    for path in files:
+        by_dir.setdefault(os.path.dirname(os.path.abspath(path)), []).append(path)
+    by_top: dict[str, list[str]] = {}
+    for where, group in by_dir.items():
+        top = subprocess.run(["git", "-C", where, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+        if top.returncode == 0:
+            by_top.setdefault(top.stdout.strip(), []).extend(group)
+    ignored: set[str] = set()
+    for top, group in by_top.items():
+        absolute = {os.path.abspath(p): p for p in group}
+        proc = subprocess.run(["git", "-C", top, "check-ignore", "--stdin", "-z"], capture_output=True,
+                              input="\0".join(absolute) + "\0", text=True)
+        for name in proc.stdout.split("\0"):
+            if name:
+                ignored.add(absolute.get(os.path.abspath(os.path.join(top, name)), name))
+    return ignored
 
 
 def dirty_files(paths: list[str]) -> list[str]:
@@ -141,10 +197,13 @@ def require_clean(paths: list[str]) -> None:
                         hint="commit or stash them first, or pass --force")
 
 
-def write_fixes(result: FixResult) -> None:
+def write_fixes(result: FixResult) -> list[dict]:
+    """Write every change atomically (a killed run never leaves half a file); returns the
+    {file, reason} of changes not written because the file is no longer a regular file."""
+    refused = []
     for change in result.changes:
-        tmp = change.path + ".canary-tmp"
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(change.new)
-        shutil.copymode(change.path, tmp)
-        os.replace(tmp, change.path)  # atomic per file: a killed run never leaves half a file
+        try:
+            replace_regular(change.path, change.new)
+        except Skipped as why:
+            refused.append({"file": change.file, "reason": f"not written: {why}"})
+    return refused

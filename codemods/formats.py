@@ -18,14 +18,19 @@ def render_text(report: LintReport, migration_ref: str) -> str:
         lines.append(f"{f.file}:{f.line}:{f.column}: {f.severity}[{f.rule}] {f.message}")
         if f.fix is not None:
             lines.append(f"    - {f.source_line.strip()}")
-            lines.append(f"    + {f.fix.preview.strip()}")
+            lines.append(f"    + {f.fix.preview.strip()}  ({f.fix.verification})")
+            for imp in f.fix.imports:
+                lines.append(f"    + import {{ {imp['name']} }} from '{imp['from']}'")
     for e in report.errors:
         lines.append(f"{e['file']}: error: {e['message']}")
+    for sk in report.skipped:
+        lines.append(f"{sk['file']}: skipped: {sk['reason']}")
     counts = report.counts()
     fixable = sum(1 for f in report.findings if f.fix is not None)
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
     lines.append(f"{len(report.findings)} finding(s) in {report.files_scanned} file(s) "
-                 f"({summary}; {fixable} fixable with `canary fix --migration {migration_ref} --write`)")
+                 f"({summary}; {fixable} fixable with `canary fix --migration {migration_ref} --write`; "
+                 f"fixes unverified until `canary fix --verify` runs the fixed connector)")
     return "\n".join(lines) + "\n"
 
 
@@ -61,7 +66,10 @@ def render_sarif(report: LintReport, rules: list, base: str | None = ".") -> str
         }
         if f.fix is not None:
             res["fixes"] = [{
-                "description": {"text": f"replace with {f.fix.replacement}"},
+                "description": {"text": f"replace with {f.fix.replacement}" + "".join(
+                    f"; import {imp['name']} from {imp['from']}" for imp in f.fix.imports)
+                    + f" ({f.fix.verification})"},
+                "properties": {"verification": f.fix.verification},
                 "artifactChanges": [{
                     "artifactLocation": {"uri": uri, "uriBaseId": sarif_doc.SRCROOT},
                     "replacements": [{
@@ -79,7 +87,7 @@ def render_github(report: LintReport) -> str:
     """GitHub Actions workflow commands: one annotation per finding."""
     lines = []
     for f in report.findings:
-        msg = f.message + (f" (fix: {f.fix.preview.strip()})" if f.fix else "")
+        msg = f.message + (f" (fix, {f.fix.verification}: {f.fix.preview.strip()})" if f.fix else "")
         lines.append(
             f"::{GITHUB_LEVEL.get(f.severity, 'warning')} file={gh_escape(f.file, True)},line={f.line},"
             f"col={f.column},endLine={f.end_line},endColumn={f.end_column},"

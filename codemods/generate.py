@@ -16,6 +16,13 @@ maps to the code shapes that touch it:
 
 Changes with no code shape (SQL, positional parameters, type changes) are
 listed under `generated_from.skipped` so nothing is dropped silently.
+
+A rename that also changes the symbol's type (`World.serverId: string` ->
+`messageServerId: UUID`) is not a safe rename for code that writes it: a plain
+`serverId:` -> `messageServerId:` compiles nowhere and stores the wrong value. Writes
+(object keys, shorthands, assignments) then become lint-only "needs a conversion"
+findings, unless a `renames:` entry supplies the conversion (`convert:`); reads stay
+plain renames (the reader gets the new type, as the core now stores it).
 """
 
 from __future__ import annotations
@@ -66,6 +73,9 @@ class _Intent:
     symbols: list[str] = field(default_factory=list)
     severity: str = "info"
     messages: list[str] = field(default_factory=list)
+    retyped: tuple[str, str] | None = None  # (old type, new type) when the rename also changes the type
+    convert: str | None = None  # fix template for a written value ($V), from a `renames:` entry
+    imports: list[dict] = field(default_factory=list)  # what `convert` needs imported
 
 
 def _version(side) -> str | None:
@@ -74,14 +84,40 @@ def _version(side) -> str | None:
     return side if isinstance(side, str) else None
 
 
+_NOT_TYPES = frozenset({"required", "optional", "readonly", "mutable"})
+
+
+def _type_pair(change: dict) -> tuple[str, str] | None:
+    """(old type, new type) a change records, when they differ."""
+    old, new = change.get("old"), change.get("new")
+    if not isinstance(old, str) or not isinstance(new, str) or old == new or {old, new} & _NOT_TYPES:
+        return None
+    return old.strip(), new.strip()
+
+
+def _retyped_symbols(changes: list[dict]) -> dict[str, tuple[str, str]]:
+    """Symbols whose type changed (a `*-type-changed` change), e.g. World.serverId -> (string, UUID)."""
+    out = {}
+    for change in changes:
+        if isinstance(change, dict) and str(change.get("name", "")).endswith("type-changed") and change.get("symbol"):
+            pair = _type_pair(change)
+            if pair:
+                out[change["symbol"]] = pair
+    return out
+
+
 def _intents(changes: list[dict]) -> tuple[dict[tuple, _Intent], list[dict]]:
     intents: dict[tuple, _Intent] = {}
     skipped: list[dict] = []
+    retyped = _retyped_symbols(changes)
 
     def add(shape, lang, old, new, scope, change):
         key = (shape, lang, old, new) if shape not in ("enum",) else (shape, lang, old, new, tuple(sorted(scope)))
         it = intents.setdefault(key, _Intent(shape, lang, old, new))
         it.scope |= set(scope)
+        pair = (_type_pair(change) or retyped.get(change.get("symbol", ""))) if new else None
+        if pair and it.retyped is None:
+            it.retyped = pair
         if change.get("symbol") and change["symbol"] not in it.symbols:
             it.symbols.append(change["symbol"])
         sev = SEVERITY.get(str(change.get("severity", "")).upper(), "warning")
@@ -130,6 +166,14 @@ def _intents(changes: list[dict]) -> tuple[dict[tuple, _Intent], list[dict]]:
             why = f"no code rules for language {lang!r}"
         if why:
             skipped.append({"symbol": change.get("symbol"), "rule": change.get("rule"), "reason": why})
+    # One rename is one value: if it is retyped anywhere (World.serverId), writes of it are
+    # retyped everywhere (keys passed to createRoom, whose change carries no types).
+    by_rename: dict[tuple, tuple[str, str]] = {}
+    for it in intents.values():
+        if it.retyped:
+            by_rename.setdefault((it.language, it.old, it.new), it.retyped)
+    for it in intents.values():
+        it.retyped = it.retyped or by_rename.get((it.language, it.old, it.new))
     return intents, skipped
 
 
@@ -154,7 +198,7 @@ def _rules_for(it: _Intent, prefix: str | None = None, message: str | None = Non
     prefix = prefix or _slug(old)
     out: list[dict] = []
 
-    def rule(suffix, language, body, fix, message, utils=None):
+    def rule(suffix, language, body, fix, message, utils=None, imports=None):
         r = {"id": f"{prefix}-{suffix}", "language": language, "severity": it.severity,
              "message": message,
              "note": note if note is not None else (it.messages[0] if it.messages else ""),
@@ -164,11 +208,33 @@ def _rules_for(it: _Intent, prefix: str | None = None, message: str | None = Non
             r["utils"] = utils
         if fix is not None and new is not None:
             r["fix"] = fix
+            if imports:
+                r["imports"] = list(imports)
         out.append(r)
 
+    # A retyped rename: what is written under the new name must be converted.
+    needs_conversion = bool(it.retyped and new and not it.convert)
+    if it.retyped and new:
+        conv_msg = (f"{base_msg}; its type changed from {it.retyped[0]} to {it.retyped[1]}: "
+                    + (f"the value is converted ({it.convert.replace('$V', 'value')})" if it.convert
+                       else "needs a conversion (no automatic fix: a plain rename would store the old type)"))
+
+    def written(value_fix: str | None) -> str | None:
+        """The fix of a write whose value is `$V`, or None when it needs a conversion."""
+        if needs_conversion:
+            return None
+        return value_fix if not it.convert else value_fix.replace("$V", it.convert)
+
     if it.shape == "member-read":
-        rule("member-read", "typescript", {"pattern": f"$X.{old}"}, f"$X.{new}", base_msg)
+        read = {"pattern": f"$X.{old}"}
+        if it.retyped and new:
+            # Reads stay renames (they get the type the core now stores); writes need the conversion.
+            read = {**read, "not": {"inside": {"kind": "assignment_expression", "field": "left"}}}
+        rule("member-read", "typescript", read, f"$X.{new}", base_msg)
         rule("optional-member-read", "typescript", {"pattern": f"$X?.{old}"}, f"$X?.{new}", base_msg)
+        if it.retyped and new:
+            rule("member-write", "typescript", {"pattern": f"$X.{old} = $V"}, written(f"$X.{new} = $V"), conv_msg,
+                 imports=it.imports)
         if new is None:
             # A read matches by member name only, whatever the receiver's type: for a removal
             # (nothing to fix) report it as info, so a common name does not fail every lint.
@@ -199,8 +265,16 @@ def _rules_for(it: _Intent, prefix: str | None = None, message: str | None = Non
         sfx = "typed" if it.shape == "typed-key" else "call"
         if it.shape == "call-key" and it.scope and prefix == _slug(old):
             sfx += "-" + _slug("-".join(sorted(it.scope)))[:40]
-        rule(f"{sfx}-key", "typescript", key, new, f"{base_msg}: key in {where}", utils)
-        rule(f"{sfx}-shorthand", "typescript", short, f"{new}: {old}", f"{base_msg}: key in {where}", utils)
+        if it.retyped and new:
+            pair = {"pattern": {"context": f"({{{old}: $V}})", "selector": "pair"}, "inside": {"matches": "target-object"}}
+            rule(f"{sfx}-key", "typescript", pair, written(f"{new}: $V"), f"{conv_msg}: key in {where}", utils,
+                 imports=it.imports)
+            short_fix = None if needs_conversion else f"{new}: " + it.convert.replace("$V", old)
+            rule(f"{sfx}-shorthand", "typescript", short, short_fix, f"{conv_msg}: key in {where}", utils,
+                 imports=it.imports)
+        else:
+            rule(f"{sfx}-key", "typescript", key, new, f"{base_msg}: key in {where}", utils)
+            rule(f"{sfx}-shorthand", "typescript", short, f"{new}: {old}", f"{base_msg}: key in {where}", utils)
     elif it.shape == "enum":
         enum = next(iter(it.scope))
         rule(f"{_slug(enum)}-enum-member", "typescript", {"pattern": f"{enum}.{old}"}, f"{enum}.{new}", base_msg)
@@ -291,14 +365,19 @@ def rules_from_rename(entry: dict, language: str) -> list[dict]:
     if kind == "key" and entry.get("types") and not entry.get("callees"):
         shapes = ()  # only objects typed as `types` were asked for, not every call's arguments
     out: list[dict] = []
+    retyped = None
+    if entry.get("type_change"):
+        retyped = (str(entry["type_change"].get("from", "?")), str(entry["type_change"].get("to", "?")))
+    typing = {"retyped": retyped, "convert": (entry.get("type_change") or {}).get("convert"),
+              "imports": list((entry.get("type_change") or {}).get("imports") or [])}
     for shape in shapes:
         scope = set(entry.get("callees") or []) if shape in ("call-key", "py-kwarg") else set()
         it = _Intent(shape, language, entry["old"], entry.get("new"), scope=scope,
-                     symbols=[entry["symbol"]] if entry.get("symbol") else [], severity=severity)
+                     symbols=[entry["symbol"]] if entry.get("symbol") else [], severity=severity, **typing)
         out.extend(_rules_for(it, prefix=entry["id"], message=entry.get("message"), note=entry.get("note", "")))
     if language == "typescript" and entry.get("types"):
         it = _Intent("typed-key", language, entry["old"], entry.get("new"), scope=set(entry["types"]),
-                     symbols=[entry["symbol"]] if entry.get("symbol") else [], severity=severity)
+                     symbols=[entry["symbol"]] if entry.get("symbol") else [], severity=severity, **typing)
         out.extend(_rules_for(it, prefix=entry["id"], message=entry.get("message"), note=entry.get("note", "")))
     for r in out:
         r["severity"] = severity  # an explicit entry is not downgraded like a generated removal

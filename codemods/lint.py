@@ -11,6 +11,7 @@ from . import config_files
 from .discover import SourceFile, discover
 from .engine import CompiledRule, Match, compile_migration, scan
 from .migration import SEVERITIES, Migration, load_migration
+from .safe_files import Skipped, read_regular
 
 LINT_SCHEMA_VERSION = 1
 
@@ -19,6 +20,9 @@ LINT_SCHEMA_VERSION = 1
 class Fix:
     replacement: str
     preview: str  # the finding's first line as it reads after the fix
+    imports: list[dict] = field(default_factory=list)  # [{name, from}] the fix adds to the file
+    # Lint never runs the fixed connector: its fixes are unverified until `canary fix --verify` passes.
+    verification: str = "unverified"
 
 
 @dataclass
@@ -52,6 +56,7 @@ class LintReport:
     files_scanned: int = 0
     lines_scanned: int = 0
     errors: list[dict] = field(default_factory=list)  # {file, message}: files that could not be read
+    skipped: list[dict] = field(default_factory=list)  # {file, reason}: symlinks, FIFOs, devices, oversized
 
     def counts(self) -> dict[str, int]:
         out = {s: 0 for s in SEVERITIES}
@@ -74,6 +79,7 @@ class LintReport:
             "counts": self.counts(),
             "findings": [f.to_dict() for f in self.findings],
             "errors": self.errors,
+            "skipped": self.skipped,
         }
 
 
@@ -88,7 +94,8 @@ def finding_from_match(sf: SourceFile, text: str, m: Match) -> Finding:
     fix = None
     if m.replacement is not None:
         after = text[ls:m.start] + m.replacement + text[m.end:max(le, m.end)]
-        fix = Fix(m.replacement, (after.split("\n", 1)[0] if m.end <= le else after).rstrip("\r"))
+        fix = Fix(m.replacement, (after.split("\n", 1)[0] if m.end <= le else after).rstrip("\r"),
+                  [dict(i) for i in m.rule.imports if i["name"] in m.replacement])
     return Finding(
         file=sf.display, line=m.line, column=m.column, end_line=m.end_line, end_column=m.end_column,
         rule=m.rule.id, message=m.rule.message, severity=m.rule.severity, symbol=m.rule.symbol,
@@ -97,8 +104,8 @@ def finding_from_match(sf: SourceFile, text: str, m: Match) -> Finding:
 
 
 def read_text(sf: SourceFile) -> str:
-    with open(sf.path, encoding="utf-8", newline="") as fh:
-        return fh.read()
+    """The file's text; Skipped when it is no longer a regular file of a sane size."""
+    return read_regular(sf.path)
 
 
 def scan_source(sf: SourceFile, text: str, compiled: dict[str, list[CompiledRule]]) -> list[Finding]:
@@ -131,6 +138,9 @@ def _scan_files(files: list[SourceFile], compiled: dict[str, list[CompiledRule]]
     for sf in files:
         try:
             text = read_text(sf)
+        except Skipped as why:
+            part.skipped.append({"file": sf.display, "reason": str(why)})
+            continue
         except (OSError, UnicodeDecodeError) as exc:
             part.errors.append({"file": sf.display, "message": f"unreadable: {exc}"})
             continue
@@ -169,7 +179,7 @@ def lint_paths(paths: list[str], migration: str | Migration, exclude: list[str] 
     report = LintReport(migration={"id": mig.id, "version": mig.version, "core": mig.core})
     jobs = jobs or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
-        files = discover(paths, mig, stack, exclude)
+        files = discover(paths, mig, stack, exclude, report.skipped)
         if jobs > 1 and len(files) >= PARALLEL_MIN_FILES and "fork" in mp.get_all_start_methods():
             size = max(16, len(files) // (jobs * 8))
             chunks = [files[i:i + size] for i in range(0, len(files), size)]
@@ -186,5 +196,6 @@ def lint_paths(paths: list[str], migration: str | Migration, exclude: list[str] 
         report.files_scanned += part.files_scanned
         report.lines_scanned += part.lines_scanned
         report.errors.extend(part.errors)
+        report.skipped.extend(part.skipped)
     report.findings.sort(key=lambda f: (f.file, f.line, f.column, f.rule))
     return report

@@ -50,6 +50,7 @@ class Rule:
     metadata: dict = field(default_factory=dict)
     line: int | None = None  # where its `rule:` starts in the migration file, for error messages
     from_rename: str | None = None  # id of the `renames:` entry it was expanded from
+    imports: list[dict] = field(default_factory=list)  # [{name, from}] the fix's text needs in scope
 
     @property
     def symbol(self) -> str | None:
@@ -74,6 +75,8 @@ class Rule:
             out["fix"] = self.fix
         if self.metadata:
             out["metadata"] = self.metadata
+        if self.imports:
+            out["imports"] = self.imports
         return out
 
 
@@ -214,7 +217,7 @@ def parse_migration(text: str, source: str) -> Migration:
             rule=raw["rule"], severity=raw.get("severity", "error"), note=raw.get("note", ""), fix=fix,
             constraints=raw.get("constraints") or {}, utils=raw.get("utils") or {},
             transform=raw.get("transform") or {}, metadata=raw.get("metadata") or {},
-            line=_yaml_line(text, ["rules", idx, "rule"])[0],
+            line=_yaml_line(text, ["rules", idx, "rule"])[0], imports=list(raw.get("imports") or []),
         ))
     for idx, entry in enumerate(data.get("renames") or []):
         line, col = _yaml_line(text, ["renames", idx])
@@ -235,6 +238,7 @@ def parse_migration(text: str, source: str) -> Migration:
                 id=raw["id"], language=lang, message=raw["message"], rule=raw["rule"], severity=raw["severity"],
                 note=raw.get("note", ""), fix=raw.get("fix"), utils=raw.get("utils") or {},
                 metadata=raw.get("metadata") or {}, line=line, from_rename=entry["id"],
+                imports=list(raw.get("imports") or []),
             ))
     config = []
     for idx, raw in enumerate(data.get("config") or []):

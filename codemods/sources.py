@@ -19,6 +19,8 @@ from pathlib import Path
 
 from matrix.errors import UserError
 
+from .safe_files import MAX_SOURCEMAP_BYTES, Skipped, read_regular, skip_reason
+
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*/?")
 
 
@@ -43,7 +45,9 @@ def sourcemap_files(package_dir: str) -> list[Path]:
     dist = Path(package_dir) / "dist"
     if not dist.is_dir():
         return []
-    return sorted(p for p in dist.rglob("*.map") if p.is_file() and "node_modules" not in p.parts)
+    # A map that is a symlink, a FIFO or a device is never read (see safe_files).
+    return sorted(p for p in dist.rglob("*.map") if "node_modules" not in p.parts
+                  and skip_reason(str(p), MAX_SOURCEMAP_BYTES) is None)
 
 
 def extract_sourcemap_sources(package_dir: str, out_dir: str) -> list[str]:
@@ -57,7 +61,9 @@ def extract_sourcemap_sources(package_dir: str, out_dir: str) -> list[str]:
     written: list[str] = []
     for map_file in sourcemap_files(package_dir):
         try:
-            data = json.loads(map_file.read_text(encoding="utf-8"))
+            data = json.loads(read_regular(str(map_file), MAX_SOURCEMAP_BYTES))
+        except Skipped:
+            continue
         except (OSError, ValueError) as exc:
             raise UserError(f"unreadable source map: {exc}", file=str(map_file)) from None
         if not isinstance(data, dict):

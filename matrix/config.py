@@ -59,7 +59,8 @@ def loads(text: str, file: str = DEFAULT_MATRIX) -> Matrix:
         file=file, core=matrix["core"], connectors=matrix["connectors"],
         include=tuple(data.get("include", ())), exclude=tuple(data.get("exclude", ())),
         waivers=matrix["waivers"], settings=matrix["settings"], digest=digest,
-        exposure_migration=(data.get("exposure") or {}).get("migration"), positions=pos,
+        exposure_migration=(data.get("exposure") or {}).get("migration"),
+        exposure_verify=bool((data.get("exposure") or {}).get("verify")), positions=pos,
         compat=dict(data.get("compat") or {}),
     )
 

@@ -336,7 +336,7 @@ class _Worker:
                 return
             self._exposure_done.add(key)
         identity = value_sha256([migration, __version__, cx.connector_record.commit, cx.connector_record.digest,
-                                 cx.connector.source.subdir])
+                                 cx.connector.source.subdir, self.matrix.exposure_verify])
         cache = self.home.results_cache / f"exposure-{identity}.json"
         entry = read_json(cache) if cache.exists() else None
         if entry is None:
@@ -354,7 +354,10 @@ class _Worker:
                 "by_rule": _count(f.get("rule") for f in findings),
                 "by_symbol": _count(f.get("symbol") or f.get("rule") for f in findings),
                 "files": sorted({os.path.relpath(f["file"], cx.checkout.path) for f in findings if f.get("file")}),
+                "verification": "unverified" if any(f.get("fix") for f in findings) else None,
             }
+            if self.matrix.exposure_verify and entry["verification"]:
+                entry["verification"] = self._verify_fix(cx, migration)
             write_json_atomic(cache, entry)
         path = self.run.path / "exposure.json"
         with exclusive(self.run.path / ".exposure.lock"):
@@ -362,6 +365,19 @@ class _Worker:
             doc["connectors"][key] = entry
             write_json_atomic(path, doc)
         cx.note(f"static exposure: {entry['findings']} place(s) touch symbols changed by {migration}")
+
+    def _verify_fix(self, cx: CellContext, migration: str) -> dict:
+        """exposure.verify: the connector with the migration's fix applied, run in its own cell
+        on the newest candidate core (codemods.verify, as `canary fix --verify`)."""
+        from codemods.verify import verify_fix
+
+        target = cx.checkout.artifact or cx.checkout.path
+        try:
+            v = verify_fix(str(target), migration, self.matrix.file, cx.connector.name)
+        except Exception as exc:  # advisory, like the exposure itself
+            return {"status": "error", "line": str(exc)[:300]}
+        cx.note(f"fix verification: {v.sentence()}")
+        return {"status": v.status, "core": v.core, "line": v.line, "edits": v.edits}
 
     # -- result cache ---------------------------------------------------------
     def _cache_key(self, cx: CellContext) -> str:

@@ -133,6 +133,7 @@ class Matrix:
     settings: Settings = field(default_factory=Settings)
     digest: str = ""
     exposure_migration: str | None = None
+    exposure_verify: bool = False  # exposure.verify: run each fixed connector's cell (canary fix --verify)
     compat: dict = field(default_factory=dict)  # {diff: bool, language, config}
     # Where each key stood in the file, so later checks (ranges, refs) can name file:line.
     positions: object = field(default=None, compare=False, repr=False)

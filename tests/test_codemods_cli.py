@@ -30,7 +30,11 @@ export async function get(runtime: any, roomId: string) {
 }
 """
 FIXED_TS = PROVIDER_TS.replace("room.serverId", "room.messageServerId").replace(
-    "room?.serverId", "room?.messageServerId").replace("roomId, serverId, source", "roomId, messageServerId: serverId, source")
+    "room?.serverId", "room?.messageServerId").replace(
+    "roomId, serverId, source", "roomId, messageServerId: serverId ? stringToUuid(serverId) : undefined, source").replace(
+    "import type { Room } from '@elizaos/core';\n",
+    # a type-only import cannot carry the value the conversion needs: a value import is added
+    "import type { Room } from '@elizaos/core';\nimport { stringToUuid } from '@elizaos/core';\n")
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -86,7 +90,8 @@ def test_lint_json_matches_schema(tmp_path, capsys):
     assert code == 1 and doc["counts"]["error"] == 3
     f = doc["findings"][0]
     assert (f["line"], f["column"], f["symbol"]) == (5, 20, "World.serverId")
-    assert f["fix"] == {"replacement": "room.messageServerId", "preview": "  const serverId = room.messageServerId;"}
+    assert f["fix"] == {"replacement": "room.messageServerId", "preview": "  const serverId = room.messageServerId;",
+                        "imports": [], "verification": "unverified"}
 
 
 def test_lint_sarif_and_github(tmp_path, capsys):
@@ -134,11 +139,14 @@ def test_unknown_migration_and_bad_file_are_user_errors(tmp_path, capsys):
 
 def test_migrations_lists_shipped(capsys):
     code, out, _ = run(capsys, "migrations")
-    assert code == 0 and out.startswith("elizaos-server-id  1.0.0  core >=1.6.5  6 rule(s)")
+    from codemods.migration import load_migration
+
+    mig = load_migration("elizaos-server-id")
+    assert code == 0 and out.startswith(f"elizaos-server-id  {mig.version}  core >=1.6.5  {len(mig.rules)} rule(s)")
     code, out, _ = run(capsys, "migrations", "--format", "json")
     doc = json.loads(out)
     jsonschema.validate(doc, json.loads((SCHEMAS / "migrations.schema.json").read_text()))
-    assert doc[0]["id"] == MIG and doc[0]["rules"] == 6
+    assert doc[0]["id"] == MIG and doc[0]["rules"] == len(mig.rules)
 
 
 def test_shipped_migrations_match_schema():
@@ -313,3 +321,23 @@ def test_parallel_lint_gives_the_same_report(tmp_path):
     parallel = lint_paths([str(tmp_path)], MIG, jobs=2)
     assert parallel.to_dict() == serial.to_dict()
     assert len(serial.findings) == 74 and serial.files_scanned == 220
+
+
+def test_every_output_labels_fixes_unverified(tmp_path, capsys):
+    """lint never runs the fixed connector, and fix without --verify does not either: each says so."""
+    repo = make_repo(tmp_path / "repo", {"a.ts": "const x = room.serverId;\n"})
+    code, out, _ = run(capsys, "lint", str(repo), "-m", MIG)
+    assert "+ const x = room.messageServerId;  (unverified)" in out and "fixes unverified until" in out
+    _, out, _ = run(capsys, "lint", str(repo), "-m", MIG, "--format", "json")
+    assert json.loads(out)["findings"][0]["fix"]["verification"] == "unverified"
+    _, out, _ = run(capsys, "lint", str(repo), "-m", MIG, "--format", "sarif")
+    fix = json.loads(out)["runs"][0]["results"][0]["fixes"][0]
+    assert fix["properties"]["verification"] == "unverified" and fix["description"]["text"].endswith("(unverified)")
+    _, out, _ = run(capsys, "lint", str(repo), "-m", MIG, "--format", "github")
+    assert "(fix, unverified: " in out
+    code, out, err = run(capsys, "fix", str(repo), "-m", MIG, "--format", "json")
+    assert code == 1 and json.loads(out)["verification"] == {"status": "unverified"}
+    jsonschema.validate(json.loads(out), json.loads((SCHEMAS / "fix.schema.json").read_text()))
+    assert "these fixes are unverified" in err
+    code, _, err = run(capsys, "fix", str(repo), "-m", MIG, "--write")
+    assert code == 0 and "fixed 1 place(s) in 1 file(s) (unverified)" in err

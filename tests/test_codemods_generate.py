@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 
 from codemods.fix import fix_code
@@ -114,3 +115,79 @@ def test_from_diff_rejects_a_non_diff(tmp_path, capsys):
     bad.write_text('{"changes": [')
     assert main(["migration", "from-diff", str(bad), "-o", str(tmp_path / "x.yaml")]) == 2
     assert f"{bad}:1:" in capsys.readouterr().err
+
+
+# --- a rename that also changes the type -------------------------------------------------
+
+RETYPED_TS = """const id = room.serverId;
+room.serverId = guild.id;
+await runtime.ensureConnection({ entityId, serverId: guild.id });
+await runtime.ensureConnection({ entityId, serverId });
+const w = { id, serverId: g.id } as World;
+"""
+
+
+def _retyped_diff(with_types_on_rename: bool) -> dict:
+    types = {"old": "string", "new": "UUID"} if with_types_on_rename else {}
+    changes = [
+        change(symbol="World.serverId", container="World", member="serverId", renamed_to="messageServerId", **types),
+        change(rule="TS007", name="parameter-property-removed", severity="ERR", kind="parameter-property",
+               symbol="IAgentRuntime.ensureConnection(params).serverId", container="IAgentRuntime.ensureConnection",
+               member="serverId", renamed_to="messageServerId"),
+    ]
+    if not with_types_on_rename:  # the type change reported as its own change on the same symbol
+        changes.append(change(rule="TS005", name="member-type-changed", severity="ERR", symbol="World.serverId",
+                              container="World", member="serverId", old="string", new="UUID"))
+    return {"package": "@elizaos/core", "old": {"version": "1.6.4"}, "new": {"version": "1.6.5"}, "changes": changes}
+
+
+@pytest.mark.parametrize("with_types_on_rename", [True, False])
+def test_retyped_rename_writes_need_a_conversion_not_a_plain_rename(tmp_path, with_types_on_rename):
+    out = tmp_path / "gen.yaml"
+    emit_migration(_retyped_diff(with_types_on_rename), str(out))
+    mig = load_migration(str(out))
+    by_id = {r.id: r for r in mig.rules}
+    writes = [r for r in mig.rules if r.id.endswith(("-key", "-shorthand", "-member-write"))]
+    assert writes and all(r.fix is None for r in writes), [(r.id, r.fix) for r in writes]
+    assert all("needs a conversion" in r.message and "string to UUID" in r.message for r in writes)
+    assert by_id["serverid-member-read"].fix == "$X.messageServerId"  # reads stay renames
+
+    rules = compile_migration(mig)["typescript"]
+    fixed, _, left = fix_code(RETYPED_TS, "typescript", rules)
+    assert fixed == RETYPED_TS.replace("const id = room.serverId;", "const id = room.messageServerId;")
+    assert left == 4  # the assignment, both keys passed to ensureConnection and the World key
+    report = lint_paths([str(_write(tmp_path, RETYPED_TS))], str(out))
+    flagged = {(f.line, f.fix is None) for f in report.findings}
+    assert flagged == {(1, False), (2, True), (3, True), (4, True), (5, True)}
+
+
+def test_rename_entry_with_a_conversion_fixes_writes(tmp_path):
+    mig_file = tmp_path / "m.yaml"
+    mig_file.write_text("""id: with-conversion
+version: "1"
+core: ">=1.6.5"
+renames:
+  - id: sid
+    language: typescript
+    kind: member
+    old: serverId
+    new: messageServerId
+    types: [World]
+    type_change: {from: string, to: UUID, convert: "stringToUuid($V)",
+                  imports: [{name: stringToUuid, from: "@elizaos/core"}]}
+""")
+    rules = compile_migration(load_migration(str(mig_file)))["typescript"]
+    code = "room.serverId = g.id;\nconst w = { serverId: g.id } as World;\nconst r = room.serverId;\n"
+    fixed, _, left = fix_code(code, "typescript", rules, "a.ts")
+    assert fixed == ("import { stringToUuid } from '@elizaos/core';\n"
+                     "room.messageServerId = stringToUuid(g.id);\n"
+                     "const w = { messageServerId: stringToUuid(g.id) } as World;\n"
+                     "const r = room.messageServerId;\n")
+    assert left == 0
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "src" / "a.ts"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
