@@ -21,8 +21,9 @@ FAIL_ON = ("error", "warning", "info", "hint", "never")
 
 def _emit(text: str, output: str | None) -> None:
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        from matrix.atomic import write_text_atomic
+
+        write_text_atomic(output, text)
     else:
         sys.stdout.write(text)
 

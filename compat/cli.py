@@ -43,11 +43,9 @@ def run(args: argparse.Namespace) -> int:
     doc = build(old, new, language, config, baseline)
     text = FORMATS[args.format](doc)
     if args.output:
-        from pathlib import Path
+        from matrix.atomic import write_text_atomic
 
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        write_text_atomic(args.output, text)
     else:
         sys.stdout.write(text)
     if args.emit_migration:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from .atomic import write_text_atomic
 from .ghactions import escape as gh_escape
 
 MARKER = "<!-- canary:report -->"  # finds the sticky comment again; invisible on GitHub
@@ -65,8 +66,8 @@ def matrix_with_core_under_test(matrix_file: Path, core_path: str, label: str) -
                for v in versions if isinstance(v, dict) and "path" in v):
         versions.append({"path": path, "label": label})
     out = matrix_file.parent / DERIVED_MATRIX
-    out.write_text("# written by the canary action from " + matrix_file.name + "\n"
-                   + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    write_text_atomic(out, "# written by the canary action from " + matrix_file.name + "\n"
+                      + yaml.safe_dump(data, sort_keys=False))
     return out
 
 
@@ -101,7 +102,7 @@ def _capture(argv: list[str], dest: Path) -> int:
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = main(argv)
-    dest.write_text(buf.getvalue(), encoding="utf-8")
+    write_text_atomic(dest, buf.getvalue())
     return code
 
 
@@ -150,13 +151,13 @@ def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
     if diff_file.is_file():
         from compat.render import sarif
 
-        (sarif_dir / "diff.sarif").write_text(sarif(json.loads(diff_file.read_text())), encoding="utf-8")
+        write_text_atomic(sarif_dir / "diff.sarif", sarif(json.loads(diff_file.read_text())))
     if env("lint-paths") and env("migration"):
         lint = ["lint", *env("lint-paths").split(), "-m", env("migration"), "--format", "sarif",
                 "--fail-on", "never", "--output", str(sarif_dir / "lint.sarif")]
         main(lint)
     body = comment_body((report_dir / "report.md").read_text(encoding="utf-8"))
-    (out / "comment.md").write_text(body, encoding="utf-8")
+    write_text_atomic(out / "comment.md", body)
     if env("comment", "true") == "true":
         sticky_comment(body)
     set_output("exit-code", str(code))
