@@ -74,8 +74,11 @@ def cmd_run(args) -> int:
     resume = open_run(args.resume, store.root) if args.resume else None
     if resume is None:
         sources.check_refs(matrix, home)
+    planned_total = len(cells)
     cells = select(cells, args.cells)
     options = RunOptions(
+        selection=list(args.cells or ()), planned_total=planned_total,
+        kind="repro" if args.exit_by_status else "release",
         jobs=args.jobs or matrix.settings.jobs, retries=args.retries, use_cache=not args.no_cache,
         keep_work=args.keep_work, progress=args.progress, argv=sys.argv[1:],
         aa_check=matrix.settings.aa_check if args.aa_check is None else args.aa_check,
@@ -93,11 +96,14 @@ def cmd_run(args) -> int:
             statuses[r.status] = statuses.get(r.status, 0) + 1
         print(f"run {outcome.run.run_id}: cells: {', '.join(f'{n} {k}' for k, n in sorted(statuses.items()))}")
     else:
+        print(summary.sentence)
         print(f"run {outcome.run.run_id}: {summary.decision} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
     for v in summary.blocking:
         print(f"  regressed (required): {v.cell_id}: {v.reason}")
     for v in summary.inconclusive:
         print(f"  error (required): {v.cell_id}: {v.reason}")
+    for w in summary.warnings:
+        print(f"  warning: {w}")
     print(f"results: {outcome.run.path}")
     if matrix.compat.get("diff"):
         diff_file = _compat_diff(matrix, outcome)
