@@ -317,3 +317,63 @@ def test_python_runner_catches_an_environment_that_loads_another_core(gate, tmp_
     assert cand.status == "error" and "core mismatch" in cand.reason, (cand.status, cand.reason)
     assert cand.core.resolved == "1.0.0"
     assert proc.returncode == 3
+
+
+# ------------------------------------------------------------------ every output says the same thing
+
+PROMOTE = {"green": ("promotable", 0), "regressed": ("refused", 1), "inconclusive": ("inconclusive", 3),
+           "partial": ("inconclusive", 3)}
+
+
+def outputs(run: RunDir, store: Path, gate: Gate, out: Path) -> dict:
+    """What each output says about one run: the decision and the first sentence."""
+    said = {}
+    doc = json.loads(canary("verdicts", str(run.path), "--json").stdout)
+    said["verdicts --json"] = (doc["decision"], doc["sentence"])
+    table = canary("verdicts", str(run.path)).stdout
+    said["verdicts"] = (re.search(r"^(\w+) \(exit \d\)", table, re.M).group(1), table.splitlines()[0])
+    canary("report", str(run.path), "--out", str(out))
+    report = json.loads((out / "report.json").read_text())
+    said["report.json"] = (report["decision"], report["headline"])
+    html = parse_html((out / "index.html").read_text())
+    h1 = html.find("h1")
+    said["html"] = (h1.attrs["class"].removeprefix("d-"), " ".join(h1.text().split()))
+    md_first = (out / "report.md").read_text().splitlines()[0]
+    said["report.md"] = (re.search(r"decision \*\*(\w+)\*\*", (out / "report.md").read_text()).group(1),
+                         md_first.split("canary: ", 1)[1])
+    junit = ET.parse(out / "junit.xml").getroot()
+    props = {p.get("name"): p.get("value") for p in junit.find("testsuite/properties")}
+    said["junit"] = (props["canary.decision"], props["canary.sentence"])
+    badge = ET.parse(out / "badges" / "decision.svg").getroot().find("{http://www.w3.org/2000/svg}title").text
+    from reports.badges import DECISION_STATUS
+
+    decision = doc["decision"]
+    said["badge"] = (decision if badge.endswith(DECISION_STATUS[decision]) else badge, doc["sentence"])
+    code, promo = gate.promote(store, "--run", run.run_id)
+    said["promote"] = (decision if (promo["decision"], code) == PROMOTE[decision] else promo["decision"], doc["sentence"])
+    return said
+
+
+@pytest.mark.parametrize("scenario", ["regressed", "green", "partial", "inconclusive"])
+def test_every_output_says_the_same_thing(gate, tmp_path, scenario):
+    store = tmp_path / "store"
+    run_proc = None
+    if scenario == "regressed":
+        run, run_proc = copy_run(gate.full_run, store), gate.full_proc
+    elif scenario == "green":
+        run, run_proc = copy_run(gate.green_run, store), gate.green_proc
+    elif scenario == "partial":
+        run_proc, run = gate.run(gate.green, store, "--cells", "gamma*")
+    else:  # a required cell's result is gone: inconclusive
+        run = copy_run(gate.green_run, store)
+        (run.cells_dir / f"{BETA_BASE.replace('git_v1.0.0', 'git_v2.1.0b1')}.json").unlink()
+    said = outputs(run, store, gate, tmp_path / "report")
+    if run_proc is not None:
+        first = run_proc.stdout.splitlines()[0]
+        said["run"] = (re.search(r"^run \S+: (\w+)", run_proc.stdout, re.M).group(1), first)
+    decisions = {k: d for k, (d, _) in said.items()}
+    sentences = {k: s for k, (_, s) in said.items()}
+    assert set(decisions.values()) == {scenario}, decisions
+    assert len(set(sentences.values())) == 1, sentences
+    sentence = next(iter(sentences.values()))
+    assert ("can be promoted:" in sentence) == (scenario == "green"), sentence
