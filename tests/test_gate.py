@@ -377,3 +377,32 @@ def test_every_output_says_the_same_thing(gate, tmp_path, scenario):
     assert len(set(sentences.values())) == 1, sentences
     sentence = next(iter(sentences.values()))
     assert ("can be promoted:" in sentence) == (scenario == "green"), sentence
+
+
+STRAY_CORE = (
+    "const fs = require('fs'); const d = 'node_modules/@canary-fake/plugin/node_modules/@canary-fake/core';"
+    " fs.mkdirSync(d, {recursive: true});"
+    " fs.writeFileSync(d + '/package.json', JSON.stringify({name: '@canary-fake/core', version: '9.9.9', main: 'index.js'}));"
+    " fs.writeFileSync(d + '/index.js', 'exports.VERSION = \"9.9.9\";');"
+)
+
+
+def test_node_runner_catches_a_connector_that_loads_another_core(fake_npm, tmp_path):
+    """The connector's install leaves it its own copy of the core (9.9.9): the check inside the
+    cell must see what the connector really loads and make the cell an error, never a pass."""
+    matrix = tmp_path / "matrix.yaml"
+    matrix.write_text(
+        "version: 1\ncore:\n  name: '@canary-fake/core'\n  ecosystem: npm\n  versions: ['2.0.0', '1.0.0']\n"
+        "  baseline: '2.0.0'\nsettings: {retries: 0}\nconnectors:\n  - name: plugin\n    package: '@canary-fake/plugin'\n"
+        "    npm: {versions: ['0.1.0']}\n"
+        "    install: [[npm, install, --no-audit, --no-fund, --no-package-lock, --ignore-scripts],\n"
+        f"              [node, -e, {json.dumps(STRAY_CORE)}]]\n"
+        "    test: [node, -e, '0']\n")
+    env = {"CANARY_HOME": str(tmp_path / "home"), **fake_npm.env()}
+    proc = canary("run", "-c", str(matrix), "--progress", "none", "--report", "none", cwd=tmp_path, env=env)
+    run = Store(tmp_path / "home" / "runs").latest()
+    for cid in ("plugin@0.1.0--core-2.0.0", "plugin@0.1.0--core-1.0.0"):
+        result = run.read_cell(cid)
+        assert result.status == "error" and "core mismatch" in result.reason, (cid, result.status, result.reason)
+        assert "9.9.9" in result.reason
+    assert proc.returncode == 3, proc.stdout + proc.stderr
