@@ -163,16 +163,6 @@ def _unique(items) -> list:
     return list(seen)
 
 
-def name_cells(cells: list[CellView], limit: int = 5) -> str:
-    names = [c.title for c in cells[:limit]]
-    more = len(cells) - limit
-    if more > 0:
-        names.append(f"{more} more")
-    if len(names) == 1:
-        return names[0]
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def headline(report: Report) -> str:
     """The first sentence of every report: the run's decision (matrix.verdicts.decide), as `canary
     run`, `canary verdicts` and `canary promote` say it."""

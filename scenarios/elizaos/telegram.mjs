@@ -11,8 +11,8 @@
 // long polling. Models answer IGNORE (offlineModelsPlugin).
 //
 // plugin-telegram 1.6.4 still passes `serverId`; it never reads it back, so on
-// core >= 1.6.5 the drop would be silent: the scenario checks that the world and the
-// room kept the chat id and fails with `data loss: server id ...` when they did not.
+// core >= 1.6.5 the drop would be silent: the scenario checks that the world kept the
+// chat id and fails with `data loss: server id ...` when it did not.
 
 import { runScenario, createRuntime, describeRoom, check, checkServerIdKept } from "./runtime.mjs";
 

@@ -10,7 +10,7 @@
 //
 // plugin-twitter 1.2.22 still passes `serverId` and never reads it back: on
 // core >= 1.6.5 the drop would be silent, so the scenario fails with `data loss: server
-// id ...` when the stored world or room lost it.
+// id ...` when the stored world lost it.
 
 import { createRequire } from "node:module";
 import path from "node:path";
