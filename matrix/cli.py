@@ -8,14 +8,20 @@ Exit codes (stable, see README "Exit codes"):
   1  a blocking finding (regression, breaking change, lint finding, refusal)
   2  usage or input error (bad matrix.yaml, unknown version, missing ref)
   3  inconclusive (infrastructure errors or missing results in required cells)
+  4  internal error: an unexpected exception (one line on stderr, the traceback in a log file).
+     Never 1: CI reads 1 as "regressed", and a crash is not a verdict.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import importlib
 import os
 import sys
+import tempfile
+import traceback
+from pathlib import Path
 
 from . import __version__
 from .errors import UserError
@@ -61,7 +67,40 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERNAL = 4
+
+
+def crash_log(exc: BaseException) -> Path:
+    """Write the traceback of an unexpected error to `<CANARY_HOME>/logs/` (a temporary
+    directory when that is not writable) and return the file."""
+    from .home import Home
+
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    text = "".join(traceback.format_exception(exc))
+    for base in (Home.default().root / "logs", Path(tempfile.gettempdir())):
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            path = base / f"canary-crash-{stamp}-{os.getpid()}.log"
+            path.write_text(f"canary {__version__}\nargv: {sys.argv!r}\n\n{text}", encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return Path(os.devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the one catch-all at the CLI boundary: exit 4, never 1
+        where = crash_log(exc)
+        line = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"canary: internal error: {type(exc).__name__}: {line[:300]} (traceback: {where})", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     args = parser.parse_args(argv)

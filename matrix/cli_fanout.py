@@ -91,7 +91,7 @@ def _today(value: str | None):
 def format_table(summary: verdicts.Summary) -> str:
     rows = [("VERDICT", "CELL", "TIER", "BASELINE", "REASON")]
     for v in summary.verdicts:
-        verdict = v.verdict + (" (waived)" if v.waived else "") + (" *" if v.blocking else "")
+        verdict = v.label + (" (waived)" if v.waived else "") + (" *" if v.blocking else "")
         reason = v.reason
         if v.newly_failing_tests:
             reason += ("; " if reason else "") + "newly failing: " + ", ".join(v.newly_failing_tests[:5])
@@ -100,10 +100,11 @@ def format_table(summary: verdicts.Summary) -> str:
         rows.append((verdict, v.cell_id, v.tier, v.baseline_status or "-", reason.splitlines()[0] if reason else ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
-    lines = [ln.rstrip() for ln in lines]
+    lines = [summary.sentence, ""] + [ln.rstrip() for ln in lines]
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts().items() if n)
     lines.append("")
     lines.append(f"{summary.decision} (exit {summary.exit_code}): {counts or 'no cells'}")
+    lines += [f"warning: {w}" for w in summary.warnings]
     for w in summary.expired_waivers:
         lines.append(f"expired waiver: {w['cell']} (expired {w['expires']}; {w['issue'] or w['reason']}) no longer applies")
     for w in summary.removable_waivers:
@@ -209,7 +210,7 @@ def _default_matrix() -> str:
 def cmd_verdicts(args) -> int:
     run: RunDir = open_run(args.run, args.store or _default_store())
     record = run.read_run()
-    matrix_file = args.config or record.matrix_file or None
+    matrix_file = args.config or record.matrix_path or record.matrix_file or None
     if matrix_file and not args.config and not Path(matrix_file).is_file():
         # The run may come from another machine (a CI artifact): its matrix path need not exist here.
         print(f"canary: note: matrix file {matrix_file} not found; only --waivers apply", file=sys.stderr)

@@ -80,9 +80,12 @@ def cmd_run(args) -> int:
     if resume is None:
         sources.check_refs(matrix, home)
     planned = cells
+    planned_total = len(cells)
     cells = select(cells, args.cells)
     unjudged = candidates_without_baseline(planned, cells)
     options = RunOptions(
+        selection=list(args.cells or ()), planned_total=planned_total,
+        kind="repro" if args.exit_by_status else "release",
         jobs=args.jobs or matrix.settings.jobs, retries=args.retries, use_cache=not args.no_cache,
         keep_work=args.keep_work, progress=args.progress, argv=sys.argv[1:],
         aa_check=matrix.settings.aa_check if args.aa_check is None else args.aa_check,
@@ -114,11 +117,14 @@ def cmd_run(args) -> int:
                 line += f"; judged: {', '.join(f'{n} {k}' for k, n in sorted(judged.items()))}"
         print(line)
     else:
+        print(summary.sentence)
         print(f"run {outcome.run.run_id}: {summary.decision} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items()))})")
     for v in summary.blocking:
         print(redact(f"  regressed (required): {v.cell_id}: {v.reason}"))
     for v in summary.inconclusive:
         print(redact(f"  error (required): {v.cell_id}: {v.reason}"))
+    for w in summary.warnings:
+        print(redact(f"  warning: {w}"))
     if outcome.reaped:
         print(f"canary: note: killed {outcome.reaped} process(es) left running by a killed run on this store",
               file=sys.stderr)

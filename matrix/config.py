@@ -7,6 +7,7 @@ the planner (matrix.plan), which may need the network.
 
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
 import hashlib
 import json
@@ -47,12 +48,14 @@ def load(path: str | os.PathLike | None = None) -> Matrix:
 
 
 def loads(text: str, file: str = DEFAULT_MATRIX) -> Matrix:
+    check_waiver_dates(text, file)
     data, pos = load_yaml(file, text)
     if data is None:
         raise UserError("the file is empty; it needs `core` and `connectors`", file=file, line=1, column=1)
     if not isinstance(data, dict):
         raise pos.error("expected a mapping with `core` and `connectors` at the top", ())
     _validate(data, pos)
+    check_duplicate_refs(data, pos)
     matrix = _build(data, pos)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Matrix(
@@ -157,6 +160,51 @@ def _validate(data: dict, pos: Positions) -> None:
                 hint = hint or "every connector needs a `test` command (an argv list)"
         raise pos.error(_describe(error), path, hint=hint)
     raise pos.error(_describe(error), path)
+
+
+# --- duplicates and waiver dates (gate: a wrong promotion starts with a wrong input) -----------
+
+def check_waiver_dates(text: str, file: str) -> None:
+    """Every `waivers[i].expires` is a real calendar date (`2026-02-30` is not), checked when the
+    matrix loads: a waiver date the gate cannot read would otherwise surface mid-run."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return  # a syntax error: load_yaml reports it with its position
+    if not isinstance(root, yaml.MappingNode):
+        return
+    waivers = next((v for k, v in root.value if getattr(k, "value", None) == "waivers"), None)
+    if not isinstance(waivers, yaml.SequenceNode):
+        return
+    for i, item in enumerate(waivers.value):
+        if not isinstance(item, yaml.MappingNode):
+            continue
+        for knode, vnode in item.value:
+            if knode.value != "expires" or not isinstance(vnode, yaml.ScalarNode):
+                continue
+            try:
+                _dt.date.fromisoformat(str(vnode.value).strip())
+            except ValueError:
+                raise UserError(f"not a calendar date: {vnode.value!r}", file=file, line=vnode.start_mark.line + 1,
+                                column=vnode.start_mark.column + 1, key=f"waivers[{i}].expires",
+                                hint="write YYYY-MM-DD, a day that exists") from None
+
+
+def check_duplicate_refs(data: dict, pos: Positions) -> None:
+    """A connector ref listed twice plans two cells with one id: one result would overwrite the other."""
+    for i, c in enumerate(data.get("connectors") or ()):
+        kind = next((k for k in ("git", "pypi", "npm") if isinstance(c.get(k), dict)), None)
+        if kind is None:
+            continue
+        key = "refs" if kind == "git" else "versions"
+        seen: dict[str, int] = {}
+        for j, ref in enumerate(c[kind].get(key) or ()):
+            if str(ref) in seen:
+                raise pos.error(f"{key[:-1]} {ref!r} of connector {c.get('name')!r} is listed twice "
+                                f"(first at index {seen[str(ref)]})", ("connectors", i, kind, key, j))
+            seen[str(ref)] = j
 
 
 # --- building ---------------------------------------------------------------

@@ -35,6 +35,8 @@ class CoreArtifact:
     version: str
     digest: str
     commit: str | None = None
+    tree: str | None = None  # clean | dirty | untracked (matrix.treestate); None: a registry artifact
+    diff_digest: str | None = None
 
 
 @dataclass

@@ -60,6 +60,11 @@ class RunOptions:
     progress: str = "auto"  # auto | rich | plain | none
     aa_check: bool = False  # run every baseline cell twice
     argv: list[str] = field(default_factory=list)
+    # What the run covers (run.json `partial`, `selection`, `planned_total`, `kind`): a run of
+    # some cells, or a reproduction, must never pass for a run of the matrix.
+    selection: list[str] = field(default_factory=list)
+    planned_total: int | None = None
+    kind: str = "release"
 
 
 @dataclass
@@ -81,8 +86,22 @@ def new_record(matrix: Matrix, cells: list[Cell], run: RunDir, options: RunOptio
         cells=planned(cells, matrix.file), argv=options.argv, tool_version=__version__,
         core_name=matrix.core.name, ecosystem=matrix.core.ecosystem, baseline=baseline,
         candidates=sorted({c.core.label for c in cells if c.role == "candidate"}),
+        partial=options.planned_total is not None and len(cells) < options.planned_total,
+        selection=list(options.selection), planned_total=options.planned_total, kind=options.kind,
+        **provenance(matrix.file),
     )
     return record
+
+
+def provenance(matrix_file: str) -> dict:
+    """Where the run came from: the matrix file's absolute path and the digest of the
+    waivers.yaml beside it (the matrix's own digest is `matrix.digest`), so that `promote`
+    can tell when the file it reads waivers from is not the one the run used."""
+    from .digest import file_sha256
+
+    waivers_file = _waivers.beside(matrix_file)
+    return {"matrix_path": str(Path(matrix_file).resolve()),
+            "waivers_digest": file_sha256(waivers_file) if waivers_file.is_file() else None}
 
 
 def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store | None = None,
@@ -217,6 +236,7 @@ class _Worker:
                 cx.core_artifact = sources.materialize_core(cx)
                 cx.core_record.digest = cx.core_artifact.digest
                 cx.core_record.commit = cx.core_artifact.commit
+                cx.core_record.tree, cx.core_record.diff_digest = cx.core_artifact.tree, cx.core_artifact.diff_digest
                 cx.checkout = sources.identify_connector(cx)
                 self._record_checkout(cx)
                 key = self._cache_key(cx)

@@ -191,5 +191,12 @@ class Cell:
         }
 
 
-def cell_id(connector: str, ref: str, core_label: str) -> str:
-    return f"{slug(connector)}@{slug(ref)}--core-{slug(core_label)}"
+def cell_id(connector: str, ref: str, core_label: str, disambiguate: bool = False) -> str:
+    """`<connector>@<ref>--core-<label>`, slugged. With disambiguate (matrix.plan.unique_ids, when
+    two cells' slugs collide) the ref carries 6 hex of a hash of the exact connector, ref and core."""
+    ref_part = slug(ref)
+    if disambiguate:
+        import hashlib
+
+        ref_part += "-" + hashlib.sha256(f"{connector}\0{ref}\0{core_label}".encode()).hexdigest()[:6]
+    return f"{slug(connector)}@{ref_part}--core-{slug(core_label)}"

@@ -97,7 +97,7 @@ def plan(matrix: Matrix) -> list[Cell]:
     if not cells and matrix.exclude:
         raise matrix.positions.error("`exclude` removes every cell of the matrix", ("exclude",),
                                      hint="an omitted field matches everything")
-    ids = {c.id for c in cells}
+    triples = {(c.connector, c.ref, c.core.label) for c in cells}
     for i, sel in enumerate(matrix.include):
         missing = [k for k in ("connector", "ref", "core") if k not in sel]
         if missing:
@@ -105,10 +105,25 @@ def plan(matrix: Matrix) -> list[Cell]:
         connector = matrix.connector(sel["connector"])
         core = next((c for c in cores if c.label == sel["core"]), None) or CoreSpec(label=sel["core"], kind="registry", version=sel["core"])
         cell = make_cell(matrix, connector, sel["ref"], core, baseline)
-        if cell.id not in ids:
+        if (cell.connector, cell.ref, cell.core.label) not in triples:
             cells.append(cell)
-            ids.add(cell.id)
-    return cells
+            triples.add((cell.connector, cell.ref, cell.core.label))
+    return unique_ids(cells)
+
+
+def unique_ids(cells: list[Cell]) -> list[Cell]:
+    """Cell ids unique by construction. Slugs can collide (`feature/x` and `feature_x` both give
+    `feature_x`): then every colliding cell gets a short hash of its own connector, ref and core
+    after the ref, so no result file is shared and a failing ref never turns green."""
+    by_id: dict[str, list[Cell]] = {}
+    for c in cells:
+        by_id.setdefault(c.id, []).append(c)
+    out = []
+    for c in cells:
+        if len(by_id[c.id]) > 1:
+            c = replace(c, id=cell_id(c.connector, c.ref, c.core.label, disambiguate=True))
+        out.append(c)
+    return out
 
 
 def check_published(matrix: Matrix) -> None:

@@ -48,6 +48,10 @@ class CoreRecord:
     resolved: str | None = None  # the version the connector really loads
     digest: str | None = None  # sha256 of the core artifact
     commit: str | None = None
+    # The tree the artifact was built from: clean (exactly `commit`), dirty (uncommitted
+    # changes, `diff_digest` says which) or untracked (not in git at all). None: a registry artifact.
+    tree: str | None = None
+    diff_digest: str | None = None
 
 
 @dataclass
@@ -136,7 +140,19 @@ class RunRecord:
     baseline: str | None = None
     candidates: list[str] = field(default_factory=list)
     exit_code: int | None = None
+    # A run that planned only some cells of its matrix (`--cells`): never evidence for a release.
+    partial: bool = False
+    selection: list[str] = field(default_factory=list)  # the --cells patterns of a partial run
+    planned_total: int | None = None  # cells the whole matrix plans
+    kind: str = "release"  # release | repro (one cell reproduced alone, e.g. by nox): never "the latest run"
+    matrix_path: str = ""  # absolute path of the matrix file
+    waivers_digest: str | None = None  # sha256 of the waivers.yaml beside the matrix file (None: none there)
     schema: str = RUN_SCHEMA
+
+    @property
+    def complete_release(self) -> bool:
+        """A run that may stand for its matrix: the whole matrix, not a reproduction."""
+        return not self.partial and self.kind == "release"
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -134,10 +134,49 @@ class Store:
         return [RunDir(p) for p in sorted(self.root.iterdir()) if (p / "run.json").exists()]
 
     def latest(self) -> RunDir:
+        """The newest run, leaving out reproductions of single cells (`kind: repro`): a nox
+        re-run of one cell must never stand in for the run of the matrix."""
         runs = self.runs()
         if not runs:
             raise UserError(f"no runs in {self.root}; run `canary run` first")
+        for run in reversed(runs):
+            if _kind(run) != "repro":
+                return run
         return runs[-1]
+
+    def latest_complete(self, matrix_path: str | None = None) -> RunDir | None:
+        """The newest run of the whole matrix (not partial, not a reproduction), of the matrix
+        file `matrix_path` when given (else of the newest run's matrix); None when there is none."""
+        runs = self.runs()
+        if not runs:
+            return None
+        if matrix_path is None:
+            matrix_path = _matrix_path(self.latest())
+        for run in reversed(runs):
+            try:
+                record = run.read_run()
+            except UserError:
+                continue
+            if record.complete_release and (record.matrix_path or record.matrix_file) == matrix_path:
+                return run
+        return None
+
+
+def _record(run: RunDir) -> RunRecord | None:
+    try:
+        return run.read_run()
+    except (UserError, KeyError, TypeError):
+        return None
+
+
+def _kind(run: RunDir) -> str:
+    record = _record(run)
+    return record.kind if record else "release"
+
+
+def _matrix_path(run: RunDir) -> str | None:
+    record = _record(run)
+    return (record.matrix_path or record.matrix_file) if record else None
 
 
 def open_run(ref: str | None, store: Path | str = DEFAULT_STORE) -> RunDir:

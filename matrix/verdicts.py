@@ -77,9 +77,24 @@ class Verdict:
     blocking: bool = False  # an unwaived regression in a required cell
     inconclusive: bool = False  # an unwaived error or missing result in a required cell
     newly_failing_tests: list[str] = field(default_factory=list)
+    # Core outside the connector's declared range. `judged` keeps the comparison with the
+    # baseline, so an unsupported cell that failed where its baseline passed is never silent.
+    outside_range: bool = False
+    judged: str | None = None
+
+    @property
+    def regressed_outside_range(self) -> bool:
+        return self.outside_range and self.judged == "regressed"
+
+    @property
+    def label(self) -> str:
+        """The verdict as every output shows it."""
+        if self.regressed_outside_range:
+            return "regressed (outside declared range)"
+        return self.verdict
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self) | {"label": self.label}
 
 
 @dataclass
@@ -89,9 +104,15 @@ class Summary:
     candidates: list[str]
     verdicts: list[Verdict]
     exit_code: int
-    decision: str  # green | regressed | inconclusive
+    decision: str  # green | regressed | inconclusive | partial (see decide())
     expired_waivers: list[dict] = field(default_factory=list)
     removable_waivers: list[dict] = field(default_factory=list)
+    promotable: bool = False
+    sentence: str = ""  # the first line of every output
+    reasons: list[str] = field(default_factory=list)  # why not promotable, one line each
+    warnings: list[str] = field(default_factory=list)  # shown, not blocking
+    partial: bool = False
+    selection: list[str] = field(default_factory=list)
 
     @property
     def blocking(self) -> list[Verdict]:
@@ -113,6 +134,12 @@ class Summary:
             "candidates": self.candidates,
             "decision": self.decision,
             "exit_code": self.exit_code,
+            "promotable": self.promotable,
+            "sentence": self.sentence,
+            "reasons": self.reasons,
+            "warnings": self.warnings,
+            "partial": self.partial,
+            "selection": self.selection,
             "counts": self.counts(),
             "verdicts": [v.to_dict() for v in self.verdicts],
             "expired_waivers": self.expired_waivers,
@@ -321,6 +348,7 @@ def classify_cell(
             _candidate_verdict(v, result, base, run_path, baseline_planned or base is not None)
             v.newly_failing_tests = junit.newly_failing(_junit_runs(base, run_path), _junit_runs(result, run_path))
         if result.unsupported and v.verdict not in ("error", "skipped"):
+            v.outside_range, v.judged = True, v.verdict
             v.reason = f"{v.verdict}: core outside the connector's declared range" + (f"; {v.reason}" if v.reason else "")
             v.verdict = "unsupported"
     # A waiver covers a regression or an infrastructure error; a missing result is never
@@ -383,13 +411,78 @@ def classify(
 
 
 def summarize(record: RunRecord, verdicts: list[Verdict], **extra) -> Summary:
-    if any(v.blocking for v in verdicts):
-        decision, code = "regressed", EXIT_REGRESSED
-    elif any(v.inconclusive for v in verdicts):
-        decision, code = "inconclusive", EXIT_INCONCLUSIVE
-    else:
-        decision, code = "green", EXIT_OK
-    return Summary(
+    summary = Summary(
         run_id=record.run_id, baseline=record.baseline, candidates=list(record.candidates),
-        verdicts=verdicts, exit_code=code, decision=decision, **extra,
+        verdicts=verdicts, exit_code=EXIT_OK, decision="green", **extra,
     )
+    decide(summary, record)
+    return summary
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _names(verdicts: list[Verdict], limit: int = 5) -> str:
+    names = [f"{v.connector}@{v.ref} on core {v.core}" for v in verdicts[:limit]]
+    if len(verdicts) > limit:
+        names.append(f"{len(verdicts) - limit} more")
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def decide(summary: Summary, record: RunRecord) -> Summary:
+    """The one decision every output renders (`run`, `verdicts`, report.*, JUnit, badges, `promote`).
+
+    green        promotable: every required candidate cell judged, none regressed
+    regressed    an unwaived regression in a required cell (exit 1)
+    inconclusive an error or a missing result in a required cell (exit 3)
+    partial      a run of some cells only (`--cells`): no regression among them (exit 0),
+                 but it proves nothing about the others, so it is never promotable
+    """
+    verdicts = summary.verdicts
+    cands = record.candidates or sorted({v.core for v in verdicts if v.role == "candidate"})
+    what = ("core " + ", ".join(cands)) if cands else "the candidate"
+    what = what[0].upper() + what[1:]
+    base = f" against the baseline {record.baseline}" if record.baseline else ""
+    blocking, bad = summary.blocking, summary.inconclusive
+    outside = [v for v in verdicts if v.regressed_outside_range]
+    summary.warnings = [f"{v.cell_id}: regressed (outside declared range): {v.reason}" for v in outside]
+    summary.partial, summary.selection = bool(record.partial), list(record.selection)
+    reasons: list[str] = []
+    if record.partial:
+        total = f" of {record.planned_total}" if record.planned_total else ""
+        reasons.append(f"partial run: {len(record.cells)}{total} cells (--cells {' '.join(record.selection)})")
+    if record.kind == "repro":
+        reasons.append("a reproduction run of single cells, not a run of the matrix")
+    reasons += [f"{v.cell_id}: regressed: {v.reason}" for v in blocking]
+    reasons += [f"{v.cell_id}: {v.verdict}: {v.reason}" for v in bad]
+    if blocking:
+        summary.decision, summary.exit_code = "regressed", EXIT_REGRESSED
+        sentence = (f"{what} cannot be promoted: {_plural(len(blocking), 'required cell')} regressed{base}: "
+                    f"{_names(blocking)}.")
+    elif bad:
+        summary.decision, summary.exit_code = "inconclusive", EXIT_INCONCLUSIVE
+        sentence = (f"{what} cannot be promoted yet: the run is inconclusive because "
+                    f"{_plural(len(bad), 'required cell')} had an infrastructure error or no result: {_names(bad)}.")
+    elif record.partial or record.kind == "repro":
+        summary.decision, summary.exit_code = "partial", EXIT_OK
+        sentence = (f"Partial run: {reasons[0]}; no required cell regressed among them, but {what.lower()} "
+                    "cannot be promoted from a partial run: run the whole matrix.")
+    else:
+        summary.decision, summary.exit_code = "green", EXIT_OK
+        required = [v for v in verdicts if v.tier == "required" and v.role == "candidate"]
+        waived = [v for v in verdicts if v.waived and v.verdict == "regressed"]
+        note = f" ({_plural(len(waived), 'waived regression')})" if waived else ""
+        if record.state not in ("complete", "", "running"):
+            note += f"; note the run is {record.state}"
+        sentence = (f"{what} can be promoted: none of the {len(required)} required candidate "
+                    f"cell{'s' if len(required) != 1 else ''} regressed{base}{note}.")
+    if record.partial and not sentence.startswith("Partial run"):
+        sentence = f"Partial run ({reasons[0]}). {sentence}"
+    if outside:
+        sentence += f" {_plural(len(outside), 'cell')} regressed outside the declared range: {_names(outside)}."
+    summary.promotable = summary.decision == "green"
+    summary.sentence, summary.reasons = sentence, reasons
+    return summary

@@ -141,20 +141,31 @@ def is_pep440_range(text: str) -> bool:
     return bool(re.search(r"[<>=!~,*]", text))
 
 
-def satisfies(ecosystem: str, version: str, spec: str) -> bool:
+def satisfies(ecosystem: str, version: str, spec: str, include_prerelease: bool = False) -> bool:
     """Version in range, for the given ecosystem; PEP 440 specifiers are also accepted for npm."""
     if ecosystem == "npm":
         try:
-            return npm_satisfies(version, spec)
+            return npm_satisfies(version, spec, include_prerelease)
         except ValueError:
             pass
     try:
-        return pep440_satisfies(version, spec)
+        return pep440_satisfies(version, spec, include_prerelease)
     except (InvalidSpecifier, InvalidVersion):
         try:
-            return npm_satisfies(version, spec)
+            return npm_satisfies(version, spec, include_prerelease)
         except ValueError:
             return False
+
+
+def in_declared_range(ecosystem: str, version: str, declared: str) -> bool:
+    """Whether a core version is inside the range a connector declares for it.
+
+    A prerelease core is judged as if it were its release (npm `includePrerelease`, PEP 440
+    `prereleases=True`): a connector declaring `>=1` or `^1.6.4` is meant to run on
+    `2.1.0b1` / `1.7.1-beta.2`, and calling those cells unsupported would hide exactly the
+    regressions a prerelease is tested for.
+    """
+    return satisfies(ecosystem, version, declared, include_prerelease=True)
 
 
 def sort_versions(ecosystem: str, versions: list[str]) -> list[str]:

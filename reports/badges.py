@@ -1,9 +1,10 @@
 """One SVG badge per connector (and per connector ref): "<core> <major.minor>: compatible|regressed|untested".
 
 Status over the connector's candidate cells on cores of that major.minor:
-  regressed   any cell regressed or broken (fails on the candidate)
+  regressed   any cell regressed or broken (fails on the candidate), also outside the declared range
   compatible  every cell passed (ok, fixed or flaky)
   untested    otherwise: no cell, or errors, skips, unsupported cores
+Plus `decision.svg`: "<core> promotion: promotable|regressed|inconclusive|partial", the run's decision.
 """
 
 from __future__ import annotations
@@ -31,9 +32,15 @@ class Badge:
     file: str  # relative to the badges directory
 
 
+DECISION_FILE = "decision.svg"
+# The run's decision (matrix.verdicts.decide) as the words of the decision badge.
+DECISION_STATUS = {"green": "promotable", "regressed": "regressed", "inconclusive": "inconclusive",
+                   "partial": "partial"}
+
+
 def status_of(cells: list[CellView]) -> str:
     verdicts = [c.verdict.verdict for c in cells]
-    if any(v in FAILING for v in verdicts):
+    if any(v in FAILING for v in verdicts) or any(c.verdict.regressed_outside_range for c in cells):
         return "regressed"
     if verdicts and all(v in PASSING for v in verdicts):
         return "compatible"
@@ -71,6 +78,10 @@ def plan(report: Report) -> list[Badge]:
 def write(report: Report, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
+    decision = out_dir / DECISION_FILE
+    decision.write_text(badge(f"{report.badge_label} promotion", DECISION_STATUS[report.summary.decision]),
+                        encoding="utf-8")
+    paths.append(decision)
     for b in plan(report):
         path = out_dir / b.file
         write_text_atomic(path, redact(badge(f"{report.badge_label} {b.core}", b.status)))

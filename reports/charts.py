@@ -55,7 +55,8 @@ def history_strip(h: CellHistory) -> str:
     return "".join(parts)
 
 
-BADGE_COLOURS = {"compatible": "#2e7d32", "regressed": "#c62828", "untested": "#6a737d"}
+BADGE_COLOURS = {"compatible": "#2e7d32", "regressed": "#c62828", "untested": "#6a737d",
+                 "promotable": "#2e7d32", "inconclusive": "#b26a00", "partial": "#6a737d"}
 
 
 def _text_width(text: str) -> int:

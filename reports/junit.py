@@ -88,7 +88,7 @@ def render(report: Report) -> bytes:
                 el.text = _details(c)
                 counts["errors"] += 1
             elif kind == "skipped":
-                why = "waived regression" if c.verdict.verdict == "regressed" else c.verdict.verdict
+                why = "waived regression" if c.verdict.verdict == "regressed" else c.verdict.label
                 ET.SubElement(case, "skipped", message=_clean(f"{why}: {c.verdict.reason}".rstrip(": ")))
                 counts["skipped"] += 1
             out = ET.SubElement(case, "system-out")
@@ -100,12 +100,28 @@ def render(report: Report) -> bytes:
             totals[k] += n
         suite.set("time", f"{suite_time:.3f}")
         total_time += suite_time
+    _decision(root, report)
     for k, n in totals.items():
         if k != "skipped":  # <testsuites> has no `skipped` attribute in that schema; suites have it
             root.set(k, str(n))
     root.set("time", f"{total_time:.3f}")
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _decision(root: ET.Element, report: Report) -> None:
+    """The run's decision (matrix.verdicts.decide) in the JUnit file without changing its counts:
+    on the root's name, and as properties of every testsuite (`canary.decision`,
+    `canary.promotable`, `canary.sentence`), so a CI page that only reads JUnit says what
+    `canary verdicts` says."""
+    s = report.summary
+    root.set("name", f"canary {report.record.run_id}: {s.decision}")
+    for suite in root.iter("testsuite"):
+        props = ET.Element("properties")
+        for k, val in (("canary.decision", s.decision), ("canary.promotable", str(s.promotable).lower()),
+                       ("canary.exit_code", str(s.exit_code)), ("canary.sentence", s.sentence)):
+            ET.SubElement(props, "property", name=k, value=_clean(val))
+        suite.insert(0, props)
 
 
 def write(report: Report, out_dir: Path) -> Path:

@@ -56,7 +56,8 @@ def _verdict(c: CellView | None) -> str:
         return "·"
     lk = look(c.verdict.verdict)
     extra = " (waived)" if c.verdict.waived else ""
-    return f"{lk.symbol} {lk.text}{extra}"
+    text = c.verdict.label if c.verdict.regressed_outside_range else lk.text
+    return f"{lk.symbol} {text}{extra}"
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _fit(fixed: list[str], sections: list[Section], budget: int) -> str:
 
 def render(report: Report, max_chars: int = MAX_CHARS) -> str:
     s = report.summary
-    decision_mark = {"green": "✔", "regressed": "✘", "inconclusive": "⚠"}.get(s.decision, "")
+    decision_mark = {"green": "✔", "regressed": "✘", "inconclusive": "⚠", "partial": "◐"}.get(s.decision, "")
     counts = " · ".join(f"{look(k).symbol} {k} {n}" for k, n in sorted(report.counts.items()))
     fixed = [
         f"### {decision_mark} canary: {_text(report.headline, 2000)}",

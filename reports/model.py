@@ -163,40 +163,10 @@ def _unique(items) -> list:
     return list(seen)
 
 
-def name_cells(cells: list[CellView], limit: int = 5) -> str:
-    names = [c.title for c in cells[:limit]]
-    more = len(cells) - limit
-    if more > 0:
-        names.append(f"{more} more")
-    if len(names) == 1:
-        return names[0]
-    return ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def headline(report: Report) -> str:
-    """The first sentence of every report: can the candidate be promoted, and why."""
-    cands = report.candidates
-    what = ("core " + ", ".join(cands)) if cands else "the candidate"
-    what = what[0].upper() + what[1:]
-    base = f" against the baseline {report.baseline}" if report.baseline else ""
-    decision = report.summary.decision
-    if decision == "regressed":
-        blocking = report.blocking
-        n = len(blocking)
-        return (f"{what} cannot be promoted: {n} required cell{'s' if n != 1 else ''} regressed{base}: "
-                f"{name_cells(blocking)}.")
-    if decision == "inconclusive":
-        bad = report.inconclusive
-        n = len(bad)
-        return (f"{what} cannot be promoted yet: the run is inconclusive because {n} required "
-                f"cell{'s' if n != 1 else ''} had an infrastructure error or no result: {name_cells(bad)}.")
-    required = [c for c in report.cells if c.planned.tier == "required" and c.planned.role == "candidate"]
-    waived = [c for c in report.cells if c.verdict.waived and c.verdict.verdict == "regressed"]
-    note = f" ({len(waived)} waived regression{'s' if len(waived) != 1 else ''})" if waived else ""
-    if report.record.state not in ("complete", ""):
-        note += f"; note the run is {report.record.state}"
-    return (f"{what} can be promoted: none of the {len(required)} required candidate cell"
-            f"{'s' if len(required) != 1 else ''} regressed{base}{note}.")
+    """The first sentence of every report: the run's decision (matrix.verdicts.decide), as `canary
+    run`, `canary verdicts` and `canary promote` say it."""
+    return report.summary.sentence
 
 
 def _columns(record: RunRecord) -> list[str]:
@@ -231,7 +201,8 @@ def run_waivers(record: RunRecord, extra: list | tuple = ()) -> tuple:
     beside it, and extra waivers.yaml files, so the report and the gate agree."""
     from matrix.cli_fanout import load_waivers  # the one loader the verdicts command uses
 
-    matrix_file = record.matrix_file if record.matrix_file and Path(record.matrix_file).is_file() else None
+    recorded = record.matrix_path or record.matrix_file  # absolute since issue 11; older runs: as typed
+    matrix_file = recorded if recorded and Path(recorded).is_file() else None
     return load_waivers(matrix_file, list(extra))
 
 

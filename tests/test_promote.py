@@ -161,7 +161,9 @@ def make_world(tmp_path: Path, cells: Cells | None = None, waivers: list[dict] |
                 status=statuses[-1] if statuses[-1] != "pass" or len(statuses) == 1 else "pass",
                 reason=attempts[-1].reason, attempts=attempts,
             ))
-    record = RunRecord(run_id=run.run_id, matrix_file=str(matrix), matrix_digest="sha256:" + "cd" * 32,
+    from matrix import config
+
+    record = RunRecord(run_id=run.run_id, matrix_file=str(matrix), matrix_digest=config.load(matrix).digest,
                        started_at=started.isoformat(timespec="seconds"),
                        finished_at=(started + _dt.timedelta(minutes=5)).isoformat(timespec="seconds"),
                        cells=planned, state="complete", core_name="@elizaos/core", ecosystem="npm",
@@ -226,7 +228,7 @@ def test_all_green_promotes_once_and_second_confirm_changes_nothing(tmp_path, ca
     assert code == 0 and out["decision"] == "promotable" and out["dry_run"] is True
     assert snapshot(w) == before, "a dry run writes nothing"
     assert {c["name"]: c["outcome"] for c in out["checks"]} == {
-        "tag": "pass", "release-tag": "pass", "matrix": "pass", "core": "pass", "freshness": "pass",
+        "tag": "pass", "release-tag": "pass", "matrix": "pass", "coverage": "pass", "core": "pass", "freshness": "pass",
         "results": "pass", "verdicts": "pass", "flaky": "pass", "waivers": "pass", "soak": "skip"}
     assert "unchanged" in check(out, "freshness")["message"]
 
@@ -420,15 +422,19 @@ def test_unreachable_remote_falls_back_on_run_age(tmp_path, capsys):
     assert "not checkable" in check(out, "freshness")["message"]
 
 
-def test_matrix_file_gone_falls_back_on_age(tmp_path, capsys):
+def test_matrix_file_gone_is_inconclusive_unless_matrix_names_a_copy(tmp_path, capsys):
+    # Issue 11 cause 4: without the run's matrix, its waivers and connector urls are unknown.
     w = make_world(tmp_path)
+    copy = tmp_path / "elsewhere" / "matrix.yaml"
+    copy.parent.mkdir()
+    copy.write_text(w.matrix.read_text().replace("plugin-", str(tmp_path / "plugin-")))
     w.matrix.unlink()
     code, out = run_json(w, capsys)
-    assert code == 0 and check(out, "matrix")["outcome"] == "skip"
-    fresh = check(out, "freshness")
-    assert fresh["outcome"] == "pass" and any("connector urls unknown" in d for d in fresh["details"])
-    code, out = run_json(w, capsys, "--max-age", "10m")
-    assert code == 3 and check(out, "freshness")["outcome"] == "inconclusive"
+    assert code == 3 and check(out, "matrix")["outcome"] == "inconclusive"
+    assert "not found" in check(out, "matrix")["message"]
+    # A file with other content (here: absolute urls) is not the run's matrix either.
+    code, out = run_json(w, capsys, "--matrix", str(copy))
+    assert code == 3 and "not the matrix the run used" in check(out, "matrix")["message"]
 
 
 def test_to_must_be_the_release(tmp_path, capsys):

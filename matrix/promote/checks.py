@@ -57,6 +57,16 @@ def _commit_matches(recorded: str | None, commit: str) -> bool:
     return bool(recorded) and len(recorded) >= 7 and commit.startswith(recorded.lower())
 
 
+def check_coverage(record: RunRecord, summary: Summary) -> Check:
+    """The run covers the whole matrix: a run of some cells (`--cells`, a nox reproduction) proves
+    nothing about the cells it left out, so it is never evidence for a release."""
+    if record.partial or record.kind == "repro":
+        return Check("coverage", INCONCLUSIVE, f"{summary.reasons[0] if summary.reasons else 'partial run'}: "
+                     "not evidence for a release; run the whole matrix (or pass --run with a complete run)",
+                     details=[f"selection: {' '.join(record.selection) or '-'}", f"kind: {record.kind}"])
+    return Check("coverage", PASS, f"the run planned the whole matrix ({len(record.cells)} cells)")
+
+
 def check_core(record: RunRecord, results: dict[str, CellResult], commit: str | None, digest: str | None) -> Check:
     candidates = [p for p in record.cells if p.role == "candidate"]
     if not candidates:
@@ -68,6 +78,12 @@ def check_core(record: RunRecord, results: dict[str, CellResult], commit: str | 
         return Check("core", INCONCLUSIVE, "no candidate cell has a result")
     wrong = []
     for r in present:
+        if r.core.tree in ("dirty", "untracked"):
+            what_tree = (f"uncommitted changes (diff sha256:{(r.core.diff_digest or '')[:16]})" if r.core.tree == "dirty"
+                         else "files not in git")
+            wrong.append((r.cell_id, f"{r.cell_id}: core {r.core.label} was built from a {r.core.tree} tree "
+                                     f"({what_tree}), not from a commit"))
+            continue
         if _commit_matches(r.core.commit, commit) or (digest and (r.core.digest or "").lower().removeprefix("sha256:") == digest):
             continue
         got = f"commit {_short(r.core.commit)}" + (f", digest {r.core.digest[:16]}" if r.core.digest else "")
@@ -102,7 +118,7 @@ def check_freshness(states: list[RefState], age: float | None, max_age_s: float,
 
 
 def _line(v: Verdict) -> str:
-    text = f"{v.cell_id}: {v.verdict}"
+    text = f"{v.cell_id}: {v.label}"
     if v.waived:
         text += " (waived" + (f": {v.waiver.get('reason')}" if v.waiver and v.waiver.get("reason") else "") + ")"
     if v.reason:
@@ -138,15 +154,19 @@ def check_verdicts(summary: Summary) -> Check:
     blocking += [v for v in required if v.blocking and v not in blocking]
     waived = [v for v in cands if v.waived or v.verdict == "waived"]
     optional = [v for v in cands if v.tier != "required" and v.verdict not in ACCEPTED and not v.waived]
-    info = [f"waived: {_line(v)}" for v in waived] + [f"optional, not blocking: {_line(v)}" for v in optional]
+    outside = [v for v in cands if v.regressed_outside_range]
+    info = ([f"waived: {_line(v)}" for v in waived] + [f"optional, not blocking: {_line(v)}" for v in optional]
+            + [f"outside the declared core range, not blocking: {_line(v)}" for v in outside])
     if blocking:
         return Check("verdicts", REFUSE,
                      f"{len(blocking)} required cell(s) not green: "
                      + ", ".join(f"{v.cell_id} {v.verdict}" for v in blocking),
                      details=[_line(v) for v in blocking] + info, cells=[v.cell_id for v in blocking])
-    ok = sum(1 for v in required if v.verdict in ACCEPTED and not v.waived)
+    ok = sum(1 for v in required if v.verdict in ACCEPTED and not v.waived and not v.regressed_outside_range)
     return Check("verdicts", PASS, f"no unwaived regression: {ok} required candidate cell(s) green, "
-                                   f"{len(waived)} waived, {len(optional)} optional not green", details=info)
+                                   f"{len(waived)} waived, {len(optional)} optional not green"
+                                   + (f", {len(outside)} regressed outside the declared range" if outside else ""),
+                 details=info, cells=[v.cell_id for v in outside])
 
 
 def check_flaky(summary: Summary, allow: int) -> Check:

@@ -21,7 +21,7 @@ from .. import waivers as _waivers
 from ..errors import UserError
 from ..model import Waiver
 from ..results import CellResult, RunRecord
-from ..store import DEFAULT_STORE, RunDir, open_run
+from ..store import DEFAULT_STORE, RunDir, Store, open_run
 from ..verdicts import Summary, classify
 from . import checks, evidence, files, gitops
 from .freshness import ref_states, run_age
@@ -71,32 +71,62 @@ class _Run:
     error: str | None = None
 
 
-def _matrix_inputs(req: Request, record: RunRecord) -> tuple[dict[str, str], tuple[Waiver, ...], Check]:
-    """Connector git urls and waivers from the run's matrix file (and waivers.yaml beside it)."""
-    from .. import config  # the matrix loader; imported late so `canary --help` stays light
+def _bare(digest: str | None) -> str:
+    return (digest or "").rpartition(":")[2].lower()
 
-    file = req.matrix_file or (Path(record.matrix_file) if record.matrix_file else None)
+
+def _matrix_inputs(req: Request, record: RunRecord) -> tuple[dict[str, str], tuple[Waiver, ...], Check]:
+    """Connector git urls and waivers from the run's matrix file (and waivers.yaml beside it).
+
+    The file must be the one the run used: found at the absolute path run.json records (or named
+    by --matrix) with the same content digest, and the waivers.yaml beside it unchanged. Anything
+    else would judge the run with other waivers or other connector urls: inconclusive.
+    """
+    from .. import config  # the matrix loader; imported late so `canary --help` stays light
+    from ..digest import file_sha256
+
+    recorded = record.matrix_path or record.matrix_file
+    file = req.matrix_file or (Path(recorded) if recorded else None)
     extra = _waivers.load_waivers(req.waivers_file) if req.waivers_file else ()
     if file is None or not file.is_file():
         why = f"matrix file {str(file)!r} not found" if file else "the run names no matrix file"
-        return {}, extra, Check("matrix", SKIP, f"{why}: no waivers from it, connector urls unknown")
+        return {}, extra, Check("matrix", INCONCLUSIVE, f"{why}: its waivers and connector urls are unknown; "
+                                "pass --matrix FILE with the run's matrix (digest "
+                                f"{_bare(record.matrix_digest)[:16] or 'not recorded'})")
     try:
         matrix = config.load(file)
         beside = _waivers.load_beside(file)
     except UserError as exc:
         return {}, extra, Check("matrix", INCONCLUSIVE, f"cannot read the run's matrix file: {exc}")
+    if not record.matrix_digest or _bare(record.matrix_digest) != _bare(matrix.digest):
+        got = _bare(matrix.digest)[:16]
+        want = _bare(record.matrix_digest)[:16] or "not recorded"
+        return {}, extra, Check("matrix", INCONCLUSIVE, f"{file} is not the matrix the run used (digest {got}, the "
+                                f"run's {want}): pass --matrix FILE with the run's matrix, or run the matrix again")
+    beside_file = _waivers.beside(file)
+    beside_digest = file_sha256(beside_file) if beside_file.is_file() else None
+    if record.matrix_path and beside_digest != record.waivers_digest:
+        return {}, extra, Check("matrix", INCONCLUSIVE, f"{beside_file} changed since the run (digest "
+                                f"{(beside_digest or 'none')[:16]}, the run's {(record.waivers_digest or 'none')[:16]}): "
+                                "its waivers are not the ones the run was judged with; run the matrix again")
     urls = {c.name: c.source.url for c in matrix.connectors if c.source.kind == "git" and c.source.url}
     waivers = _waivers.combine(tuple(matrix.waivers), beside, extra)
-    note = f"{file}: {len(waivers)} waiver(s)" + (" (digest differs from the run's)" if
-                                                  record.matrix_digest and matrix.digest and
-                                                  matrix.digest != record.matrix_digest else "")
-    return urls, waivers, Check("matrix", PASS, note)
+    return urls, waivers, Check("matrix", PASS, f"{file}: the run's matrix (digest {_bare(matrix.digest)[:16]}), "
+                                                f"{len(waivers)} waiver(s)")
+
+
+def _default_run(req: Request) -> RunDir:
+    """The latest complete run of the matrix (not partial, not a reproduction); the latest run when
+    there is none, which the coverage check then refuses to take as evidence."""
+    store = Store(req.store)
+    wanted = str(Path(req.matrix_file).resolve()) if req.matrix_file else None
+    return store.latest_complete(wanted) or store.latest()
 
 
 def _load_run(req: Request) -> _Run:
     out = _Run()
     try:
-        out.dir = open_run(req.run, req.store)
+        out.dir = open_run(req.run, req.store) if req.run is not None else _default_run(req)
         out.record = out.dir.read_run()
         out.results = out.dir.read_cells(strict=True)
     except UserError as exc:
@@ -154,6 +184,7 @@ def promote(req: Request) -> Promotion:
             run.error = str(exc)
             cs.append(Check("results", INCONCLUSIVE, f"results unreadable: {exc}"))
     if run.summary is not None:
+        cs.append(checks.check_coverage(run.record, run.summary))
         cs.append(checks.check_core(run.record, run.results, commit, digest))
         required = [r for r in run.results.values()
                     if r.tier == "required" and any(p.id == r.cell_id for p in run.record.cells)]
@@ -161,7 +192,13 @@ def promote(req: Request) -> Promotion:
         age = run_age(run.record.started_at, run.record.finished_at, now)
         cs.append(checks.check_freshness(states, age, req.max_age_s, req.max_age_text))
         cs.append(checks.check_results(run.summary, run.results))
-        cs.append(checks.check_verdicts(run.summary))
+        verdicts_check = checks.check_verdicts(run.summary)
+        if matrix_check.outcome == INCONCLUSIVE and verdicts_check.outcome == REFUSE:
+            # Without the run's own matrix its waivers are unknown: a regression it may have
+            # waived is not a proven refusal either. Nothing is promoted; the run is inconclusive.
+            verdicts_check.outcome = INCONCLUSIVE
+            verdicts_check.message += " (waivers unknown: not the run's matrix file)"
+        cs.append(verdicts_check)
         cs.append(checks.check_flaky(run.summary, req.allow_flaky))
         cs.append(checks.check_waivers(run.summary))
     cs.append(checks.check_soak(gitops.tag_created(repo, tag) if commit else None, req.soak_s, req.soak_text, tag, now))

@@ -31,7 +31,7 @@ def _sha256_file(path: Path) -> str:
 
 
 def _label(v: Verdict) -> str:
-    text = f"{v.cell_id}: {v.verdict}"
+    text = f"{v.cell_id}: {v.label}"
     if v.waived:
         text += " (waived)"
     return text

@@ -26,7 +26,7 @@ from pathlib import Path
 from ..atomic import write_json_atomic, write_text_atomic
 from ..errors import CoreMismatch, InfrastructureError
 from ..sources.npm import Run, npm_failure, pack_directory, plain_run, read_manifest
-from ..versions import satisfies
+from ..versions import in_declared_range
 
 NAME = "node"
 
@@ -207,7 +207,7 @@ def declared_range(manifest: dict, core: str) -> str | None:
 def _in_range(version: str, declared: str) -> bool:
     if declared.startswith(("file:", "link:", "workspace:", "git", "http", "npm:")) or declared in ("*", "latest", ""):
         return True  # not a version range: nothing declared to be outside of
-    return satisfies("npm", version, declared)
+    return in_declared_range("npm", version, declared)
 
 
 # --- the harness's interface ------------------------------------------------

@@ -13,7 +13,7 @@ from ..context import CellContext
 from ..errors import CoreMismatch, InfrastructureError
 from ..locks import exclusive
 from ..registry import pip_index_args, pip_index_env
-from ..versions import satisfies
+from ..versions import in_declared_range
 
 NAME = "python"
 
@@ -124,7 +124,7 @@ def check_installed(cx: CellContext, line: str) -> None:
     url = direct.get("url", "")
     declared = info.get("declared")
     cx.connector_record.declared_core_range = declared
-    if declared and resolved and not satisfies("pypi", resolved, declared):
+    if declared and resolved and not in_declared_range("pypi", resolved, declared):
         cx.unsupported = True
         cx.note(f"core {resolved} is outside the connector's declared range {declared}: unsupported")
     expected = cx.core_artifact.version

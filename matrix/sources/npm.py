@@ -52,10 +52,15 @@ def materialize_core(cx, spec: CoreSpec):
     if spec.kind == "git":
         tgz, sha = gitsrc.build_at_ref(cx, spec, "npm-built", ".tgz",
                                        lambda src, out: pack_directory(src, out, npm_cache, run=cx_run(cx)))
-        return CoreArtifact(path=tgz, version=read_manifest(tgz).get("version", "0.0.0"), digest=file_sha256(tgz), commit=sha)
+        return CoreArtifact(path=tgz, version=read_manifest(tgz).get("version", "0.0.0"), digest=file_sha256(tgz), commit=sha,
+                            tree="clean")
     # A local path is packed every time: its files may have changed since the last run.
+    from ..treestate import tree_state
+
+    state = tree_state(Path(spec.path))
     art = pack_directory(Path(spec.path), cx.cell_dir / "core-pack", npm_cache, run=cx_run(cx))
-    return CoreArtifact(path=art.path, version=art.version, digest=art.digest, commit=gitsrc.head(Path(spec.path)))
+    return CoreArtifact(path=art.path, version=art.version, digest=art.digest, commit=gitsrc.head(Path(spec.path)),
+                        tree=state.tree, diff_digest=state.diff_digest)
 
 
 def identify_connector(cx):

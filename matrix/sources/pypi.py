@@ -18,6 +18,7 @@ from ..model import CoreSpec, slug
 from ..registry import pip_index_args
 from . import git as gitsrc
 from .git import head as git_head
+from ..treestate import tree_state
 
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
 
@@ -133,11 +134,14 @@ def materialize_core(cx: CellContext, spec: CoreSpec) -> CoreArtifact:
         return CoreArtifact(path=path, version=artifact_version(path), digest=file_sha256(path))
     if spec.kind == "git":
         wheel, sha = gitsrc.build_at_ref(cx, spec, "pypi-built", ".whl", lambda src, out: build_wheel(cx, src, out))
-        return CoreArtifact(path=wheel, version=artifact_version(wheel), digest=file_sha256(wheel), commit=sha)
+        return CoreArtifact(path=wheel, version=artifact_version(wheel), digest=file_sha256(wheel), commit=sha,
+                            tree="clean")
     # A local path is rebuilt every time: its files may have changed since the last run.
     out = cx.cell_dir / "core-wheel"
+    state = tree_state(Path(spec.path))
     wheel = build_wheel(cx, Path(spec.path), out)
-    return CoreArtifact(path=wheel, version=artifact_version(wheel), digest=file_sha256(wheel), commit=git_head(Path(spec.path)))
+    return CoreArtifact(path=wheel, version=artifact_version(wheel), digest=file_sha256(wheel), commit=git_head(Path(spec.path)),
+                        tree=state.tree, diff_digest=state.diff_digest)
 
 
 def identify_connector(cx: CellContext) -> Checkout:

@@ -10,7 +10,9 @@
 // On core >= 1.6.5 plugin-discord 1.3.3 writes `serverId`, which the core no
 // longer stores, and its voiceState provider throws `No server ID found 10`.
 
-import { importFrom, runScenario, createRuntime, registerConnector, runProviders, describeRoom, check, memoryFor } from "./runtime.mjs";
+import {
+  importFrom, runScenario, createRuntime, registerConnector, runProviders, describeRoom, check, checkServerIdKept, memoryFor,
+} from "./runtime.mjs";
 
 const CONNECTOR = process.env.CANARY_CONNECTOR || "@elizaos/plugin-discord";
 
@@ -103,6 +105,8 @@ await runScenario(`discord guild message -> providers (${CONNECTOR})`, CONNECTOR
     extra: { channelType: stored.room.type },
   });
   await runProviders(runtime, stack.plugin, memory, ["voiceState", "channelState"]);
+  // After the providers: on 1.3.3 their own `No server ID found 10` is the first failure.
+  checkServerIdKept(stored, GUILD_ID);
   try {
     await service.client?.destroy?.();
   } catch {

@@ -235,7 +235,8 @@ export async function runProviders(runtime, plugin, message, names = null) {
 /**
  * Print what the core stored for a room and its world (diagnostics for the log).
  * `wrote` is the platform server id the connector passed: when the core kept
- * none of it, a CANARY-NOTE line says so (a silent drop, not a failure by itself).
+ * none of it, a CANARY-NOTE line says so; checkServerIdKept fails the scenario when the
+ * world lost it.
  */
 export async function describeRoom(runtime, roomId, wrote = null) {
   const room = await runtime.getRoom(roomId);
@@ -250,6 +251,20 @@ export async function describeRoom(runtime, roomId, wrote = null) {
     console.log(`CANARY-NOTE server id ${wrote} passed by the connector: world ${kept(world)}, room ${kept(room)}`);
   }
   return info;
+}
+
+/**
+ * The server id the connector passed must survive in the stored world. A core that drops it
+ * (>= 1.6.5 for connectors still writing `serverId`) loses data silently: that is a failure
+ * of the cell, not a note, or a passing cell would hide exactly the serverId break. (Rooms
+ * are only reported: some connectors never give a room a server id, on any core.)
+ */
+export function checkServerIdKept(stored, wrote) {
+  const kept = (x) => (x ? (x.serverId || x.messageServerId ? "stored" : "missing") : "absent");
+  if (kept(stored.world) === "missing") {
+    throw new Error(`data loss: server id ${wrote} passed by the connector was not stored in the world ` +
+      `(world ${kept(stored.world)}, room ${kept(stored.room)})`);
+  }
 }
 
 export function check(condition, message) {

@@ -11,9 +11,10 @@
 // long polling. Models answer IGNORE (offlineModelsPlugin).
 //
 // plugin-telegram 1.6.4 still passes `serverId`; it never reads it back, so on
-// core >= 1.6.5 the drop is silent: the log carries a CANARY-NOTE line.
+// core >= 1.6.5 the drop would be silent: the scenario checks that the world kept the
+// chat id and fails with `data loss: server id ...` when it did not.
 
-import { runScenario, createRuntime, describeRoom, check } from "./runtime.mjs";
+import { runScenario, createRuntime, describeRoom, check, checkServerIdKept } from "./runtime.mjs";
 
 const CONNECTOR = process.env.CANARY_CONNECTOR || "@elizaos/plugin-telegram";
 
@@ -85,5 +86,6 @@ await runScenario(`telegram new supergroup + message (${CONNECTOR})`, CONNECTOR,
   await service.handleNewChat(ctx);
   const memories = await runtime.getMemories({ roomId, tableName: "messages", count: 10 });
   console.log(`[scenario] messages stored in the room: ${memories.length}`);
+  checkServerIdKept(stored, chatId);
   return runtime;
 });

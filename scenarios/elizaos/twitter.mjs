@@ -9,11 +9,12 @@
 // TWITTER_DRY_RUN keeps the connector from posting anything.
 //
 // plugin-twitter 1.2.22 still passes `serverId` and never reads it back: on
-// core >= 1.6.5 the log carries a CANARY-NOTE line for the silent drop.
+// core >= 1.6.5 the drop would be silent, so the scenario fails with `data loss: server
+// id ...` when the stored world lost it.
 
 import { createRequire } from "node:module";
 import path from "node:path";
-import { runScenario, createRuntime, registerConnector, describeRoom, check } from "./runtime.mjs";
+import { runScenario, createRuntime, registerConnector, describeRoom, check, checkServerIdKept } from "./runtime.mjs";
 
 const CONNECTOR = process.env.CANARY_CONNECTOR || "@elizaos/plugin-twitter";
 
@@ -92,5 +93,6 @@ await runScenario(`twitter mention (${CONNECTOR})`, CONNECTOR, async (stack, kee
 
   // Connector code that reads them back: a second pass must find its stored tweet.
   await interaction.processMentionTweets([tweet]);
+  checkServerIdKept(stored, ALICE.id);
   return runtime;
 });
