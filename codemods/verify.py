@@ -325,9 +325,9 @@ def _matrix_for(matrix_file: str, connector: str, fixed_dir: Path, core: str | N
 
 def failing_line(log: str) -> str:
     """The first line the failing (last) command printed that names an error, else its last line."""
-    from matrix.verdicts import _last_command_output  # the harness's own lines stripped, as verdicts do
+    from matrix.verdicts import last_command_output  # the harness's own lines stripped, as verdicts do
 
-    lines = [ln.strip() for ln in _last_command_output(log).splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in last_command_output(log).splitlines() if ln.strip()]
     body = [ln for ln in lines if not ln.startswith("at ")]  # a stack frame is not the failure
     for pattern in (_THROWN, _ERROR_LINE):
         for ln in body:

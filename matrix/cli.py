@@ -24,6 +24,7 @@ import traceback
 from pathlib import Path
 
 from . import __version__
+from .atomic import write_text_atomic
 from .errors import UserError
 from .redact import redact
 
@@ -81,7 +82,8 @@ def crash_log(exc: BaseException) -> Path:
         try:
             base.mkdir(parents=True, exist_ok=True)
             path = base / f"canary-crash-{stamp}-{os.getpid()}.log"
-            path.write_text(f"canary {__version__}\nargv: {sys.argv!r}\n\n{text}", encoding="utf-8")
+            # A traceback can quote a url with credentials or a token-bearing argv: redacted too.
+            write_text_atomic(path, redact(f"canary {__version__}\nargv: {sys.argv!r}\n\n{text}"))
             return path
         except OSError:
             continue
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the one catch-all at the CLI boundary: exit 4, never 1
         where = crash_log(exc)
         line = str(exc).splitlines()[0] if str(exc) else ""
-        print(f"canary: internal error: {type(exc).__name__}: {line[:300]} (traceback: {where})", file=sys.stderr)
+        print(redact(f"canary: internal error: {type(exc).__name__}: {line[:300]} (traceback: {where})"),
+              file=sys.stderr)
         return EXIT_INTERNAL
 
 

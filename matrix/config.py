@@ -169,6 +169,9 @@ def check_waiver_dates(text: str, file: str) -> None:
     matrix loads: a waiver date the gate cannot read would otherwise surface mid-run."""
     import yaml
 
+    from .yamlpos import check_text
+
+    check_text(file, text)  # the composer below must never see an alias bomb or deep nesting
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:

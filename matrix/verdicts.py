@@ -166,7 +166,7 @@ def _log_tail(run_path: Path | None, attempt: Attempt | None) -> str | None:
     return "\n".join(data.splitlines()[-_LOG_TAIL_LINES:])
 
 
-def _last_command_output(tail: str) -> str:
+def last_command_output(tail: str) -> str:
     """What the last command printed, without the harness's own lines (matrix.proc writes
     `$ [phase] argv`, `    (cwd ...)`, `!! timed out ...`, `-> exit ...` around it)."""
     lines = tail.splitlines()
@@ -211,7 +211,7 @@ def infrastructure_reason(result: CellResult, run_path: Path | None = None) -> s
         if m:
             return f"infrastructure: missing dependency ({m.group(0)})"
     if result.status == "timeout":
-        no_output = tail is not None and not _last_command_output(tail).strip()
+        no_output = tail is not None and not last_command_output(tail).strip()
         if no_output or _NO_OUTPUT.search(result.reason or ""):
             return "infrastructure: timeout with no output"
     return None

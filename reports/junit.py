@@ -117,11 +117,14 @@ def _decision(root: ET.Element, report: Report) -> None:
     s = report.summary
     root.set("name", f"canary {report.record.run_id}: {s.decision}")
     for suite in root.iter("testsuite"):
-        props = ET.Element("properties")
+        # A suite has at most one <properties> in that schema: the decision joins the suite's own.
+        props = suite.find("properties")
+        if props is None:
+            props = ET.Element("properties")
+            suite.insert(0, props)
         for k, val in (("canary.decision", s.decision), ("canary.promotable", str(s.promotable).lower()),
                        ("canary.exit_code", str(s.exit_code)), ("canary.sentence", s.sentence)):
             ET.SubElement(props, "property", name=k, value=_clean(val))
-        suite.insert(0, props)
 
 
 def write(report: Report, out_dir: Path) -> Path:
