@@ -468,7 +468,8 @@ def decide(summary: Summary, record: RunRecord) -> Summary:
                     f"{_plural(len(bad), 'required cell')} had an infrastructure error or no result: {_names(bad)}.")
     elif record.partial or record.kind == "repro":
         summary.decision, summary.exit_code = "partial", EXIT_OK
-        sentence = (f"Partial run: {reasons[0]}; no required cell regressed among them, but {what.lower()} "
+        sentence = (f"Partial run: {reasons[0].removeprefix('partial run: ')}; no required cell regressed among "
+                    f"them, but {what.lower()} "
                     "cannot be promoted from a partial run: run the whole matrix.")
     else:
         summary.decision, summary.exit_code = "green", EXIT_OK

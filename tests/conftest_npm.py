@@ -50,6 +50,7 @@ class FakeNpm:
     tarballs: dict  # (name, version) -> Path
     registry: str  # http://127.0.0.1:<port>/
     npm_cache: Path
+    handler: type | None = None  # the server's own handler class: what it serves (packuments, files)
 
     def tgz(self, name: str, version: str) -> Path:
         return self.tarballs[(name, version)]
@@ -156,7 +157,7 @@ def fake_npm(tmp_path_factory):
         src = write_package(root / "src" / f"{name.split('/')[-1]}-{version}", name, version, deps, code)
         tarballs[(name, version)] = npm_pack_dir(src, root / "tgz", cache)
     server, url = serve_tarballs(tarballs)
-    yield FakeNpm(root=root, tarballs=tarballs, registry=url, npm_cache=cache)
+    yield FakeNpm(root=root, tarballs=tarballs, registry=url, npm_cache=cache, handler=server.RequestHandlerClass)
     server.shutdown()
     shutil.rmtree(root / "src", ignore_errors=True)
 

@@ -21,7 +21,7 @@ import pytest
 from codemods.migration import parse_migration
 from codemods.verify import FAILS, VERIFIED, decode_mappings, patch_dist, verify_fix
 from matrix.cli import main
-from tests.conftest_npm import _Registry, npm_pack_dir
+from tests.conftest_npm import npm_pack_dir
 
 FAKE_UUID = """export function stringToUuid(s) {
   let h = 7;
@@ -136,8 +136,8 @@ def _publish(fake_npm, name: str, version: str, files: dict[str, str], deps: dic
     (src / "package.json").write_text(json.dumps(manifest))
     tgz = npm_pack_dir(src, fake_npm.root / "verify-tgz", fake_npm.npm_cache)
     blob = tgz.read_bytes()
-    _Registry.files[tgz.name] = blob
-    doc = _Registry.packuments.setdefault(name, {"name": name, "dist-tags": {}, "versions": {}})
+    fake_npm.handler.files[tgz.name] = blob
+    doc = fake_npm.handler.packuments.setdefault(name, {"name": name, "dist-tags": {}, "versions": {}})
     doc["versions"][version] = {**manifest, "dist": {
         "tarball": f"{fake_npm.registry}-/tarballs/{tgz.name}",
         "integrity": "sha512-" + base64.b64encode(hashlib.sha512(blob).digest()).decode(),
