@@ -57,7 +57,14 @@ def text(doc: dict) -> str:
 
 
 def _md_escape(s: str | None) -> str:
+    """For text inside a code span: shown as written, so only the table's pipes need escaping."""
     return (s or "").replace("|", "\\|").replace("\n", " ")
+
+
+def _md_text(s: str | None) -> str:
+    """For prose in a table cell: GitHub reads `<unknown>` in `Promise<unknown>` as an HTML tag and
+    drops it, so `&`, `<`, `>` become entities (pipes and newlines as in `_md_escape`)."""
+    return _md_escape((s or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def markdown(doc: dict) -> str:
@@ -73,12 +80,12 @@ def markdown(doc: dict) -> str:
         out += ["", f"#### {_TITLES[sev]}", "", "| rule | symbol | change | renamed to | where |",
                 "|---|---|---|---|---|"]
         for c in group:
-            out.append(f"| {c['rule']} `{c['name']}` | `{_md_escape(c['symbol'])}` | {_md_escape(c['message'])} | "
-                       f"{'`' + c['renamed_to'] + '`' if c['renamed_to'] else ''} | {_md_escape(_loc(c))} |")
+            out.append(f"| {c['rule']} `{c['name']}` | `{_md_escape(c['symbol'])}` | {_md_text(c['message'])} | "
+                       f"{'`' + c['renamed_to'] + '`' if c['renamed_to'] else ''} | {_md_text(_loc(c))} |")
     accepted = [c for c in doc["changes"] if c["accepted"]]
     if accepted:
         out += ["", "<details><summary>Accepted breaks</summary>", ""]
-        out += [f"- {c['rule']} `{c['symbol']}`: {_md_escape(c['accepted']['reason'])}" for c in accepted]
+        out += [f"- {c['rule']} `{c['symbol']}`: {_md_text(c['accepted']['reason'])}" for c in accepted]
         out += ["", "</details>"]
     return "\n".join(out) + "\n"
 
@@ -121,6 +128,9 @@ def sarif(doc: dict) -> str:
 
 
 def github(doc: dict) -> str:
+    # GitHub places an annotation by its path from the repository root, as SARIF does.
+    new = doc.get("new") or {}
+    base = new.get("path") if new.get("kind") == "path" else None
     out = []
     for c in doc["changes"]:
         if c["accepted"]:
@@ -129,7 +139,7 @@ def github(doc: dict) -> str:
         props = [f"title={gh_escape(c['rule'] + ' ' + c['name'], True)}"]
         if loc.get("file"):
             props.insert(0, f"line={loc.get('line') or 1}")
-            props.insert(0, f"file={gh_escape(loc['file'], True)}")
+            props.insert(0, f"file={gh_escape(sarif_doc.repo_uri(loc['file'], base), True)}")
         out.append(f"::{_GH_LEVEL[c['severity']]} {','.join(props)}::{gh_escape(c['symbol'] + ': ' + c['message'])}")
     return "\n".join(out) + ("\n" if out else "")
 

@@ -74,6 +74,35 @@ def test_text_groups_by_severity(pair, capsys):
     assert "semver: 1.0.0 -> 1.0.1 is a patch step; major required: NOT enough" in out
 
 
+def test_markdown_keeps_generic_types_visible_in_messages(pair, capsys):
+    """GitHub drops `<unknown>` from `Promise<unknown>` in prose as an unknown HTML tag: messages
+    carry entities; symbols stay in code spans, written as they are."""
+    from compat.render import markdown
+
+    _, out, _ = run(capsys, *pair, "--format", "json")
+    doc = json.loads(out)
+    change = doc["changes"][0]
+    change["message"] = "return type changed from Promise<unknown> to Promise<void> & Disposable"
+    change["symbol"] = "Service<T>.start"
+    md = markdown(doc)
+    assert "Promise&lt;unknown&gt; to Promise&lt;void&gt; &amp; Disposable" in md
+    assert "`Service<T>.start`" in md
+    assert "Promise<unknown>" not in md
+
+
+def test_github_annotations_name_paths_from_the_repository_root(capsys, tmp_path):
+    """A core inside a monorepo (`packages/core`): annotations must say `packages/core/dist/...`,
+    the path GitHub knows, not the path inside the package."""
+    repo = tmp_path / "mono"
+    git.Repo.init(repo)
+    old = write_tree(tmp_path / "old", OLD)
+    new = write_tree(repo / "packages" / "core", NEW)
+    code, gh, _ = run(capsys, str(old), str(new), "--format", "github")
+    assert code == 1
+    files = [ln.split("file=", 1)[1].split(",", 1)[0] for ln in gh.splitlines() if "file=" in ln]
+    assert files and all(f.startswith("packages/core/") for f in files), files
+
+
 def test_markdown_sarif_github(pair, capsys, tmp_path):
     _, md, _ = run(capsys, *pair, "--format", "markdown")
     assert md.startswith("### Breaking-change check") and "| TS007 `parameter-property-removed` |" in md
