@@ -91,6 +91,32 @@ def test_stale_locks_are_cleared_and_a_torn_mirror_is_cloned_again(tmp_path):
     repo.git.fsck("--connectivity-only")  # raises when an object is missing
 
 
+@pytest.mark.parametrize("gitdir", ["", "relative/.git", "{other}/.git", None])
+def test_recovery_deletes_no_directory_it_cannot_prove_is_the_worktree(tmp_path, monkeypatch, gitdir):
+    """A kill can land before git writes the admin dir's `gitdir` (empty), or its checkout's `.git`.
+    Recovery must then delete nothing but the admin dir: an empty `gitdir` once resolved to the
+    working directory, and recovery wiped it."""
+    url = str(_big_repo(tmp_path))
+    repo = gitsrc.mirror(tmp_path / "mirrors", url)
+    cwd = tmp_path / "cwd"
+    (cwd / "keep").mkdir(parents=True)
+    (cwd / "keep" / "file.txt").write_text("mine")
+    other = tmp_path / "other"
+    (other / "data").mkdir(parents=True)
+    (other / ".git").write_text("gitdir: /elsewhere/worktrees/x\n")  # a checkout of another repository
+    admin = Path(repo.git_dir) / "worktrees" / "half"
+    admin.mkdir(parents=True)
+    (admin / "locked").write_text("initializing\n")
+    if gitdir is not None:
+        (admin / "gitdir").write_text(gitdir.format(other=other) + "\n")
+    monkeypatch.chdir(cwd)
+    with gitsrc._mirror_lock(Path(repo.git_dir)) as recovered:
+        assert recovered
+    assert not admin.exists()
+    assert (cwd / "keep" / "file.txt").read_text() == "mine"
+    assert (other / "data").is_dir() and (other / ".git").is_file()
+
+
 @pytest.fixture
 def big_demo(demo, tmp_path):
     """The demo's alpha connector with many files, alone in a matrix."""

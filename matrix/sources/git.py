@@ -104,10 +104,24 @@ def _half_made(admin: Path) -> bool:
 
 
 def _checkout_of(admin: Path) -> Path | None:
+    """The checkout of a half-made worktree, only when it provably is one: an absolute `.../.git`
+    named by the admin dir whose own `.git` file points back at that admin dir. A kill can land
+    before git has written `gitdir` (empty: `Path("").parent` is the working directory) or the
+    checkout's `.git`; then nothing is deleted, and `worktree()` replaces the path it knows."""
     try:
-        return Path((admin / "gitdir").read_text(errors="replace").strip()).parent
+        named = (admin / "gitdir").read_text(errors="replace").strip()
     except OSError:
         return None
+    dotgit = Path(named)
+    if not named or not dotgit.is_absolute() or dotgit.name != ".git":
+        return None
+    try:
+        back = dotgit.read_text(errors="replace").strip()
+    except OSError:
+        return None
+    if not back.startswith("gitdir:") or Path(back[len("gitdir:"):].strip()).resolve() != admin.resolve():
+        return None
+    return dotgit.parent
 
 
 def _consistent(git_dir: Path) -> bool:
