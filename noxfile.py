@@ -39,9 +39,9 @@ def _canary() -> list[str]:
     if own.is_file():
         return [str(own)]
     try:
-        import matrix.cli  # noqa: F401  (nox runs inside the project's environment)
+        import canary.cli  # noqa: F401  (nox runs inside the project's environment)
 
-        return [sys.executable, "-m", "matrix"]
+        return [sys.executable, "-m", "canary"]
     except ImportError:
         pass
     found = shutil.which("canary")

@@ -26,14 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from matrix import demo as demo_mod  # noqa: E402
-from matrix.sources.git import mirror_path  # noqa: E402
-from matrix.store import Store  # noqa: E402
+from canary import demo as demo_mod  # noqa: E402
+from canary.matrix.sources.git import mirror_path  # noqa: E402
+from canary.matrix.store import Store  # noqa: E402
 
 
 def canary(args: list[str], home: Path, cwd: Path) -> float:
     t0 = time.monotonic()
-    subprocess.run([sys.executable, "-m", "matrix", *args, "--report", "none", "--progress", "none"],
+    subprocess.run([sys.executable, "-m", "canary", *args, "--report", "none", "--progress", "none"],
                    cwd=cwd, env={**os.environ, "CANARY_HOME": str(home)}, capture_output=True, text=True)
     return time.monotonic() - t0
 
@@ -44,9 +44,9 @@ def replay(run_dir, home: Path, scratch: Path) -> float:
     exit code must be the recorded one, or the replay is not the same work."""
     record = json.loads((run_dir.path / "run.json").read_text())
     matrix_file = record["matrix_file"]
-    from matrix import config
-    from matrix.cellenv import cell_env
-    from matrix.runners.python import pip_env
+    from canary.matrix import config
+    from canary.matrix.cellenv import cell_env
+    from canary.matrix.runners.python import pip_env
 
     matrix = config.load(matrix_file)
 

@@ -34,11 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from matrix import demo as demo_mod  # noqa: E402
+from canary import demo as demo_mod  # noqa: E402
 
 
 def canary_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "matrix", *args]
+    return [sys.executable, "-m", "canary", *args]
 
 
 def outcome(run_dir: Path) -> tuple[dict[str, str], dict[str, str]]:

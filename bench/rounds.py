@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def canary_argv(*args: str) -> list[str]:
     """The installed `canary` script (what a user runs), else `python -m matrix`."""
     script = Path(sys.executable).parent / "canary"
-    return [str(script), *args] if script.exists() else [sys.executable, "-m", "matrix", *args]
+    return [str(script), *args] if script.exists() else [sys.executable, "-m", "canary", *args]
 
 
 def load() -> str:

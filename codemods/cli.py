@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
 FORMATS = ("text", "json", "sarif", "github")
 FAIL_ON = ("error", "warning", "info", "hint", "never")
@@ -21,7 +21,7 @@ FAIL_ON = ("error", "warning", "info", "hint", "never")
 
 def _emit(text: str, output: str | None) -> None:
     if output:
-        from matrix.atomic import write_text_atomic
+        from canary.kernel.atomic import write_text_atomic
 
         write_text_atomic(output, text)
     else:
@@ -29,8 +29,8 @@ def _emit(text: str, output: str | None) -> None:
 
 
 def cmd_lint(args) -> int:
-    from .formats import render_github, render_json, render_sarif, render_text
-    from .lint import lint_paths, resolve_migration
+    from canary.codemods.formats import render_github, render_json, render_sarif, render_text
+    from canary.codemods.lint import lint_paths, resolve_migration
 
     mig = resolve_migration(args.migration)
     report = lint_paths(args.paths, mig, exclude=args.exclude, jobs=args.jobs)
@@ -47,12 +47,12 @@ def cmd_lint(args) -> int:
 
 
 def cmd_fix(args) -> int:
-    from .fix import plan_fixes, require_clean, write_fixes
-    from .verify import FAILS, UNVERIFIED, VERIFIED, Verification
+    from canary.codemods.fix import plan_fixes, require_clean, write_fixes
+    from canary.codemods.verify import FAILS, UNVERIFIED, VERIFIED, Verification
 
     verification: Verification | None = None
     if args.verify:
-        from .verify import verify_fix
+        from canary.codemods.verify import verify_fix
 
         if not args.matrix or not args.connector:
             raise UserError("--verify needs --matrix FILE and --connector NAME (the cell to run the fixed connector in)")
@@ -65,7 +65,7 @@ def cmd_fix(args) -> int:
             if args.format == "json":
                 _emit(json.dumps(_fix_doc(None, verification), indent=2) + "\n", None)
             return 1 if verification.status == FAILS else 3
-        from .verify import _is_published
+        from canary.codemods.verify import _is_published
         from pathlib import Path
 
         if _is_published(Path(args.paths[0])):
@@ -118,7 +118,7 @@ def _fix_doc(result, verification) -> dict:
 
 
 def cmd_migrations(args) -> int:
-    from .migration import shipped
+    from canary.codemods.migration import shipped
 
     migs = shipped()
     if args.format == "json":
@@ -130,9 +130,9 @@ def cmd_migrations(args) -> int:
 
 
 def cmd_from_diff(args) -> int:
-    from matrix.store import read_json
+    from canary.matrix.store import read_json
 
-    from .generate import emit_migration
+    from canary.codemods.generate import emit_migration
 
     diff = read_json(__import__("pathlib").Path(args.diff))
     try:
@@ -145,15 +145,15 @@ def cmd_from_diff(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .migration import dump_migration, load_migration
+    from canary.codemods.migration import dump_migration, load_migration
 
     sys.stdout.write(dump_migration(load_migration(args.migration)))
     return 0
 
 
 def cmd_export_sg(args) -> int:
-    from .migration import load_migration
-    from .sgexport import export_sg_rules
+    from canary.codemods.migration import load_migration
+    from canary.codemods.sgexport import export_sg_rules
 
     _emit(export_sg_rules(load_migration(args.migration)), args.output)
     return 0
@@ -162,7 +162,7 @@ def cmd_export_sg(args) -> int:
 def cmd_extract_sources(args) -> int:
     import tempfile
 
-    from .sources import extract_sourcemap_sources, unpack_tarball
+    from canary.codemods.sources import extract_sourcemap_sources, unpack_tarball
 
     pkg = args.package
     with tempfile.TemporaryDirectory(prefix="canary-pkg-") as tmp:

@@ -19,7 +19,7 @@ import tomlkit
 import yaml
 from ast_grep_py import SgRoot
 
-from .migration import ConfigRename
+from canary.codemods.migration import ConfigRename
 
 FORMATS = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 

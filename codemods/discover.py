@@ -16,13 +16,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
-from . import config_files
-from .languages import language_of
-from .migration import ConfigRename, Migration
-from .safe_files import skip_reason
-from .sources import extract_sourcemap_sources, is_package_dir, unpack_tarball
+from canary.codemods import config_files
+from canary.codemods.languages import language_of
+from canary.codemods.migration import ConfigRename, Migration
+from canary.codemods.safe_files import skip_reason
+from canary.codemods.sources import extract_sourcemap_sources, is_package_dir, unpack_tarball
 
 # Never walked into: dependencies, build output, VCS and tool caches.
 EXCLUDED_DIRS = frozenset({"node_modules", "dist", "build", "out", "coverage", ".git", ".hg", ".svn",

@@ -15,10 +15,10 @@ from functools import lru_cache
 
 from ast_grep_py import SgNode, SgRoot
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
-from .languages import family
-from .migration import Migration, Rule
+from canary.codemods.languages import family
+from canary.codemods.migration import Migration, Rule
 
 _META = re.compile(r"\$\$\$([A-Z_][A-Z0-9_]*)|\$\$?([A-Z_][A-Z0-9_]*)")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

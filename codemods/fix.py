@@ -19,15 +19,15 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
-from . import config_files
-from .discover import SourceFile, discover
-from .engine import apply_edits, compile_migration, parse_errors, scan
-from .imports import ensure_imports
-from .lint import read_text, resolve_migration
-from .migration import Migration
-from .safe_files import Skipped, replace_regular
+from canary.codemods import config_files
+from canary.codemods.discover import SourceFile, discover
+from canary.codemods.engine import apply_edits, compile_migration, parse_errors, scan
+from canary.codemods.imports import ensure_imports
+from canary.codemods.lint import read_text, resolve_migration
+from canary.codemods.migration import Migration
+from canary.codemods.safe_files import Skipped, replace_regular
 
 # Nested matches (`a.serverId.serverId`) take one pass per level: a pass applies the innermost
 # edit of each nest and the next pass re-matches the rewritten text. Fixes that still change

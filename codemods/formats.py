@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from .lint import LintReport
-from matrix import sarif as sarif_doc
-from matrix.ghactions import escape as gh_escape
+from canary.codemods.lint import LintReport
+from canary.kernel import sarif as sarif_doc
+from canary.kernel.ghactions import escape as gh_escape
 
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
 GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice", "hint": "notice"}
@@ -39,7 +39,7 @@ def render_json(report: LintReport) -> str:
 
 
 def render_sarif(report: LintReport, rules: list, base: str | None = ".") -> str:
-    """SARIF through the shared builder (matrix/sarif.py): paths relative to the repository root.
+    """SARIF through the shared builder (canary/kernel/sarif.py): paths relative to the repository root.
 
     base: the directory the finding paths are relative to (the working directory by default)."""
     by_id = {r.id: r for r in rules}

@@ -7,11 +7,11 @@ import multiprocessing as mp
 import os
 from dataclasses import asdict, dataclass, field
 
-from . import config_files
-from .discover import SourceFile, discover
-from .engine import CompiledRule, Match, compile_migration, scan
-from .migration import SEVERITIES, Migration, load_migration
-from .safe_files import Skipped, read_regular
+from canary.codemods import config_files
+from canary.codemods.discover import SourceFile, discover
+from canary.codemods.engine import CompiledRule, Match, compile_migration, scan
+from canary.codemods.migration import SEVERITIES, Migration, load_migration
+from canary.codemods.safe_files import Skipped, read_regular
 
 LINT_SCHEMA_VERSION = 1
 

@@ -19,9 +19,9 @@ import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
-from .languages import canonical
+from canary.codemods.languages import canonical
 
 SHIPPED_DIR = Path(__file__).parent / "migrations"
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -224,7 +224,7 @@ def parse_migration(text: str, source: str) -> Migration:
         lang = canonical(entry["language"])
         lang = "typescript" if lang in ("javascript", "tsx") else lang
         try:
-            from .generate import rules_from_rename
+            from canary.codemods.generate import rules_from_rename
 
             expanded = rules_from_rename(entry, lang)
         except ValueError as exc:

@@ -19,7 +19,7 @@ import os
 import stat
 from pathlib import Path
 
-from matrix.atomic import write_text_atomic
+from canary.kernel.atomic import write_text_atomic
 
 MAX_SOURCE_BYTES = 8 * 1024 * 1024  # a hand-written source file is far smaller; a bundle may reach this
 MAX_SOURCEMAP_BYTES = 64 * 1024 * 1024  # a source map carries every source of a bundle

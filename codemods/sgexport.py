@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import yaml
 
-from .engine import compile_migration
-from .languages import SG_NAMES
-from .migration import Migration
+from canary.codemods.engine import compile_migration
+from canary.codemods.languages import SG_NAMES
+from canary.codemods.migration import Migration
 
 
 def export_sg_rules(migration: Migration) -> str:

@@ -17,9 +17,9 @@ import re
 import tarfile
 from pathlib import Path
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
-from .safe_files import MAX_SOURCEMAP_BYTES, Skipped, read_regular, skip_reason
+from canary.codemods.safe_files import MAX_SOURCEMAP_BYTES, Skipped, read_regular, skip_reason
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*/?")
 

@@ -3,7 +3,7 @@
 Reparsing proves nothing about run time (the plain serverId rename parsed, was idempotent, linted
 clean and failed every insert). So the fix is applied to a scratch copy of the connector and that
 copy runs the connector's own cell of the matrix (same runner, same install, same core forcing,
-same test command) on the candidate core, through `matrix.execute` like `canary run`.
+same test command) on the candidate core, through `canary.matrix.execute` like `canary run`.
 
 The scratch copy:
 - a source tree (git or path connector): copied without node_modules/.git, then fixed;
@@ -32,17 +32,17 @@ from pathlib import Path
 
 import yaml
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
 from ast_grep_py import SgRoot
 
-from .engine import Match, _prune_utils, compile_migration, render_fix, scan
-from .imports import ensure_imports
-from .languages import language_of
-from .lint import resolve_migration
-from .migration import Migration
-from .safe_files import MAX_SOURCEMAP_BYTES, Skipped, read_regular
-from .sources import sourcemap_files, unpack_tarball
+from canary.codemods.engine import Match, _prune_utils, compile_migration, render_fix, scan
+from canary.codemods.imports import ensure_imports
+from canary.codemods.languages import language_of
+from canary.codemods.lint import resolve_migration
+from canary.codemods.migration import Migration
+from canary.codemods.safe_files import MAX_SOURCEMAP_BYTES, Skipped, read_regular
+from canary.codemods.sources import sourcemap_files, unpack_tarball
 
 VERIFIED, FAILS, ERROR, UNVERIFIED = "verified", "fails after fix", "error", "unverified"
 _B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
@@ -270,7 +270,7 @@ def fixed_copy(path: str, migration: Migration, scratch: Path) -> tuple[Path, in
         for file, text in patch.files.items():
             Path(file).write_text(text, encoding="utf-8")
         return dest, patch.edits
-    from .fix import plan_fixes, write_fixes
+    from canary.codemods.fix import plan_fixes, write_fixes
 
     result = plan_fixes([str(dest)], migration)
     if result.rejected:
@@ -284,9 +284,9 @@ def fixed_copy(path: str, migration: Migration, scratch: Path) -> tuple[Path, in
 
 def _matrix_for(matrix_file: str, connector: str, fixed_dir: Path, core: str | None, scratch: Path) -> tuple[Path, str]:
     """A one-cell matrix: the connector from `fixed_dir` on the candidate core; (file, core label)."""
-    from matrix import config
-    from matrix.coresides import newest_candidate
-    from matrix.plan import resolve_core_versions
+    from canary.matrix import config
+    from canary.matrix.coresides import newest_candidate
+    from canary.matrix.plan import resolve_core_versions
 
     matrix = config.load(matrix_file)
     if connector not in {c.name for c in matrix.connectors}:
@@ -325,7 +325,7 @@ def _matrix_for(matrix_file: str, connector: str, fixed_dir: Path, core: str | N
 
 def failing_line(log: str) -> str:
     """The first line the failing (last) command printed that names an error, else its last line."""
-    from matrix.verdicts import last_command_output  # the harness's own lines stripped, as verdicts do
+    from canary.matrix.verdicts import last_command_output  # the harness's own lines stripped, as verdicts do
 
     lines = [ln.strip() for ln in last_command_output(log).splitlines() if ln.strip()]
     body = [ln for ln in lines if not ln.startswith("at ")]  # a stack frame is not the failure
@@ -339,11 +339,11 @@ def failing_line(log: str) -> str:
 def verify_fix(path: str, migration: str | Migration, matrix_file: str, connector: str,
                core: str | None = None, keep: str | None = None) -> Verification:
     """Apply the fix to a scratch copy of the connector at `path` and run its cell on the candidate core."""
-    from matrix import config
-    from matrix.execute import RunOptions, execute
-    from matrix.home import Home
-    from matrix.plan import plan
-    from matrix.store import Store
+    from canary.matrix import config
+    from canary.matrix.execute import RunOptions, execute
+    from canary.kernel.home import Home
+    from canary.matrix.plan import plan
+    from canary.matrix.store import Store
 
     mig = resolve_migration(migration)
     with contextlib.ExitStack() as stack:

@@ -17,10 +17,10 @@ SCHEMA_FILE = Path(__file__).with_name("schemas") / "diff.schema.json"
 def compare(old: str, new: str, language: str | None = None, config_file: str | None = None,
          baseline_file: str | None = None) -> dict:
     """Diff two sides (npm:/pypi:/git: specs or directories) and return the JSON document."""
-    from .baseline import load_baseline
-    from .config import load_config
-    from .report import build
-    from .sources import resolve_sides
+    from canary.compat.baseline import load_baseline
+    from canary.compat.config import load_config
+    from canary.compat.report import build
+    from canary.compat.sources import resolve_sides
 
     old_side, new_side, language = resolve_sides(old, new, language)
     return build(old_side, new_side, language, load_config(config_file), load_baseline(baseline_file))

@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
 
 @dataclass
@@ -37,7 +37,7 @@ def load_baseline(path: str | None) -> list[Accepted]:
         return []
     import yaml
 
-    from matrix.yamlpos import compose_file
+    from canary.kernel.yamlpos import compose_file
 
     root = compose_file(path, "baseline")
     if root is None:

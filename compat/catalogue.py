@@ -1,11 +1,11 @@
-"""Render the rule catalogue as Markdown (`python -m compat.catalogue > part of docs/compat.md`).
+"""Render the rule catalogue as Markdown (`python -m canary.compat.catalogue > part of docs/compat.md`).
 
 docs/compat.md carries this output; a test checks that every rule is documented there.
 """
 
 from __future__ import annotations
 
-from .rules import RULES
+from canary.compat.rules import RULES
 
 _LANG = {"ts": "TypeScript", "py": "Python", "sql": "SQL"}
 

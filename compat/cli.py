@@ -31,11 +31,11 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .baseline import load_baseline
-    from .config import load_config
-    from .render import FORMATS
-    from .report import blocking, build
-    from .sources import resolve_sides
+    from canary.compat.baseline import load_baseline
+    from canary.compat.config import load_config
+    from canary.compat.render import FORMATS
+    from canary.compat.report import blocking, build
+    from canary.compat.sources import resolve_sides
 
     config = load_config(args.config)
     baseline = load_baseline(args.baseline)
@@ -43,16 +43,16 @@ def run(args: argparse.Namespace) -> int:
     doc = build(old, new, language, config, baseline)
     text = FORMATS[args.format](doc)
     if args.output:
-        from matrix.atomic import write_text_atomic
+        from canary.kernel.atomic import write_text_atomic
 
         write_text_atomic(args.output, text)
     else:
         sys.stdout.write(text)
     if args.emit_migration:
         try:
-            from codemods.generate import emit_migration
+            from canary.codemods.generate import emit_migration
         except ImportError as exc:
-            from matrix.errors import UserError
+            from canary.kernel.errors import UserError
 
             raise UserError("--emit-migration needs the codemods package", hint=str(exc)) from exc
         emit_migration(doc, args.emit_migration)

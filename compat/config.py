@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
-from .rules import RULES, SEVERITIES
+from canary.compat.rules import RULES, SEVERITIES
 
 
 @dataclass
@@ -62,7 +62,7 @@ def load_config(path: str | None) -> Config:
         return Config()
     import yaml
 
-    from matrix.yamlpos import compose_file
+    from canary.kernel.yamlpos import compose_file
 
     root = compose_file(path, "config")
     cfg = Config(file=path)

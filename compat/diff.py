@@ -2,7 +2,7 @@
 
 Language-neutral: it compares Decl records by path and asks `_rule()` which
 catalogue entry a kind of event maps to in each language. Renames are resolved
-first (compat.renames) so a renamed declaration is one change carrying
+first (canary.compat.renames) so a renamed declaration is one change carrying
 `renamed_to`, not a removal plus an addition.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .model import EXPORT_KINDS, Contract, Decl
-from .renames import Rename, find_renames
-from .rules import RULES, SEVERITIES, SEVERITY_RANK, by_name
+from canary.compat.model import EXPORT_KINDS, Contract, Decl
+from canary.compat.renames import Rename, find_renames
+from canary.compat.rules import RULES, SEVERITIES, SEVERITY_RANK, by_name
 
 
 @dataclass
@@ -180,7 +180,7 @@ class _Differ:
     def _another_overload_accepts(self, o: Decl) -> bool:
         """Every member of the OLD parameter's type is taken at its position by some overload of NEW
         (`(enable?: boolean)` and `(nameAndArgs: string, ...)` together take `string | boolean`)."""
-        from .tstypes import split_union
+        from canary.compat.tstypes import split_union
 
         owner = self.new.decls.get(o.container or "")
         sigs = owner.extra.get("overloads", []) if owner is not None else []
@@ -339,11 +339,11 @@ class _Differ:
 
     def _variance(self, old: str, new: str) -> str:
         if self.lang == "ts":
-            from .tstypes import relation
+            from canary.compat.tstypes import relation
 
             return relation(old, new)
         if self.lang == "py":
-            from .pytypes import union_members
+            from canary.compat.pytypes import union_members
 
             a, b = union_members(old), union_members(new)
             if a == b:
@@ -358,7 +358,7 @@ class _Differ:
         if old == new:
             return True
         if self.lang == "py":
-            from .pytypes import canonical
+            from canary.compat.pytypes import canonical
 
             return canonical(old) == canonical(new)  # a respelling (t.List[str] / list[str]) is no change
         if self.lang == "ts":
@@ -513,7 +513,7 @@ class _Differ:
 
 
 def diff_contracts(old: Contract, new: Contract, config=None) -> list[Change]:
-    from .config import Config
+    from canary.compat.config import Config
 
     config = config or Config()
     changes = _Differ(old, new, config).run()

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
-from .model import Contract, Decl
+from canary.compat.model import Contract, Decl
 
 _DEP_DOC = re.compile(r"^\s*(?:\.\.\s*deprecated::[^\n]*?|deprecated[:.])\s*(.*)$", re.I | re.M)
 _SKIP_DIRS = {"tests", "test", "docs", "examples", "build", "dist", "node_modules", "__pycache__"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from .rules import RULES, SEVERITIES
-from matrix import sarif as sarif_doc
-from matrix.ghactions import escape as gh_escape
+from canary.compat.rules import RULES, SEVERITIES
+from canary.kernel import sarif as sarif_doc
+from canary.kernel.ghactions import escape as gh_escape
 
 _TITLES = {"ERR": "Breaking (ERR)", "WARN": "Warnings (WARN)", "INFO": "Notes (INFO)"}
 _SARIF_LEVEL = {"ERR": "error", "WARN": "warning", "INFO": "note"}

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from .baseline import apply_baseline
-from .config import Config
-from .diff import diff_contracts
-from .rules import RULES, SEVERITIES
-from .semver import verdict
+from canary.compat.baseline import apply_baseline
+from canary.compat.config import Config
+from canary.compat.diff import diff_contracts
+from canary.compat.rules import RULES, SEVERITIES
+from canary.compat.semver import verdict
 
 SCHEMA = "canary/compat-diff/v1"
 
 
 def extract(path, language: str, config: Config):
     if language == "ts":
-        from .ts_extract import extract as ts
+        from canary.compat.ts_extract import extract as ts
         return ts(path)
     if language == "py":
-        from .py_extract import extract as py
+        from canary.compat.py_extract import extract as py
         return py(path)
     if language == "sql":
-        from .sql_extract import extract as sql
+        from canary.compat.sql_extract import extract as sql
         return sql(path, config.sql_dialect)
     raise ValueError(language)
 

@@ -23,11 +23,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from matrix.errors import InfrastructureError, UserError
-from matrix.home import Home
-from matrix.model import slug
+from canary.kernel.errors import InfrastructureError, UserError
+from canary.kernel.home import Home
+from canary.matrix.model import slug
 
-from .model import TS_SUFFIXES
+from canary.compat.model import TS_SUFFIXES
 
 _EXACT = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$")
 
@@ -62,7 +62,7 @@ def _run(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProces
 def _unpack(archive: Path, dest: Path, keep=None) -> None:
     """Unpack into a temp dir next to `dest`, then rename: a killed run never leaves half a tree.
     `keep(member name)` selects members (streamed, the others are never written)."""
-    from matrix.archives import safe_extract, safe_extract_selected
+    from canary.kernel.archives import safe_extract, safe_extract_selected
 
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".unpack-"))
     try:
@@ -126,7 +126,7 @@ def _npm_sides(specs: list[str], language: str) -> list[Side]:
             trees[spec] = tree
     fetch = [spec for spec in dict.fromkeys(specs) if spec not in trees]
     if fetch:
-        from matrix.npm_artifacts import materialize_npm_all
+        from canary.matrix.npm_artifacts import materialize_npm_all
 
         home = Home.default()
         try:
@@ -189,7 +189,7 @@ def _git_side(spec: str, body: str) -> Side:
         if local.is_dir():
             repo = git.Repo(local)
         else:
-            from matrix.sources.git import mirror
+            from canary.matrix.sources.git import mirror
 
             try:
                 repo = mirror(Home.default().mirrors, location)

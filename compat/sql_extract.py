@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
-from .model import Contract, Decl
+from canary.compat.model import Contract, Decl
 
 
 def _name(node) -> str:

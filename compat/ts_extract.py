@@ -18,9 +18,9 @@ from pathlib import Path
 
 from ast_grep_py import SgRoot
 
-from matrix.errors import UserError
+from canary.kernel.errors import UserError
 
-from .model import TS_SUFFIXES, Contract, Decl
+from canary.compat.model import TS_SUFFIXES, Contract, Decl
 
 _DEPRECATED = re.compile(r"@deprecated\b(.*?)(?=\n\s*\*?\s*@\w|\*/|$)", re.S)
 _OBJECT = "{...}"  # type text for inline object types: their members are compared one by one

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from .redact import is_secret, redact, secret_values  # noqa: F401 (the cell's redaction lives there)
+from canary.kernel.redact import is_secret, redact, secret_values  # noqa: F401 (the cell's redaction lives there)
 
 BASE_KEYS = {
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM", "TZ", "TMPDIR", "LANG", "LANGUAGE",

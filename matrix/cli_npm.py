@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .atomic import write_text_atomic
-from .sources import elizaos_registry
+from canary.kernel.atomic import write_text_atomic
+from canary.matrix.sources import elizaos_registry
 
 
 def register(sub) -> None:

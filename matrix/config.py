@@ -2,7 +2,7 @@
 
 Every problem becomes one UserError naming file:line:column and the key path,
 with a did-you-mean for misspelt keys. Registry ranges are resolved later, by
-the planner (matrix.plan), which may need the network.
+the planner (canary.matrix.plan), which may need the network.
 """
 
 from __future__ import annotations
@@ -19,12 +19,21 @@ from pathlib import Path
 
 import jsonschema
 
-from .errors import UserError
-from .model import (
-    Companion, Condition, Connector, Core, CoreSpec, Matrix, Settings, Source, Waiver, slug,
+from canary.kernel.errors import UserError
+from canary.matrix.model import (
+    Companion,
+    Condition,
+    Connector,
+    Core,
+    CoreSpec,
+    Matrix,
+    Settings,
+    Source,
+    Waiver,
+    slug,
 )
-from .versions import is_npm_range, is_pep440_range, validate_npm_range
-from .yamlpos import Positions, dotted, load_yaml, read_text
+from canary.matrix.versions import is_npm_range, is_pep440_range, validate_npm_range
+from canary.kernel.yamlpos import Positions, dotted, load_yaml, read_text
 
 DEFAULT_MATRIX = "matrix.yaml"
 ENV_MATRIX = "CANARY_MATRIX"
@@ -33,7 +42,7 @@ SOURCE_KEYS = ("git", "pypi", "npm", "path")
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
-    return json.loads(resources.files("matrix").joinpath("schemas/matrix.schema.json").read_text())
+    return json.loads(resources.files("canary.matrix").joinpath("schemas/matrix.schema.json").read_text())
 
 
 def default_path() -> str:
@@ -169,7 +178,7 @@ def check_waiver_dates(text: str, file: str) -> None:
     matrix loads: a waiver date the gate cannot read would otherwise surface mid-run."""
     import yaml
 
-    from .yamlpos import check_text
+    from canary.kernel.yamlpos import check_text
 
     check_text(file, text)  # the composer below must never see an alias bomb or deep nesting
     try:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from .errors import InfrastructureError
-from .home import Home
-from .model import Cell, Connector, Matrix
-from .proc import Outcome, run_command
-from .results import CommandRecord, ConnectorRecord, CoreRecord
+from canary.kernel.errors import InfrastructureError
+from canary.kernel.home import Home
+from canary.matrix.model import Cell, Connector, Matrix
+from canary.matrix.proc import Outcome, run_command
+from canary.matrix.results import CommandRecord, ConnectorRecord, CoreRecord
 
 def scenarios_dir() -> Path:
     """The smoke scenarios: $CANARY_SCENARIOS, the project's own `scenarios/` (source checkout or
@@ -35,7 +35,7 @@ class CoreArtifact:
     version: str
     digest: str
     commit: str | None = None
-    tree: str | None = None  # clean | dirty | untracked (matrix.treestate); None: a registry artifact
+    tree: str | None = None  # clean | dirty | untracked (canary.kernel.treestate); None: a registry artifact
     diff_digest: str | None = None
 
 
@@ -69,7 +69,7 @@ class CellContext:
     unsupported: bool = False
     runner_env: dict[str, str] = field(default_factory=dict)  # added by the runner (venv PATH, ...)
     variables: dict[str, str] = field(default_factory=dict)  # {python}, {checkout}, ... for argv templates
-    process_token: str = ""  # tags every process of the cell (matrix.reaper)
+    process_token: str = ""  # tags every process of the cell (canary.kernel.reaper)
     processes_killed: int = 0  # left running by a command and killed when it ended
 
     def note(self, text: str) -> None:
@@ -117,6 +117,6 @@ def infra_reason(phase: str, outcome: Outcome) -> str:
     """One line that says why setup failed, from the command's own output."""
     if outcome.record.timed_out:
         return f"{phase} timed out after {outcome.record.duration_s:.0f}s"
-    from .infra import explain
+    from canary.matrix.infra import explain
 
     return explain(phase, outcome.tail, outcome.record.exit_code)

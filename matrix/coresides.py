@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .model import CoreSpec, Matrix
-from .versions import sort_versions
+from canary.matrix.model import CoreSpec, Matrix
+from canary.matrix.versions import sort_versions
 
 
 def side(matrix: Matrix, spec: CoreSpec) -> str:

@@ -17,24 +17,27 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, Callable
 from pathlib import Path
 
-from . import __version__, reaper, runlock, sources
-from . import waivers as _waivers
-from .atomic import write_text_atomic
-from .cellenv import cell_env
-from .context import CellContext, Checkout
-from .digest import value_sha256
-from .errors import InfrastructureError
-from .home import Home
-from .locks import exclusive
-from .model import Cell, Matrix
-from .progress import Progress
-from .redact import redact, redact_data, secret_values
-from .results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord
-from .runners import for_ecosystem
-from .store import RunDir, Store, now_iso, read_json, write_json_atomic
-from .verdicts import Summary, classify
+from canary import __version__
+from canary.kernel import reaper, runlock
+from canary.matrix import sources
+from canary.matrix import waivers as _waivers
+from canary.kernel.atomic import write_text_atomic
+from canary.matrix.cellenv import cell_env
+from canary.matrix.context import CellContext, Checkout
+from canary.kernel.digest import value_sha256
+from canary.kernel.errors import InfrastructureError
+from canary.kernel.home import Home
+from canary.kernel.locks import exclusive
+from canary.matrix.model import Cell, Matrix
+from canary.matrix.progress import Progress
+from canary.kernel.redact import redact, redact_data, secret_values
+from canary.matrix.results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord
+from canary.matrix.runners import for_ecosystem
+from canary.matrix.store import RunDir, Store, now_iso, read_json, write_json_atomic
+from canary.matrix.verdicts import Summary, classify
 
 JUNIT_MAX_BYTES = 32 << 20
 FAILURE_LINE = re.compile(r"(error|Error|ERROR|FAIL|fail(ed|ure)|assert|exception)")
@@ -65,6 +68,11 @@ class RunOptions:
     selection: list[str] = field(default_factory=list)
     planned_total: int | None = None
     kind: str = "release"
+    # Static exposure is measured by the codemods part, which the harness does not import (the
+    # app wires it in, canary.cli_run): lint(paths, migration) -> findings as dicts, and
+    # verify_fix(target, migration, matrix_file, connector) -> a verification with .sentence().
+    lint: Callable[[list[str], str], list[dict]] | None = None
+    verify_fix: Callable[..., Any] | None = None
 
 
 @dataclass
@@ -97,7 +105,7 @@ def provenance(matrix_file: str) -> dict:
     """Where the run came from: the matrix file's absolute path and the digest of the
     waivers.yaml beside it (the matrix's own digest is `matrix.digest`), so that `promote`
     can tell when the file it reads waivers from is not the one the run used."""
-    from .digest import file_sha256
+    from canary.kernel.digest import file_sha256
 
     waivers_file = _waivers.beside(matrix_file)
     return {"matrix_path": str(Path(matrix_file).resolve()),
@@ -349,7 +357,7 @@ class _Worker:
     def _exposure(self, cx: CellContext, need_checkout: bool = False) -> None:
         migration = self.matrix.exposure_migration
         key = f"{cx.connector.name}@{cx.cell.ref}"
-        if not migration:
+        if not migration or self.options.lint is None:
             return
         with self._exposure_lock:
             if key in self._exposure_done:
@@ -363,9 +371,7 @@ class _Worker:
             try:
                 if need_checkout:
                     sources.checkout_connector(cx)
-                from codemods.lint import lint_paths
-
-                findings = lint_paths([str(cx.checkout.path)], migration).to_dict().get("findings", [])
+                findings = self.options.lint([str(cx.checkout.path)], migration)
             except Exception as exc:  # exposure is advisory: a lint problem must not fail the cell
                 cx.note(f"static exposure not measured: {exc}")
                 return
@@ -376,7 +382,7 @@ class _Worker:
                 "files": sorted({os.path.relpath(f["file"], cx.checkout.path) for f in findings if f.get("file")}),
                 "verification": "unverified" if any(f.get("fix") for f in findings) else None,
             }
-            if self.matrix.exposure_verify and entry["verification"]:
+            if self.matrix.exposure_verify and entry["verification"] and self.options.verify_fix:
                 entry["verification"] = self._verify_fix(cx, migration)
             write_json_atomic(cache, entry)
         path = self.run.path / "exposure.json"
@@ -388,9 +394,8 @@ class _Worker:
 
     def _verify_fix(self, cx: CellContext, migration: str) -> dict:
         """exposure.verify: the connector with the migration's fix applied, run in its own cell
-        on the newest candidate core (codemods.verify, as `canary fix --verify`)."""
-        from codemods.verify import verify_fix
-
+        on the newest candidate core (canary.codemods.verify, as `canary fix --verify`)."""
+        verify_fix = self.options.verify_fix
         target = cx.checkout.artifact or cx.checkout.path
         try:
             v = verify_fix(str(target), migration, self.matrix.file, cx.connector.name)

@@ -16,10 +16,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UserError
-from .model import Cell
-from .results import CellResult, PlannedCell, RunRecord
-from .store import RunDir, Store, now_iso, read_json, write_json_atomic
+from canary.kernel.errors import UserError
+from canary.matrix.model import Cell
+from canary.matrix.results import CellResult, PlannedCell, RunRecord
+from canary.matrix.store import RunDir, Store, now_iso, read_json, write_json_atomic
 
 DEFAULT_MAX_JOBS = 256  # GitHub Actions' limit of jobs per matrix
 # Artifact names may not hold " : < > | * ? \r \n \ / ; keep a stricter set, also safe in paths and shells.

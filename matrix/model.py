@@ -60,7 +60,7 @@ class Companion:
 class Condition:
     """A citgm-style rule: skip / flaky / expect_fail on a core version range."""
 
-    core: str  # a version specifier (PEP 440 or npm-style, see matrix.versions)
+    core: str  # a version specifier (PEP 440 or npm-style, see canary.matrix.versions)
     reason: str = ""
     refs: tuple[str, ...] = ()  # empty: every ref of the connector
 
@@ -192,7 +192,7 @@ class Cell:
 
 
 def cell_id(connector: str, ref: str, core_label: str, disambiguate: bool = False) -> str:
-    """`<connector>@<ref>--core-<label>`, slugged. With disambiguate (matrix.plan.unique_ids, when
+    """`<connector>@<ref>--core-<label>`, slugged. With disambiguate (canary.matrix.plan.unique_ids, when
     two cells' slugs collide) the ref carries 6 hex of a hash of the exact connector, ref and core."""
     ref_part = slug(ref)
     if disambiguate:

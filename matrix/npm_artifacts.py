@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .digest import file_sha256
-from .errors import InfrastructureError
-from .locks import exclusive
-from .model import slug
+from canary.kernel.digest import file_sha256
+from canary.kernel.errors import InfrastructureError
+from canary.kernel.locks import exclusive
+from canary.matrix.model import slug
 
 # A command runner: (phase, argv, cwd) -> (exit_code, output lines). The harness passes
 # one that logs and records through CellContext.run; standalone use gets `plain_run`.

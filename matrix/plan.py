@@ -10,10 +10,10 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import replace
 
-from .errors import UserError
-from .model import Cell, Connector, CoreSpec, Matrix, cell_id
-from .registry import available_versions
-from .versions import is_prerelease, satisfies, sort_versions
+from canary.kernel.errors import UserError
+from canary.matrix.model import Cell, Connector, CoreSpec, Matrix, cell_id
+from canary.matrix.registry import available_versions
+from canary.matrix.versions import is_prerelease, satisfies, sort_versions
 
 
 def resolve_core_versions(matrix: Matrix) -> tuple[list[CoreSpec], CoreSpec]:

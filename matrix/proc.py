@@ -16,9 +16,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import IO
 
-from .reaper import TOKEN_VAR, kill_tagged
-from .redact import redact
-from .results import CommandRecord
+from canary.kernel.reaper import TOKEN_VAR, kill_tagged
+from canary.kernel.redact import redact
+from canary.matrix.results import CommandRecord
 
 
 @dataclass

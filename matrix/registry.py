@@ -12,7 +12,7 @@ import subprocess
 import sys
 from functools import lru_cache
 
-from .errors import UserError
+from canary.kernel.errors import UserError
 
 
 def pip_index_args(index: dict) -> list[str]:

@@ -14,11 +14,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import write_json_atomic
-from .errors import UserError
-from .locks import exclusive
-from .redact import redact_data
-from .results import CellResult, RunRecord
+from canary.kernel.atomic import write_json_atomic
+from canary.kernel.errors import UserError
+from canary.kernel.locks import exclusive
+from canary.kernel.redact import redact_data
+from canary.matrix.results import CellResult, RunRecord
 
 DEFAULT_STORE = Path(".canary") / "runs"
 

@@ -26,10 +26,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import junit, waivers as _waivers
-from .model import Waiver
-from .results import Attempt, CellResult, CommandRecord, PlannedCell, RunRecord
-from .store import RunDir
+from canary.matrix import junit, waivers as _waivers
+from canary.matrix.model import Waiver
+from canary.matrix.results import Attempt, CellResult, CommandRecord, PlannedCell, RunRecord
+from canary.matrix.store import RunDir
 
 VERDICTS = ("ok", "regressed", "fixed", "broken", "flaky", "error", "skipped", "unsupported")
 
@@ -167,7 +167,7 @@ def _log_tail(run_path: Path | None, attempt: Attempt | None) -> str | None:
 
 
 def last_command_output(tail: str) -> str:
-    """What the last command printed, without the harness's own lines (matrix.proc writes
+    """What the last command printed, without the harness's own lines (canary.matrix.proc writes
     `$ [phase] argv`, `    (cwd ...)`, `!! timed out ...`, `-> exit ...` around it)."""
     lines = tail.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("$ [")]

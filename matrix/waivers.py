@@ -3,7 +3,7 @@
 A waiver names cells by an fnmatch pattern over cell ids (`plugin-discord@1.3.3--core-*`),
 says why (reason), where it is tracked (issue) and until when it holds (expires, an ISO
 date; the waiver applies up to and including that day). Waivers come from the `waivers:`
-key of matrix.yaml (loaded by matrix.config) or from `waivers.yaml` beside it, loaded here.
+key of matrix.yaml (loaded by canary.matrix.config) or from `waivers.yaml` beside it, loaded here.
 
 waivers.yaml is either a list of waivers or a mapping with one key `waivers` holding it:
 
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from .errors import UserError
-from .yamlpos import compose_file
-from .model import Waiver
+from canary.kernel.errors import UserError
+from canary.kernel.yamlpos import compose_file
+from canary.matrix.model import Waiver
 
 WAIVERS_FILE = "waivers.yaml"
 _KEYS = ("cell", "reason", "issue", "expires")
@@ -64,7 +64,7 @@ def _err(message: str, file: str, node: yaml.Node, key: str, hint: str | None = 
 def waivers_from_node(node: yaml.Node | None, file: str, key: str = "waivers") -> tuple[Waiver, ...]:
     """Waivers from a composed YAML node (a sequence of mappings).
 
-    Shared with matrix.config so a `waivers:` key in matrix.yaml is checked the same way;
+    Shared with canary.matrix.config so a `waivers:` key in matrix.yaml is checked the same way;
     every error names file, line and the key path (`waivers[2].expires`).
     """
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
@@ -134,7 +134,7 @@ def for_matrix(matrix_file: Path | str | None, extra: list[Path | str] | tuple =
     another machine) contributes none, unless `required`."""
     groups: list[tuple[Waiver, ...]] = []
     if matrix_file and (Path(matrix_file).is_file() or required):
-        from .config import load  # late: config imports the model, not this module
+        from canary.matrix.config import load  # late: config imports the model, not this module
 
         groups.append(load(matrix_file).waivers)
         groups.append(load_beside(matrix_file))

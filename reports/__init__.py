@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matrix.errors import UserError
-from matrix.store import RunDir
+from canary.kernel.errors import UserError
+from canary.matrix.store import RunDir
 
 FORMATS = ("html", "md", "junit", "json", "badges")
 
@@ -46,10 +46,10 @@ def render_all(run_dir: RunDir | Path | str, formats=FORMATS, out_dir: Path | st
     `out_dir` defaults to `<run>/report/`. `waivers` default: those of the run's matrix
     file (its `waivers:` key and the waivers.yaml beside it), as `canary verdicts` applies.
     """
-    from . import badges, html, json_report, junit, markdown
-    from .history import DEFAULT_DEPTH
-    from .inputs import Diff, load_diff
-    from .model import build
+    from canary.reports import badges, html, json_report, junit, markdown
+    from canary.reports.history import DEFAULT_DEPTH
+    from canary.reports.inputs import Diff, load_diff
+    from canary.reports.model import build
 
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
     if not run.run_file.exists():

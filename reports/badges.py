@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from matrix.atomic import write_text_atomic
-from matrix.redact import redact
-from matrix.model import slug
+from canary.kernel.atomic import write_text_atomic
+from canary.kernel.redact import redact
+from canary.matrix.model import slug
 
-from .charts import badge
-from .model import CellView, Report, major_minor
+from canary.reports.charts import badge
+from canary.reports.model import CellView, Report, major_minor
 
 PASSING = ("ok", "fixed", "flaky")
 FAILING = ("regressed", "broken")
@@ -33,7 +33,7 @@ class Badge:
 
 
 DECISION_FILE = "decision.svg"
-# The run's decision (matrix.verdicts.decide) as the words of the decision badge.
+# The run's decision (canary.matrix.verdicts.decide) as the words of the decision badge.
 DECISION_STATUS = {"green": "promotable", "regressed": "regressed", "inconclusive": "inconclusive",
                    "partial": "partial"}
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
-from .history import CellHistory
-from .style import look
+from canary.reports.history import CellHistory
+from canary.reports.style import look
 
 CELL = 14
 GAP = 3

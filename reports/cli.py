@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from matrix.store import DEFAULT_STORE, open_run
+from canary.matrix.store import DEFAULT_STORE, open_run
 
 
 def register(sub) -> None:
@@ -34,7 +34,7 @@ def register(sub) -> None:
 
 
 def run_report(args) -> int:
-    from . import parse_formats, render_all
+    from canary.reports import parse_formats, render_all
 
     formats = parse_formats(args.format)
     if args.github_summary and "md" not in formats:
@@ -42,7 +42,7 @@ def run_report(args) -> int:
     run = open_run(args.run, args.store)
     waivers = None
     if args.waivers:
-        from .model import run_waivers
+        from canary.reports.model import run_waivers
 
         waivers = run_waivers(run.read_run(), args.waivers)
     written = render_all(run, formats, args.out, diff=args.diff, badge_label=args.badge_label,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from matrix.errors import UserError
-from matrix.results import CellResult
-from matrix.store import RunDir, Store
-from matrix.verdicts import classify
+from canary.kernel.errors import UserError
+from canary.matrix.results import CellResult
+from canary.matrix.store import RunDir, Store
+from canary.matrix.verdicts import classify
 
 DEFAULT_DEPTH = 20
 

@@ -8,11 +8,11 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from matrix.atomic import write_text_atomic
-from matrix.redact import redact
-from .charts import history_strip, trend
-from .model import Report
-from .style import LOOKS, look
+from canary.kernel.atomic import write_text_atomic
+from canary.kernel.redact import redact
+from canary.reports.charts import history_strip, trend
+from canary.reports.model import Report
+from canary.reports.style import LOOKS, look
 
 TEMPLATES = Path(__file__).parent / "templates"
 

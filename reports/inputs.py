@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matrix.errors import UserError
-from matrix.store import RunDir, read_json
+from canary.kernel.errors import UserError
+from canary.matrix.store import RunDir, read_json
 
 DIFF_SCHEMA = "canary/compat-diff/v1"
 EXPOSURE_SCHEMA = "canary/exposure/v1"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matrix.atomic import write_json_atomic
-from matrix.redact import redact_data
-from . import badges
-from .model import REPORT_SCHEMA, CellView, Report
+from canary.kernel.atomic import write_json_atomic
+from canary.kernel.redact import redact_data
+from canary.reports import badges
+from canary.reports.model import REPORT_SCHEMA, CellView, Report
 
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "report.schema.json"
 

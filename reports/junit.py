@@ -16,9 +16,9 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from matrix.atomic import write_bytes_atomic
-from matrix.redact import redact
-from .model import CellView, Report
+from canary.kernel.atomic import write_bytes_atomic
+from canary.kernel.redact import redact
+from canary.reports.model import CellView, Report
 
 # Characters XML 1.0 forbids even when escaped: logs can hold any byte.
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -110,7 +110,7 @@ def render(report: Report) -> bytes:
 
 
 def _decision(root: ET.Element, report: Report) -> None:
-    """The run's decision (matrix.verdicts.decide) in the JUnit file without changing its counts:
+    """The run's decision (canary.matrix.verdicts.decide) in the JUnit file without changing its counts:
     on the root's name, and as properties of every testsuite (`canary.decision`,
     `canary.promotable`, `canary.sentence`), so a CI page that only reads JUnit says what
     `canary verdicts` says."""

@@ -17,14 +17,14 @@ _ERRORWORD = re.compile(r"\b(error|errors|fail|failed|failure|failing|cannot|not
 # Noise that matches the pattern without meaning a failure ("0 failed", "errors: 0").
 _BENIGN = re.compile(r"\b0 (failed|failures|errors?)\b|\b(failed|errors?)[:=] ?0\b|--no-fail|ignore-errors", re.IGNORECASE)
 
-# matrix.proc frames each command: `$ [phase] argv`, `    (cwd ..., timeout Ns)`, the output,
+# canary.matrix.proc frames each command: `$ [phase] argv`, `    (cwd ..., timeout Ns)`, the output,
 # then `!! timed out ...` and `-> exit N in Ts`; the harness adds `# ...` notes between commands.
 _HARNESS = ("$ [", "    (cwd ", "-> exit ", "# ")
 _EXIT = re.compile(r"^-> exit (\S+)")
 
 
 def _failing_section(lines: list[str]) -> range:
-    """The lines of the first command that failed, when the log has matrix.proc framing; else all."""
+    """The lines of the first command that failed, when the log has canary.matrix.proc framing; else all."""
     starts = [i for i, line in enumerate(lines) if line.startswith("$ [")]
     if not starts:
         return range(len(lines))
@@ -81,7 +81,7 @@ def first_failing_lines(text: str, limit: int = 12, tail: int = 15) -> tuple[str
     """The first lines that look like errors (kind "errors"), else the tail (kind "tail").
 
     Both are taken from the output of the first command that failed when the log shows
-    which one did (matrix.proc framing), without the harness's own framing lines.
+    which one did (canary.matrix.proc framing), without the harness's own framing lines.
     """
     lines = text.splitlines()
     framed = any(line.startswith("$ [") for line in lines)

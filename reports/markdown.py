@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matrix.atomic import write_text_atomic
-from matrix.redact import redact
-from .model import CellView, Report
-from .style import look
+from canary.kernel.atomic import write_text_atomic
+from canary.kernel.redact import redact
+from canary.reports.model import CellView, Report
+from canary.reports.style import look
 
 MAX_CHARS = 60_000
 GITHUB_LIMIT = 65_536  # what GitHub accepts in a comment body or a step summary

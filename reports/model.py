@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from matrix.results import CellResult, PlannedCell, RunRecord
-from matrix.store import RunDir
-from matrix.verdicts import Summary, Verdict, classify
+from canary.matrix.results import CellResult, PlannedCell, RunRecord
+from canary.matrix.store import RunDir
+from canary.matrix.verdicts import Summary, Verdict, classify
 
-from . import history as _history
-from .inputs import ConnectorExposure, Diff, Exposure, load_exposure
-from .logs import LogLine, LogText, first_failing_lines, read_log
-from .style import Look, look
+from canary.reports import history as _history
+from canary.reports.inputs import ConnectorExposure, Diff, Exposure, load_exposure
+from canary.reports.logs import LogLine, LogText, first_failing_lines, read_log
+from canary.reports.style import Look, look
 
 REPORT_SCHEMA = "canary/report/v1"
 
@@ -164,7 +164,7 @@ def _unique(items) -> list:
 
 
 def headline(report: Report) -> str:
-    """The first sentence of every report: the run's decision (matrix.verdicts.decide), as `canary
+    """The first sentence of every report: the run's decision (canary.matrix.verdicts.decide), as `canary
     run`, `canary verdicts` and `canary promote` say it."""
     return report.summary.sentence
 
@@ -199,11 +199,11 @@ def _failing(attempts: list[AttemptView], verdict: str) -> tuple[str, list[LogLi
 def run_waivers(record: RunRecord, extra: list | tuple = ()) -> tuple:
     """The waivers `canary verdicts` applies to this run: its matrix file's, the waivers.yaml
     beside it, and extra waivers.yaml files, so the report and the gate agree."""
-    from matrix.cli_fanout import load_waivers  # the one loader the verdicts command uses
+    from canary.matrix.waivers import for_matrix  # the one loader the verdicts command uses
 
     recorded = record.matrix_path or record.matrix_file  # absolute since issue 11; older runs: as typed
     matrix_file = recorded if recorded and Path(recorded).is_file() else None
-    return load_waivers(matrix_file, list(extra))
+    return for_matrix(matrix_file, list(extra))
 
 
 def build(run: RunDir, diff: Diff | None = None, badge_label: str | None = None,

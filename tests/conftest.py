@@ -24,14 +24,14 @@ def canary(*args: str, cwd: Path | None = None, env: dict | None = None, timeout
     """Run the real `canary` command line in a subprocess (as a user would)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "matrix", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "canary", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
     )
 
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory):
-    """The demo ecosystem (matrix.demo): a core in two versions, three connectors with two refs each."""
-    from matrix import demo as demo_mod
+    """The demo ecosystem (canary.demo): a core in two versions, three connectors with two refs each."""
+    from canary import demo as demo_mod
 
     return demo_mod.build(tmp_path_factory.mktemp("demo"))
 
@@ -42,7 +42,7 @@ def demo_run(demo, tmp_path_factory):
     home = tmp_path_factory.mktemp("canary-home")
     proc = canary("run", "-c", str(demo.matrix), "-j", "2", "--progress", "plain", "--report", "none",
                   cwd=demo.root, env={"CANARY_HOME": str(home)})
-    from matrix.store import Store
+    from canary.matrix.store import Store
 
     runs = Store(home / "runs").runs()
     assert runs, proc.stderr

@@ -1,7 +1,7 @@
 """Run directories for the reports tests, built with the shared dataclasses.
 
 These are data fixtures (what `canary run` writes), not mocks: the renderers read
-them through matrix.store and matrix.verdicts exactly as they read a real run.
+them through canary.matrix.store and canary.matrix.verdicts exactly as they read a real run.
 """
 
 from __future__ import annotations
@@ -12,10 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from matrix.model import cell_id
-from matrix.results import (Attempt, CellResult, CommandRecord, ConnectorRecord, CoreRecord, PlannedCell,
-                            RunRecord)
-from matrix.store import RunDir
+from canary.matrix.model import cell_id
+from canary.matrix.results import (
+    Attempt,
+    CellResult,
+    CommandRecord,
+    ConnectorRecord,
+    CoreRecord,
+    PlannedCell,
+    RunRecord,
+)
+from canary.matrix.store import RunDir
 
 CORE = "@elizaos/core"
 

@@ -9,16 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matrix.results import (
-    Attempt, CellResult, CommandRecord, ConnectorRecord, CoreRecord, PlannedCell, RunRecord,
+from canary.matrix.results import (
+    Attempt,
+    CellResult,
+    CommandRecord,
+    ConnectorRecord,
+    CoreRecord,
+    PlannedCell,
+    RunRecord,
 )
-from matrix.store import RunDir, Store
+from canary.matrix.store import RunDir, Store
 
 BASE, CAND = "1.6.4", "1.7.0"
 
 
 def cid(connector: str, core: str, ref: str = "1.0.0") -> str:
-    from matrix.model import cell_id
+    from canary.matrix.model import cell_id
 
     return cell_id(connector, ref, core)
 

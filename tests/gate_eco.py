@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from matrix import demo
+from canary import demo
 
 ROOT = Path(__file__).resolve().parent.parent
 PRE = "v2.1.0b1"
@@ -133,5 +133,5 @@ def build(root: Path, home: Path | None = None) -> Eco:
 
 
 def canary(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600):
-    return subprocess.run([sys.executable, "-m", "matrix", *args], cwd=cwd, env={**os.environ, **(env or {})},
+    return subprocess.run([sys.executable, "-m", "canary", *args], cwd=cwd, env={**os.environ, **(env or {})},
                           capture_output=True, text=True, timeout=timeout)

@@ -1,6 +1,6 @@
 """The reusable action's steps, run locally on a core repository whose core is on no index.
 
-GitHub cannot be reached here: the steps of action.yml are the `python -m matrix.ci_action`
+GitHub cannot be reached here: the steps of action.yml are the `python -m canary.ci_action`
 calls it makes, run in order as the jobs would (plan once, one `cells` job per matrix entry with
 its own checkout state and CANARY_HOME, then `gather`). GitHub's REST API for the sticky PR
 comment is MOCKED by a small HTTP server on 127.0.0.1 (the only stand-in): it keeps the comments
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from matrix.demo import _git, _pyproject, _write
+from canary.demo import _git, _pyproject, _write
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,7 +134,7 @@ connectors:
 
 
 def step(name: str, cwd: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "matrix.ci_action", name, *args], cwd=cwd, env=env,
+    proc = subprocess.run([sys.executable, "-m", "canary.ci_action", name, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=900)
     return proc
 

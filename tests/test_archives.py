@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from matrix.archives import Limits, safe_extract
-from matrix.errors import InfrastructureError
+from canary.kernel.archives import Limits, safe_extract
+from canary.kernel.errors import InfrastructureError
 
 ZEROS = 64 << 20  # 64 MiB of zeros packs into ~64 KiB
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from matrix.archives import Limits, safe_extract_selected
-from matrix.errors import InfrastructureError
+from canary.kernel.archives import Limits, safe_extract_selected
+from canary.kernel.errors import InfrastructureError
 
 
 def _tgz(path: Path, members: list[tarfile.TarInfo | tuple[str, bytes]]) -> Path:

@@ -9,8 +9,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from matrix.atomic import write_json_atomic, write_text_atomic
-from matrix.store import Store
+from canary.kernel.atomic import write_json_atomic, write_text_atomic
+from canary.matrix.store import Store
 from tests.conftest import canary
 
 # Reads every report file in a tight loop until told to stop; prints how many reads it made and
@@ -43,7 +43,7 @@ READER = textwrap.dedent("""
 
 def test_a_reader_never_sees_a_partial_report_file(demo_run, tmp_path):
     """Re-rendering reports while another process reads them: every read is a complete file."""
-    from reports import render_all
+    from canary.reports import render_all
 
     out = tmp_path / "report"
     stop = tmp_path / "stop"

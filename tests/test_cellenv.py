@@ -5,8 +5,8 @@ import os
 import sys
 import time
 
-from matrix.cellenv import cell_env, redact, secret_values
-from matrix.proc import run_command
+from canary.matrix.cellenv import cell_env, redact, secret_values
+from canary.matrix.proc import run_command
 
 CALLER = {
     "PATH": "/usr/bin", "HOME": "/root", "LANG": "C.UTF-8", "PIP_INDEX_URL": "https://mirror.example/simple",

@@ -4,7 +4,7 @@ import argparse
 
 import pytest
 
-from matrix import cli
+from canary import cli
 
 
 def _registered() -> set[str]:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import jsonschema
 
-from codemods.lint import lint_paths
-from codemods.sources import extract_sourcemap_sources
-from matrix.cli import main
+from canary.codemods.lint import lint_paths
+from canary.codemods.sources import extract_sourcemap_sources
+from canary.cli import main
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "codemods" / "schemas"
 MIG = "elizaos-server-id"
@@ -139,7 +139,7 @@ def test_unknown_migration_and_bad_file_are_user_errors(tmp_path, capsys):
 
 def test_migrations_lists_shipped(capsys):
     code, out, _ = run(capsys, "migrations")
-    from codemods.migration import load_migration
+    from canary.codemods.migration import load_migration
 
     mig = load_migration("elizaos-server-id")
     assert code == 0 and out.startswith(f"elizaos-server-id  {mig.version}  core >=1.6.5  {len(mig.rules)} rule(s)")

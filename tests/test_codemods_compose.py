@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from codemods.engine import compile_migration, parse_errors
-from codemods.fix import FixDoesNotConverge, fix_code
-from codemods.languages import EXTENSIONS, language_of
-from codemods.migration import load_migration, parse_migration
-from matrix.cli import main
+from canary.codemods.engine import compile_migration, parse_errors
+from canary.codemods.fix import FixDoesNotConverge, fix_code
+from canary.codemods.languages import EXTENSIONS, language_of
+from canary.codemods.migration import load_migration, parse_migration
+from canary.cli import main
 
 MIG = "elizaos-server-id"
 IMPORT_ESM = "import { stringToUuid } from '@elizaos/core';\n"

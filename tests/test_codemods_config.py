@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from codemods.config_files import path_matches
-from codemods.fix import plan_fixes, write_fixes
-from codemods.lint import lint_paths
-from matrix.cli import main
+from canary.codemods.config_files import path_matches
+from canary.codemods.fix import plan_fixes, write_fixes
+from canary.codemods.lint import lint_paths
+from canary.cli import main
 
 MIGRATION = """\
 id: py-and-config
@@ -173,8 +173,8 @@ def test_key_path_globs():
 
 def test_json_rename_keeps_other_bytes(tmp_path):
     # Byte-for-byte: only the key text changes, whatever the spacing.
-    from codemods.config_files import scan_config
-    from codemods.migration import ConfigRename
+    from canary.codemods.config_files import scan_config
+    from canary.codemods.migration import ConfigRename
 
     text = '{"a":{"serverId" :  1,\n\t"b":[1,2]}}'
     hits, new = scan_config(text, "json", [ConfigRename("r", "a.serverId", "messageServerId", ["*"])])
@@ -213,9 +213,9 @@ renames:
 
 
 def test_renames_shorthand_expands_to_rules(tmp_path):
-    from codemods.engine import compile_migration
-    from codemods.fix import fix_code
-    from codemods.migration import load_migration
+    from canary.codemods.engine import compile_migration
+    from canary.codemods.fix import fix_code
+    from canary.codemods.migration import load_migration
 
     mig_file = tmp_path / "m.yaml"
     mig_file.write_text(SHORTHAND)
@@ -231,7 +231,7 @@ def test_renames_shorthand_expands_to_rules(tmp_path):
     assert left == 1  # the removal is lint-only
     assert {r.severity for r in mig.rules} == {"error"}
     # The file round-trips: renames stay renames, their expansion is not written out as rules.
-    from codemods.migration import dump_migration, parse_migration
+    from canary.codemods.migration import dump_migration, parse_migration
 
     again = parse_migration(dump_migration(mig), "x")
     assert [r.id for r in again.rules] == [r.id for r in mig.rules] and "rules: []" in dump_migration(mig)

@@ -9,12 +9,12 @@ import jsonschema
 import pytest
 import yaml
 
-from codemods.fix import fix_code
-from codemods.engine import compile_migration, scan
-from codemods.generate import emit_migration
-from codemods.lint import lint_paths
-from codemods.migration import load_migration
-from matrix.cli import main
+from canary.codemods.fix import fix_code
+from canary.codemods.engine import compile_migration, scan
+from canary.codemods.generate import emit_migration
+from canary.codemods.lint import lint_paths
+from canary.codemods.migration import load_migration
+from canary.cli import main
 
 SCHEMA = Path(__file__).resolve().parent.parent / "codemods" / "schemas" / "migration.schema.json"
 

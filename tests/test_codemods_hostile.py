@@ -152,7 +152,7 @@ def test_fix_leaves_git_ignored_files_alone(tmp_path, outside):
 
 def test_write_refuses_a_file_turned_into_a_symlink_after_planning(tmp_path, outside):
     """The write re-checks the target: a file swapped for a symlink between read and write is not followed."""
-    from codemods.fix import plan_fixes, write_fixes
+    from canary.codemods.fix import plan_fixes, write_fixes
 
     repo = _repo(tmp_path)
     result = plan_fixes([str(repo)], MIG)

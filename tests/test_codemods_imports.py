@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from codemods.engine import compile_migration, parse_errors
-from codemods.fix import fix_code
-from codemods.imports import ensure_imports
-from codemods.migration import load_migration
+from canary.codemods.engine import compile_migration, parse_errors
+from canary.codemods.fix import fix_code
+from canary.codemods.imports import ensure_imports
+from canary.codemods.migration import load_migration
 
 WANT = [{"name": "stringToUuid", "from": "@elizaos/core"}]
 

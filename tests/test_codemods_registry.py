@@ -13,9 +13,9 @@ import subprocess
 
 import pytest
 
-from codemods.engine import parse_errors
-from codemods.languages import language_of
-from matrix.cli import main
+from canary.codemods.engine import parse_errors
+from canary.codemods.languages import language_of
+from canary.cli import main
 
 pytestmark = pytest.mark.registry
 MIG = "elizaos-server-id"
@@ -94,7 +94,7 @@ def test_fix_published_sources_then_lint_is_clean(discord_133_tarball, tmp_path,
 def test_migration_generated_from_the_real_core_diff_finds_the_same_places(discord_133_tarball, tmp_path,
                                                                            monkeypatch, capsys):
     """compat diff of @elizaos/core 1.6.4 -> 1.6.5 --emit-migration, then lint plugin-discord 1.3.3 with it."""
-    from codemods.lint import lint_paths
+    from canary.codemods.lint import lint_paths
 
     monkeypatch.setenv("CANARY_HOME", str(tmp_path / "home"))
     generated = tmp_path / "generated.yaml"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from codemods.engine import compile_migration, parse_errors, scan
-from codemods.fix import fix_code
-from codemods.languages import family
-from codemods.migration import shipped
+from canary.codemods.engine import compile_migration, parse_errors, scan
+from canary.codemods.fix import fix_code
+from canary.codemods.languages import family
+from canary.codemods.migration import shipped
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "codemods" / "migrations" / "cases"
 
@@ -91,7 +91,7 @@ def test_typed_rules_are_pruned_for_javascript_but_reads_are_not(compiled):
 
 
 def test_prefilter_words_are_conservative():
-    from codemods.engine import required_words
+    from canary.codemods.engine import required_words
 
     assert required_words({"pattern": "$X.serverId"}, {}) == {"serverId"}
     assert required_words({"kind": "property_identifier", "regex": "^(World|Room)$"}, {}) == {"World", "Room"}

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from codemods.engine import compile_migration
-from codemods.fix import fix_code
-from codemods.migration import load_migration, parse_migration
+from canary.codemods.engine import compile_migration
+from canary.codemods.fix import fix_code
+from canary.codemods.migration import load_migration, parse_migration
 
 pytestmark = pytest.mark.registry
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from codemods.migration import parse_migration
-from codemods.verify import FAILS, VERIFIED, decode_mappings, patch_dist, verify_fix
-from matrix.cli import main
+from canary.codemods.migration import parse_migration
+from canary.codemods.verify import FAILS, VERIFIED, decode_mappings, patch_dist, verify_fix
+from canary.cli import main
 from tests.conftest_npm import npm_pack_dir
 
 FAKE_UUID = """export function stringToUuid(s) {

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from codemods.verify import FAILS, VERIFIED, verify_fix
+from canary.codemods.verify import FAILS, VERIFIED, verify_fix
 
 pytestmark = [pytest.mark.registry, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent

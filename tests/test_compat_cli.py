@@ -12,9 +12,9 @@ import git
 import jsonschema
 import pytest
 
-from compat.rules import RULES
-from compat.semver import step, verdict
-from matrix.cli import main
+from canary.compat.rules import RULES
+from canary.compat.semver import step, verdict
+from canary.cli import main
 try:  # tests/ may or may not be a package
     from tests.test_compat_ts import NEW, OLD, write_tree
 except ImportError:  # pragma: no cover
@@ -77,7 +77,7 @@ def test_text_groups_by_severity(pair, capsys):
 def test_markdown_keeps_generic_types_visible_in_messages(pair, capsys):
     """GitHub drops `<unknown>` from `Promise<unknown>` in prose as an unknown HTML tag: messages
     carry entities; symbols stay in code spans, written as they are."""
-    from compat.render import markdown
+    from canary.compat.render import markdown
 
     _, out, _ = run(capsys, *pair, "--format", "json")
     doc = json.loads(out)
@@ -134,10 +134,10 @@ def test_exit_codes_and_fail_on(tmp_path, capsys):
 
 
 def test_usage_error_exit_2_from_the_real_entry_point(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "matrix.cli", "diff", "only-one"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "canary.cli", "diff", "only-one"], capture_output=True, text=True,
                           cwd=ROOT)
     assert proc.returncode == 2 and "usage" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "matrix.cli", "diff", "npm:nopkg", "npm:nopkg"],
+    proc = subprocess.run([sys.executable, "-m", "canary.cli", "diff", "npm:nopkg", "npm:nopkg"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2 and "npm side needs a version" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -258,9 +258,9 @@ def test_rule_catalogue_is_complete_and_documented():
 
 def test_emit_migration(pair, tmp_path, capsys):
     try:
-        from codemods.generate import emit_migration  # noqa: F401
+        from canary.codemods.generate import emit_migration  # noqa: F401
     except ImportError:
-        pytest.skip("codemods.generate.emit_migration is not available in this tree")
+        pytest.skip("canary.codemods.generate.emit_migration is not available in this tree")
     target = tmp_path / "migration.yaml"
     code, _, err = run(capsys, *pair, "--emit-migration", str(target))
     assert code == 1, err
@@ -269,7 +269,7 @@ def test_emit_migration(pair, tmp_path, capsys):
 
 
 def test_python_api_returns_the_same_document(pair, capsys):
-    import compat
+    from canary import compat
 
     doc = compat.compare(*pair)
     jsonschema.validate(doc, json.loads(compat.SCHEMA_FILE.read_text()))

@@ -118,8 +118,8 @@ def test_diff_and_matrix_share_one_fetch_of_each_tarball(typed_registry, tmp_pat
     shim, log = npm_shim(tmp_path / "shim")
     for key, value in _env(registry, tmp_path / "home", shim).items():
         monkeypatch.setenv(key, value)
-    from matrix.home import Home
-    from matrix.sources.npm import materialize_npm
+    from canary.kernel.home import Home
+    from canary.matrix.sources.npm import materialize_npm
 
     home = Home.default()
     artifacts = home.dir("cache", "artifacts", "npm")

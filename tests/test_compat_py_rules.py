@@ -8,9 +8,9 @@ moved into a base class in a folder without __init__.py (flask 3.0 sansio), posi
 
 from __future__ import annotations
 
-from compat.diff import diff_contracts
-from compat.py_extract import extract
-from compat.pytypes import canonical
+from canary.compat.diff import diff_contracts
+from canary.compat.py_extract import extract
+from canary.compat.pytypes import canonical
 
 try:
     from tests.test_compat_ts import write_tree

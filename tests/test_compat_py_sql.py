@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from compat.config import Config
-from compat.diff import diff_contracts
-from compat.py_extract import extract as py_extract
-from compat.sql_extract import extract as sql_extract
-from matrix.errors import UserError
+from canary.compat.config import Config
+from canary.compat.diff import diff_contracts
+from canary.compat.py_extract import extract as py_extract
+from canary.compat.sql_extract import extract as sql_extract
+from canary.kernel.errors import UserError
 
 try:  # tests/ may or may not be a package
     from tests.test_compat_ts import find, symbols, write_tree

@@ -24,7 +24,7 @@ def cold_run(tmp_path_factory) -> dict:
     home = tmp_path_factory.mktemp("canary-home")
     shim, log = npm_shim(tmp_path_factory.mktemp("npm-shim"))
     proc = subprocess.run(
-        [sys.executable, "-m", "matrix.cli", "diff", "npm:@elizaos/core@1.6.4", "npm:@elizaos/core@1.6.5",
+        [sys.executable, "-m", "canary.cli", "diff", "npm:@elizaos/core@1.6.4", "npm:@elizaos/core@1.6.5",
          "--format", "json"],
         capture_output=True, text=True, timeout=600, cwd=home,
         env={**os.environ, "CANARY_HOME": str(home), "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"})

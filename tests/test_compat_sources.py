@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from compat.sources import _unpack, detect_language, resolve_side
-from matrix.errors import UserError
+from canary.compat.sources import _unpack, detect_language, resolve_side
+from canary.kernel.errors import UserError
 
 
 def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
@@ -75,7 +75,7 @@ def test_detect_language(tmp_path):
 @pytest.mark.registry
 def test_pypi_sides(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "matrix.cli", "diff", "pypi:attrs==22.2.0", "pypi:attrs==23.1.0", "--format", "json"],
+        [sys.executable, "-m", "canary.cli", "diff", "pypi:attrs==22.2.0", "pypi:attrs==23.1.0", "--format", "json"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "CANARY_HOME": str(tmp_path)})
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from compat.diff import diff_contracts
-from compat.sql_extract import extract
+from canary.compat.diff import diff_contracts
+from canary.compat.sql_extract import extract
 
 try:
     from tests.test_compat_ts import write_tree

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from compat.config import Config
-from compat.diff import diff_contracts
-from compat.ts_extract import extract
+from canary.compat.config import Config
+from canary.compat.diff import diff_contracts
+from canary.compat.ts_extract import extract
 
 OLD = {
     "package.json": json.dumps({"name": "@fx/core", "version": "1.0.0", "types": "dist/index.d.ts",

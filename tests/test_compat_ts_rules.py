@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from compat.diff import diff_contracts
-from compat.ts_extract import extract
+from canary.compat.diff import diff_contracts
+from canary.compat.ts_extract import extract
 
 try:
     from tests.test_compat_ts import write_tree
@@ -93,8 +93,8 @@ def test_long_types_are_shown_around_the_difference(tmp_path):
 
 
 def test_semver_and_fail_on_count_only_what_the_rules_call_breaking(tmp_path):
-    from compat.rules import RULES
-    from compat.semver import verdict
+    from canary.compat.rules import RULES
+    from canary.compat.semver import verdict
 
     old = "export declare function send(agentId: string): string | undefined;\n"
     new = "export declare function send(target: string | number): string;\n"  # renamed, widened, narrowed

@@ -13,13 +13,13 @@ import threading
 import time
 from pathlib import Path
 
-from matrix.store import Store
+from canary.matrix.store import Store
 
 CELLS = ("--cells", "alpha*", "beta@main*")  # 6 cells: fast, regressing and green ones
 
 
 def _popen(home: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "matrix", *args], env={**os.environ, "CANARY_HOME": str(home)},
+    return subprocess.Popen([sys.executable, "-m", "canary", *args], env={**os.environ, "CANARY_HOME": str(home)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -44,7 +44,7 @@ def test_two_runs_a_report_and_two_resumes_on_one_store(demo, tmp_path):
     run_args = ("run", "-c", matrix, *CELLS, "--no-cache", "--report", "none", "--progress", "plain")
 
     # A finished run whose report is re-rendered over and over while a reader reads it.
-    first = subprocess.run([sys.executable, "-m", "matrix", *run_args], env={**os.environ, "CANARY_HOME": str(home)},
+    first = subprocess.run([sys.executable, "-m", "canary", *run_args], env={**os.environ, "CANARY_HOME": str(home)},
                            capture_output=True, text=True)
     assert first.returncode == 1, first.stderr
     reported = Store(store).latest()
@@ -69,7 +69,7 @@ def test_two_runs_a_report_and_two_resumes_on_one_store(demo, tmp_path):
 
     def renderer() -> None:
         while not stop.is_set():
-            subprocess.run([sys.executable, "-m", "matrix", "report", str(reported.path), "--format", "json,md,html"],
+            subprocess.run([sys.executable, "-m", "canary", "report", str(reported.path), "--format", "json,md,html"],
                            env={**os.environ, "CANARY_HOME": str(home)}, capture_output=True)
 
     threads = [threading.Thread(target=reader), threading.Thread(target=renderer)]

@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from matrix import config
-from matrix.errors import UserError
+from canary.matrix import config
+from canary.kernel.errors import UserError
 from tests.conftest import ROOT, canary
 
 GOOD = """\

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from matrix import cli
+from canary import cli
 
 A = '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]\n    timeout: 120\n'  # alpha's first lines
 
@@ -169,7 +169,7 @@ def test_billion_laughs_fails_fast_in_a_real_process(tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text(BILLION_LAUGHS)
     assert len(BILLION_LAUGHS.encode()) < 1000
-    proc = subprocess.run([sys.executable, "-m", "matrix", "plan", "-c", str(path)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "canary", "plan", "-c", str(path)], capture_output=True, text=True,
                           timeout=60, env={**os.environ})
     assert proc.returncode == 2, proc.stderr
     assert "alias" in proc.stderr and "Traceback" not in proc.stderr

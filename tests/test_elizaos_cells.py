@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from matrix.errors import InfrastructureError
-from matrix.runners.node import prepare_node_cell
-from matrix.sources.npm import materialize_npm
-from matrix.store import Store
+from canary.kernel.errors import InfrastructureError
+from canary.matrix.runners.node import prepare_node_cell
+from canary.matrix.sources.npm import materialize_npm
+from canary.matrix.store import Store
 from tests.conftest import ROOT, canary
 
 pytestmark = pytest.mark.registry

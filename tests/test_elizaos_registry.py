@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from matrix import config
-from matrix.errors import UserError
-from matrix.sources import elizaos_registry as reg
+from canary.matrix import config
+from canary.kernel.errors import UserError
+from canary.matrix.sources import elizaos_registry as reg
 from tests.conftest import canary
 
 # A small registry in the generated-registry.json format (written for this test).

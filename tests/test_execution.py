@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from matrix.store import Store
+from canary.matrix.store import Store
 from tests.conftest import canary
 
 ALPHA = "alpha*"
@@ -18,7 +18,7 @@ ALPHA = "alpha*"
 
 def _popen_run(matrix: Path, home: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "matrix", "run", "-c", str(matrix), "--report", "none", "--progress", "plain", *args],
+        [sys.executable, "-m", "canary", "run", "-c", str(matrix), "--report", "none", "--progress", "plain", *args],
         env={**os.environ, "CANARY_HOME": str(home)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )

@@ -10,11 +10,11 @@ import jsonschema
 import pytest
 
 from tests.conftest_verdicts import BASE, CAND, Spec, make_run
-from matrix.cli import main
-from matrix.errors import UserError
-from matrix.fanout import artifact_name, ci_matrix, shards
-from matrix.model import Cell, CoreSpec, cell_id
-from matrix.store import RunDir
+from canary.cli import main
+from canary.kernel.errors import UserError
+from canary.matrix.fanout import artifact_name, ci_matrix, shards
+from canary.matrix.model import Cell, CoreSpec, cell_id
+from canary.matrix.store import RunDir
 
 # What GitHub refuses in an artifact name: " : < > | * ? \r \n \ /  (we allow even less).
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,90}$")
@@ -84,11 +84,11 @@ def test_ci_matrix_one_entry_per_cell_then_shards():
 def ci_schema() -> dict:
     from importlib import resources
 
-    return json.loads(resources.files("matrix").joinpath("schemas/ci-matrix.schema.json").read_text())
+    return json.loads(resources.files("canary.matrix").joinpath("schemas/ci-matrix.schema.json").read_text())
 
 
 def test_cli_ci_matrix_from_the_matrix_file(tmp_path, capsys):
-    # matrix.config + matrix.plan: exact versions need no registry.
+    # canary.matrix.config + canary.matrix.plan: exact versions need no registry.
     matrix = tmp_path / "matrix.yaml"
     matrix.write_text(MATRIX)
     assert main(["ci-matrix", "-c", str(matrix)]) == 0

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-import reports
+from canary import reports
 from tests.conftest_reports import DIFF, big_specs, write_run
-from matrix import sarif
-from matrix.cli import main
-from reports import markdown
-from reports.inputs import load_diff
-from reports.model import build
+from canary.kernel import sarif
+from canary.cli import main
+from canary.reports import markdown
+from canary.reports.inputs import load_diff
+from canary.reports.model import build
 
 XSD = Path(__file__).parent / "data" / "jenkins-junit.xsd"
 
@@ -108,7 +108,7 @@ def test_lint_sarif_paths_are_relative_to_the_repository_root(tmp_path, monkeypa
     main(["lint", "src", "-m", "elizaos-server-id", "--format", "sarif"])
     doc = json.loads(capsys.readouterr().out)
     driver = doc["runs"][0]["tool"]["driver"]
-    from matrix import __version__
+    from canary import __version__
 
     assert driver["name"] == "canary-codemods" and driver["version"] == __version__
     loc = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]

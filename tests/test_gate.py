@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from matrix import demo
-from matrix.store import RunDir, Store
+from canary import demo
+from canary.matrix.store import RunDir, Store
 from tests import gate_eco
 from tests.conftest_reports import first_sentence, parse_html
 from tests.gate_eco import BASE_LABEL, CAND_LABEL, PRE, canary, git
@@ -345,7 +345,7 @@ def outputs(run: RunDir, store: Path, gate: Gate, out: Path) -> dict:
     props = {p.get("name"): p.get("value") for p in junit.find("testsuite/properties")}
     said["junit"] = (props["canary.decision"], props["canary.sentence"])
     badge = ET.parse(out / "badges" / "decision.svg").getroot().find("{http://www.w3.org/2000/svg}title").text
-    from reports.badges import DECISION_STATUS
+    from canary.reports.badges import DECISION_STATUS
 
     decision = doc["decision"]
     said["badge"] = (decision if badge.endswith(DECISION_STATUS[decision]) else badge, doc["sentence"])

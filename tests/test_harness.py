@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from matrix.demo import DESIGNED
+from canary.demo import DESIGNED
 from tests.conftest import ROOT, canary
 
 
@@ -150,7 +150,7 @@ connectors:
     path.write_text(text)
     home = tmp_path / "h"
     proc = canary("run", "-c", str(path), "--report", "html", "-j", "2", env={"CANARY_HOME": str(home)})
-    from matrix.store import Store
+    from canary.matrix.store import Store
 
     results = Store(home / "runs").latest().read_cells()
     assert set(results) == {"alpha@main--core-git_v1.0.0", "alpha@main--core-git_v2.0.0",
@@ -178,7 +178,7 @@ def test_skip_condition_gives_skipped(demo, tmp_path):
         "    tier: optional\n", '    tier: optional\n    skip: [{core: ">=2", reason: "gamma is not ported to 2.x"}]\n', 1))
     home = tmp_path / "h"
     canary("run", "-c", str(path), "--cells", "gamma@main--core-2.0.0", "--report", "none", env={"CANARY_HOME": str(home)})
-    from matrix.store import Store
+    from canary.matrix.store import Store
 
     r = Store(home / "runs").latest().read_cell("gamma@main--core-2.0.0")
     assert r.status == "skipped" and r.reason == "gamma is not ported to 2.x"
@@ -209,7 +209,7 @@ connectors:
     path.write_text(text)
     home = tmp_path / "h"
     proc = canary("run", "-c", str(path), "--report", "none", env={"CANARY_HOME": str(home)})
-    from matrix.store import Store
+    from canary.matrix.store import Store
 
     results = Store(home / "runs").latest().read_cells()
     assert {r.status for r in results.values()} == {"error"}

@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from matrix.cli import COMMAND_MODULES, OWNER, build_parser
+from canary.cli import COMMAND_MODULES, OWNER, build_parser
 
 
 def _subparsers() -> argparse._SubParsersAction:

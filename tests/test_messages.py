@@ -6,8 +6,8 @@ import io
 import os
 import sys
 
-from matrix.proc import run_command
-from matrix.store import Store
+from canary.matrix.proc import run_command
+from canary.matrix.store import Store
 from tests.conftest import canary
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import git
 import pytest
 
-from matrix.sources import git as gitsrc
-from matrix.store import Store
+from canary.matrix.sources import git as gitsrc
+from canary.matrix.store import Store
 from tests.conftest import canary
 
 MANY = 3000  # files in the connector: enough that a checkout takes a visible moment to kill inside
@@ -142,7 +142,7 @@ def big_demo(demo, tmp_path):
 def test_canary_killed_inside_worktree_add_then_plan_and_resume(big_demo, tmp_path):
     home = tmp_path / "home"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "matrix", "run", "-c", str(big_demo), "--no-cache", "--report", "none",
+        [sys.executable, "-m", "canary", "run", "-c", str(big_demo), "--no-cache", "--report", "none",
          "--progress", "none"],
         env={**os.environ, "CANARY_HOME": str(home)}, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 
-from matrix.model import slug
-from matrix.npm_artifacts import materialize_npm_all, tarball_name
+from canary.matrix.model import slug
+from canary.matrix.npm_artifacts import materialize_npm_all, tarball_name
 from tests.conftest_npm import npm_calls, npm_shim
 
 

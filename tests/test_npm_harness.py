@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from matrix.store import Store
+from canary.matrix.store import Store
 from tests.conftest import canary
 
 # Loads the connector from its own directory and fails unless it got core 2.x.

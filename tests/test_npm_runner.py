@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from matrix.errors import CoreMismatch, InfrastructureError
-from matrix.runners.node import cell_manifest, install_argv, prepare_node_cell, verify
-from matrix.sources.npm import explain_npm
+from canary.kernel.errors import CoreMismatch, InfrastructureError
+from canary.matrix.runners.node import cell_manifest, install_argv, prepare_node_cell, verify
+from canary.matrix.sources.npm import explain_npm
 
 CORE = "@canary-fake/core"
 

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from matrix.proc import run_command
-from matrix.store import Store
+from canary.matrix.proc import run_command
+from canary.matrix.store import Store
 from tests.conftest import canary
 
 # Leaves two processes behind and exits 0: a background child, and a daemon that double-forks
@@ -109,7 +109,7 @@ def test_the_next_run_kills_what_a_sigkilled_canary_left_running(demo, tmp_path)
     Path(f"{stem}.leaver").write_text(LEAVER.replace("pids = sys.argv[1]", f"pids = {str(stem)!r}").replace(
         "time.sleep(0.5)\n", ""))
     path, home = _matrix_running(demo, tmp_path, SLEEPER, stem, flag), tmp_path / "h"
-    first = subprocess.Popen([sys.executable, "-m", "matrix", "run", "-c", str(path), "--cells", "alpha@main--core-1.0.0",
+    first = subprocess.Popen([sys.executable, "-m", "canary", "run", "-c", str(path), "--cells", "alpha@main--core-1.0.0",
                               "--report", "none", "--no-cache", "--progress", "none"],
                              env={**os.environ, "CANARY_HOME": str(home)}, start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

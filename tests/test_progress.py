@@ -3,7 +3,7 @@
 import io
 import time
 
-from matrix.progress import Progress, step
+from canary.matrix.progress import Progress, step
 
 
 class FakeTTY(io.StringIO):

@@ -20,10 +20,18 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from matrix.cli import main
-from matrix.model import cell_id
-from matrix.results import Attempt, CellResult, CommandRecord, ConnectorRecord, CoreRecord, PlannedCell, RunRecord
-from matrix.store import RunDir
+from canary.cli import main
+from canary.matrix.model import cell_id
+from canary.matrix.results import (
+    Attempt,
+    CellResult,
+    CommandRecord,
+    ConnectorRecord,
+    CoreRecord,
+    PlannedCell,
+    RunRecord,
+)
+from canary.matrix.store import RunDir
 
 PRE = "v1.7.1-beta.2"
 BASE = "1.7.0"
@@ -161,7 +169,7 @@ def make_world(tmp_path: Path, cells: Cells | None = None, waivers: list[dict] |
                 status=statuses[-1] if statuses[-1] != "pass" or len(statuses) == 1 else "pass",
                 reason=attempts[-1].reason, attempts=attempts,
             ))
-    from matrix import config
+    from canary.matrix import config
 
     record = RunRecord(run_id=run.run_id, matrix_file=str(matrix), matrix_digest=config.load(matrix).digest,
                        started_at=started.isoformat(timespec="seconds"),
@@ -202,7 +210,7 @@ def check(out: dict, name: str) -> dict:
 
 
 def schema(name: str) -> dict:
-    return json.loads(resources.files("matrix.promote").joinpath(f"schemas/{name}").read_text())
+    return json.loads(resources.files("canary.promote").joinpath(f"schemas/{name}").read_text())
 
 
 def assert_refused_wrote_nothing(world, capsys, expected_code, *extra):

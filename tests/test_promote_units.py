@@ -8,10 +8,10 @@ from importlib import resources
 import jsonschema
 import pytest
 
-from matrix.errors import UserError
-from matrix.promote.durations import format_duration, parse_duration
-from matrix.promote.files import changelog_has, plan_changelog, plan_pyproject
-from matrix.promote.versions import normalize_target, parse_tag, same_release
+from canary.kernel.errors import UserError
+from canary.promote.durations import format_duration, parse_duration
+from canary.promote.files import changelog_has, plan_changelog, plan_pyproject
+from canary.promote.versions import normalize_target, parse_tag, same_release
 
 
 @pytest.mark.parametrize("tag,style,release,release_tag", [
@@ -113,12 +113,12 @@ def test_pyproject_poetry_and_errors(tmp_path):
 
 @pytest.mark.parametrize("name", ["promotion.schema.json", "evidence.schema.json"])
 def test_schemas_are_valid_json_schemas(name):
-    doc = json.loads(resources.files("matrix.promote").joinpath(f"schemas/{name}").read_text())
+    doc = json.loads(resources.files("canary.promote").joinpath(f"schemas/{name}").read_text())
     jsonschema.Draft202012Validator.check_schema(doc)
 
 
 def _result(source: str, ref: str, commit: str | None = None):
-    from matrix.results import CellResult, ConnectorRecord, CoreRecord
+    from canary.matrix.results import CellResult, ConnectorRecord, CoreRecord
 
     return CellResult(run_id="r", cell_id=f"c@{ref}--core-x", tier="required", role="candidate",
                       core=CoreRecord(name="core", label="x", kind="git"),
@@ -131,7 +131,7 @@ def _result(source: str, ref: str, commit: str | None = None):
     ("path", "/src/plugin", "unchecked"), ("git", "a" * 40, "immutable"), ("git", "main", "unchecked"),
 ])
 def test_ref_states_without_a_remote(source, ref, state):
-    from matrix.promote.freshness import ref_states
+    from canary.promote.freshness import ref_states
 
     [st] = ref_states([_result(source, ref, commit="b" * 40)], urls={})
     assert st.state == state
@@ -140,7 +140,7 @@ def test_ref_states_without_a_remote(source, ref, state):
 def test_ref_states_tag_and_missing_ref_on_a_real_remote(tmp_path, monkeypatch):
     import subprocess
 
-    from matrix.promote.freshness import ref_states
+    from canary.promote.freshness import ref_states
 
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
     env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x.invalid", "GIT_COMMITTER_NAME": "a",

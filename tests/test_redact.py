@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from matrix.cellenv import cell_env
-from matrix.redact import SECRET_NAME, is_secret, redact, redact_data, secret_values
+from canary.matrix.cellenv import cell_env
+from canary.kernel.redact import SECRET_NAME, is_secret, redact, redact_data, secret_values
 from tests.conftest import canary
 
 # One variable name per alternative of SECRET_NAME, matched by that alternative only: removing any

@@ -10,12 +10,12 @@ from urllib.parse import unquote
 import jsonschema
 import pytest
 
-import reports
+from canary import reports
 from tests.conftest_reports import Spec, big_specs, demo_specs, first_sentence, parse_html, write_run
-from matrix.cli import main
-from reports import logs, markdown
-from reports.json_report import SCHEMA_FILE
-from reports.model import build
+from canary.cli import main
+from canary.reports import logs, markdown
+from canary.reports.json_report import SCHEMA_FILE
+from canary.reports.model import build
 
 DISCORD_CAND = "plugin-discord@1.3.3--core-1.7.2"
 
@@ -396,7 +396,7 @@ def test_render_all_takes_a_path_and_rejects_a_non_run(demo_store):
 
 
 def test_first_failing_lines_use_the_failing_command_of_a_framed_log():
-    # The framing matrix.proc writes around each command.
+    # The framing canary.matrix.proc writes around each command.
     log = (
         "# cell alpha@main--core-2.0.0: demo-alpha main on democore 2.0.0\n"
         "\n$ [install] pip install --quiet src\n    (cwd /w/src, timeout 900s)\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import reports
+from canary import reports
 from tests.conftest_reports import first_sentence, parse_html
 
 pytestmark = pytest.mark.chromium

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from matrix.store import Store
+from canary.matrix.store import Store
 from tests.conftest import canary
 
 SLOW_TEST = '    test: [["{python}", -c, "import time; time.sleep(20)"]]'
@@ -25,7 +25,7 @@ def _slow_matrix(demo, tmp_path: Path) -> Path:
 
 
 def _popen(home: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "matrix", "run", *args, "--report", "none", "--progress", "plain"],
+    return subprocess.Popen([sys.executable, "-m", "canary", "run", *args, "--report", "none", "--progress", "plain"],
                             env={**os.environ, "CANARY_HOME": str(home)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from matrix.errors import UserError
-from matrix.store import Store, write_json_atomic
+from canary.kernel.errors import UserError
+from canary.matrix.store import Store, write_json_atomic
 
 
 def test_runs_started_in_one_second_keep_their_order(tmp_path):

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from matrix.demo import _git, _pyproject, _write
+from canary.demo import _git, _pyproject, _write
 from tests.conftest import canary
 
 CORE = '''

@@ -9,13 +9,13 @@ import jsonschema
 import pytest
 
 from tests.conftest_verdicts import BASE, CAND, Spec, junit_xml, make_run
-from matrix.model import Waiver
-from matrix.results import CommandRecord
-from matrix.verdicts import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSED, classify
+from canary.matrix.model import Waiver
+from canary.matrix.results import CommandRecord
+from canary.matrix.verdicts import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSED, classify
 
 
 def schema() -> dict:
-    return json.loads(resources.files("matrix").joinpath("schemas/verdicts.schema.json").read_text())
+    return json.loads(resources.files("canary.matrix").joinpath("schemas/verdicts.schema.json").read_text())
 
 
 def judge(tmp_path, specs, planned_only=(), **kw):
@@ -63,7 +63,7 @@ def test_every_retry_failing_stays_regressed(tmp_path):
 
 
 def test_missing_dependency_is_error_and_inconclusive(tmp_path):
-    # The executor calls it `error` itself (matrix.infra) ...
+    # The executor calls it `error` itself (canary.matrix.infra) ...
     a = pair("farcaster", ["error"], ["error"], reason="dependency not in registry: @farcaster/hub-nodejs")
     a[0].reason = a[1].reason
     # ... and a `fail` whose install step could not download a dependency is one too.
@@ -108,7 +108,7 @@ def test_sigkill_of_a_test_run_is_error(tmp_path):
 def test_timeout_without_output_is_error_with_output_is_regression(tmp_path):
     silent = pair("discord", ["pass"], ["timeout"], reason="timed out after 600s", logs=[""])
     talking = pair("telegram", ["pass"], ["timeout"], reason="timed out after 600s", logs=["test 1 ok\ntest 2 ..."])
-    # The harness's own lines around a silent command (as matrix.proc writes them) are not output.
+    # The harness's own lines around a silent command (as canary.matrix.proc writes them) are not output.
     framed = pair("twitter", ["pass"], ["timeout"], reason="timed out after 600s", logs=[
         "# cell\n\n$ [install] npm ci\n    (cwd /w, timeout 600s)\nadded 3 packages\n-> exit 0 in 1.00s\n"
         "\n$ [test] npm test\n    (cwd /w, timeout 600s)\n!! timed out after 600s: process group killed\n"
@@ -197,7 +197,7 @@ def test_newly_failing_tests_from_junit(tmp_path):
 
 
 def test_junit_shapes_from_different_runners():
-    from matrix.junit import parse
+    from canary.matrix.junit import parse
 
     # A bare <testsuite> root (jest-junit, bun), a `file` attribute instead of classname
     # (vitest), nested suites, and one id reported twice (its worst status wins).

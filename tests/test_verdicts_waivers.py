@@ -9,10 +9,10 @@ import jsonschema
 import pytest
 
 from tests.conftest_verdicts import BASE, CAND, Spec, make_run
-from matrix.cli import main
-from matrix.errors import UserError
-from matrix.model import Waiver
-from matrix.waivers import load_beside, load_waivers
+from canary.cli import main
+from canary.kernel.errors import UserError
+from canary.matrix.model import Waiver
+from canary.matrix.waivers import load_beside, load_waivers
 
 LEDGER = """\
 # known regressions
@@ -63,7 +63,7 @@ def test_bad_waivers_file_names_file_line_key(tmp_path, text, line, key, words):
 
 
 def _schema():
-    return json.loads(resources.files("matrix").joinpath("schemas/verdicts.schema.json").read_text())
+    return json.loads(resources.files("canary.matrix").joinpath("schemas/verdicts.schema.json").read_text())
 
 
 def test_cli_verdicts_json_table_and_exit_codes(tmp_path, capsys):
@@ -122,8 +122,8 @@ def test_cli_verdicts_bad_input_is_exit_2(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_verdicts_of_a_real_demo_run(demo_run, tmp_path, capsys):
-    """The designed outcomes of the demo ecosystem (matrix.demo), judged from a real run."""
-    from matrix.demo import DESIGNED
+    """The designed outcomes of the demo ecosystem (canary.demo), judged from a real run."""
+    from canary.demo import DESIGNED
 
     run = demo_run["run"]
     assert main(["verdicts", str(run.path), "--json"]) == 1

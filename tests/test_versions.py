@@ -2,7 +2,7 @@
 
 import pytest
 
-from matrix.versions import SemVer, npm_satisfies, satisfies, sort_versions
+from canary.matrix.versions import SemVer, npm_satisfies, satisfies, sort_versions
 
 
 @pytest.mark.parametrize(

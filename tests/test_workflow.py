@@ -107,7 +107,7 @@ def test_workflow_uses_the_action_in_three_modes():
     assert {"matrix", "core-path", "jobs", "formats"} <= set(action["inputs"])
     scripts = "\n".join(s.get("run", "") for s in action["runs"]["steps"])
     for step in ("plan", "cells", "gather"):
-        assert f"python -m matrix.ci_action {step}" in scripts
+        assert f"python -m canary.ci_action {step}" in scripts
 
 
 # ---------------------------------------------------------------- a local stand-in for the runner
@@ -305,7 +305,7 @@ class LocalRunner:
 
 
 def _have_commands() -> str | None:
-    from matrix.cli import build_parser
+    from canary.cli import build_parser
 
     sub = next(a for a in build_parser()._actions if getattr(a, "choices", None))
     missing = [c for c in ("plan", "run", "report", "ci-matrix", "merge", "verdicts") if c not in sub.choices]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-RUNNERS = {"pypi": "matrix.runners.python", "npm": "matrix.runners.node"}
+RUNNERS = {"pypi": "canary.matrix.runners.python", "npm": "canary.matrix.runners.node"}
 
 
 def for_ecosystem(ecosystem: str):

@@ -23,10 +23,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import write_json_atomic, write_text_atomic
-from ..errors import CoreMismatch, InfrastructureError
-from ..sources.npm import Run, npm_failure, pack_directory, plain_run, read_manifest
-from ..versions import in_declared_range
+from canary.kernel.atomic import write_json_atomic, write_text_atomic
+from canary.kernel.errors import CoreMismatch, InfrastructureError
+from canary.matrix.sources.npm import Run, npm_failure, pack_directory, plain_run, read_manifest
+from canary.matrix.versions import in_declared_range
 
 NAME = "node"
 
@@ -213,7 +213,7 @@ def _in_range(version: str, declared: str) -> bool:
 # --- the harness's interface ------------------------------------------------
 
 def prepare(cx) -> None:
-    from ..sources.npm import cx_run
+    from canary.matrix.sources.npm import cx_run
 
     run = cx_run(cx)
     install_dir = cx.cell_dir / "node"

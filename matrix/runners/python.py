@@ -9,11 +9,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-from ..context import CellContext
-from ..errors import CoreMismatch, InfrastructureError
-from ..locks import exclusive
-from ..registry import pip_index_args, pip_index_env
-from ..versions import in_declared_range
+from canary.matrix.context import CellContext
+from canary.kernel.errors import CoreMismatch, InfrastructureError
+from canary.kernel.locks import exclusive
+from canary.matrix.registry import pip_index_args, pip_index_env
+from canary.matrix.versions import in_declared_range
 
 NAME = "python"
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from ..context import CellContext, Checkout, CoreArtifact
-from ..errors import InfrastructureError
-from ..home import Home
-from ..model import Matrix
-from . import git as gitsrc
+from canary.matrix.context import CellContext, Checkout, CoreArtifact
+from canary.kernel.errors import InfrastructureError
+from canary.kernel.home import Home
+from canary.matrix.model import Matrix
+from canary.matrix.sources import git as gitsrc
 
-CONNECTOR_SOURCES = {"pypi": "matrix.sources.pypi", "npm": "matrix.sources.npm"}
-CORE_SOURCES = {"pypi": "matrix.sources.pypi", "npm": "matrix.sources.npm"}
+CONNECTOR_SOURCES = {"pypi": "canary.matrix.sources.pypi", "npm": "canary.matrix.sources.npm"}
+CORE_SOURCES = {"pypi": "canary.matrix.sources.pypi", "npm": "canary.matrix.sources.npm"}
 
 
 def identify_connector(cx: CellContext) -> Checkout:
@@ -105,6 +105,6 @@ def check_refs(matrix: Matrix, home: Home) -> None:
                 raise gitsrc.missing_ref_error(repo, spec.url, spec.ref, matrix.positions, ("core", "versions", i, "ref"))
         if getattr(spec, "kind", None) == "path" and not Path(spec.path).is_dir():
             raise matrix.positions.error(f"core path does not exist: {spec.path}", ("core", "versions", i, "path"))
-    from ..plan import check_published
+    from canary.matrix.plan import check_published
 
     check_published(matrix)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import UserError
+from canary.kernel.errors import UserError
 
 # Connectors with a smoke scenario shipped in scenarios/elizaos/; the others get load.mjs.
 SCENARIOS = {

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import git
 
-from ..errors import InfrastructureError, UserError
-from ..locks import exclusive
-from ..model import slug
+from canary.kernel.errors import InfrastructureError, UserError
+from canary.kernel.locks import exclusive
+from canary.matrix.model import slug
 
 _fetched: set[str] = set()
 _fetched_guard = threading.Lock()
@@ -213,7 +213,7 @@ def build_at_ref(cx, spec, kind: str, suffix: str, build) -> tuple[Path, str]:
     `build(source_dir, out_dir)` writes one file ending in `suffix` into out_dir; it runs in
     a temporary worktree that is removed afterwards. Returns (artifact, commit).
     """
-    from ..locks import exclusive
+    from canary.kernel.locks import exclusive
 
     repo = mirror(cx.home.mirrors, spec.url)
     sha = resolve(repo, spec.ref)

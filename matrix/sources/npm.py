@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..archives import safe_extract
-from ..digest import file_sha256
-from ..errors import InfrastructureError
-from ..model import CoreSpec
-from ..npm_artifacts import (  # noqa: F401  (explain_npm, npm_failure, plain_run: re-exported for the runners)
+from canary.kernel.archives import safe_extract
+from canary.kernel.digest import file_sha256
+from canary.kernel.errors import InfrastructureError
+from canary.matrix.model import CoreSpec
+from canary.matrix.npm_artifacts import (  # noqa: F401  (explain_npm, npm_failure, plain_run: re-exported for the runners)
     Run, explain_npm, materialize_npm, npm_failure, pack_directory, plain_run, read_manifest,
 )
 
@@ -40,8 +40,8 @@ def artifacts_dir(cx) -> Path:
 
 
 def materialize_core(cx, spec: CoreSpec):
-    from ..context import CoreArtifact
-    from . import git as gitsrc
+    from canary.matrix.context import CoreArtifact
+    from canary.matrix.sources import git as gitsrc
 
     name = cx.matrix.core.name
     npm_cache = cx.home.npm_cache
@@ -55,7 +55,7 @@ def materialize_core(cx, spec: CoreSpec):
         return CoreArtifact(path=tgz, version=read_manifest(tgz).get("version", "0.0.0"), digest=file_sha256(tgz), commit=sha,
                             tree="clean")
     # A local path is packed every time: its files may have changed since the last run.
-    from ..treestate import tree_state
+    from canary.kernel.treestate import tree_state
 
     state = tree_state(Path(spec.path))
     art = pack_directory(Path(spec.path), cx.cell_dir / "core-pack", npm_cache, run=cx_run(cx))
@@ -65,7 +65,7 @@ def materialize_core(cx, spec: CoreSpec):
 
 def identify_connector(cx):
     """The packed tarball (cached) and its digest; nothing is unpacked yet."""
-    from ..context import Checkout
+    from canary.matrix.context import Checkout
 
     c = cx.connector
     art = materialize_npm(f"{c.package}@{cx.cell.ref}", artifacts_dir(cx), cx.home.npm_cache, run=cx_run(cx))

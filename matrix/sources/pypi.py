@@ -8,17 +8,17 @@ from pathlib import Path
 
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
-from ..archives import safe_extract
-from ..atomic import write_json_atomic
-from ..context import CellContext, Checkout, CoreArtifact
-from ..digest import file_sha256
-from ..errors import InfrastructureError
-from ..locks import exclusive
-from ..model import CoreSpec, slug
-from ..registry import pip_index_args
-from . import git as gitsrc
-from .git import head as git_head
-from ..treestate import tree_state
+from canary.kernel.archives import safe_extract
+from canary.kernel.atomic import write_json_atomic
+from canary.matrix.context import CellContext, Checkout, CoreArtifact
+from canary.kernel.digest import file_sha256
+from canary.kernel.errors import InfrastructureError
+from canary.kernel.locks import exclusive
+from canary.matrix.model import CoreSpec, slug
+from canary.matrix.registry import pip_index_args
+from canary.matrix.sources import git as gitsrc
+from canary.matrix.sources.git import head as git_head
+from canary.kernel.treestate import tree_state
 
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
 

@@ -49,13 +49,13 @@ def spec(pair: dict, which: str) -> str:
 
 
 def cache_root() -> Path:
-    from matrix.home import Home
+    from canary.kernel.home import Home
 
     return Home.default().dir("cache", "corpus")
 
 
 def diff(pair: dict) -> dict:
-    import compat
+    from canary import compat
 
     return compat.compare(spec(pair, "old"), spec(pair, "new"), language=pair["lang"])
 
@@ -67,7 +67,7 @@ def key(change: dict) -> str:
 # ---------------------------------------------------------------- TypeScript
 
 def _ts_workdir(pair: dict) -> Path:
-    from compat.sources import resolve_side
+    from canary.compat.sources import resolve_side
 
     work = cache_root() / "ts" / pair["id"]
     nm = work / "node_modules"
@@ -172,8 +172,8 @@ def _tsc_errors(work: Path, files: dict[str, str]) -> dict[str, list[str]]:
 
 
 def ts_oracle(pair: dict, changes: list[dict]) -> dict[str, dict]:
-    from compat.sources import resolve_side
-    from compat.ts_extract import extract
+    from canary.compat.sources import resolve_side
+    from canary.compat.ts_extract import extract
 
     work = _ts_workdir(pair)
     ex = _TsExpr(extract(resolve_side(spec(pair, "old")).path))
@@ -244,8 +244,8 @@ def _py_probe_spec(change: dict, old_decls: dict) -> dict:
 
 
 def py_oracle(pair: dict, changes: list[dict]) -> dict[str, dict]:
-    from compat.py_extract import extract
-    from compat.sources import resolve_side
+    from canary.compat.py_extract import extract
+    from canary.compat.sources import resolve_side
 
     old = extract(resolve_side(spec(pair, "old")).path)
     items = [_py_probe_spec(c, old.decls) for c in changes]

@@ -17,16 +17,27 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import waivers as _waivers
-from ..errors import UserError
-from ..model import Waiver
-from ..results import CellResult, RunRecord
-from ..store import DEFAULT_STORE, RunDir, Store, open_run
-from ..verdicts import Summary, classify
-from . import checks, evidence, files, gitops
-from .freshness import ref_states, run_age
-from .model import EXIT_INCONCLUSIVE, INCONCLUSIVE, PASS, REFUSE, SKIP, Action, Check, Promotion, decide, rel
-from .versions import TagVersion, parse_tag
+from canary.matrix import waivers as _waivers
+from canary.kernel.errors import UserError
+from canary.matrix.model import Waiver
+from canary.matrix.results import CellResult, RunRecord
+from canary.matrix.store import DEFAULT_STORE, RunDir, Store, open_run
+from canary.matrix.verdicts import Summary, classify
+from canary.promote import checks, evidence, files, gitops
+from canary.promote.freshness import ref_states, run_age
+from canary.promote.model import (
+    EXIT_INCONCLUSIVE,
+    INCONCLUSIVE,
+    PASS,
+    REFUSE,
+    SKIP,
+    Action,
+    Check,
+    Promotion,
+    decide,
+    rel,
+)
+from canary.promote.versions import TagVersion, parse_tag
 
 ENV_NPM = "CANARY_NPM"  # the npm command (e.g. a wrapper); default `npm`
 DEFAULT_MAX_AGE = "24h"
@@ -82,8 +93,8 @@ def _matrix_inputs(req: Request, record: RunRecord) -> tuple[dict[str, str], tup
     by --matrix) with the same content digest, and the waivers.yaml beside it unchanged. Anything
     else would judge the run with other waivers or other connector urls: inconclusive.
     """
-    from .. import config  # the matrix loader; imported late so `canary --help` stays light
-    from ..digest import file_sha256
+    from canary.matrix import config  # the matrix loader; imported late so `canary --help` stays light
+    from canary.kernel.digest import file_sha256
 
     recorded = record.matrix_path or record.matrix_file
     file = req.matrix_file or (Path(recorded) if recorded else None)

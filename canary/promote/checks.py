@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from ..results import CellResult, RunRecord
-from ..verdicts import Summary, Verdict
-from . import gitops
-from .durations import format_duration
-from .freshness import RefState, age_text
-from .model import INCONCLUSIVE, PASS, REFUSE, SKIP, Check
-from .versions import TagVersion, normalize_target, same_release
+from canary.matrix.results import CellResult, RunRecord
+from canary.matrix.verdicts import Summary, Verdict
+from canary.promote import gitops
+from canary.promote.durations import format_duration
+from canary.promote.freshness import RefState, age_text
+from canary.promote.model import INCONCLUSIVE, PASS, REFUSE, SKIP, Check
+from canary.promote.versions import TagVersion, normalize_target, same_release
 
 ACCEPTED = ("ok", "fixed", "unsupported")  # unsupported: outside the connector's declared range, never blocks
 

@@ -4,7 +4,7 @@ The subject is the release tag's commit; the predicate lists every candidate cel
 with its verdict, and the run/cell documents it was judged from (by digest) as its
 configuration. The bytes depend only on the inputs (no clock), so promoting twice
 with the same run gives the same digest and file name: that is what makes a second
-`--confirm` a no-op. Schema: matrix/promote/schemas/evidence.schema.json.
+`--confirm` a no-op. Schema: canary/promote/schemas/evidence.schema.json.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import json
 import subprocess
 from pathlib import Path
 
-from ..errors import UserError
-from ..results import CellResult, RunRecord
-from ..store import RunDir
-from ..verdicts import Summary, Verdict
+from canary.kernel.errors import UserError
+from canary.matrix.results import CellResult, RunRecord
+from canary.matrix.store import RunDir
+from canary.matrix.verdicts import Summary, Verdict
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://in-toto.io/attestation/test-result/v0.1"

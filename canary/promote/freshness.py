@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
 
-from ..results import CellResult
-from .durations import format_duration
-from .gitops import remote_ref
+from canary.matrix.results import CellResult
+from canary.promote.durations import format_duration
+from canary.promote.gitops import remote_ref
 
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _SEMVER = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")

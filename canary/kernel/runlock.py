@@ -14,7 +14,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .errors import UserError
+from canary.kernel.errors import UserError
 
 LOCK_FILE = ".lock"
 

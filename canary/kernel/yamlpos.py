@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from .errors import UserError
+from canary.kernel.errors import UserError
 
 Path = tuple  # of str | int
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import UserError
+from canary.kernel.errors import UserError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")

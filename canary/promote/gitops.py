@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
+from canary.kernel.errors import UserError
 
 LS_REMOTE_TIMEOUT_S = 30.0
 

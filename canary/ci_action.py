@@ -1,7 +1,7 @@
 """The steps of the reusable GitHub Action (action.yml): plan, cells, gather.
 
 action.yml only sets up Python, installs canary from the action's own directory and calls
-`python -m matrix.ci_action <step>`; every decision lives here, so the tests run the very
+`python -m canary.ci_action <step>`; every decision lives here, so the tests run the very
 same steps on a local core repository (tests/test_action.py).
 
   plan     the matrix with the core under test (this checkout) added as a candidate, planned
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from .atomic import write_text_atomic
-from .ghactions import escape as gh_escape
+from canary.kernel.atomic import write_text_atomic
+from canary.kernel.ghactions import escape as gh_escape
 
 MARKER = "<!-- canary:report -->"  # finds the sticky comment again; invisible on GitHub
 DERIVED_MATRIX = ".canary-action.matrix.yaml"
@@ -54,7 +54,7 @@ def set_output(name: str, value: str) -> None:
 def matrix_with_core_under_test(matrix_file: Path, core_path: str, label: str) -> Path:
     """The user's matrix plus the checkout as one more candidate core (`{path: ..., label: ...}`),
     written beside it so that its relative paths and waivers.yaml still apply."""
-    from .config import load
+    from canary.matrix.config import load
 
     load(str(matrix_file))  # a bad matrix is one line naming file:line:column, exit 2
     if not core_path:
@@ -97,7 +97,7 @@ def _capture(argv: list[str], dest: Path) -> int:
     import contextlib
     import io
 
-    from .cli import main
+    from canary.cli import main
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
@@ -110,7 +110,7 @@ def _capture(argv: list[str], dest: Path) -> int:
 
 
 def step_cells(store: Path) -> int:
-    from .cli import main
+    from canary.cli import main
 
     cells = env("cells").split()
     if not cells:
@@ -129,7 +129,7 @@ def step_cells(store: Path) -> int:
 
 
 def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
-    from .cli import main
+    from canary.cli import main
 
     merged, report_dir, sarif_dir = out / "merged", out / "report", out / "sarif"
     shards.mkdir(parents=True, exist_ok=True)
@@ -149,7 +149,7 @@ def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
     sarif_dir.mkdir(parents=True, exist_ok=True)
     diff_file = merged / "compat-diff.json"
     if diff_file.is_file():
-        from compat.render import sarif
+        from canary.compat.render import sarif
 
         write_text_atomic(sarif_dir / "diff.sarif", sarif(json.loads(diff_file.read_text())))
     if env("lint-paths") and env("migration"):
@@ -238,7 +238,7 @@ def sticky_comment(body: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m matrix.ci_action",
+    parser = argparse.ArgumentParser(prog="python -m canary.ci_action",
                                      description="The canary GitHub Action's steps (see action.yml).")
     sub = parser.add_subparsers(dest="step", required=True)
     p = sub.add_parser("plan", help="plan the cells with the core under test; output `matrix`")
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plan", default="canary-plan/plan.json")
     p.add_argument("--out", default="canary-out")
     args = parser.parse_args(argv)
-    from .errors import UserError
+    from canary.kernel.errors import UserError
 
     try:
         if args.step == "plan":

@@ -11,10 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__, fanout, verdicts, waivers as waivers_mod
-from .errors import UserError
-from .model import Waiver
-from .store import DEFAULT_STORE, RunDir, open_run
+from canary import __version__
+from canary.matrix import fanout, verdicts, waivers as waivers_mod
+from canary.kernel.errors import UserError
+from canary.matrix.model import Waiver
+from canary.matrix.store import DEFAULT_STORE, RunDir, open_run
 
 
 TODAY_HELP = "judge waiver expiry as of this ISO date (default: today)"
@@ -57,7 +58,7 @@ def register(sub) -> None:
 
 
 def _load_matrix(config: str | None):
-    from . import config as config_mod  # the matrix loader; imported late to keep `--help` cheap
+    from canary.matrix import config as config_mod  # the matrix loader; imported late to keep `--help` cheap
 
     return config_mod.load(config)
 
@@ -65,18 +66,10 @@ def _load_matrix(config: str | None):
 def _plan(config: str | None, plan_file: str | None) -> fanout.Plan:
     if plan_file:
         return fanout.load_plan_file(plan_file)
-    from .plan import plan as plan_cells
+    from canary.matrix.plan import plan as plan_cells
 
     matrix = _load_matrix(config)
     return fanout.plan_from_matrix(matrix, plan_cells(matrix))
-
-
-def load_waivers(matrix_file: str | None, extra: list[str] = (), required: bool = False) -> tuple[Waiver, ...]:
-    """Waivers of matrix.yaml (its `waivers:` key), the waivers.yaml beside it, and extra files.
-
-    reports.model imports this name: the report and the gate apply the same waivers.
-    """
-    return waivers_mod.for_matrix(matrix_file, list(extra), required=required)
 
 
 def _today(value: str | None):
@@ -128,7 +121,7 @@ def cmd_ci_matrix(args) -> int:
         if args.cells:
             cells = _select_planned(cells, args.cells)
     else:
-        from .plan import plan as plan_cells, select
+        from canary.matrix.plan import plan as plan_cells, select
 
         cells = select(plan_cells(_load_matrix(args.config)), args.cells)
     print(fanout.dumps_matrix(fanout.ci_matrix(cells, args.max_jobs)))
@@ -148,7 +141,7 @@ def cmd_merge(args) -> int:
     if not args.plan and not args.config and not Path(_default_matrix()).is_file():
         raise UserError("merge needs the planned cells: pass -c matrix.yaml or --plan plan.json")
     plan = _plan(args.config, args.plan)
-    waivers = load_waivers(args.config or plan.matrix_file or None)
+    waivers = waivers_mod.for_matrix(args.config or plan.matrix_file or None)
     today = _today(args.today)
     out = fanout.output_run(args.out, args.store or _default_store())
     result = fanout.merge(args.dirs, plan, out, argv=sys.argv[1:], tool_version=__version__)
@@ -176,7 +169,7 @@ def cmd_merge(args) -> int:
 def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: fanout.Plan, out: RunDir) -> None:
     """The merged run's compat-diff.json: --diff FILE, else computed once here (the shard jobs
     leave it out), else whatever a job wrote. Advisory like in `canary run`: never fails the merge."""
-    from .store import read_json, write_json_atomic
+    from canary.matrix.store import read_json, write_json_atomic
 
     if diff_file:
         write_json_atomic(out.path / fanout.DIFF_FILE, read_json(Path(diff_file)))
@@ -188,21 +181,21 @@ def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: fanout.Pla
         fanout.warn(f"{matrix_file} changed since the plan was made: no compat diff computed")
         return
     if matrix.compat.get("diff"):
-        from .cli_matrix import compat_diff
-        from .progress import step
+        from canary.pipeline import compat_diff
+        from canary.matrix.progress import step
 
         with step("compat diff: baseline -> newest candidate"):
             compat_diff(matrix, plan.candidates, out.path)
 
 
 def _default_store() -> Path:
-    from .home import Home  # the same store `canary run` writes to
+    from canary.kernel.home import Home  # the same store `canary run` writes to
 
     return Home.default().runs
 
 
 def _default_matrix() -> str:
-    from .config import default_path
+    from canary.matrix.config import default_path
 
     return default_path()
 
@@ -214,7 +207,7 @@ def cmd_verdicts(args) -> int:
     if matrix_file and not args.config and not Path(matrix_file).is_file():
         # The run may come from another machine (a CI artifact): its matrix path need not exist here.
         print(f"canary: note: matrix file {matrix_file} not found; only --waivers apply", file=sys.stderr)
-    waivers = load_waivers(matrix_file, args.waivers, required=bool(args.config))
+    waivers = waivers_mod.for_matrix(matrix_file, args.waivers, required=bool(args.config))
     summary = verdicts.classify(run, record, waivers=waivers, today=_today(args.today))
     _emit(summary, args.json)
     return summary.exit_code

@@ -12,10 +12,10 @@ import json
 import sys
 from pathlib import Path
 
-from ..store import DEFAULT_STORE
-from .durations import parse_duration
-from .engine import DEFAULT_MAX_AGE, ENV_NPM, Request, promote
-from .model import Promotion
+from canary.matrix.store import DEFAULT_STORE
+from canary.promote.durations import parse_duration
+from canary.promote.engine import DEFAULT_MAX_AGE, ENV_NPM, Request, promote
+from canary.promote.model import Promotion
 
 _MARK = {"pass": "ok", "skip": "--", "inconclusive": "??", "refuse": "NO"}
 

@@ -49,7 +49,7 @@ def location(uri: str, region: dict) -> dict:
 
 def document(name: str, rules: list[dict], results: list[dict], information_uri: str = "",
              properties: dict | None = None) -> dict:
-    from . import __version__
+    from canary import __version__
 
     driver: dict = {"name": name, "version": __version__, "semanticVersion": __version__}
     if information_uri:

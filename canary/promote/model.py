@@ -1,6 +1,6 @@
 """What a promotion decides and does, as plain data (serialized by `canary promote --json`).
 
-The JSON form is described by matrix/promote/schemas/promotion.schema.json.
+The JSON form is described by canary/promote/schemas/promotion.schema.json.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import signal
 import time
 from pathlib import Path
 
-from . import runlock
+from canary.kernel import runlock
 
 TOKEN_VAR = "CANARY_CELL_TOKEN"
 RUNNING_DIR = "running"

@@ -13,8 +13,8 @@ from pathlib import Path
 import tomlkit
 from tomlkit.exceptions import ParseError
 
-from ..atomic import write_text_atomic as _write_text_atomic
-from ..errors import UserError
+from canary.kernel.atomic import write_text_atomic as _write_text_atomic
+from canary.kernel.errors import UserError
 
 
 def write_text_atomic(path: Path, text: str) -> None:

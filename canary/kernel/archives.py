@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .errors import InfrastructureError
+from canary.kernel.errors import InfrastructureError
 
 
 @dataclass(frozen=True)

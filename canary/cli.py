@@ -23,30 +23,31 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from . import __version__
-from .atomic import write_text_atomic
-from .errors import UserError
-from .redact import redact
+from canary import __version__
+from canary.kernel.atomic import write_text_atomic
+from canary.kernel.errors import UserError
+from canary.kernel.redact import redact
 
 # Modules that define register(subparsers); each handler returns an exit code.
 COMMAND_MODULES = (
-    "matrix.cli_matrix",  # plan, run
-    "matrix.cli_fanout",  # ci-matrix, merge, verdicts
-    "matrix.cli_npm",  # import-registry (elizaOS generated-registry.json)
-    "matrix.promote.cli",  # promote
-    "compat.cli",  # diff
-    "codemods.cli",  # lint, fix, migrations, migration
-    "reports.cli",  # report
+    "canary.cli_run",  # plan, run
+    "canary.cli_fanout",  # ci-matrix, merge, verdicts
+    "canary.matrix.cli_npm",  # import-registry (elizaOS generated-registry.json)
+    "canary.promote.cli",  # promote
+    "canary.compat.cli",  # diff
+    "canary.codemods.cli",  # lint, fix, migrations, migration
+    "canary.reports.cli",  # report
+    "canary.cli_demo",  # demo
 )
 
 # Which module owns which command, so that `canary diff` imports only compat (startup time is
 # part of every CI step); `canary --help` and unknown commands import them all.
 OWNER = {
-    "plan": "matrix.cli_matrix", "run": "matrix.cli_matrix",
-    "ci-matrix": "matrix.cli_fanout", "merge": "matrix.cli_fanout", "verdicts": "matrix.cli_fanout",
-    "import-registry": "matrix.cli_npm", "promote": "matrix.promote.cli", "diff": "compat.cli",
-    "lint": "codemods.cli", "fix": "codemods.cli", "migrations": "codemods.cli", "migration": "codemods.cli",
-    "report": "reports.cli",
+    "plan": "canary.cli_run", "run": "canary.cli_run",
+    "ci-matrix": "canary.cli_fanout", "merge": "canary.cli_fanout", "verdicts": "canary.cli_fanout",
+    "import-registry": "canary.matrix.cli_npm", "promote": "canary.promote.cli", "diff": "canary.compat.cli",
+    "lint": "canary.codemods.cli", "fix": "canary.codemods.cli", "migrations": "canary.codemods.cli", "migration": "canary.codemods.cli",
+    "report": "canary.reports.cli", "demo": "canary.cli_demo",
 }
 
 
@@ -62,7 +63,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     modules = [OWNER[command]] if command in OWNER else COMMAND_MODULES
     for name in modules:
         importlib.import_module(name).register(sub)
-    from .cli_examples import add_examples
+    from canary.cli_examples import add_examples
 
     add_examples(sub)
     return parser
@@ -74,7 +75,7 @@ EXIT_INTERNAL = 4
 def crash_log(exc: BaseException) -> Path:
     """Write the traceback of an unexpected error to `<CANARY_HOME>/logs/` (a temporary
     directory when that is not writable) and return the file."""
-    from .home import Home
+    from canary.kernel.home import Home
 
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     text = "".join(traceback.format_exception(exc))

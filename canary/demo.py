@@ -1,7 +1,7 @@
 """A demo ecosystem built on the fly: a tiny Python core and three connectors in git.
 
 Used by the tests and the benchmarks (and by anyone who wants to see canary
-work offline): `python -m matrix.demo DIR` writes it and prints the matrix path.
+work offline): `canary demo DIR` writes it and prints the matrix path.
 
 The core `democore` 1.0.0 has `Room.server_id`; 2.0.0 renames it to
 `Room.message_server_id` (the shape of elizaOS's serverId break). Designed

@@ -1,0 +1,254 @@
+"""`canary run` as explicit steps: plan -> execute -> judge -> diff -> report.
+
+Each step reads and fills one `RunState`; `run_pipeline` calls them in order, and the command line
+(canary.cli_run) only turns arguments into a `RunRequest` and prints what `announce` is given.
+Static exposure is measured inside `execute`, per connector ref, while the cell's checkout exists
+(the codemods lint is wired in here through `RunOptions.lint`, since the harness does not import
+codemods). To add a step: write `def step_x(state) -> None`, add it to `STEPS` in its place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from canary.kernel.errors import UserError
+from canary.kernel.home import Home
+from canary.kernel.redact import redact
+from canary.matrix import config, sources, waivers
+from canary.matrix.execute import RunOptions, RunOutcome, execute
+from canary.matrix.model import Cell, Matrix
+from canary.matrix.plan import plan, select
+from canary.matrix.progress import step
+from canary.matrix.results import CellResult
+from canary.matrix.store import RunDir, Store, open_run
+
+__all__ = ["RunRequest", "RunState", "STEPS", "run_pipeline", "compat_diff", "candidates_without_baseline"]
+
+
+@dataclass
+class RunRequest:
+    """What `canary run` was asked to do (its options, already parsed)."""
+
+    config: str | None = None
+    store: str | None = None
+    cells: list[str] = field(default_factory=list)
+    jobs: int | None = None
+    retries: int | None = None
+    use_cache: bool = True
+    resume: str | None = None
+    aa_check: bool | None = None
+    exit_by_status: bool = False
+    keep_work: bool = False
+    progress: str = "auto"
+    report: str = "html,md,junit,json"
+    argv: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunState:
+    """Everything the steps produce, in the order they produce it."""
+
+    request: RunRequest
+    announce: Callable[[list[str]], object]
+    home: Home = field(default_factory=Home.default)
+    matrix: Matrix | None = None
+    planned: list[Cell] = field(default_factory=list)  # the whole matrix
+    cells: list[Cell] = field(default_factory=list)  # the selection this run executes
+    unjudged: list[Cell] = field(default_factory=list)  # candidates whose baseline is not selected
+    outcome: RunOutcome | None = None
+    results: dict[str, CellResult] = field(default_factory=dict)
+    diff_file: Path | None = None
+    report_dir: Path | None = None
+    exit_code: int = 0
+    reaped: int = 0
+
+    @property
+    def run(self) -> RunDir:
+        assert self.outcome is not None, "the execute step has not run"
+        return self.outcome.run
+
+    @property
+    def step_mode(self) -> str:
+        return "quiet" if self.request.progress == "none" else self.request.progress
+
+
+def step_plan(state: RunState) -> None:
+    """Load matrix.yaml, plan every cell, select the requested ones, check that git refs exist."""
+    req = state.request
+    state.matrix = config.load(req.config)
+    state.planned = plan(state.matrix)
+    if req.resume is None:
+        sources.check_refs(state.matrix, state.home)
+    state.cells = select(state.planned, req.cells or None)
+    state.unjudged = candidates_without_baseline(state.planned, state.cells)
+
+
+def step_execute(state: RunState) -> None:
+    """Run the cells (cache, retries, static exposure) into a run directory of the store."""
+    req, matrix = state.request, state.matrix
+    store = Store(req.store) if req.store else Store(state.home.runs)
+    resume = open_run(req.resume, store.root) if req.resume else None
+    options = RunOptions(
+        selection=list(req.cells), planned_total=len(state.planned),
+        kind="repro" if req.exit_by_status else "release",
+        jobs=req.jobs or matrix.settings.jobs, retries=req.retries, use_cache=req.use_cache,
+        keep_work=req.keep_work, progress=req.progress, argv=req.argv,
+        aa_check=matrix.settings.aa_check if req.aa_check is None else req.aa_check,
+        lint=_lint_findings, verify_fix=_verify_fix,
+    )
+    if options.jobs < 1:
+        raise UserError("--jobs must be at least 1")
+    state.outcome = execute(matrix, state.cells, options, store=store, resume=resume, home=state.home)
+    state.results = state.run.read_cells()
+    state.reaped = state.outcome.reaped
+
+
+def step_judge(state: RunState) -> None:
+    """The decision (made by canary.matrix.verdicts when the run was recorded), as lines and an exit code."""
+    summary = state.outcome.summary
+    unjudged_ids = {c.id for c in state.unjudged}
+    lines: list[str] = []
+    if state.request.exit_by_status or state.unjudged:
+        statuses = _counts(r.status for r in state.results.values())
+        line = f"run {state.run.run_id}: cells: {statuses}"
+        if state.unjudged:
+            # A CI shard: a candidate compared with no baseline would read "green" here while it
+            # failed; its verdict belongs to `canary merge`, which sees every job's cells.
+            line += (f"; not judged here: {len(state.unjudged)} candidate cell(s) whose baseline is not in this run "
+                     "(`canary merge` judges the whole matrix)")
+            judged = _counts(v.verdict for v in summary.verdicts if v.cell_id not in unjudged_ids)
+            if judged:
+                line += f"; judged: {judged}"
+        lines.append(line)
+    else:
+        lines.append(summary.sentence)
+        lines.append(f"run {state.run.run_id}: {summary.decision} ({_counts(v.verdict for v in summary.verdicts)})")
+    lines += [f"  regressed (required): {v.cell_id}: {v.reason}" for v in summary.blocking]
+    lines += [f"  error (required): {v.cell_id}: {v.reason}" for v in summary.inconclusive]
+    lines += [f"  warning: {w}" for w in summary.warnings]
+    lines.append(f"results: {state.run.path}")
+    state.announce(lines)
+    if state.request.exit_by_status:
+        state.exit_code = _status_code({r.status for r in state.results.values()})
+    elif state.unjudged and summary.exit_code == 0:
+        # Never exit 0 ("green") for a job whose unjudged cells failed.
+        state.exit_code = _status_code({r.status for cid, r in state.results.items() if cid in unjudged_ids})
+    else:
+        state.exit_code = summary.exit_code
+
+
+def step_diff(state: RunState) -> None:
+    """The compat diff baseline -> newest candidate (advisory). A run of some cells (a CI shard)
+    leaves it to `canary merge`: computed once, not per job."""
+    if not state.matrix.compat.get("diff") or state.request.cells:
+        return
+    with step("compat diff: baseline -> newest candidate", state.step_mode):
+        state.diff_file = compat_diff(state.matrix, state.outcome.record.candidates, state.run.path)
+    if state.diff_file:
+        state.announce([f"breaking changes: {state.diff_file}"])
+
+
+def step_report(state: RunState) -> None:
+    """The report formats asked for (html, md, junit, json, badges) under `<run>/report/`."""
+    formats = state.request.report
+    if not formats or formats == "none":
+        return
+    from canary.reports import render_all
+
+    matrix = state.matrix
+    with step(f"report: {formats}", state.step_mode):
+        written = render_all(state.run.path, [f.strip() for f in formats.split(",") if f.strip()],
+                             state.run.path / "report",
+                             waivers=waivers.combine(matrix.waivers, waivers.load_beside(matrix.file)))
+    html = written.get("html") if isinstance(written, dict) else None
+    state.report_dir = Path(html) if html else state.run.path / "report"
+    state.announce([f"report: {state.report_dir}"])
+
+
+STEPS: tuple[Callable[[RunState], None], ...] = (step_plan, step_execute, step_judge, step_diff, step_report)
+
+
+def run_pipeline(request: RunRequest, announce: Callable[[list[str]], object] = lambda lines: None) -> RunState:
+    state = RunState(request=request, announce=announce)
+    for run_step in STEPS:
+        run_step(state)
+    return state
+
+
+def _counts(values) -> str:
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[str(v)] = counts.get(str(v), 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+
+def _lint_findings(paths: list[str], migration: str) -> list[dict]:
+    from canary.codemods.lint import lint_paths
+
+    return lint_paths(paths, migration).to_dict().get("findings", [])
+
+
+def _verify_fix(target: str, migration: str, matrix_file: str, connector: str):
+    from canary.codemods.verify import verify_fix
+
+    return verify_fix(target, migration, matrix_file, connector)
+
+
+def _status_code(statuses: set[str]) -> int:
+    return 3 if "error" in statuses else 1 if statuses & {"fail", "timeout"} else 0
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def candidates_without_baseline(planned: list, selected: list) -> list:
+    """Selected candidate cells whose baseline cell (same connector ref) the plan has but the
+    selection left out: their verdict cannot be decided by this run."""
+    chosen = {c.id for c in selected}
+    baselines = {(c.connector, c.ref): c.id for c in planned if c.role == "baseline"}
+    return [c for c in selected if c.role == "candidate"
+            and baselines.get((c.connector, c.ref)) not in (None, *chosen)]
+
+
+def compat_diff(matrix, candidate_labels: list[str], run_path: Path) -> Path | None:
+    """Baseline core against the newest candidate, for the report. Advisory: never fails the run.
+
+    `canary run` calls it for a whole run, `canary merge` once for the gathered CI jobs."""
+    from canary import compat
+
+    from canary.matrix.coresides import newest_candidate, side
+    from canary.matrix.plan import resolve_core_versions
+    from canary.matrix.registry import pip_index_env
+    from canary.matrix.store import write_json_atomic
+
+    specs, baseline = resolve_core_versions(matrix)
+    candidate = newest_candidate(matrix, candidate_labels, specs)
+    if candidate is None:
+        return None
+    try:
+        # The matrix's own index (find-links, no-index) for the sides pip fetches.
+        with _environ(pip_index_env(matrix.core.index) if matrix.core.ecosystem == "pypi" else {}):
+            doc = compat.compare(side(matrix, baseline), side(matrix, candidate),
+                                 language=matrix.compat.get("language"), config_file=matrix.compat.get("config"))
+    except (UserError, OSError, RuntimeError, ValueError) as exc:
+        print(redact(f"canary: warning: no compat diff of {baseline.label} -> {candidate.label}: {exc}"), file=sys.stderr)
+        return None
+    path = run_path / "compat-diff.json"
+    write_json_atomic(path, doc)
+    return path
