@@ -88,3 +88,30 @@ def test_a_torn_pypi_cache_index_is_rebuilt_from_the_artifacts(demo, tmp_path):
     assert r.status == "pass", r.reason
     rebuilt = json.loads(index_file.read_text())
     assert rebuilt["1.0.0"].startswith("democore-1.0.0") and Path(index_file.parent / rebuilt["1.0.0"]).is_file()
+
+
+def test_writing_to_a_device_or_fifo_writes_through_and_never_replaces_it(tmp_path):
+    """`--output /dev/null` must not turn /dev/null into a regular file (a rename would, as root).
+
+    The device is a private null device made in tmp_path (root can mknod), so that the old code,
+    which renamed over it, cannot break the machine's /dev/null while this test proves it."""
+    import os
+    import stat
+    import threading
+
+    from canary.kernel.atomic import write_text_atomic
+
+    if os.geteuid() == 0:
+        null = tmp_path / "null"
+        os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        write_text_atomic(null, "nothing\n")
+        assert stat.S_ISCHR(os.stat(null).st_mode), "the device was replaced by a regular file"
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    write_text_atomic(fifo, "through the pipe\n")
+    reader.join(10)
+    assert got == [b"through the pipe\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)

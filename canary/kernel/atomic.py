@@ -17,6 +17,14 @@ from pathlib import Path
 
 def write_bytes_atomic(path: Path | str, data: bytes, keep_mode: bool = False) -> None:
     path = Path(path)
+    if path.exists() and not path.is_file():
+        # `--output /dev/null` or `/dev/stdout`: a rename would replace the device itself (as root,
+        # /dev/null would become a regular file for every process on the machine). Write through.
+        if path.is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
