@@ -34,7 +34,7 @@ EXAMPLES: dict[str, list[str]] = {
                   "canary migration from-diff diff.json --id my-core-2.0 --output migration.yaml"],
     "report": ["canary report", "canary report merged --out report --format md,junit --github-summary",
                "canary report --diff compat-diff.json --badge-label 'elizaOS core'"],
-    "demo": ["canary demo /tmp/demo && canary run -c /tmp/demo/matrix.yaml   # offline, about a minute"],
+    "demo": ["canary demo /tmp/demo   # then: canary run -c /tmp/demo/matrix.yaml (offline, about a minute)"],
 }
 
 
