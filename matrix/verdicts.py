@@ -400,11 +400,13 @@ def classify(
             planned_refs.add((planned.connector, planned.ref))
             if planned.id in results:
                 baseline_by_ref[(planned.connector, planned.ref)] = results[planned.id]
+    # Bisection probes (role `bisect`, canary.matrix.bisect) are evidence for bisect.json, not
+    # cells of the matrix: they never count in the decision.
     verdicts = [
         classify_cell(p, results.get(p.id), baseline_by_ref.get((p.connector, p.ref)),
                       run_path=run.path, waivers=waivers, today=today,
                       baseline_planned=(p.connector, p.ref) in planned_refs)
-        for p in record.cells
+        for p in record.cells if p.role != "bisect"
     ]
     expired, removable = waiver_report(verdicts, waivers, today)
     return summarize(record, verdicts, expired_waivers=expired, removable_waivers=removable)
