@@ -223,7 +223,7 @@ class Prober:
         if self.run.read_cell(cell.id) is None:
             # A flaky probe must get its retry even when the matrix retries nothing.
             options = RunOptions(retries=max(1, self.matrix.settings.retries), use_cache=self.use_cache,
-                                 progress=self.progress, argv=["bisect", cell.id], kind=record.kind)
+                                 progress=self.progress)
             self._execute_keeping_verdicts(cell, options)
             self.cell_runs += 1
         status, verdict, note = judge_probe(self.run.read_cell(cell.id), self.run.path)

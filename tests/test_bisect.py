@@ -162,3 +162,16 @@ def test_probes_are_cached_like_any_cell(bisect_run):
     for p in s["probes"]:
         result = json.loads((run.path / "cells" / f"{p['cell_id']}.json").read_text())
         assert result["cached_from"] == bisect_run["run"].run_id, p
+
+
+def test_settings_bisect_is_off_by_default_and_checked(tmp_path):
+    from canary.kernel.errors import UserError
+    from canary.matrix import config
+
+    base = ("version: 1\ncore: {name: democore, ecosystem: pypi, versions: ['1.0.0', '2.0.0']}\n"
+            "connectors:\n  - {name: a, package: a, pypi: {versions: ['1.0']}, test: [[python, -V]]}\n")
+    assert config.loads(base).settings.bisect is False
+    assert config.loads(base + "settings: {bisect: true}\n").settings.bisect is True
+    with pytest.raises(UserError) as err:
+        config.loads(base + "settings: {bisect: sometimes}\n", str(tmp_path / "matrix.yaml"))
+    assert "matrix.yaml:5:20: key 'settings.bisect'" in str(err.value)
