@@ -156,10 +156,14 @@ def step_bisect(state: RunState) -> None:
     if not state.matrix.settings.bisect or not blocking:
         return
     from canary.bisection import bisect_and_diff
+    from canary.kernel.errors import InfrastructureError
 
-    with step(f"bisect: {len(blocking)} blocking regression(s)", state.step_mode):
-        _, lines = bisect_and_diff(state.matrix, state.run, blocking, state.home,
-                                   use_cache=state.request.use_cache, progress=state.request.progress)
+    try:
+        with step(f"bisect: {len(blocking)} blocking regression(s)", state.step_mode):
+            _, lines = bisect_and_diff(state.matrix, state.run, blocking, state.home,
+                                       use_cache=state.request.use_cache, progress=state.request.progress)
+    except (UserError, InfrastructureError) as exc:  # advisory: the verdicts stand without it
+        lines = [f"warning: no bisection: {getattr(exc, 'reason', None) or exc}"]
     state.announce(lines)
 
 

@@ -455,7 +455,8 @@ def decide(summary: Summary, record: RunRecord) -> Summary:
     reasons: list[str] = []
     if record.partial:
         total = f" of {record.planned_total}" if record.planned_total else ""
-        reasons.append(f"partial run: {len(record.cells)}{total} cells (--cells {' '.join(record.selection)})")
+        ran = [c for c in record.cells if c.role != "bisect"]
+        reasons.append(f"partial run: {len(ran)}{total} cells (--cells {' '.join(record.selection)})")
     if record.kind == "repro":
         reasons.append("a reproduction run of single cells, not a run of the matrix")
     reasons += [f"{v.cell_id}: regressed: {v.reason}" for v in blocking]

@@ -175,3 +175,35 @@ def test_settings_bisect_is_off_by_default_and_checked(tmp_path):
     with pytest.raises(UserError) as err:
         config.loads(base + "settings: {bisect: sometimes}\n", str(tmp_path / "matrix.yaml"))
     assert "matrix.yaml:5:20: key 'settings.bisect'" in str(err.value)
+
+
+def _wheel(dest, name: str, version: str) -> None:
+    """A minimal valid wheel: what a find-links index serves."""
+    import zipfile
+
+    info = f"{name}-{version}.dist-info"
+    with zipfile.ZipFile(dest / f"{name}-{version}-py3-none-any.whl", "w") as zf:
+        zf.writestr(f"{name}/__init__.py", f"__version__ = {version!r}\n")
+        zf.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        zf.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(f"{info}/RECORD", "")
+
+
+def test_pypi_versions_between_come_from_the_configured_index_in_pep440_order(tmp_path):
+    from canary.kernel.home import Home
+    from canary.matrix import config
+    from canary.matrix.plan import resolve_core_versions
+
+    links = tmp_path / "links"
+    links.mkdir()
+    published = ["0.9.0", "1.0.0", "1.5.0rc1", "1.5.0", "1.10.0", "2.0.0rc1", "2.0.0", "2.0.1"]
+    for v in published:
+        _wheel(links, "bisectcore", v)
+    matrix = config.loads(
+        "version: 1\ncore:\n  name: bisectcore\n  ecosystem: pypi\n  versions: ['1.0.0', '2.0.0']\n"
+        f"  index: {{find_links: [{str(links)!r}], no_index: true}}\n"
+        "connectors:\n  - {name: a, package: a, pypi: {versions: ['1.0']}, test: [[python, -V]]}\n")
+    specs, baseline = resolve_core_versions(matrix)
+    ecosystem, inside = bisect.between(matrix, baseline, specs[-1], Home(tmp_path / "home"))
+    # prereleases included, 1.10 after 1.5 (not text order), nothing outside the step
+    assert (ecosystem, [s.label for s in inside]) == ("pypi", ["1.5.0rc1", "1.5.0", "1.10.0", "2.0.0rc1"])
