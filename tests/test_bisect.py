@@ -207,3 +207,14 @@ def test_pypi_versions_between_come_from_the_configured_index_in_pep440_order(tm
     ecosystem, inside = bisect.between(matrix, baseline, specs[-1], Home(tmp_path / "home"))
     # prereleases included, 1.10 after 1.5 (not text order), nothing outside the step
     assert (ecosystem, [s.label for s in inside]) == ("pypi", ["1.5.0rc1", "1.5.0", "1.10.0", "2.0.0rc1"])
+
+
+@pytest.mark.slow
+def test_reports_of_a_run_with_probes_show_only_the_matrix_cells(bisect_run, tmp_path):
+    eco, run = bisect_run["eco"], bisect_run["run"]
+    proc = canary("report", str(run.path), "--out", str(tmp_path), "--format", "json,html", env=eco.env())
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "report.json").read_text())
+    ids = {c["id"] for c in doc["cells"]}
+    assert len(ids) == 6 and not any(i.endswith("--bisect") for i in ids)
+    assert "--bisect" not in (tmp_path / "index.html").read_text()
