@@ -151,9 +151,10 @@ def step_diff(state: RunState) -> None:
 
 def step_bisect(state: RunState) -> None:
     """settings.bisect: the first bad version (or commit) of each blocking regression, found with
-    probe cells in this run (canary.matrix.bisect), and the compat diff of its step."""
+    probe cells in this run (canary.matrix.bisect), and the compat diff of its step. A run of some
+    cells (a CI shard) leaves it to `canary bisect`: `canary merge` keeps only planned cells."""
     blocking = [v.cell_id for v in state.outcome.summary.blocking]
-    if not state.matrix.settings.bisect or not blocking:
+    if not state.matrix.settings.bisect or not blocking or state.request.cells:
         return
     from canary.bisection import bisect_and_diff
     from canary.kernel.errors import InfrastructureError

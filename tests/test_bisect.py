@@ -149,7 +149,8 @@ def test_cli_bisect_reads_back_its_probes_and_errors_are_one_line(bisect_run):
 
 @pytest.mark.slow
 def test_probes_are_cached_like_any_cell(bisect_run):
-    """A second run of alpha's cells bisects again: every probe comes from the result cache."""
+    """A run of alpha's cells only (a CI shard's shape) does not bisect by itself; `canary bisect`
+    on it runs the same probes, and every one comes from the result cache."""
     eco = bisect_run["eco"]
     proc = canary("run", "-c", str(eco.matrix), "--cells", "alpha*", "--progress", "plain", "--report", "none",
                   cwd=eco.root, env=eco.env(), timeout=900)
@@ -157,6 +158,9 @@ def test_probes_are_cached_like_any_cell(bisect_run):
 
     run = Store(eco.home / "runs").runs()[-1]
     assert run.path != bisect_run["run"].path, proc.stderr
+    assert not (run.path / "bisect.json").exists()
+    proc = canary("bisect", "alpha@main--core-git_v2.0.0", "--progress", "plain", env=eco.env(), timeout=900)
+    assert proc.returncode == 0, proc.stderr
     s = _searches(run)["alpha"]
     assert s["first_bad"] == eco.label(bisect_eco.RENAME)
     for p in s["probes"]:
