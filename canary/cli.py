@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "canary.codemods.cli",  # lint, fix, migrations, migration
     "canary.reports.cli",  # report
     "canary.cli_demo",  # demo
+    "canary.cli_bisect",  # bisect
 )
 
 # Which module owns which command, so that `canary diff` imports only compat (startup time is
@@ -47,7 +48,7 @@ OWNER = {
     "ci-matrix": "canary.cli_fanout", "merge": "canary.cli_fanout", "verdicts": "canary.cli_fanout",
     "import-registry": "canary.matrix.cli_npm", "promote": "canary.promote.cli", "diff": "canary.compat.cli",
     "lint": "canary.codemods.cli", "fix": "canary.codemods.cli", "migrations": "canary.codemods.cli", "migration": "canary.codemods.cli",
-    "report": "canary.reports.cli", "demo": "canary.cli_demo",
+    "report": "canary.reports.cli", "demo": "canary.cli_demo", "bisect": "canary.cli_bisect",
 }
 
 

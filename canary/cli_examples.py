@@ -34,6 +34,8 @@ EXAMPLES: dict[str, list[str]] = {
                   "canary migration from-diff diff.json --id my-core-2.0 --output migration.yaml"],
     "report": ["canary report", "canary report merged --out report --format md,junit --github-summary",
                "canary report --diff compat-diff.json --badge-label 'elizaOS core'"],
+    "bisect": ["canary bisect 'plugin-discord@1.3.3--core-1.6.5'   # a regressed cell of the latest run",
+               "canary bisect alpha@main--core-git_v2.0.0 --run 20261121T080000.000000Z-abc123 --json"],
     "demo": ["canary demo /tmp/demo   # then: canary run -c /tmp/demo/matrix.yaml (offline, about a minute)"],
 }
 

@@ -1,4 +1,4 @@
-"""`canary run` as explicit steps: plan -> execute -> judge -> diff -> report.
+"""`canary run` as explicit steps: plan -> execute -> judge -> bisect -> diff -> report.
 
 Each step reads and fills one `RunState`; `run_pipeline` calls them in order, and the command line
 (canary.cli_run) only turns arguments into a `RunRequest` and prints what `announce` is given.
@@ -9,16 +9,12 @@ codemods). To add a step: write `def step_x(state) -> None`, add it to `STEPS` i
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from canary.kernel.errors import UserError
 from canary.kernel.home import Home
-from canary.kernel.redact import redact
 from canary.matrix import config, sources, waivers
 from canary.matrix.execute import RunOptions, RunOutcome, execute
 from canary.matrix.model import Cell, Matrix
@@ -153,6 +149,25 @@ def step_diff(state: RunState) -> None:
         state.announce([f"breaking changes: {state.diff_file}"])
 
 
+def step_bisect(state: RunState) -> None:
+    """settings.bisect: the first bad version (or commit) of each blocking regression, found with
+    probe cells in this run (canary.matrix.bisect), and the compat diff of its step. A run of some
+    cells (a CI shard) leaves it to `canary bisect`: `canary merge` keeps only planned cells."""
+    blocking = [v.cell_id for v in state.outcome.summary.blocking]
+    if not state.matrix.settings.bisect or not blocking or state.request.cells:
+        return
+    from canary.bisection import bisect_and_diff
+    from canary.kernel.errors import InfrastructureError
+
+    try:
+        with step(f"bisect: {len(blocking)} blocking regression(s)", state.step_mode):
+            _, lines = bisect_and_diff(state.matrix, state.run, blocking, state.home,
+                                       use_cache=state.request.use_cache, progress=state.request.progress)
+    except (UserError, InfrastructureError) as exc:  # advisory: the verdicts stand without it
+        lines = [f"warning: no bisection: {getattr(exc, 'reason', None) or exc}"]
+    state.announce(lines)
+
+
 def step_report(state: RunState) -> None:
     """The report formats asked for (html, md, junit, json, badges) under `<run>/report/`."""
     formats = state.request.report
@@ -170,7 +185,8 @@ def step_report(state: RunState) -> None:
     state.announce([f"report: {state.report_dir}"])
 
 
-STEPS: tuple[Callable[[RunState], None], ...] = (step_plan, step_execute, step_judge, step_diff, step_report)
+STEPS: tuple[Callable[[RunState], None], ...] = (step_plan, step_execute, step_judge, step_bisect, step_diff,
+                                                 step_report)
 
 
 def run_pipeline(request: RunRequest, announce: Callable[[list[str]], object] = lambda lines: None) -> RunState:
@@ -203,20 +219,6 @@ def _status_code(statuses: set[str]) -> int:
     return 3 if "error" in statuses else 1 if statuses & {"fail", "timeout"} else 0
 
 
-@contextlib.contextmanager
-def _environ(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def candidates_without_baseline(planned: list, selected: list) -> list:
     """Selected candidate cells whose baseline cell (same connector ref) the plan has but the
     selection left out: their verdict cannot be decided by this run."""
@@ -230,24 +232,17 @@ def compat_diff(matrix, candidate_labels: list[str], run_path: Path) -> Path | N
     """Baseline core against the newest candidate, for the report. Advisory: never fails the run.
 
     `canary run` calls it for a whole run, `canary merge` once for the gathered CI jobs."""
-    from canary import compat
-
-    from canary.matrix.coresides import newest_candidate, side
+    from canary.compat_steps import compare_cores
+    from canary.matrix.coresides import newest_candidate
     from canary.matrix.plan import resolve_core_versions
-    from canary.matrix.registry import pip_index_env
     from canary.matrix.store import write_json_atomic
 
     specs, baseline = resolve_core_versions(matrix)
     candidate = newest_candidate(matrix, candidate_labels, specs)
     if candidate is None:
         return None
-    try:
-        # The matrix's own index (find-links, no-index) for the sides pip fetches.
-        with _environ(pip_index_env(matrix.core.index) if matrix.core.ecosystem == "pypi" else {}):
-            doc = compat.compare(side(matrix, baseline), side(matrix, candidate),
-                                 language=matrix.compat.get("language"), config_file=matrix.compat.get("config"))
-    except (UserError, OSError, RuntimeError, ValueError) as exc:
-        print(redact(f"canary: warning: no compat diff of {baseline.label} -> {candidate.label}: {exc}"), file=sys.stderr)
+    doc = compare_cores(matrix, baseline, candidate)
+    if doc is None:
         return None
     path = run_path / "compat-diff.json"
     write_json_atomic(path, doc)

@@ -349,6 +349,7 @@ def _build(data: dict, pos: Positions) -> dict:
         retries=settings_data.get("retries", Settings.retries),
         aa_check=settings_data.get("aa_check", Settings.aa_check),
         jobs=settings_data.get("jobs", Settings.jobs),
+        bisect=settings_data.get("bisect", Settings.bisect),
     )
     waivers = tuple(
         Waiver(cell=w["cell"], reason=w["reason"], issue=w.get("issue", ""), expires=w.get("expires"))

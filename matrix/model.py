@@ -14,7 +14,7 @@ from typing import Literal
 
 Ecosystem = Literal["pypi", "npm"]
 Tier = Literal["required", "optional"]
-Role = Literal["baseline", "candidate"]
+Role = Literal["baseline", "candidate", "bisect"]  # bisect: a probe of canary.matrix.bisect, never judged
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]+")
 
@@ -120,6 +120,7 @@ class Settings:
     retries: int = 2  # extra attempts for a regressed candidate cell (flaky detection)
     aa_check: bool = False  # run baseline cells twice
     jobs: int = 1
+    bisect: bool = False  # bisect every blocking regression after the run (canary.matrix.bisect)
 
 
 @dataclass(frozen=True)

@@ -400,11 +400,13 @@ def classify(
             planned_refs.add((planned.connector, planned.ref))
             if planned.id in results:
                 baseline_by_ref[(planned.connector, planned.ref)] = results[planned.id]
+    # Bisection probes (role `bisect`, canary.matrix.bisect) are evidence for bisect.json, not
+    # cells of the matrix: they never count in the decision.
     verdicts = [
         classify_cell(p, results.get(p.id), baseline_by_ref.get((p.connector, p.ref)),
                       run_path=run.path, waivers=waivers, today=today,
                       baseline_planned=(p.connector, p.ref) in planned_refs)
-        for p in record.cells
+        for p in record.cells if p.role != "bisect"
     ]
     expired, removable = waiver_report(verdicts, waivers, today)
     return summarize(record, verdicts, expired_waivers=expired, removable_waivers=removable)
@@ -453,7 +455,8 @@ def decide(summary: Summary, record: RunRecord) -> Summary:
     reasons: list[str] = []
     if record.partial:
         total = f" of {record.planned_total}" if record.planned_total else ""
-        reasons.append(f"partial run: {len(record.cells)}{total} cells (--cells {' '.join(record.selection)})")
+        ran = [c for c in record.cells if c.role != "bisect"]
+        reasons.append(f"partial run: {len(ran)}{total} cells (--cells {' '.join(record.selection)})")
     if record.kind == "repro":
         reasons.append("a reproduction run of single cells, not a run of the matrix")
     reasons += [f"{v.cell_id}: regressed: {v.reason}" for v in blocking]

@@ -168,13 +168,16 @@ def in_declared_range(ecosystem: str, version: str, declared: str) -> bool:
     return satisfies(ecosystem, version, declared, include_prerelease=True)
 
 
+def version_key(ecosystem: str, version: str) -> tuple:
+    """The ecosystem's order (npm semver, PEP 440); versions that do not parse sort last, by text."""
+    try:
+        return (0, SemVer.parse(version)._key()) if ecosystem == "npm" else (0, Version(version))
+    except (ValueError, InvalidVersion):
+        return (1, version)
+
+
 def sort_versions(ecosystem: str, versions: list[str]) -> list[str]:
-    def key(v):
-        try:
-            return (0, SemVer.parse(v)._key()) if ecosystem == "npm" else (0, Version(v))
-        except (ValueError, InvalidVersion):
-            return (1, v)
-    return sorted(versions, key=key)
+    return sorted(versions, key=lambda v: version_key(ecosystem, v))
 
 
 def is_prerelease(ecosystem: str, version: str) -> bool:

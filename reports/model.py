@@ -172,7 +172,7 @@ def headline(report: Report) -> str:
 def _columns(record: RunRecord) -> list[str]:
     base = [p.core for p in record.cells if p.role == "baseline"]
     cand = list(record.candidates) + [p.core for p in record.cells if p.role == "candidate"]
-    return _unique(base + cand + [p.core for p in record.cells])
+    return _unique(base + cand + [p.core for p in record.cells if p.role != "bisect"])
 
 
 def _attempts(run: RunDir, result: CellResult | None) -> list[AttemptView]:
@@ -217,6 +217,8 @@ def build(run: RunDir, diff: Diff | None = None, badge_label: str | None = None,
     by_id = {v.cell_id: v for v in summary.verdicts}
     cells = []
     for planned in record.cells:
+        if planned.id not in by_id:  # a bisection probe (role `bisect`): shown through bisect.json
+            continue
         result = results.get(planned.id)
         verdict = by_id[planned.id]
         attempts = _attempts(run, result)
