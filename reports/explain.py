@@ -130,9 +130,13 @@ def words(text: str) -> set[str]:
 
 def overlap(failure: set[str], symbol: str) -> tuple[float, list[str]]:
     """How much of the symbol's own name the failure says (its container counts a quarter)."""
-    parts = symbol.split("(")[0].split(".")
-    leaf = words(parts[-1]) - _STOP
-    container = words(".".join(parts[:-1])) - _STOP - leaf
+    if symbol.endswith(")") and "(" in symbol:  # `make_room(server_id)`: the parameter changed
+        head, _, param = symbol[:-1].rpartition("(")
+        leaf, container = words(param) - _STOP, words(head) - _STOP
+    else:  # `Room.server_id`, `ensureConnection(params).serverId`: the last name changed
+        head, _, name = symbol.rpartition(".")
+        leaf, container = words(name or symbol) - _STOP, words(head) - _STOP
+    container -= leaf
     hit_leaf, hit_container = leaf & failure, container & failure
     if not any(len(w) >= 4 for w in hit_leaf):  # "id" alone matches half of any API
         return 0.0, []
@@ -291,7 +295,8 @@ def _is_rename(ch) -> bool:
     return bool(ch.renamed_to) or "renam" in ch.rule
 
 
-def _exposure_by_change(diff: Diff, exposure: Exposure | None, refs: dict[str, str]) -> list[dict[str, int]]:
+def exposure_by_change(diff: Diff, exposure: Exposure | None, refs: dict[str, str],
+                       keep_zero: bool = False) -> list[dict[str, int]]:
     """Places per connector ref for each change. Where a rename and another change (its deprecated
     alias's type, say) name the same symbol, the places belong to the rename: the lint rule that
     counted them is the rename's migration."""
@@ -299,11 +304,15 @@ def _exposure_by_change(diff: Diff, exposure: Exposure | None, refs: dict[str, s
     out = []
     for ch in diff.changes:
         counts = {}
-        if exposure is not None and not (ch.symbol in renamed and not _is_rename(ch)):
+        if exposure is not None:
+            shadowed = ch.symbol in renamed and not _is_rename(ch)
             for key, package_key in refs.items():
                 exp = exposure.connectors.get(key) or exposure.connectors.get(package_key)
-                if exp is not None and exp.touches(ch.symbol):
-                    counts[key] = exp.touches(ch.symbol)
+                if exp is None:
+                    continue
+                n = 0 if shadowed else exp.touches(ch.symbol)
+                if n or keep_zero:
+                    counts[key] = n
         out.append(counts)
     return out
 
@@ -325,7 +334,7 @@ def rank_causes(diff: Diff, step: str, failure: set[str], exposure: Exposure | N
                 refs: dict[str, str]) -> list[Cause]:
     """Breaking changes of one step that could explain the failure, best first; [] when none scores."""
     causes = []
-    for ch, counts in zip(diff.changes, _exposure_by_change(diff, exposure, refs)):
+    for ch, counts in zip(diff.changes, exposure_by_change(diff, exposure, refs)):
         if ch.severity == "INFO":
             continue
         ov, shared = overlap(failure, ch.symbol)
