@@ -173,3 +173,65 @@ def test_without_a_compat_diff_it_says_so(explained, tmp_path):
     (run / "compat-diff.json").unlink()
     proc = canary("verdicts", str(run))
     assert "no matching change: the run has no compat diff of this step" in proc.stdout
+
+
+MEASURE = """<script>
+// Written into a copy of the page by the test: what the browser laid out at this width.
+window.addEventListener("load", () => {
+  const b = document.body;
+  b.dataset.viewport = String(window.innerWidth);
+  b.dataset.pageWidth = String(document.documentElement.scrollWidth);
+  const wide = [...document.querySelectorAll("table")].filter(t => {
+    const box = t.closest(".scroll");
+    return !box || getComputedStyle(box).overflowX !== "auto";
+  }).filter(t => t.getBoundingClientRect().width > window.innerWidth);
+  b.dataset.unscrolledWideTables = String(wide.length);
+  const why = document.getElementById("why");
+  b.dataset.whyAfterH1 = String(why !== null && why.previousElementSibling.id === "promotion");
+  b.dataset.whyTop = String(why ? Math.round(why.getBoundingClientRect().top) : -1);
+});
+</script>"""
+
+
+@pytest.mark.chromium
+def test_why_section_in_headless_chromium_at_420_px(explained, tmp_path):
+    from tests.test_reports_chromium import CHROMIUM, _install_chromium
+    from tests.conftest_reports import parse_html
+
+    if not Path(CHROMIUM).exists() and _install_chromium():
+        pytest.skip("headless Chromium unavailable")
+    import subprocess
+
+    index = explained["run"].path / "report" / "index.html"
+    page = index.with_name("measured.html")
+    page.write_text(index.read_text().replace("</body>", MEASURE + "</body>"))
+    # Headless Chromium's window is at least 500 px wide: a 420 px screen is an iframe of that width,
+    # whose measurements the outer page copies into its own DOM for --dump-dom.
+    frame = index.with_name("frame.html")
+    for width in (420, 1280):
+        frame.write_text(
+            f'<!DOCTYPE html><html><body style="margin:0"><iframe id="f" src="measured.html" '
+            f'style="width:{width}px;height:900px;border:0"></iframe><script>window.addEventListener("load", () => '
+            '{ const inner = document.getElementById("f").contentDocument.body.dataset; '
+            'Object.assign(document.body.dataset, inner); });</script></body></html>')
+        proc = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--allow-file-access-from-files",
+             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900", "--virtual-time-budget=3000",
+             "--dump-dom", frame.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        dom = parse_html(proc.stdout)
+        body = dom.find("body").attrs
+        assert body["data-viewport"] == str(width)
+        assert int(body["data-page-width"]) <= width, body  # nothing pushes the page sideways
+        assert body["data-unscrolled-wide-tables"] == "0", body  # wide tables scroll inside their box
+        assert body["data-why-after-h1"] == "true"
+        why = parse_html(index.read_text()).find("section", id="why")
+        text = why.text()
+        assert "Why: 2 causes, 3 cells" in text
+        assert "AttributeError: 'Room' object has no attribute 'server_id'" in text
+        assert "democore.Room.server_id" in text and "message_server_id" in text
+        assert "alpha@next" in text and "No matching change." in text
+    page.unlink()
+    frame.unlink()
