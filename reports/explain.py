@@ -355,14 +355,19 @@ def _newer_ref_fix(connector: str, ref: str, bad_cores: list[str], verdicts: lis
     for v in verdicts:
         if v.connector == connector and v.ref != ref:
             by_ref.setdefault(v.ref, {})[v.core] = v
-    passing = [r for r, cells in by_ref.items()
-               if all(c in cells and cells[c].verdict in _PASSED for c in bad_cores)]
+    passing = [r for r, cells in by_ref.items() if all(c in cells and _passed(cells[c]) for c in bad_cores)]
     versions = _versions_newer_than(ecosystem, ref, passing)
     if not versions:
         return None
     best = versions[-1]
     return Fix("newer-ref", f"{connector}@{best} passes on core {', '.join(bad_cores)} (instead of {ref})", connector, ref,
                other_ref=best, cores=list(bad_cores))
+
+
+def _passed(v: Verdict) -> bool:
+    """Passed on that core: ok or fixed, also where the core is outside the ref's declared range
+    (plugin-discord 1.3.8 declares ^1.7.2 and still passes on 1.6.5)."""
+    return v.verdict in _PASSED or (v.verdict == "unsupported" and v.judged in _PASSED)
 
 
 def _versions_newer_than(ecosystem: str, ref: str, refs: list[str]) -> list[str]:
@@ -406,8 +411,8 @@ def _yaml_text(s: str) -> str:
 
 
 def _diff_for(run_path: Path, step: Step, record: RunRecord, cache: dict) -> tuple[Diff | None, str]:
-    """The compat diff of a step: its own file, else the run's baseline -> newest diff when that is the
-    step; ("", None) when the run has neither (no `compat: {diff: true}`)."""
+    """The compat diff of a step: its own file, else the run's baseline -> newest diff;
+    (None, "") when the run has neither (no `compat: {diff: true}`)."""
     candidates = []
     if step.pair:
         candidates.append(step_diff_path(run_path, *step.pair))

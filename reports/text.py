@@ -55,10 +55,6 @@ def group_lines(group: Group, indent: str = "  ") -> list[str]:
         if f.kind == "waiver":
             continue
         lines.append(f"{indent}fix: {f.text}")
-    waivers = [f for f in group.fixes if f.kind == "waiver"]
-    if waivers:
-        lines.append(f"{indent}or waive it: {waivers[0].waiver['cell']} until {waivers[0].waiver['expires']} "
-                     "(entry ready to paste in the report)")
     return lines
 
 
@@ -73,4 +69,8 @@ def explanation_lines(explanation: Explanation, max_groups: int = MAX_GROUPS) ->
         lines += group_lines(g)
     if len(groups) > max_groups:
         lines.append(f"… {_plural(len(groups) - max_groups, 'more group')} in explain.json and the report")
+    waivers = [f for g in groups for f in g.fixes if f.kind == "waiver"]
+    if waivers:
+        n = len(waivers)
+        lines.append(f"or waive: {n} waivers.yaml entr{'y' if n == 1 else 'ies'} ready to paste (expiring {waivers[0].waiver['expires']}) in the report and explain.json")
     return lines
