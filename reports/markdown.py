@@ -140,8 +140,8 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
         step = _text(sc.label.replace("->", "→"), 80)
         if sc.key:
             sections.append(Section(
-                f"\n<details open><summary>Breaking changes of core {step} that explain something "
-                f"({len(sc.key)} of {sc.total})</summary>\n\n" + table,
+                f"\n<details open><summary>Breaking changes ({len(sc.key)} of {sc.total}) of core {step}: "
+                "those a connector uses or a failure names</summary>\n\n" + table,
                 [change_row(ch) for ch in sc.key], "\n</details>\n", share=0.15))
         rest = [ch for ch in sc.rest if ch.severity != "INFO"]
         if rest:  # no connector uses them, no failure names them: folded, and cut first
