@@ -175,6 +175,7 @@ def cmd_merge(args) -> int:
     record = out.read_run()
     record.exit_code = summary.exit_code
     out.write_run(record)
+    _merge_step_diffs(args.config or plan.matrix_file or None, plan, out, summary, record)
     print(f"merged {len(result.found)}/{len(plan.cells)} planned cells from {len(result.sources)} "
           f"job run(s) into {out.path}", file=sys.stderr)
     _emit(summary, args.json, out)
@@ -201,6 +202,22 @@ def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: fanout.Pla
 
         with step("compat diff: baseline -> newest candidate"):
             compat_diff(matrix, plan.candidates, out.path)
+
+
+def _merge_step_diffs(matrix_file: str | None, plan: fanout.Plan, out: RunDir, summary, record) -> None:
+    """The compat diff of each step where a regression first appears (as `canary run` writes them),
+    computed once for the gathered jobs. Advisory: never fails the merge."""
+    if not matrix_file or not Path(matrix_file).is_file():
+        return
+    matrix = _load_matrix(matrix_file)
+    if not matrix.compat.get("diff") or (plan.matrix_digest and plan.matrix_digest != matrix.digest):
+        return
+    from canary.kernel.home import Home
+    from canary.pipeline import regression_pairs, step_diffs
+
+    pairs = regression_pairs(matrix, summary, record, out.path)
+    if pairs:
+        step_diffs(matrix, pairs, out.path, Home.default())
 
 
 def _default_store() -> Path:

@@ -288,13 +288,14 @@ def compat_diff(matrix, candidate_labels: list[str], run_path: Path) -> Path | N
 
 def regression_steps(state: RunState) -> list[tuple[str, str]]:
     """The steps (last good, first bad) where a regression first appears, bisection's when it ran."""
+    return regression_pairs(state.matrix, state.outcome.summary, state.outcome.record, state.run.path)
+
+
+def regression_pairs(matrix, summary, record, run_path: Path) -> list[tuple[str, str]]:
     from canary.matrix.steps import attribute_run, step_pairs
 
-    record = state.outcome.record
     cores = list(dict.fromkeys([*record.candidates, *(p.core for p in record.cells)]))
-    steps = attribute_run(state.outcome.summary.verdicts, state.matrix.core.ecosystem, record.baseline, cores,
-                          state.run.path)
-    return step_pairs(steps)
+    return step_pairs(attribute_run(summary.verdicts, matrix.core.ecosystem, record.baseline, cores, run_path))
 
 
 def step_diffs(matrix, pairs: list[tuple[str, str]], run_path: Path, home: Home) -> dict[tuple[str, str], Path]:

@@ -106,6 +106,13 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
     fixed += _why(report)
     sections: list[Section] = []
 
+    waivers = [f for g in (report.explanation.groups if report.explanation else []) for f in g.fixes
+               if f.kind == "waiver"]
+    if waivers:  # ready to paste; after the groups, and cut before them
+        sections.append(Section(
+            f"\n<details><summary>Waivers ready to paste ({len(waivers)})</summary>\n\n```yaml\n",
+            [_code_line(f.snippet or "", 1000) for f in waivers], "```\n\n</details>\n", share=0.1,
+            more_note="# … {n} more in report.json and explain.json"))
     grouped = {cid for g in (report.explanation.groups if report.explanation else []) for cid in g.cells}
     ungrouped = [c for c in report.blocking if c.id not in grouped]
     if ungrouped:
@@ -197,12 +204,12 @@ def _why(report: Report) -> list[str]:
         else:
             out.append(f"   - **{_text(g.no_match, WHY_LINE_CAP)}**")
         for f in g.fixes:
-            if f.kind == "waiver":
-                snippet = "".join(f"     {line}\n" for line in _code_line(f.snippet or "", 1000).splitlines())
-                out.append(f"   - or waive it: <details><summary>{_text(f.waiver['cell'], 120)} until "
-                           f"{f.waiver['expires']}</summary>\n\n     ```yaml\n{snippet}     ```\n\n     </details>")
-            else:
+            if f.kind != "waiver":
                 out.append(f"   - fix: {_text(f.text, WHY_LINE_CAP)}")
+        waivers = [f for f in g.fixes if f.kind == "waiver"]
+        if waivers:
+            out.append(f"   - or waive: {', '.join(_inline_code(f.waiver['cell']) for f in waivers)} "
+                       f"until {waivers[0].waiver['expires']} (entries below)")
     if len(ex.groups) > MAX_WHY_GROUPS:
         out.append(f"\n… {len(ex.groups) - MAX_WHY_GROUPS} more groups in report.json and the HTML report.")
     out.append("")

@@ -235,3 +235,30 @@ def test_why_section_in_headless_chromium_at_420_px(explained, tmp_path):
         assert "alpha@next" in text and "No matching change." in text
     page.unlink()
     frame.unlink()
+
+
+def test_signature_normalises_numbers_ids_paths_and_hex():
+    from canary.reports.explain import normalise, overlap, words
+
+    line = ("Error: No server ID found 1100000000000000001 in /tmp/cells/abc/node_modules/x.js "
+            "(room 550e8400-e29b-41d4-a716-446655440000, buffer 0xdeadbeef, commit 3f2a9c1d8e, user 'guild-10')")
+    assert normalise(line) == ("Error: No server ID found <n> in <path> (room <id>, buffer <hex>, commit <hex>, "
+                               "user '<id>')")
+    assert normalise("No server ID found 10") == normalise("No server ID found 42")
+    assert words("server ID") == words("serverId") == words("server_id") == {"server", "id"}
+    assert overlap(words("No server ID found 10"), "World.serverId")[0] == 1.0
+    assert overlap(words("id 10 missing"), "Room.roomId") == (0.0, [])  # "id" alone matches half of any API
+
+
+def test_report_md_keeps_the_groups_when_it_cuts(explained):
+    from canary.reports import markdown
+    from canary.reports.model import build
+
+    report = build(explained["run"])
+    full = markdown.render(report)
+    cut = markdown.render(report, max_chars=len(full) // 2)
+    assert len(cut) <= len(full) // 2 < len(full)
+    why = full[full.index("#### Why"):full.index("#### Why") + 200]
+    assert why in cut  # the explanation is in the head the budget never cuts
+    assert "no matching change" in cut and "democore.Room.server_id" in cut
+    assert "more not shown here" in cut or "Further sections left out" in cut  # the tail was cut instead
