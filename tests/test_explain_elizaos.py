@@ -77,6 +77,14 @@ def test_terminal_html_markdown_and_json_say_it(elizaos_run):
     # the breaking-changes table of the step: the explaining changes first, the rest folded
     step = next(s for s in report["step_changes"] if s["step"] == "1.6.4 -> 1.6.5")
     assert 0 < len(step["explaining"]) < step["total"]
+    assert '<details class="rest"><summary>' in html  # the rest of the step's changes, folded
+    from tests.conftest_reports import parse_html
+
+    table = parse_html(html).find("table", id="exposure-table")
+    columns = [th.text() for th in table.find("thead").iter("th")][2:]
+    exposure = load_exposure(run).connectors.values()
+    assert columns and all(any(e.touches(c) for e in exposure) for c in columns)  # no column of zeros
+    assert len(columns) < len(report["changes"])
     badge = (run.path / "report" / "badges").glob("plugin-discord.svg")
     assert all("1.3.8 compatible" in b.read_text() for b in badge)
 
