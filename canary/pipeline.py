@@ -1,4 +1,4 @@
-"""`canary run` as explicit steps: plan -> execute -> judge -> diff -> report.
+"""`canary run` as explicit steps: plan -> execute -> judge -> diff -> report -> explain.
 
 Each step reads and fills one `RunState`; `run_pipeline` calls them in order, and the command line
 (canary.cli_run) only turns arguments into a `RunRequest` and prints what `announce` is given.
