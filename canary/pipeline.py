@@ -168,10 +168,14 @@ def step_explain(state: RunState) -> None:
     if not explains(state):
         return
     summary = state.outcome.summary
-    explanation = _explain.explain(state.run, summary, state.outcome.record, state.results)
+    try:
+        explanation = _explain.explain(state.run, summary, state.outcome.record, state.results)
+        _explain.write(explanation, state.run.path)
+        annotate_verdicts(state.run.path, explanation)
+    except (UserError, OSError, ValueError, KeyError) as exc:  # advisory, like the diff: the verdicts stand
+        print(redact(f"canary: warning: no explanation of the regressions: {exc}"), file=sys.stderr)
+        return
     state.explanation = explanation
-    _explain.write(explanation, state.run.path)
-    annotate_verdicts(state.run.path, explanation)
     from canary.reports.text import explanation_lines
 
     lines = explanation_lines(explanation)
