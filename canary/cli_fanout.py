@@ -105,11 +105,26 @@ def format_table(summary: verdicts.Summary) -> str:
     return "\n".join(lines)
 
 
-def _emit(summary: verdicts.Summary, as_json: bool) -> None:
+def _emit(summary: verdicts.Summary, as_json: bool, run: RunDir | None = None) -> None:
+    """The verdicts; with the run, each regressed cell's group, first bad core, probable causes and
+    fixes (canary.reports.explain), as `canary run` writes them into verdicts.json."""
+    explanation = None
+    if run is not None:
+        from canary.reports.explain import explain
+
+        explanation = explain(run, summary)
     if as_json:
-        print(json.dumps(summary.to_dict(), indent=2))
+        doc = summary.to_dict()
+        if explanation is not None:
+            for v in doc["verdicts"]:
+                v.update(explanation.for_cell(v["cell_id"]))
+        print(json.dumps(doc, indent=2))
     else:
         print(format_table(summary))
+        if explanation is not None and explanation.groups:
+            from canary.reports.text import explanation_lines
+
+            print("\n".join(explanation_lines(explanation)))
 
 
 # ---------------------------------------------------------------- handlers
@@ -160,9 +175,10 @@ def cmd_merge(args) -> int:
     record = out.read_run()
     record.exit_code = summary.exit_code
     out.write_run(record)
+    _merge_step_diffs(args.config or plan.matrix_file or None, plan, out, summary, record)
     print(f"merged {len(result.found)}/{len(plan.cells)} planned cells from {len(result.sources)} "
           f"job run(s) into {out.path}", file=sys.stderr)
-    _emit(summary, args.json)
+    _emit(summary, args.json, out)
     return summary.exit_code
 
 
@@ -188,6 +204,22 @@ def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: fanout.Pla
             compat_diff(matrix, plan.candidates, out.path)
 
 
+def _merge_step_diffs(matrix_file: str | None, plan: fanout.Plan, out: RunDir, summary, record) -> None:
+    """The compat diff of each step where a regression first appears (as `canary run` writes them),
+    computed once for the gathered jobs. Advisory: never fails the merge."""
+    if not matrix_file or not Path(matrix_file).is_file():
+        return
+    matrix = _load_matrix(matrix_file)
+    if not matrix.compat.get("diff") or (plan.matrix_digest and plan.matrix_digest != matrix.digest):
+        return
+    from canary.kernel.home import Home
+    from canary.pipeline import regression_pairs, step_diffs
+
+    pairs = regression_pairs(matrix, summary, record, out.path)
+    if pairs:
+        step_diffs(matrix, pairs, out.path, Home.default())
+
+
 def _default_store() -> Path:
     from canary.kernel.home import Home  # the same store `canary run` writes to
 
@@ -209,5 +241,5 @@ def cmd_verdicts(args) -> int:
         print(f"canary: note: matrix file {matrix_file} not found; only --waivers apply", file=sys.stderr)
     waivers = waivers_mod.for_matrix(matrix_file, args.waivers, required=bool(args.config))
     summary = verdicts.classify(run, record, waivers=waivers, today=_today(args.today))
-    _emit(summary, args.json)
+    _emit(summary, args.json, run)
     return summary.exit_code

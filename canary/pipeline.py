@@ -1,4 +1,4 @@
-"""`canary run` as explicit steps: plan -> execute -> judge -> bisect -> diff -> report.
+"""`canary run` as explicit steps: plan -> execute -> judge -> bisect -> diff -> report -> explain.
 
 Each step reads and fills one `RunState`; `run_pipeline` calls them in order, and the command line
 (canary.cli_run) only turns arguments into a `RunRequest` and prints what `announce` is given.
@@ -59,6 +59,8 @@ class RunState:
     outcome: RunOutcome | None = None
     results: dict[str, CellResult] = field(default_factory=dict)
     diff_file: Path | None = None
+    step_diffs: dict[tuple[str, str], Path] = field(default_factory=dict)  # (old, new) -> <run>/compat/old..new.json
+    explanation: object | None = None  # canary.reports.explain.Explanation
     report_dir: Path | None = None
     exit_code: int = 0
     reaped: int = 0
@@ -124,7 +126,8 @@ def step_judge(state: RunState) -> None:
     else:
         lines.append(summary.sentence)
         lines.append(f"run {state.run.run_id}: {summary.decision} ({_counts(v.verdict for v in summary.verdicts)})")
-    lines += [f"  regressed (required): {v.cell_id}: {v.reason}" for v in summary.blocking]
+    if not explains(state):  # else the root-cause groups at the end name these cells
+        lines += [f"  regressed (required): {v.cell_id}: {v.reason}" for v in summary.blocking]
     lines += [f"  error (required): {v.cell_id}: {v.reason}" for v in summary.inconclusive]
     lines += [f"  warning: {w}" for w in summary.warnings]
     lines.append(f"results: {state.run.path}")
@@ -145,6 +148,10 @@ def step_diff(state: RunState) -> None:
         return
     with step("compat diff: baseline -> newest candidate", state.step_mode):
         state.diff_file = compat_diff(state.matrix, state.outcome.record.candidates, state.run.path)
+    pairs = regression_steps(state)
+    if pairs:
+        with step(f"compat diff of {len(pairs)} step(s) where a regression first appears", state.step_mode):
+            state.step_diffs = step_diffs(state.matrix, pairs, state.run.path, state.home)
     if state.diff_file:
         state.announce([f"breaking changes: {state.diff_file}"])
 
@@ -168,6 +175,34 @@ def step_bisect(state: RunState) -> None:
     state.announce(lines)
 
 
+def step_explain(state: RunState) -> None:
+    """Why the run regressed: root-cause groups, probable causes, fixes (canary.reports.explain), as
+    `<run>/explain.json`, as fields of `<run>/verdicts.json`, and as the run's last lines."""
+    from canary.reports import explain as _explain
+
+    if not explains(state):
+        return
+    summary = state.outcome.summary
+    try:
+        explanation = _explain.explain(state.run, summary, state.outcome.record, state.results)
+        _explain.write(explanation, state.run.path)
+        annotate_verdicts(state.run.path, explanation)
+    except (UserError, OSError, ValueError, KeyError) as exc:  # advisory, like the diff: the verdicts stand
+        print(redact(f"canary: warning: no explanation of the regressions: {exc}"), file=sys.stderr)
+        return
+    state.explanation = explanation
+    from canary.reports.text import explanation_lines
+
+    lines = explanation_lines(explanation)
+    if lines:
+        state.announce(lines)
+
+
+def explains(state: RunState) -> bool:
+    """A shard or a reproduction of single cells is not explained: `canary merge` sees the whole matrix."""
+    return not (state.request.cells or state.unjudged or state.request.exit_by_status)
+
+
 def step_report(state: RunState) -> None:
     """The report formats asked for (html, md, junit, json, badges) under `<run>/report/`."""
     formats = state.request.report
@@ -186,7 +221,7 @@ def step_report(state: RunState) -> None:
 
 
 STEPS: tuple[Callable[[RunState], None], ...] = (step_plan, step_execute, step_judge, step_bisect, step_diff,
-                                                 step_report)
+                                                 step_report, step_explain)
 
 
 def run_pipeline(request: RunRequest, announce: Callable[[list[str]], object] = lambda lines: None) -> RunState:
@@ -247,3 +282,91 @@ def compat_diff(matrix, candidate_labels: list[str], run_path: Path) -> Path | N
     path = run_path / "compat-diff.json"
     write_json_atomic(path, doc)
     return path
+
+
+def regression_steps(state: RunState) -> list[tuple[str, str]]:
+    """The steps (last good, first bad) where a regression first appears, bisection's when it ran."""
+    return regression_pairs(state.matrix, state.outcome.summary, state.outcome.record, state.run.path)
+
+
+def regression_pairs(matrix, summary, record, run_path: Path) -> list[tuple[str, str]]:
+    from canary.matrix.steps import attribute_run, step_pairs
+
+    cores = list(dict.fromkeys([*record.candidates, *(p.core for p in record.cells)]))
+    return step_pairs(attribute_run(summary.verdicts, matrix.core.ecosystem, record.baseline, cores, run_path))
+
+
+def step_diffs(matrix, pairs: list[tuple[str, str]], run_path: Path, home: Home) -> dict[tuple[str, str], Path]:
+    """The compat diff of each step as `<run>/compat/<old>..<new>.json`, cached per pair in the home's
+    result cache (the same two published versions always give the same diff). Advisory, like compat_diff."""
+    from canary.kernel.digest import value_sha256
+    from canary.matrix.steps import step_diff_path
+    from canary.matrix.store import read_json, write_json_atomic
+
+    from canary import __version__
+
+    specs = _core_sides(matrix)
+    out = {}
+    for old, new in pairs:
+        path = step_diff_path(run_path, old, new)
+        if path.is_file():  # written by `canary bisect`, or by an earlier pass over this run
+            out[(old, new)] = path
+            continue
+        sides = (specs.get(old) or _registry_side(matrix, old), specs.get(new) or _registry_side(matrix, new))
+        if None in sides:
+            continue
+        cache = home.results_cache / f"compat-step-{value_sha256([__version__, *sides, matrix.compat.get('language')])}.json"
+        doc = read_json(cache) if cache.is_file() and not sides[0].startswith(("git:", "/")) else None
+        if doc is None:
+            doc = _compare(matrix, *sides, label=f"{old} -> {new}")
+            if doc is None:
+                continue
+            write_json_atomic(cache, doc)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, doc)
+        out[(old, new)] = path
+    return out
+
+
+def _core_sides(matrix) -> dict[str, str]:
+    from canary.matrix.coresides import side
+    from canary.matrix.plan import resolve_core_versions
+
+    specs, _baseline = resolve_core_versions(matrix)
+    return {s.label: side(matrix, s) for s in specs}
+
+
+def _registry_side(matrix, label: str) -> str | None:
+    """A version bisection found between two matrix cores (not itself in the matrix)."""
+    if matrix.core.ecosystem == "npm":
+        return f"npm:{matrix.core.name}@{label}"
+    if matrix.core.ecosystem == "pypi":
+        return f"pypi:{matrix.core.name}=={label}"
+    return None
+
+
+def _compare(matrix, old: str, new: str, label: str) -> dict | None:
+    from canary import compat
+    from canary.matrix.registry import pip_index_env
+
+    try:
+        with _environ(pip_index_env(matrix.core.index) if matrix.core.ecosystem == "pypi" else {}):
+            return compat.compare(old, new, language=matrix.compat.get("language"),
+                                  config_file=matrix.compat.get("config"))
+    except (UserError, OSError, RuntimeError, ValueError) as exc:
+        print(redact(f"canary: warning: no compat diff of {label}: {exc}"), file=sys.stderr)
+        return None
+
+
+def annotate_verdicts(run_path: Path, explanation) -> None:
+    """verdicts.json gains group, first_bad, probable_causes and fixes per cell (schema canary/verdicts/v1)."""
+    from canary.matrix.store import read_json, write_json_atomic
+
+    path = run_path / "verdicts.json"
+    if not path.is_file():
+        return
+    doc = read_json(path)
+    for v in doc.get("verdicts", []):
+        v.update(explanation.for_cell(v["cell_id"]))
+    write_json_atomic(path, doc)
+

@@ -364,7 +364,8 @@ class _Worker:
                 return
             self._exposure_done.add(key)
         identity = value_sha256([migration, __version__, cx.connector_record.commit, cx.connector_record.digest,
-                                 cx.connector.source.subdir, self.matrix.exposure_verify])
+                                 cx.connector.source.subdir, self.matrix.exposure_verify,
+                                 "places"])  # entries without places predate them
         cache = self.home.results_cache / f"exposure-{identity}.json"
         entry = read_json(cache) if cache.exists() else None
         if entry is None:
@@ -380,6 +381,7 @@ class _Worker:
                 "by_rule": _count(f.get("rule") for f in findings),
                 "by_symbol": _count(f.get("symbol") or f.get("rule") for f in findings),
                 "files": sorted({os.path.relpath(f["file"], cx.checkout.path) for f in findings if f.get("file")}),
+                "places": _places(findings, cx.checkout.path),
                 "verification": "unverified" if any(f.get("fix") for f in findings) else None,
             }
             if self.matrix.exposure_verify and entry["verification"] and self.options.verify_fix:
@@ -462,6 +464,17 @@ class _Worker:
         except OSError:
             trash = cx.cell_dir
         self.janitor.submit(shutil.rmtree, trash, True)
+
+
+def _places(findings: list[dict], root, per_symbol: int = 5) -> dict[str, list[str]]:
+    """The first `file:line` places per symbol: what a report shows beside a probable cause."""
+    out: dict[str, list[str]] = {}
+    for f in findings:
+        key = f.get("symbol") or f.get("rule")
+        where = out.setdefault(key, []) if key else None
+        if where is not None and f.get("file") and len(where) < per_symbol:
+            where.append(f"{os.path.relpath(f['file'], root)}:{f.get('line', 0)}")
+    return out
 
 
 def _count(values) -> dict:

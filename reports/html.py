@@ -35,8 +35,8 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def exposure_symbols(report: Report) -> list[str]:
-    """Columns of the exposure table: the diff's changed symbols, else every symbol the lint counted."""
+def all_exposure_symbols(report: Report) -> list[str]:
+    """The diff's changed symbols, else every symbol the lint counted."""
     if report.changes:
         return list(dict.fromkeys(ch.symbol for ch in report.changes))
     if not report.exposure:
@@ -44,10 +44,17 @@ def exposure_symbols(report: Report) -> list[str]:
     return sorted({s for e in report.exposure.connectors.values() for s in e.by_symbol})
 
 
+def exposure_symbols(report: Report) -> list[str]:
+    """Columns of the exposure table: the symbols some connector touches (a column of zeros says nothing)."""
+    conns = report.exposure.connectors.values() if report.exposure else []
+    return [s for s in all_exposure_symbols(report) if any(e.touches(s) for e in conns)]
+
+
 def _context(report: Report) -> dict:
     return {
         "r": report,
         "exposure_symbols": exposure_symbols(report),
+        "all_exposure_symbols": all_exposure_symbols(report),
         "expired_waivers": list(getattr(report.summary, "expired_waivers", []) or []),
         "removable_waivers": list(getattr(report.summary, "removable_waivers", []) or []),
     }

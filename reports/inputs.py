@@ -42,6 +42,8 @@ class ConnectorExposure:
     by_rule: dict[str, int] = field(default_factory=dict)
     by_symbol: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    places: dict[str, list[str]] = field(default_factory=dict)  # symbol -> first "file:line" places
+    verification: dict | str | None = None  # exposure.verify: the fixed connector's cell, or "unverified"
 
     def touches(self, symbol: str) -> int:
         """Places that touch `symbol`: exact key, or a qualified/unqualified form of it.
@@ -119,5 +121,7 @@ def load_exposure(run: RunDir) -> Exposure | None:
         out[key] = ConnectorExposure(
             key=key, findings=findings, by_rule=dict(entry.get("by_rule", {})),
             by_symbol=dict(entry.get("by_symbol", {})), files=list(entry.get("files", [])),
+            places={str(k): [str(p) for p in v] for k, v in (entry.get("places") or {}).items() if isinstance(v, list)},
+            verification=entry.get("verification"),
         )
     return Exposure(file=f, migration=data.get("migration"), connectors=out)

@@ -12,8 +12,10 @@ from canary.reports.model import REPORT_SCHEMA, CellView, Report
 SCHEMA_FILE = Path(__file__).parent / "schemas" / "report.schema.json"
 
 
-def _cell(c: CellView) -> dict:
+def _cell(c: CellView, report: Report) -> dict:
     v = c.verdict
+    explained = report.explanation.for_cell(c.id) if report.explanation else \
+        {"group": None, "first_bad": None, "probable_causes": [], "fixes": []}
     r = c.result
     return {
         "id": c.id,
@@ -32,6 +34,7 @@ def _cell(c: CellView) -> dict:
         "baseline_cell": v.baseline_cell,
         "baseline_status": v.baseline_status,
         "newly_failing_tests": list(getattr(v, "newly_failing_tests", []) or []),
+        **explained,
         "requested_core": r.core.requested if r else None,
         "resolved_core": r.core.resolved if r else None,
         "connector_commit": r.connector.commit if r else None,
@@ -75,7 +78,10 @@ def to_dict(report: Report) -> dict:
         "headline": report.headline,
         "counts": dict(sorted(report.counts.items())),
         "columns": report.columns,
-        "cells": [_cell(c) for c in report.cells],
+        "cells": [_cell(c, report) for c in report.cells],
+        "groups": [g.to_dict() for g in report.explanation.groups] if report.explanation else [],
+        "step_changes": [{"step": sc.label, "file": sc.file, "total": sc.total,
+                          "explaining": [f"{ch.rule} {ch.symbol}" for ch in sc.key]} for sc in report.step_changes],
         "changes": [{"rule": ch.rule, "severity": ch.severity, "symbol": ch.symbol, "message": ch.message,
                      "renamed_to": ch.renamed_to, "exposure": ch.exposure} for ch in report.changes],
         "diff_file": report.diff.file if report.diff else None,

@@ -103,11 +103,21 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
         counts,
         "",
     ]
+    fixed += _why(report)
     sections: list[Section] = []
 
-    if report.blocking:
+    waivers = [f for g in (report.explanation.groups if report.explanation else []) for f in g.fixes
+               if f.kind == "waiver"]
+    if waivers:  # ready to paste; after the groups, and cut before them
+        sections.append(Section(
+            f"\n<details><summary>Waivers ready to paste ({len(waivers)})</summary>\n\n```yaml\n",
+            [_code_line(f.snippet or "", 1000) for f in waivers], "```\n\n</details>\n", share=0.1,
+            more_note="# … {n} more in report.json and explain.json"))
+    grouped = {cid for g in (report.explanation.groups if report.explanation else []) for cid in g.cells}
+    ungrouped = [c for c in report.blocking if c.id not in grouped]
+    if ungrouped:
         items = []
-        for c in report.blocking:
+        for c in ungrouped:
             item = f"**{_text(c.title)}**: {_text(c.verdict.reason or 'failed after passing on the baseline')}\n"
             if c.nox:
                 item += f"reproduce: {_inline_code(c.nox)}\n"
@@ -124,26 +134,27 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
             f"\n<details><summary>Inconclusive required cells ({len(items)})</summary>\n\n", items, "\n</details>\n",
             share=0.1))
 
-    if report.changes:
-        table = ("| rule | severity | symbol | change | connectors exposed (places) |\n"
-                 "|---|---|---|---|---|\n")
+    table = ("| rule | severity | symbol | change | connectors exposed (places) |\n"
+             "|---|---|---|---|---|\n")
 
-        def change_row(ch) -> str:
-            exposed = ", ".join(f"{k} ({n})" for k, n in sorted(ch.exposure.items()) if n)
-            renamed = f" → {_code(ch.renamed_to, 120)}" if ch.renamed_to else ""
-            return (f"| {_code(ch.rule, 80)} | {_text(ch.severity, 20)} | {_code(ch.symbol, 120)}{renamed} | "
-                    f"{_text(ch.message, 200)} | {_text(exposed, 600) or ('none' if report.exposure else 'n/a')} |\n")
+    def change_row(ch) -> str:
+        exposed = ", ".join(f"{k} ({n})" for k, n in sorted(ch.exposure.items()) if n)
+        renamed = f" → {_code(ch.renamed_to, 120)}" if ch.renamed_to else ""
+        return (f"| {_code(ch.rule, 80)} | {_text(ch.severity, 20)} | {_code(ch.symbol, 120)}{renamed} | "
+                f"{_text(ch.message, 200)} | {_text(exposed, 600) or ('none' if report.exposure else 'n/a')} |\n")
 
-        breaking = [change_row(ch) for ch in report.changes if ch.severity != "INFO"]
-        notes = [change_row(ch) for ch in report.changes if ch.severity == "INFO"]
-        if breaking:
+    for sc in report.step_changes:
+        step = _text(sc.label.replace("->", "→"), 80)
+        if sc.key:
             sections.append(Section(
-                f"\n<details open><summary>Breaking changes ({len(breaking)}) and connectors exposed</summary>\n\n"
-                + table, breaking, "\n</details>\n", share=0.15))
-        if notes:  # additions and other compatible changes: folded, they explain no regression
+                f"\n<details open><summary>Breaking changes ({len(sc.key)} of {sc.total}) of core {step}: "
+                "those a connector uses or a failure names</summary>\n\n" + table,
+                [change_row(ch) for ch in sc.key], "\n</details>\n", share=0.15))
+        rest = [ch for ch in sc.rest if ch.severity != "INFO"]
+        if rest:  # no connector uses them, no failure names them: folded, and cut first
             sections.append(Section(
-                f"\n<details><summary>Compatible changes (INFO, {len(notes)})</summary>\n\n" + table,
-                notes, "\n</details>\n", share=0.05))
+                f"\n<details><summary>Other breaking changes of core {step} ({len(rest)})</summary>\n\n" + table,
+                [change_row(ch) for ch in rest], "\n</details>\n", share=0.08))
 
     # Candidate cells only: baseline problems are context, visible in the grid.
     others = [c for c in report.cells if c.planned.role == "candidate"
@@ -166,6 +177,43 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
         items, "\n</details>\n",
         more_note="\n… {n} more rows not shown here (see the HTML report or report.json).\n"))
     return _within(_fit(fixed, sections, max_chars), max_chars)
+
+
+MAX_WHY_GROUPS = 10  # the explanation is never cut by the budget: so it is kept short per group
+WHY_LINE_CAP = 400
+
+
+def _why(report: Report) -> list[str]:
+    """The root-cause groups, each with its step, top cause and fixes: part of the fixed head."""
+    from canary.reports.text import cause_text, cells_of, step_text
+
+    ex = report.explanation
+    if not ex or not ex.groups:
+        return []
+    cells = sum(len(g.cells) for g in ex.groups)
+    out = [f"#### Why: {len(ex.groups)} cause{'s' if len(ex.groups) != 1 else ''}, "
+           f"{cells} cell{'s' if cells != 1 else ''}", ""]
+    for g in ex.groups[:MAX_WHY_GROUPS]:
+        out.append(f"{g.number}. **{len(g.cells)} cell{'s' if len(g.cells) != 1 else ''}: "
+                   f"{_inline_code(g.signature.error)}**{' (blocking)' if g.blocking else ''} — "
+                   f"{_text(cells_of(g), WHY_LINE_CAP)}")
+        if g.steps:
+            out.append(f"   - {_text(step_text(g).replace('->', '→'), WHY_LINE_CAP)}")
+        if g.causes:
+            out.append(f"   - probable cause: {_text(cause_text(g.causes[0]).replace('->', '→'), WHY_LINE_CAP)}")
+        else:
+            out.append(f"   - **{_text(g.no_match, WHY_LINE_CAP)}**")
+        for f in g.fixes:
+            if f.kind != "waiver":
+                out.append(f"   - fix: {_text(f.text, WHY_LINE_CAP)}")
+        waivers = [f for f in g.fixes if f.kind == "waiver"]
+        if waivers:
+            out.append(f"   - or waive: {', '.join(_inline_code(f.waiver['cell']) for f in waivers)} "
+                       f"until {waivers[0].waiver['expires']} (entries below)")
+    if len(ex.groups) > MAX_WHY_GROUPS:
+        out.append(f"\n… {len(ex.groups) - MAX_WHY_GROUPS} more groups in report.json and the HTML report.")
+    out.append("")
+    return out
 
 
 def _within(text: str, max_chars: int) -> str:

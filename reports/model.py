@@ -16,7 +16,8 @@ from canary.matrix.store import RunDir
 from canary.matrix.verdicts import Summary, Verdict, classify
 
 from canary.reports import history as _history
-from canary.reports.inputs import ConnectorExposure, Diff, Exposure, load_exposure
+from canary.reports.explain import Explanation, exposure_by_change, explain
+from canary.reports.inputs import ConnectorExposure, Diff, Exposure, load_diff, load_exposure
 from canary.reports.logs import LogLine, LogText, first_failing_lines, read_log
 from canary.reports.style import Look, look
 
@@ -109,6 +110,20 @@ class ChangeView:
 
 
 @dataclass
+class StepChanges:
+    """The changes of one compat diff, split for reading: those that explain something first."""
+
+    label: str  # "1.6.4 -> 1.6.5"
+    file: str
+    key: list[ChangeView]  # exposed, or a probable cause of a group
+    rest: list[ChangeView]  # folded
+
+    @property
+    def total(self) -> int:
+        return len(self.key) + len(self.rest)
+
+
+@dataclass
 class Report:
     run: RunDir
     record: RunRecord
@@ -125,6 +140,8 @@ class Report:
     core_name: str
     badge_label: str
     counts: dict[str, int] = field(default_factory=dict)
+    explanation: Explanation | None = None
+    step_changes: list[StepChanges] = field(default_factory=list)
 
     @property
     def blocking(self) -> list[CellView]:
@@ -243,27 +260,51 @@ def build(run: RunDir, diff: Diff | None = None, badge_label: str | None = None,
         generated_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         core_name=core_name, badge_label=badge_label or core_name, counts=counts,
     )
-    report.changes = _changes(report)
+    report.changes = _changes(report, report.diff)
+    report.explanation = explain(run, summary, record, results)
+    report.step_changes = _step_changes(report)
     report.headline = headline(report)
     return report
 
 
-def _changes(report: Report) -> list[ChangeView]:
-    if report.diff is None:
+def _changes(report: Report, diff: Diff | None) -> list[ChangeView]:
+    if diff is None:
         return []
     packages = {}
     for c in report.cells:
         if c.result:
-            packages[c.row_key] = c.result.connector.package
+            packages[c.row_key] = f"{c.result.connector.package}@{c.planned.ref}"
+    refs = {row.key: packages.get(row.key, row.key) for row in report.rows}
     out = []
-    for ch in report.diff.changes:
-        counts = {}
-        for row in report.rows:
-            exp = report.exposure_for(row.key, packages.get(row.key))
-            if exp is not None:
-                counts[row.key] = exp.touches(ch.symbol)
+    for ch, counts in zip(diff.changes, exposure_by_change(diff, report.exposure, refs, keep_zero=True)):
         out.append(ChangeView(ch.rule, ch.severity, ch.symbol, ch.message, ch.renamed_to, counts))
     return out
+
+
+def _step_changes(report: Report) -> list[StepChanges]:
+    """One table per diff an explanation used (the step where a regression appeared), else the run's
+    own diff; changes that are exposed or a probable cause first, the rest folded."""
+    causes = {(c.rule, c.symbol) for g in (report.explanation.groups if report.explanation else []) for c in g.causes}
+    files = list(dict.fromkeys(f for g in (report.explanation.groups if report.explanation else []) for f in g.diff_files))
+    out = []
+    for f in files or ([report.diff.file] if report.diff else []):
+        diff = report.diff if report.diff and report.diff.file == f else _load(f)
+        if diff is None:
+            continue
+        views = report.changes if diff is report.diff else _changes(report, diff)
+        key = [v for v in views if any(v.exposure.values()) or (v.rule, v.symbol) in causes]
+        rest = [v for v in views if v not in key]
+        out.append(StepChanges(f"{diff.old or '?'} -> {diff.new or '?'}", f, key, rest))
+    return out
+
+
+def _load(path: str) -> Diff | None:
+    from canary.kernel.errors import UserError
+
+    try:
+        return load_diff(path)
+    except (UserError, OSError):
+        return None
 
 
 def major_minor(version: str) -> str:

@@ -181,3 +181,6 @@ def test_static_exposure_counts_places_per_connector_ref(demo, tmp_path):
         # alpha@main and gamma@v1 read room.server_id; alpha@next reads it through getattr strings.
         assert counts == {"alpha@main": 1, "alpha@next": 0, "gamma@main": 0}, (counts, proc.stderr)
         assert doc["connectors"]["alpha@main"]["files"] == ["alpha_connector/__init__.py"]
+        # the first places per symbol, for the
+        # probable cause of a regression (issue 15)
+        assert doc["connectors"]["alpha@main"]["places"] == {"server_id": ["alpha_connector/__init__.py:2"]}

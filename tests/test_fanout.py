@@ -282,6 +282,7 @@ def test_one_job_per_cell_then_merge_keeps_diff_exposure_and_digest(demo, tmp_pa
     assert record["matrix_digest"] == digest and digest
     diff = json.loads((merged / "compat-diff.json").read_text())
     assert any("server_id" in c["symbol"] for c in diff["changes"]), diff["changes"]
+    assert (merged / "compat" / "1.0.0..2.0.0.json").is_file()  # the step where alpha@main regressed (issue 15)
     report = canary("report", str(merged), "--format", "md,json", "--out", str(tmp_path / "report"), cwd=checkout, env=env)
     assert report.returncode == 0, report.stderr
     md = (tmp_path / "report" / "report.md").read_text()

@@ -102,6 +102,10 @@ def test_prerelease_candidate_is_judged_against_the_declared_range(gate):
     code, out = gate.promote(gate.root / "store-full", "--run", gate.full_run.run_id)
     assert code == 1 and out["decision"] == "refused"
     assert ALPHA_CAND in check(out, "verdicts")["cells"]
+    # issue 15: the refusal names the cause of each refused cell (its group, probable cause or "no
+    # matching change", and its fix)
+    detail = next(d for d in check(out, "verdicts")["details"] if d.startswith(ALPHA_CAND))
+    assert "; group 1 (" in detail and ("probable cause: [" in detail or "no matching change" in detail), detail
 
 
 def test_unsupported_cell_that_regressed_is_shown_everywhere(gate, tmp_path):

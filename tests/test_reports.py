@@ -142,18 +142,20 @@ def test_badges_per_connector(rendered):
         assert root.get("aria-label") == title and root.get("role") == "img"
         return title
 
-    assert label("plugin-discord.svg") == "elizaOS core 1.7: regressed"  # 1.3.3 regressed
+    # The connector's badge: its newest ref on the newest candidate (issue 15), never red for an old ref.
+    assert label("plugin-discord.svg") == "elizaOS core 1.7.2: 1.3.8 compatible"  # 1.3.3 regressed, 1.3.8 passes
+    assert label("plugin-discord@1.3.3.svg") == "elizaOS core 1.7: regressed"
     assert label("plugin-discord@1.3.8.svg") == "elizaOS core 1.7: compatible"
-    assert label("plugin-telegram.svg") == "elizaOS core 1.7: compatible"
-    assert label("plugin-twitter.svg") == "elizaOS core 1.7: compatible"  # flaky still passes
-    assert label("plugin-farcaster.svg") == "elizaOS core 1.7: untested"  # install error
-    assert label("plugin-openai.svg") == "elizaOS core 1.7: regressed"  # fails on the candidate
+    assert label("plugin-telegram.svg") == "elizaOS core 1.7.2: compatible"
+    assert label("plugin-twitter.svg") == "elizaOS core 1.7.2: compatible"  # flaky still passes
+    assert label("plugin-farcaster.svg") == "elizaOS core 1.7.2: untested"  # install error
+    assert label("plugin-openai.svg") == "elizaOS core 1.7.2: regressed"  # fails on the candidate
 
 
 def test_badge_label_defaults_to_core_name(demo_store):
     store, run, diff = demo_store
     out = reports.render_all(run, "badges", store.parent / "b")["badges"]
-    assert "@elizaos/core 1.7: compatible" in (out / "plugin-telegram.svg").read_text()
+    assert "@elizaos/core 1.7.2: compatible" in (out / "plugin-telegram.svg").read_text()
 
 
 def test_history_verdicts_and_flake_rate(rendered):

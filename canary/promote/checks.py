@@ -147,7 +147,23 @@ def check_results(summary: Summary, results: dict[str, CellResult]) -> Check:
     return Check("results", PASS, f"all {len(required)} required cells have a result")
 
 
-def check_verdicts(summary: Summary) -> Check:
+def _why(v: Verdict, explanation) -> str:
+    """The probable cause and first fix of a refused cell (canary.reports.explain), or ""."""
+    g = explanation.group_of(v.cell_id) if explanation is not None else None
+    if g is None:
+        return ""
+    if g.causes:
+        c = g.causes[0]
+        places = f", {c.exposed} place(s) in the connector" if c.exposed else ""
+        why = f"probable cause: [{c.rule}] {c.what} (step {c.step}{places})"
+    else:
+        why = g.no_match
+    fix = next((f for f in g.fixes if f.kind != "waiver" and v.cell_id.startswith(f"{f.connector}@{f.ref}--")), None) \
+        or next((f for f in g.fixes if f.kind != "waiver"), None)
+    return f"; group {g.number} ({len(g.cells)} cell(s)); {why}" + (f"; fix: {fix.text}" if fix else "")
+
+
+def check_verdicts(summary: Summary, explanation=None) -> Check:
     cands = [v for v in summary.verdicts if v.role == "candidate"]
     required = [v for v in cands if v.tier == "required"]
     blocking = [v for v in required if not v.waived and v.verdict not in ACCEPTED + ("flaky", "error", "skipped", "waived")]
@@ -161,7 +177,8 @@ def check_verdicts(summary: Summary) -> Check:
         return Check("verdicts", REFUSE,
                      f"{len(blocking)} required cell(s) not green: "
                      + ", ".join(f"{v.cell_id} {v.verdict}" for v in blocking),
-                     details=[_line(v) for v in blocking] + info, cells=[v.cell_id for v in blocking])
+                     details=[_line(v) + _why(v, explanation) for v in blocking] + info,
+                     cells=[v.cell_id for v in blocking])
     ok = sum(1 for v in required if v.verdict in ACCEPTED and not v.waived and not v.regressed_outside_range)
     return Check("verdicts", PASS, f"no unwaived regression: {ok} required candidate cell(s) green, "
                                    f"{len(waived)} waived, {len(optional)} optional not green"

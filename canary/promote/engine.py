@@ -203,7 +203,7 @@ def promote(req: Request) -> Promotion:
         age = run_age(run.record.started_at, run.record.finished_at, now)
         cs.append(checks.check_freshness(states, age, req.max_age_s, req.max_age_text))
         cs.append(checks.check_results(run.summary, run.results))
-        verdicts_check = checks.check_verdicts(run.summary)
+        verdicts_check = checks.check_verdicts(run.summary, _explanation(run))
         if matrix_check.outcome == INCONCLUSIVE and verdicts_check.outcome == REFUSE:
             # Without the run's own matrix its waivers are unknown: a regression it may have
             # waived is not a proven refusal either. Nothing is promoted; the run is inconclusive.
@@ -353,3 +353,14 @@ def _perform(req: Request, repo: Path, promo: Promotion) -> None:
             return  # stop: the rest is done by running --confirm again (every action is idempotent)
         act.state = "done"
     promo.decision = "promoted"
+
+
+def _explanation(run):
+    """Why the run regressed (groups, causes, fixes), so a refusal names the cause. Advisory: a run
+    whose logs or diffs cannot be read is still judged, only without the cause."""
+    from canary.reports.explain import explain
+
+    try:
+        return explain(run.dir, run.summary, run.record, run.results)
+    except Exception:  # noqa: BLE001 - the verdicts decide, the explanation only adds words
+        return None
