@@ -213,7 +213,8 @@ def _merge_step_diffs(matrix_file: str | None, plan: fanout.Plan, out: RunDir, s
     if not matrix.compat.get("diff") or (plan.matrix_digest and plan.matrix_digest != matrix.digest):
         return
     from canary.kernel.home import Home
-    from canary.pipeline import regression_pairs, step_diffs
+    from canary.compat_steps import step_diffs
+    from canary.pipeline import regression_pairs
 
     pairs = regression_pairs(matrix, summary, record, out.path)
     if pairs:

@@ -1,8 +1,11 @@
-"""The compat diff of two core versions of a matrix, for `canary run` (baseline -> newest), `canary
-merge`, and one step of a regression (`<run>/compat/<old>..<new>.json`, bisection).
+"""The compat diffs of core versions of a matrix: baseline -> newest for `canary run` and `canary
+merge`, and the step of each regression (`<run>/compat/<old>..<new>.json`, named by
+canary.matrix.steps.step_diff_path), whether the step comes from the matrix's own cores or from
+bisection.
 
 One path to canary.compat.compare: the matrix's own index (find-links, no-index) for the sides pip
-fetches, and a warning instead of a failure, since a diff is advisory.
+fetches, and a warning instead of a failure, since a diff is advisory. Step diffs of published
+versions are cached per pair in the home's result cache (the same two versions give the same diff).
 """
 
 from __future__ import annotations
@@ -12,44 +15,87 @@ import os
 import sys
 from pathlib import Path
 
+from canary import __version__
+from canary.kernel.digest import value_sha256
 from canary.kernel.errors import UserError
+from canary.kernel.home import Home
 from canary.kernel.redact import redact
-from canary.matrix.model import CoreSpec, Matrix, slug
+from canary.matrix.model import CoreSpec, Matrix
+from canary.matrix.steps import step_diff_path
 
-__all__ = ["compare_cores", "step_diff_path", "write_step_diff"]
+__all__ = ["compare_cores", "compare_sides", "step_diffs", "write_step_diff"]
 
 
-def compare_cores(matrix: Matrix, old: CoreSpec, new: CoreSpec) -> dict | None:
-    """The canary/compat-diff/v1 document of old -> new, or None (with a warning) when it cannot be made."""
+def compare_sides(matrix: Matrix, old: str, new: str, label: str) -> dict | None:
+    """The canary/compat-diff/v1 document of two sides (`npm:`, `pypi:`, `git:` specs or paths), or
+    None with a warning when it cannot be made."""
     from canary import compat
-    from canary.matrix.coresides import side
     from canary.matrix.registry import pip_index_env
 
     try:
         with _environ(pip_index_env(matrix.core.index) if matrix.core.ecosystem == "pypi" else {}):
-            return compat.compare(side(matrix, old), side(matrix, new),
-                                  language=matrix.compat.get("language"), config_file=matrix.compat.get("config"))
+            return compat.compare(old, new, language=matrix.compat.get("language"),
+                                  config_file=matrix.compat.get("config"))
     except (UserError, OSError, RuntimeError, ValueError) as exc:
-        print(redact(f"canary: warning: no compat diff of {old.label} -> {new.label}: {exc}"), file=sys.stderr)
+        print(redact(f"canary: warning: no compat diff of {label}: {exc}"), file=sys.stderr)
         return None
 
 
-def step_diff_path(run_path: Path, old_label: str, new_label: str) -> Path:
-    return Path(run_path) / "compat" / f"{slug(old_label)}..{slug(new_label)}.json"
+def compare_cores(matrix: Matrix, old: CoreSpec, new: CoreSpec) -> dict | None:
+    from canary.matrix.coresides import side
+
+    return compare_sides(matrix, side(matrix, old), side(matrix, new), f"{old.label} -> {new.label}")
 
 
-def write_step_diff(matrix: Matrix, old: CoreSpec, new: CoreSpec, run_path: Path) -> Path | None:
-    """`<run>/compat/<old>..<new>.json`, computed once per pair (an existing file is the same diff)."""
-    from canary.matrix.store import write_json_atomic
+def step_diffs(matrix: Matrix, pairs: list[tuple[str, str]], run_path: Path, home: Home,
+               extra: dict[str, CoreSpec] | None = None) -> dict[tuple[str, str], Path]:
+    """The compat diff of each step (old label, new label) as `<run>/compat/<old>..<new>.json`.
+    Labels are the matrix's cores, `extra` specs (bisection's commits), or published versions."""
+    from canary.matrix.coresides import side
+    from canary.matrix.plan import resolve_core_versions
+    from canary.matrix.store import read_json, write_json_atomic
 
-    path = step_diff_path(run_path, old.label, new.label)
-    if path.exists():
-        return path
-    doc = compare_cores(matrix, old, new)
-    if doc is None:
-        return None
-    write_json_atomic(path, doc)
-    return path
+    specs, _baseline = resolve_core_versions(matrix)
+    sides = {s.label: side(matrix, s) for s in [*specs, *(extra or {}).values()]}
+    out = {}
+    for old, new in pairs:
+        path = step_diff_path(run_path, old, new)
+        if path.is_file():  # written by `canary bisect`, or by an earlier pass over this run
+            out[(old, new)] = path
+            continue
+        pair = (sides.get(old) or _registry_side(matrix, old), sides.get(new) or _registry_side(matrix, new))
+        if None in pair:
+            continue
+        cache = home.results_cache / f"compat-step-{value_sha256([__version__, *pair, matrix.compat.get('language')])}.json"
+        # A git ref or a directory can change under the same name: only published pairs are cached.
+        cacheable = not any(s.startswith(("git:", "/", ".")) for s in pair)
+        doc = read_json(cache) if cacheable and cache.is_file() else None
+        if doc is None:
+            doc = compare_sides(matrix, *pair, label=f"{old} -> {new}")
+            if doc is None:
+                continue
+            if cacheable:
+                write_json_atomic(cache, doc)
+        write_json_atomic(path, doc)
+        out[(old, new)] = path
+    return out
+
+
+def write_step_diff(matrix: Matrix, old: CoreSpec, new: CoreSpec, run_path: Path,
+                    home: Home | None = None) -> Path | None:
+    """`<run>/compat/<old>..<new>.json` for one step bisection found (its ends need not be matrix cores)."""
+    done = step_diffs(matrix, [(old.label, new.label)], run_path, home or Home.default(),
+                      extra={old.label: old, new.label: new})
+    return done.get((old.label, new.label))
+
+
+def _registry_side(matrix: Matrix, label: str) -> str | None:
+    """A published version between two matrix cores (not itself in the matrix)."""
+    if matrix.core.ecosystem == "npm":
+        return f"npm:{matrix.core.name}@{label}"
+    if matrix.core.ecosystem == "pypi":
+        return f"pypi:{matrix.core.name}=={label}"
+    return None
 
 
 @contextlib.contextmanager

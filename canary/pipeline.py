@@ -9,12 +9,14 @@ codemods). To add a step: write `def step_x(state) -> None`, add it to `STEPS` i
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from canary.kernel.errors import UserError
 from canary.kernel.home import Home
+from canary.kernel.redact import redact
 from canary.matrix import config, sources, waivers
 from canary.matrix.execute import RunOptions, RunOutcome, execute
 from canary.matrix.model import Cell, Matrix
@@ -151,6 +153,8 @@ def step_diff(state: RunState) -> None:
     pairs = regression_steps(state)
     if pairs:
         with step(f"compat diff of {len(pairs)} step(s) where a regression first appears", state.step_mode):
+            from canary.compat_steps import step_diffs
+
             state.step_diffs = step_diffs(state.matrix, pairs, state.run.path, state.home)
     if state.diff_file:
         state.announce([f"breaking changes: {state.diff_file}"])
@@ -294,68 +298,6 @@ def regression_pairs(matrix, summary, record, run_path: Path) -> list[tuple[str,
 
     cores = list(dict.fromkeys([*record.candidates, *(p.core for p in record.cells)]))
     return step_pairs(attribute_run(summary.verdicts, matrix.core.ecosystem, record.baseline, cores, run_path))
-
-
-def step_diffs(matrix, pairs: list[tuple[str, str]], run_path: Path, home: Home) -> dict[tuple[str, str], Path]:
-    """The compat diff of each step as `<run>/compat/<old>..<new>.json`, cached per pair in the home's
-    result cache (the same two published versions always give the same diff). Advisory, like compat_diff."""
-    from canary.kernel.digest import value_sha256
-    from canary.matrix.steps import step_diff_path
-    from canary.matrix.store import read_json, write_json_atomic
-
-    from canary import __version__
-
-    specs = _core_sides(matrix)
-    out = {}
-    for old, new in pairs:
-        path = step_diff_path(run_path, old, new)
-        if path.is_file():  # written by `canary bisect`, or by an earlier pass over this run
-            out[(old, new)] = path
-            continue
-        sides = (specs.get(old) or _registry_side(matrix, old), specs.get(new) or _registry_side(matrix, new))
-        if None in sides:
-            continue
-        cache = home.results_cache / f"compat-step-{value_sha256([__version__, *sides, matrix.compat.get('language')])}.json"
-        doc = read_json(cache) if cache.is_file() and not sides[0].startswith(("git:", "/")) else None
-        if doc is None:
-            doc = _compare(matrix, *sides, label=f"{old} -> {new}")
-            if doc is None:
-                continue
-            write_json_atomic(cache, doc)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, doc)
-        out[(old, new)] = path
-    return out
-
-
-def _core_sides(matrix) -> dict[str, str]:
-    from canary.matrix.coresides import side
-    from canary.matrix.plan import resolve_core_versions
-
-    specs, _baseline = resolve_core_versions(matrix)
-    return {s.label: side(matrix, s) for s in specs}
-
-
-def _registry_side(matrix, label: str) -> str | None:
-    """A version bisection found between two matrix cores (not itself in the matrix)."""
-    if matrix.core.ecosystem == "npm":
-        return f"npm:{matrix.core.name}@{label}"
-    if matrix.core.ecosystem == "pypi":
-        return f"pypi:{matrix.core.name}=={label}"
-    return None
-
-
-def _compare(matrix, old: str, new: str, label: str) -> dict | None:
-    from canary import compat
-    from canary.matrix.registry import pip_index_env
-
-    try:
-        with _environ(pip_index_env(matrix.core.index) if matrix.core.ecosystem == "pypi" else {}):
-            return compat.compare(old, new, language=matrix.compat.get("language"),
-                                  config_file=matrix.compat.get("config"))
-    except (UserError, OSError, RuntimeError, ValueError) as exc:
-        print(redact(f"canary: warning: no compat diff of {label}: {exc}"), file=sys.stderr)
-        return None
 
 
 def annotate_verdicts(run_path: Path, explanation) -> None:

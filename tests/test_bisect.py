@@ -126,7 +126,7 @@ def test_bisect_json_validates_against_its_schema(bisect_run):
 def test_the_compat_diff_of_the_found_step_names_the_rename(bisect_run):
     eco, run = bisect_run["eco"], bisect_run["run"]
     s = _searches(run)["alpha"]
-    from canary.compat_steps import step_diff_path
+    from canary.matrix.steps import step_diff_path
 
     diff = json.loads(step_diff_path(run.path, s["last_good"], s["first_bad"]).read_text())
     assert diff["schema"] == "canary/compat-diff/v1"
