@@ -77,7 +77,7 @@ def crash_log(exc: BaseException) -> Path:
     directory when that is not writable) and return the file."""
     from canary.kernel.home import Home
 
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     text = "".join(traceback.format_exception(exc))
     for base in (Home.default().root / "logs", Path(tempfile.gettempdir())):
         try:
@@ -115,7 +115,7 @@ def _main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`canary plan | head`): not an error worth a message.
-        sys.stdout = open(os.devnull, "w")
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (stays open until exit: later writes go nowhere)
         return 141
     except KeyboardInterrupt:
         print("canary: interrupted", file=sys.stderr)

@@ -14,7 +14,6 @@ from pathlib import Path
 from canary import __version__
 from canary.matrix import fanout, verdicts, waivers as waivers_mod
 from canary.kernel.errors import UserError
-from canary.matrix.model import Waiver
 from canary.matrix.store import DEFAULT_STORE, RunDir, open_run
 
 

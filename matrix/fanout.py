@@ -168,9 +168,9 @@ def find_run_dirs(roots: list[Path | str]) -> list[Path]:
             found.append(root)
             continue
         for p in sorted(root.rglob("*")):
-            if p.is_dir() and ((p / "run.json").is_file() or (p / "cells").is_dir()):
-                if not any(parent in found for parent in p.parents):
-                    found.append(p)
+            is_run = p.is_dir() and ((p / "run.json").is_file() or (p / "cells").is_dir())
+            if is_run and not any(parent in found for parent in p.parents):
+                found.append(p)
     return found
 
 
@@ -216,7 +216,7 @@ def merge(sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | 
             chosen[result.cell_id] = (result, run_dir)
     out.cells_dir.mkdir(parents=True, exist_ok=True)
     out.logs_dir.mkdir(parents=True, exist_ok=True)
-    for cid, (result, run_dir) in chosen.items():
+    for result, run_dir in chosen.values():
         for rel in _cell_files(run_dir, result):
             dest = out.path / rel
             dest.parent.mkdir(parents=True, exist_ok=True)

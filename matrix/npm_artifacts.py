@@ -19,7 +19,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from canary.kernel.digest import file_sha256
 from canary.kernel.errors import InfrastructureError

@@ -100,7 +100,7 @@ class CellResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CellResult":
+    def from_dict(cls, data: dict) -> CellResult:
         data = dict(data)
         data["core"] = CoreRecord(**_known(CoreRecord, data["core"]))
         data["connector"] = ConnectorRecord(**_known(ConnectorRecord, data["connector"]))
@@ -158,7 +158,7 @@ class RunRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunRecord":
+    def from_dict(cls, data: dict) -> RunRecord:
         data = dict(data)
         data["cells"] = [PlannedCell(**_known(PlannedCell, c)) for c in data.get("cells", [])]
         return cls(**_known(cls, data))

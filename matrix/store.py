@@ -24,7 +24,7 @@ DEFAULT_STORE = Path(".canary") / "runs"
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def read_json(path: Path) -> dict:
@@ -109,7 +109,7 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         # Microseconds in the id: runs started within one second still sort in creation order
         # (`latest()`, history in reports), the random suffix keeps two processes apart.
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         while True:
             path = self.root / f"{stamp}-{secrets.token_hex(3)}"
             try:

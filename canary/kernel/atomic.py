@@ -43,5 +43,5 @@ def write_text_atomic(path: Path | str, text: str, keep_mode: bool = False) -> N
     write_bytes_atomic(path, text.encode("utf-8"), keep_mode=keep_mode)
 
 
-def write_json_atomic(path: Path | str, data, indent: int | None = 2, ensure_ascii: bool = True) -> None:
+def write_json_atomic(path: Path | str, data: object, indent: int | None = 2, ensure_ascii: bool = True) -> None:
     write_text_atomic(path, json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + "\n")

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 
-_memo: dict[tuple, str] = {}
+_memo: dict[tuple[str, int, int], str] = {}
 
 
 def file_sha256(path: Path | str) -> str:
@@ -28,5 +28,5 @@ def _hash(path: Path | str) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def value_sha256(value) -> str:
+def value_sha256(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()

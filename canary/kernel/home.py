@@ -12,7 +12,7 @@ class Home:
     root: Path
 
     @classmethod
-    def default(cls) -> "Home":
+    def default(cls) -> Home:
         return cls(Path(os.environ.get("CANARY_HOME") or ".canary").absolute())
 
     def dir(self, *parts: str) -> Path:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote
 
 # Anything that looks like a credential, wherever it appears in the name. Each alternative is
@@ -47,7 +49,7 @@ def url_credentials(value: str) -> list[str]:
     return out
 
 
-def secret_values(*sources: dict) -> list[str]:
+def secret_values(*sources: Mapping[str, object]) -> list[str]:
     """What to mask: values of secret-named variables and URL credentials in any variable, from
     each mapping given (default: this process's environment), longest first."""
     found: set[str] = set()
@@ -70,7 +72,7 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     return URL_USERINFO.sub(lambda m: m.group("scheme") + MASK + "@", text) if "@" in text else text
 
 
-def redact_data(value, secrets: list[str] | None = None):
+def redact_data(value: Any, secrets: list[str] | None = None) -> Any:
     """Every string (keys too) of a JSON-like document, redacted."""
     if secrets is None:
         secrets = secret_values()

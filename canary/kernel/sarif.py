@@ -9,8 +9,8 @@ package), and the schema reference.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+from typing import Any
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "SRCROOT"
@@ -43,15 +43,15 @@ def repo_uri(file: str, base: Path | str | None) -> str:
     return full.relative_to(root).as_posix()
 
 
-def location(uri: str, region: dict) -> dict:
+def location(uri: str, region: dict[str, Any]) -> dict[str, Any]:
     return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": SRCROOT}, "region": region}}
 
 
-def document(name: str, rules: list[dict], results: list[dict], information_uri: str = "",
-             properties: dict | None = None) -> dict:
+def document(name: str, rules: list[dict[str, Any]], results: list[dict[str, Any]], information_uri: str = "",
+             properties: dict[str, Any] | None = None) -> dict[str, Any]:
     from canary import __version__
 
-    driver: dict = {"name": name, "version": __version__, "semanticVersion": __version__}
+    driver: dict[str, Any] = {"name": name, "version": __version__, "semanticVersion": __version__}
     if information_uri:
         driver["informationUri"] = information_uri
     driver["rules"] = rules
@@ -68,5 +68,5 @@ def document(name: str, rules: list[dict], results: list[dict], information_uri:
     }
 
 
-def dumps(doc: dict) -> str:
+def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2) + "\n"

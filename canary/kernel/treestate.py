@@ -21,7 +21,7 @@ class TreeState:
     diff_digest: str | None = None  # sha256 of the changes (dirty only)
 
 
-def _git(path: Path, *args: str) -> subprocess.CompletedProcess:
+def _git(path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", "-C", str(path), *args], capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
 
 

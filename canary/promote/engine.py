@@ -163,7 +163,7 @@ def _npm_argv(req: Request, version: str) -> list[str]:
 
 
 def promote(req: Request) -> Promotion:
-    now = req.now or _dt.datetime.now(_dt.timezone.utc)
+    now = req.now or _dt.datetime.now(_dt.UTC)
     repo = gitops.ensure_repo(Path(req.repo))
     tag = req.prerelease_tag
     commit = gitops.tag_commit(repo, tag)

@@ -120,7 +120,7 @@ def run_age(started_at: str, finished_at: str | None, now: _dt.datetime) -> floa
         except ValueError:
             continue
         if when.tzinfo is None:
-            when = when.replace(tzinfo=_dt.timezone.utc)
+            when = when.replace(tzinfo=_dt.UTC)
         return (now - when).total_seconds()
     return None
 
