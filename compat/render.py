@@ -8,6 +8,8 @@ from canary.compat.rules import RULES, SEVERITIES
 from canary.kernel import sarif as sarif_doc
 from canary.kernel.ghactions import escape as gh_escape
 
+__all__ = ["text", "markdown", "sarif", "github", "json_doc", "FORMATS"]
+
 _TITLES = {"ERR": "Breaking (ERR)", "WARN": "Warnings (WARN)", "INFO": "Notes (INFO)"}
 _SARIF_LEVEL = {"ERR": "error", "WARN": "warning", "INFO": "note"}
 _GH_LEVEL = {"ERR": "error", "WARN": "warning", "INFO": "notice"}
@@ -31,6 +33,7 @@ def _loc(c: dict) -> str:
 
 
 def text(doc: dict) -> str:
+    """A compat diff document as plain text for a terminal."""
     out = [f"compat {doc['language']}: {_side(doc['old'])} -> {_side(doc['new'])}"]
     s = doc["summary"]
     out.append(f"{s['ERR']} ERR, {s['WARN']} WARN, {s['INFO']} INFO" +
@@ -68,6 +71,7 @@ def _md_text(s: str | None) -> str:
 
 
 def markdown(doc: dict) -> str:
+    """A compat diff document as Markdown (a PR comment)."""
     s = doc["summary"]
     out = [f"### Breaking-change check: `{doc['old']['spec']}` → `{doc['new']['spec']}`", ""]
     out.append(f"**{s['ERR']} breaking**, {s['WARN']} warnings, {s['INFO']} notes"
@@ -91,6 +95,7 @@ def markdown(doc: dict) -> str:
 
 
 def sarif(doc: dict) -> str:
+    """A compat diff document as SARIF 2.1.0 (code scanning)."""
     used = sorted({c["rule"] for c in doc["changes"]})
     index = {rid: i for i, rid in enumerate(used)}
     rules = []
@@ -129,6 +134,7 @@ def sarif(doc: dict) -> str:
 
 def github(doc: dict) -> str:
     # GitHub places an annotation by its path from the repository root, as SARIF does.
+    """A compat diff document as GitHub workflow annotations (::error file=...)."""
     new = doc.get("new") or {}
     base = new.get("path") if new.get("kind") == "path" else None
     out = []
@@ -145,6 +151,7 @@ def github(doc: dict) -> str:
 
 
 def json_doc(doc: dict) -> str:
+    """A compat diff document as JSON text."""
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
 

@@ -42,14 +42,17 @@ SOURCE_KEYS = ("git", "pypi", "npm", "path")
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
+    """The JSON Schema of matrix.yaml."""
     return json.loads(resources.files("canary.matrix").joinpath("schemas/matrix.schema.json").read_text())
 
 
 def default_path() -> str:
+    """The matrix file to read when none is given: $CANARY_MATRIX, else matrix.yaml."""
     return os.environ.get(ENV_MATRIX) or DEFAULT_MATRIX
 
 
 def load(path: str | os.PathLike | None = None) -> Matrix:
+    """Read and validate a matrix file; a mistake is a UserError naming file:line:column."""
     file = str(path or default_path())
     if not os.path.lexists(file):
         raise UserError("matrix file not found", file=file, hint=f"pass -c FILE or set {ENV_MATRIX}")
@@ -57,6 +60,7 @@ def load(path: str | os.PathLike | None = None) -> Matrix:
 
 
 def loads(text: str, file: str = DEFAULT_MATRIX) -> Matrix:
+    """Validate a matrix given as text (`file` names it in errors)."""
     check_waiver_dates(text, file)
     data, pos = load_yaml(file, text)
     if data is None:
@@ -222,6 +226,7 @@ def check_duplicate_refs(data: dict, pos: Positions) -> None:
 # --- building ---------------------------------------------------------------
 
 def parse_duration(value, pos: Positions, path: tuple) -> float:
+    """Seconds of a duration in matrix.yaml (a number of seconds, or `30s`, `5m`, `1h`)."""
     if isinstance(value, (int, float)):
         return float(value)
     m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)", str(value))

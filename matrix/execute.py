@@ -40,6 +40,11 @@ from canary.matrix.runners import for_ecosystem
 from canary.matrix.store import RunDir, Store, now_iso, read_json, write_json_atomic
 from canary.matrix.verdicts import Summary, classify
 
+__all__ = [
+    "JUNIT_MAX_BYTES", "FAILURE_LINE", "EXCEPTION_LINE", "failure_reason", "RunOptions", "RunOutcome", "planned",
+    "new_record", "provenance", "execute",
+]
+
 JUNIT_MAX_BYTES = 32 << 20
 FAILURE_LINE = re.compile(r"(error|Error|ERROR|FAIL|fail(ed|ure)|assert|exception)")
 # "SomethingError: message" says more than "test_x ... ERROR": prefer it.
@@ -57,6 +62,7 @@ def failure_reason(tail: list[str]) -> str:
 
 @dataclass
 class RunOptions:
+    """How to run the cells: parallel jobs, retries, cache, and the hooks the app wires in."""
     jobs: int = 1
     retries: int | None = None  # None: the matrix's settings.retries
     use_cache: bool = True
@@ -78,6 +84,7 @@ class RunOptions:
 
 @dataclass
 class RunOutcome:
+    """What a run produced: its directory, its record and the verdicts' summary."""
     run: RunDir
     record: RunRecord
     summary: Summary
@@ -85,10 +92,12 @@ class RunOutcome:
 
 
 def planned(cells: list[Cell], matrix_file: str) -> list[PlannedCell]:
+    """The planned-cell entries of run.json for `cells`."""
     return [PlannedCell(c.id, c.tier, c.role, c.connector, c.ref, c.core.label, c.nox_command(matrix_file)) for c in cells]
 
 
 def new_record(matrix: Matrix, cells: list[Cell], run: RunDir, options: RunOptions) -> RunRecord:
+    """A new run record (run.json) for `cells` of `matrix`, before any cell runs."""
     baseline = next((c.core.label for c in cells if c.role == "baseline"), None)
     record = RunRecord(
         run_id=run.run_id, matrix_file=matrix.file, matrix_digest=matrix.digest, started_at=now_iso(),
@@ -115,6 +124,7 @@ def provenance(matrix_file: str) -> dict:
 
 def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store | None = None,
             resume: RunDir | None = None, home: Home | None = None) -> RunOutcome:
+    """Run `cells` (cached results reused unless told not to), judge them, and return the outcome."""
     home = home or Home.default()
     store = store or Store(home.runs)
     if resume is not None:

@@ -14,8 +14,11 @@ from functools import lru_cache
 
 from canary.kernel.errors import UserError
 
+__all__ = ["pip_index_args", "pip_index_env", "available_versions"]
+
 
 def pip_index_args(index: dict) -> list[str]:
+    """pip's index options (--index-url, --find-links, ...) from a matrix's index settings."""
     args: list[str] = []
     for link in index.get("find_links", ()):
         args += ["--find-links", link]
@@ -67,6 +70,7 @@ def _npm_versions(name: str) -> tuple[str, ...]:
 
 
 def available_versions(ecosystem: str, name: str, index: dict | None = None) -> list[str]:
+    """The published versions of a package in the npm or PyPI registry (or the configured index)."""
     if ecosystem == "npm":
         return list(_npm_versions(name))
     index = {k: v for k, v in (index or {}).items() if not k.startswith("_")}

@@ -20,14 +20,18 @@ from canary.kernel.locks import exclusive
 from canary.kernel.redact import redact_data
 from canary.matrix.results import CellResult, RunRecord
 
+__all__ = ["DEFAULT_STORE", "now_iso", "read_json", "RunDir", "Store", "open_run", "write_json_atomic"]
+
 DEFAULT_STORE = Path(".canary") / "runs"
 
 
 def now_iso() -> str:
+    """The current UTC time as ISO 8601, to the second."""
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def read_json(path: Path) -> dict:
+    """A JSON document from `path`; a broken file is an error naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -102,6 +106,7 @@ class RunDir:
 
 
 class Store:
+    """The run store: run directories under a root (by default $CANARY_HOME/runs)."""
     def __init__(self, root: Path | str = DEFAULT_STORE) -> None:
         self.root = Path(root)
 

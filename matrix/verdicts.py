@@ -31,6 +31,12 @@ from canary.matrix.model import Waiver
 from canary.matrix.results import Attempt, CellResult, CommandRecord, PlannedCell, RunRecord
 from canary.matrix.store import RunDir
 
+__all__ = [
+    "VERDICTS", "EXIT_OK", "EXIT_REGRESSED", "EXIT_INCONCLUSIVE", "MISSING_REASON", "Verdict", "Summary",
+    "last_command_output", "infrastructure_reason", "effective_status", "classify_cell", "waiver_report",
+    "classify", "summarize", "decide",
+]
+
 VERDICTS = ("ok", "regressed", "fixed", "broken", "flaky", "error", "skipped", "unsupported")
 
 EXIT_OK, EXIT_REGRESSED, EXIT_INCONCLUSIVE = 0, 1, 3
@@ -60,6 +66,7 @@ _SIGKILLED = (-9, 137)  # Popen's -9, or a shell's 128 + 9
 
 @dataclass
 class Verdict:
+    """The verdict of one candidate cell against its baseline (ok, regressed, fixed, broken, ...)."""
     cell_id: str
     connector: str
     ref: str
@@ -99,6 +106,7 @@ class Verdict:
 
 @dataclass
 class Summary:
+    """The verdicts of a run, their counts, the decision and the exit code."""
     run_id: str
     baseline: str | None
     candidates: list[str]
@@ -391,6 +399,7 @@ def classify(
     waivers: tuple[Waiver, ...] | list[Waiver] = (),
     today: _dt.date | str | None = None,
 ) -> Summary:
+    """The verdict of each candidate cell of a run, compared with its baseline cell."""
     record = record or run.read_run()
     results = results if results is not None else run.read_cells()
     waivers = tuple(waivers)
@@ -411,6 +420,7 @@ def classify(
 
 
 def summarize(record: RunRecord, verdicts: list[Verdict], **extra) -> Summary:
+    """The summary of a run's verdicts: counts, decision and exit code."""
     summary = Summary(
         run_id=record.run_id, baseline=record.baseline, candidates=list(record.candidates),
         verdicts=verdicts, exit_code=EXIT_OK, decision="green", **extra,

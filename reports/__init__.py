@@ -12,10 +12,13 @@ from pathlib import Path
 from canary.kernel.errors import UserError
 from canary.matrix.store import RunDir
 
+__all__ = ["FORMATS", "parse_formats", "RUN_DIFF_FILE", "render_all"]
+
 FORMATS = ("html", "md", "junit", "json", "badges")
 
 
 def parse_formats(text: str | list[str] | tuple[str, ...]) -> list[str]:
+    """The report formats asked for (comma-separated or a list), checked and without repeats."""
     items = text.split(",") if isinstance(text, str) else list(text)
     out = []
     for item in (i.strip() for i in items):

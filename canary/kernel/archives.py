@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 
 from canary.kernel.errors import InfrastructureError
 
+__all__ = ["Limits", "DEFAULT_LIMITS", "CHUNK", "safe_extract", "safe_extract_selected"]
+
 
 @dataclass(frozen=True)
 class Limits:

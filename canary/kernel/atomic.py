@@ -14,8 +14,12 @@ import os
 import tempfile
 from pathlib import Path
 
+__all__ = ["write_bytes_atomic", "write_text_atomic", "write_json_atomic"]
+
 
 def write_bytes_atomic(path: Path | str, data: bytes, keep_mode: bool = False) -> None:
+    """Write `data` to `path` through a temporary file and a rename: a reader sees the old file or the new, never
+    half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -44,4 +48,5 @@ def write_text_atomic(path: Path | str, text: str, keep_mode: bool = False) -> N
 
 
 def write_json_atomic(path: Path | str, data: object, indent: int | None = 2, ensure_ascii: bool = True) -> None:
+    """Write `data` as JSON (newline-terminated) to `path` atomically."""
     write_text_atomic(path, json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + "\n")

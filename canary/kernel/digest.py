@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+__all__ = ["file_sha256", "value_sha256"]
+
 
 _memo: dict[tuple[str, int, int], str] = {}
 
@@ -29,4 +31,5 @@ def _hash(path: Path | str) -> str:
 
 
 def value_sha256(value: object) -> str:
+    """sha256 of a JSON-able value, keys sorted: equal values give equal digests."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()

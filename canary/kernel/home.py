@@ -6,9 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = ["Home"]
+
 
 @dataclass(frozen=True)
 class Home:
+    """Where canary keeps its state (runs, mirrors, caches): $CANARY_HOME, else .canary."""
     root: Path
 
     @classmethod

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+__all__ = ["exclusive"]
+
 _thread_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 

@@ -20,6 +20,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
+__all__ = [
+    "SECRET_NAME", "KNOWN_SECRETS", "URL_USERINFO", "MASK", "MIN_SECRET", "is_secret", "url_credentials",
+    "secret_values", "redact", "redact_data",
+]
+
 # Anything that looks like a credential, wherever it appears in the name. Each alternative is
 # tested on its own (tests/test_redact.py): dropping one must fail a test.
 SECRET_NAME = re.compile(
@@ -33,6 +38,7 @@ MIN_SECRET = 6  # shorter values ("1", "true") would blank out ordinary words
 
 
 def is_secret(name: str) -> bool:
+    """Whether an environment variable's name says its value is a secret."""
     return name in KNOWN_SECRETS or bool(SECRET_NAME.search(name))
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from canary.kernel.errors import UserError
 
+__all__ = ["LOCK_FILE", "hold", "is_held"]
+
 LOCK_FILE = ".lock"
 
 

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+__all__ = ["SCHEMA_URI", "SRCROOT", "repo_root", "repo_uri", "location", "document", "dumps"]
+
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "SRCROOT"
 
@@ -44,11 +46,13 @@ def repo_uri(file: str, base: Path | str | None) -> str:
 
 
 def location(uri: str, region: dict[str, Any]) -> dict[str, Any]:
+    """A SARIF physicalLocation of `uri` (relative to the repository root) and a region."""
     return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": SRCROOT}, "region": region}}
 
 
 def document(name: str, rules: list[dict[str, Any]], results: list[dict[str, Any]], information_uri: str = "",
              properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A SARIF 2.1.0 document of one run of tool `name`, with its rules and results."""
     from canary import __version__
 
     driver: dict[str, Any] = {"name": name, "version": __version__, "semanticVersion": __version__}
@@ -69,4 +73,5 @@ def document(name: str, rules: list[dict[str, Any]], results: list[dict[str, Any
 
 
 def dumps(doc: dict[str, Any]) -> str:
+    """A SARIF document as text (indented, newline-terminated)."""
     return json.dumps(doc, indent=2) + "\n"

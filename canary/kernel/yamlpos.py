@@ -17,11 +17,17 @@ import yaml
 
 from canary.kernel.errors import UserError
 
+__all__ = [
+    "Path", "Positions", "dotted", "MAX_BYTES", "MAX_ALIASES", "MAX_DEPTH", "MAX_NODES", "CONTROL", "decode",
+    "check_text", "compose_checked", "load_yaml", "compose_text", "read_text", "compose_file",
+]
+
 Path: TypeAlias = tuple[str | int, ...]  # a key path: keys and list indexes
 
 
 @dataclass
 class Positions:
+    """Line and column of every key path of a YAML document, for errors that name file:line:column."""
     file: str
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)  # path -> (line, column) of the value
     key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)  # path -> (line, column) of the key
@@ -43,6 +49,7 @@ class Positions:
 
 
 def dotted(path: Path) -> str:
+    """A key path as people write it: `connectors[1].test`."""
     out = ""
     for p in path:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
@@ -193,6 +200,7 @@ def compose_checked(file: str, text: str, prefix: str = "not valid YAML") -> yam
 
 
 def load_yaml(file: str, text: str) -> tuple[object, Positions]:
+    """The data of a YAML text (dates as ISO strings) and the positions of its key paths."""
     pos = Positions(file)
     node = compose_checked(file, text)
     if node is None:
