@@ -25,7 +25,7 @@ PARTS = {"matrix": "matrix", "compat": "compat", "codemods": "codemods", "report
 # Modules mypy checks strictly (also listed in pyproject [[tool.mypy.overrides]]).
 STRICT = ["canary.kernel"]
 # Errors allowed outside the strict modules; lower it as they are fixed, never raise it without a reason.
-MYPY_BUDGET = 230
+MYPY_BUDGET = 229
 
 
 def build_tree() -> Path:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from canary.kernel.exitcodes import ExitCode
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -56,4 +58,4 @@ def run(args: argparse.Namespace) -> int:
 
             raise UserError("--emit-migration needs the codemods package", hint=str(exc)) from exc
         emit_migration(doc, args.emit_migration)
-    return 1 if blocking(doc, args.fail_on) else 0
+    return ExitCode.FINDINGS if blocking(doc, args.fail_on) else ExitCode.OK

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 
-from canary.compat.rules import RULES, SEVERITIES
+from canary.compat.rules import RULES, SEVERITIES, Severity
 from canary.kernel import sarif as sarif_doc
 from canary.kernel.ghactions import escape as gh_escape
 
 __all__ = ["text", "markdown", "sarif", "github", "json_doc", "FORMATS"]
 
-_TITLES = {"ERR": "Breaking (ERR)", "WARN": "Warnings (WARN)", "INFO": "Notes (INFO)"}
-_SARIF_LEVEL = {"ERR": "error", "WARN": "warning", "INFO": "note"}
-_GH_LEVEL = {"ERR": "error", "WARN": "warning", "INFO": "notice"}
+_TITLES: dict[str, str] = {Severity.ERR: "Breaking (ERR)", Severity.WARN: "Warnings (WARN)", Severity.INFO: "Notes (INFO)"}
+_SARIF_LEVEL: dict[str, str] = {Severity.ERR: "error", Severity.WARN: "warning", Severity.INFO: "note"}
+_GH_LEVEL: dict[str, str] = {Severity.ERR: "error", Severity.WARN: "warning", Severity.INFO: "notice"}
 
 
 def _side(s: dict) -> str:
@@ -36,7 +36,7 @@ def text(doc: dict) -> str:
     """A compat diff document as plain text for a terminal."""
     out = [f"compat {doc['language']}: {_side(doc['old'])} -> {_side(doc['new'])}"]
     s = doc["summary"]
-    out.append(f"{s['ERR']} ERR, {s['WARN']} WARN, {s['INFO']} INFO" +
+    out.append(f"{s[Severity.ERR]} ERR, {s[Severity.WARN]} WARN, {s[Severity.INFO]} INFO" +
                (f", {s['accepted']} accepted" if s["accepted"] else ""))
     out.append(_semver_line(doc))
     for sev in SEVERITIES:
@@ -74,7 +74,7 @@ def markdown(doc: dict) -> str:
     """A compat diff document as Markdown (a PR comment)."""
     s = doc["summary"]
     out = [f"### Breaking-change check: `{doc['old']['spec']}` → `{doc['new']['spec']}`", ""]
-    out.append(f"**{s['ERR']} breaking**, {s['WARN']} warnings, {s['INFO']} notes"
+    out.append(f"**{s[Severity.ERR]} breaking**, {s[Severity.WARN]} warnings, {s[Severity.INFO]} notes"
                + (f", {s['accepted']} accepted" if s["accepted"] else "") + ".  ")
     out.append(_semver_line(doc).replace("semver:", "**semver:**"))
     for sev in SEVERITIES:

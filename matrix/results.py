@@ -8,7 +8,7 @@ add fields, never rename or drop them without bumping `schema`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Literal
+from enum import StrEnum
 
 __all__ = [
     "CELL_SCHEMA", "RUN_SCHEMA", "Status", "STATUSES", "CommandRecord", "Attempt", "CoreRecord", "ConnectorRecord",
@@ -18,8 +18,17 @@ __all__ = [
 CELL_SCHEMA = "canary/cell-result/v1"
 RUN_SCHEMA = "canary/run/v1"
 
-Status = Literal["pass", "fail", "error", "timeout", "skipped"]
-STATUSES = ("pass", "fail", "error", "timeout", "skipped")
+class Status(StrEnum):
+    """The status of a cell or an attempt, as the cell result records it (README: "Status of a cell")."""
+
+    PASS = "pass"  # every test command exited 0
+    FAIL = "fail"  # a test command failed
+    ERROR = "error"  # could not set up (clone, install, core mismatch) or the machine failed
+    TIMEOUT = "timeout"  # a command ran out of time
+    SKIPPED = "skipped"  # not run (matrix `skip`)
+
+
+STATUSES = tuple(Status)
 
 
 @dataclass

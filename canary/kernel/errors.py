@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from canary.kernel.exitcodes import ExitCode
+
 __all__ = ["UserError", "InfrastructureError", "CoreMismatch"]
 
 
@@ -21,7 +23,7 @@ class UserError(Exception):
     column: int | None = None
     key: str | None = None
     hint: str | None = None
-    exit_code: int = 2
+    exit_code: int = ExitCode.USAGE
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
