@@ -27,6 +27,7 @@ from canary import __version__
 from canary.kernel.atomic import write_text_atomic
 from canary.kernel.errors import UserError
 from canary.kernel.redact import redact
+from canary.kernel.exitcodes import ExitCode
 
 # Modules that define register(subparsers); each handler returns an exit code.
 COMMAND_MODULES = (
@@ -69,7 +70,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-EXIT_INTERNAL = 4
+EXIT_INTERNAL = ExitCode.INTERNAL
 
 
 def crash_log(exc: BaseException) -> Path:
@@ -116,16 +117,16 @@ def _main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`canary plan | head`): not an error worth a message.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (stays open until exit: later writes go nowhere)
-        return 141
+        return ExitCode.BROKEN_PIPE
     except KeyboardInterrupt:
         print("canary: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except OSError as exc:
         # A full disk or a permission problem is the environment's, not a bug: say which file.
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(redact(f"canary: error: {where}{exc.strerror or exc}"), file=sys.stderr)
-        return 3
-    return int(code or 0)
+        return ExitCode.INCONCLUSIVE
+    return int(code or ExitCode.OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ from pathlib import Path
 from canary import __version__
 from canary.matrix import fanout, verdicts, waivers as waivers_mod
 from canary.kernel.errors import UserError
+from canary.kernel.exitcodes import ExitCode
 from canary.matrix.store import DEFAULT_STORE, RunDir, open_run
 
 
@@ -124,7 +125,7 @@ def cmd_ci_matrix(args) -> int:
 
         cells = select(plan_cells(_load_matrix(args.config)), args.cells)
     print(fanout.dumps_matrix(fanout.ci_matrix(cells, args.max_jobs)))
-    return 0
+    return ExitCode.OK
 
 
 def _select_planned(cells, patterns):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from canary.kernel.exitcodes import ExitCode
 from canary.kernel.home import Home
 from canary.kernel.redact import redact
 from canary.matrix import config, sources
@@ -56,14 +57,14 @@ def cmd_plan(args) -> int:
             "cells": [c.to_dict(matrix.file) for c in cells],
         }
         print(redact(json.dumps(doc, indent=2)))
-        return 0
+        return ExitCode.OK
     width = max((len(c.id) for c in cells), default=10)
     print(f"{len(cells)} cells from {matrix.file} ({matrix.core.name}, {matrix.core.ecosystem})")
     for c in cells:
         extra = f" [{c.expectation}]" if c.expectation else ""
         print(redact(f"  {c.id:<{width}}  {c.tier:<8} {c.role:<9} {c.package} {c.ref} x core {c.core.label}{extra}"))
         print(redact(f"  {'':<{width}}  {c.nox_command(matrix.file)}"))
-    return 0
+    return ExitCode.OK
 
 
 def cmd_run(args) -> int:

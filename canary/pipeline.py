@@ -17,6 +17,7 @@ from pathlib import Path
 from collections.abc import Callable
 
 from canary.kernel.errors import UserError
+from canary.kernel.exitcodes import ExitCode
 from canary.kernel.home import Home
 from canary.kernel.redact import redact
 from canary.matrix import config, sources, waivers
@@ -24,7 +25,7 @@ from canary.matrix.execute import RunOptions, RunOutcome, execute
 from canary.matrix.model import Cell, Matrix
 from canary.matrix.plan import plan, select
 from canary.matrix.progress import step
-from canary.matrix.results import CellResult
+from canary.matrix.results import CellResult, Status
 from canary.matrix.store import RunDir, Store, open_run
 
 __all__ = ["RunRequest", "RunState", "STEPS", "run_pipeline", "compat_diff", "candidates_without_baseline"]
@@ -200,7 +201,9 @@ def _verify_fix(target: str, migration: str, matrix_file: str, connector: str):
 
 
 def _status_code(statuses: set[str]) -> int:
-    return 3 if "error" in statuses else 1 if statuses & {"fail", "timeout"} else 0
+    if Status.ERROR in statuses:
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.REGRESSED if statuses & {Status.FAIL, Status.TIMEOUT} else ExitCode.OK
 
 
 @contextlib.contextmanager

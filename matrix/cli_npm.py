@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from canary.kernel.atomic import write_text_atomic
+from canary.kernel.exitcodes import ExitCode
 from canary.matrix.sources import elizaos_registry
 
 
@@ -37,4 +38,4 @@ def cmd_import_registry(args) -> int:
         print(f"{len(entries)} connector(s) written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return 0
+    return ExitCode.OK

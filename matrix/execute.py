@@ -35,7 +35,7 @@ from canary.kernel.locks import exclusive
 from canary.matrix.model import Cell, Matrix
 from canary.matrix.progress import Progress
 from canary.kernel.redact import redact, redact_data, secret_values
-from canary.matrix.results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord
+from canary.matrix.results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord, Status
 from canary.matrix.runners import for_ecosystem
 from canary.matrix.store import RunDir, Store, now_iso, read_json, write_json_atomic
 from canary.matrix.verdicts import Summary, classify
@@ -210,7 +210,7 @@ class _Worker:
         result = CellResult.from_dict(redact_data(result.to_dict(), self.secrets))
         self.run.write_cell(result)
         if self.progress:
-            note = result.reason[:100] if result.status != "pass" else ""
+            note = result.reason[:100] if result.status != Status.PASS else ""
             note = f"(cached) {note}".strip() if result.cached_from else note
             self.progress.finish(cell.id, result.status, result.duration_s, note)
         return result
@@ -232,7 +232,7 @@ class _Worker:
     def _base_result(self, cell: Cell, cx: CellContext) -> CellResult:
         return CellResult(
             run_id=self.run.run_id, cell_id=cell.id, tier=cell.tier, role=cell.role, core=cx.core_record,
-            connector=cx.connector_record, status="error", expectation=cell.expectation, tags=list(cell.tags),
+            connector=cx.connector_record, status=Status.ERROR, expectation=cell.expectation, tags=list(cell.tags),
             env_keys=sorted(cx.env), started_at=now_iso(), runner=self.runner.NAME, tool_version=__version__,
             nox=cell.nox_command(self.matrix.file),
         )
@@ -243,11 +243,11 @@ class _Worker:
         with open(log_path, "w", encoding="utf-8") as log:
             cx = self._context(cell, log)
             result = self._base_result(cell, cx)
-            attempt = Attempt(1, "error", log=str(log_path.relative_to(self.run.path)), started_at=now_iso())
+            attempt = Attempt(1, Status.ERROR, log=str(log_path.relative_to(self.run.path)), started_at=now_iso())
             result.attempts.append(attempt)
             log.write(f"# cell {cell.id}: {cell.package} {cell.ref} on {self.matrix.core.name} {cell.core.label}\n")
             if cell.expectation == "skip":
-                attempt.status = result.status = "skipped"
+                attempt.status = result.status = Status.SKIPPED
                 attempt.reason = result.reason = cell.expectation_reason or "skipped by the matrix"
                 return result
             t0 = time.monotonic()
@@ -274,21 +274,21 @@ class _Worker:
                 self._test(cx, attempt)
                 attempt.duration_s = round(time.monotonic() - t0, 3)
                 result.status, result.reason = attempt.status, attempt.reason
-                if result.status in ("fail", "timeout") and self._should_retry(cell):
+                if result.status in (Status.FAIL, Status.TIMEOUT) and self._should_retry(cell):
                     self._retry(cx, result)
                 elif cell.role == "baseline" and self.options.aa_check:
                     # A/A check: the same baseline twice; differing outcomes mean the cell is flaky on its own.
                     self._retry(cx, result, until_pass=False, extra=1)
-                if result.status in ("pass", "fail"):
+                if result.status in (Status.PASS, Status.FAIL):
                     result.unsupported = cx.unsupported
                     self._store_cache(key, result)
             except InfrastructureError as exc:
-                attempt.status = result.status = "error"
+                attempt.status = result.status = Status.ERROR
                 attempt.reason = result.reason = exc.reason
                 log.write(f"!! infrastructure error: {exc.reason}\n")
             except OSError as exc:
                 reason = "no space left on device" if getattr(exc, "errno", None) == 28 else f"{exc.strerror or exc}: {exc.filename or ''}".strip(": ")
-                attempt.status = result.status = "error"
+                attempt.status = result.status = Status.ERROR
                 attempt.reason = result.reason = reason
                 log.write(f"!! infrastructure error: {reason}\n")
             finally:
@@ -309,23 +309,23 @@ class _Worker:
 
     def _test(self, cx: CellContext, attempt: Attempt) -> None:
         first_test = len(cx.commands)
-        status, reason = "pass", ""
+        status, reason = Status.PASS, ""
         for argv in cx.connector.test:
             out = cx.run("test", list(argv), cwd=cx.checkout.path)
             if out.record.timed_out:
                 if out.output_lines == 0:
-                    status, reason = "error", f"timeout with no output after {out.record.duration_s:.0f}s"
+                    status, reason = Status.ERROR, f"timeout with no output after {out.record.duration_s:.0f}s"
                 else:
-                    status, reason = "timeout", f"timed out after {out.record.duration_s:.0f}s"
+                    status, reason = Status.TIMEOUT, f"timed out after {out.record.duration_s:.0f}s"
                 break
             if out.record.exit_code in cx.connector.infra_exit_codes:
                 # The test harness itself could not start (a smoke scenario that cannot build its
                 # runtime): the connector was not exercised, so this is not its failure.
-                status = "error"
+                status = Status.ERROR
                 reason = f"test set-up: {failure_reason(out.tail) or f'exit {out.record.exit_code}'}"
                 break
             if out.record.exit_code != 0:
-                status = "fail"
+                status = Status.FAIL
                 reason = failure_reason(out.tail) or f"{Path(out.record.argv[0]).name} exited {out.record.exit_code}"
                 break
         attempt.status, attempt.reason = status, reason
@@ -349,19 +349,19 @@ class _Worker:
         # No baseline in this run (a CI shard, or one cell run alone): retry anyway, since a
         # flaky cell is cheaper to re-run than to report as a regression after the merge.
         base_result = self.run.read_cell(base.id) if base is not None else None
-        return base_result is None or base_result.status == "pass"
+        return base_result is None or base_result.status == Status.PASS
 
     def _retry(self, cx: CellContext, result: CellResult, until_pass: bool = True, extra: int | None = None) -> None:
         for n in range(2, (self.retries if extra is None else extra) + 2):
             log_path = self.run.log_file(cx.cell.id, n)
             with open(log_path, "w", encoding="utf-8") as log:
                 cx.log = log
-                attempt = Attempt(n, "error", log=str(log_path.relative_to(self.run.path)), started_at=now_iso())
+                attempt = Attempt(n, Status.ERROR, log=str(log_path.relative_to(self.run.path)), started_at=now_iso())
                 t0 = time.monotonic()
                 self._test(cx, attempt)
                 attempt.duration_s = round(time.monotonic() - t0, 3)
                 result.attempts.append(attempt)
-            if until_pass and attempt.status == "pass":
+            if until_pass and attempt.status == Status.PASS:
                 break
 
     # -- static exposure ------------------------------------------------------

@@ -13,6 +13,7 @@ import sys
 from functools import lru_cache
 
 from canary.kernel.errors import UserError
+from canary.kernel.exitcodes import ExitCode
 
 __all__ = ["pip_index_args", "pip_index_env", "available_versions"]
 
@@ -51,7 +52,7 @@ def _pypi_versions(name: str, index_key: tuple) -> tuple[str, ...]:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
         if "No matching distribution" in proc.stderr:
             return ()
-        raise UserError(f"could not list versions of {name} from the package index: {tail[0]}", exit_code=3)
+        raise UserError(f"could not list versions of {name} from the package index: {tail[0]}", exit_code=ExitCode.INCONCLUSIVE)
     m = re.search(r"Available versions:\s*(.*)", proc.stdout)
     return tuple(v.strip() for v in m.group(1).split(",")) if m else ()
 
@@ -64,7 +65,7 @@ def _npm_versions(name: str) -> tuple[str, ...]:
         if "E404" in err:
             return ()
         code = re.search(r"npm error code (\S+)", err)
-        raise UserError(f"could not list versions of {name} from the npm registry: {code.group(1) if code else err.strip()[:200]}", exit_code=3)
+        raise UserError(f"could not list versions of {name} from the npm registry: {code.group(1) if code else err.strip()[:200]}", exit_code=ExitCode.INCONCLUSIVE)
     data = json.loads(proc.stdout or "[]")
     return tuple(data if isinstance(data, list) else [data])
 

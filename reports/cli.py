@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from canary.kernel.exitcodes import ExitCode
 from canary.matrix.store import DEFAULT_STORE, open_run
 
 
@@ -54,4 +55,4 @@ def run_report(args) -> int:
         with open(summary_file, "a", encoding="utf-8") as fh:
             fh.write(Path(written["md"]).read_text(encoding="utf-8") + "\n")
         print(f"md: appended to {summary_file}")
-    return 0
+    return ExitCode.OK
