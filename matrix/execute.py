@@ -23,9 +23,9 @@ from pathlib import Path
 
 from canary import __version__
 from canary.kernel import reaper, runlock
-from canary.matrix import sources
+from canary.matrix import failures, sources
 from canary.matrix import waivers as _waivers
-from canary.kernel.atomic import write_text_atomic
+from canary.kernel.atomic import write_json_atomic, write_text_atomic
 from canary.matrix.cellenv import cell_env
 from canary.matrix.context import CellContext, Checkout
 from canary.kernel.digest import value_sha256
@@ -33,11 +33,12 @@ from canary.kernel.errors import InfrastructureError
 from canary.kernel.home import Home
 from canary.kernel.locks import exclusive
 from canary.matrix.model import Cell, Matrix
+from canary.matrix.proc import Outcome
 from canary.matrix.progress import Progress
 from canary.kernel.redact import redact, redact_data, secret_values
 from canary.matrix.results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord, Status
 from canary.matrix.runners import for_ecosystem
-from canary.matrix.store import RunDir, Store, now_iso, read_json, write_json_atomic
+from canary.matrix.store import RunDir, Store, now_iso, read_json
 from canary.matrix.verdicts import Summary, classify
 
 __all__ = [
@@ -285,11 +286,16 @@ class _Worker:
             except InfrastructureError as exc:
                 attempt.status = result.status = Status.ERROR
                 attempt.reason = result.reason = exc.reason
+                attempt.commands = attempt.commands or list(cx.commands)
+                _record_failure(attempt, _infrastructure_kind(exc, attempt, cx))
                 log.write(f"!! infrastructure error: {exc.reason}\n")
             except OSError as exc:
                 reason = "no space left on device" if getattr(exc, "errno", None) == 28 else f"{exc.strerror or exc}: {exc.filename or ''}".strip(": ")
                 attempt.status = result.status = Status.ERROR
                 attempt.reason = result.reason = reason
+                attempt.commands = attempt.commands or list(cx.commands)
+                _record_failure(attempt, failures.FailureKind.NO_SPACE if getattr(exc, "errno", None) == 28
+                                else failures.FailureKind.ENVIRONMENT)
                 log.write(f"!! infrastructure error: {reason}\n")
             finally:
                 if not attempt.commands:
@@ -310,8 +316,10 @@ class _Worker:
     def _test(self, cx: CellContext, attempt: Attempt) -> None:
         first_test = len(cx.commands)
         status, reason = Status.PASS, ""
+        failed: Outcome | None = None
         for argv in cx.connector.test:
             out = cx.run("test", list(argv), cwd=cx.checkout.path)
+            failed = out
             if out.record.timed_out:
                 if out.output_lines == 0:
                     status, reason = Status.ERROR, f"timeout with no output after {out.record.duration_s:.0f}s"
@@ -328,8 +336,13 @@ class _Worker:
                 status = Status.FAIL
                 reason = failure_reason(out.tail) or f"{Path(out.record.argv[0]).name} exited {out.record.exit_code}"
                 break
+            failed = None
         attempt.status, attempt.reason = status, reason
         attempt.commands = cx.commands[first_test:] if attempt.number > 1 else list(cx.commands)
+        if failed is not None:  # recorded now, while the failing command and its output are at hand
+            _record_failure(attempt, failures.command_kind(
+                "test", failed.record.exit_code, failed.record.timed_out, "\n".join(failed.tail),
+                printed=failed.output_lines > 0, infra_exit=failed.record.exit_code in cx.connector.infra_exit_codes))
         if cx.connector.junit:
             junit = Path(cx.expand(str(cx.checkout.path / cx.connector.junit)))
             if junit.is_file():
@@ -481,3 +494,23 @@ def _count(values) -> dict:
         if v:
             out[v] = out.get(v, 0) + 1
     return out
+
+
+def _record_failure(attempt: Attempt, kind: failures.FailureKind) -> None:
+    """Record on the attempt why it failed and which of its commands failed (the last that did)."""
+    attempt.failure = str(kind)
+    attempt.failed_command = next((i for i in range(len(attempt.commands) - 1, -1, -1)
+                                   if attempt.commands[i].timed_out or attempt.commands[i].exit_code not in (0, None)),
+                                  None)
+
+
+def _infrastructure_kind(exc: InfrastructureError, attempt: Attempt, cx: CellContext) -> failures.FailureKind:
+    """The kind of a set-up failure: the raiser's own (a core mismatch), else the failing command's."""
+    if exc.kind:
+        return failures.FailureKind(exc.kind)
+    cmd = next((c for c in reversed(attempt.commands) if c.timed_out or c.exit_code not in (0, None)), None)
+    text = f"{exc.reason}\n{exc.detail}"
+    if cmd is not None:
+        return failures.command_kind(cmd.phase, cmd.exit_code, cmd.timed_out, text)
+    # Nothing ran and failed: fetching the core or the connector (clone, download, unpack) failed.
+    return failures.output_kind("materialize", text) or failures.FailureKind.MATERIALIZE

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from canary.kernel.digest import file_sha256
 from canary.kernel.errors import InfrastructureError
 from canary.kernel.locks import exclusive
+from canary.matrix.failures import output_kind
 from canary.matrix.model import slug
 
 __all__ = [
@@ -138,7 +139,8 @@ def npm_failure(phase: str, code: int | None, lines: list[str]) -> Infrastructur
     if reason is None:
         last = next((ln.strip() for ln in reversed(lines) if ln.strip() and "complete log" not in ln), "")
         reason = f"{phase}: npm exited {code}" + (f": {last[:200]}" if last else "")
-    return InfrastructureError(reason, "\n".join(lines[-20:]))
+    kind = output_kind(phase, "\n".join(lines)) or ""  # the same table as every other failure
+    return InfrastructureError(reason, "\n".join(lines[-20:]), kind=kind)
 
 
 def pack(target: str, out_dir: Path, npm_cache: Path, *, run: Run | None = None, phase: str = "materialize") -> Path:

@@ -53,6 +53,10 @@ class Attempt:
     commands: list[CommandRecord] = field(default_factory=list)
     junit: str | None = None  # path relative to the run directory
     started_at: str = ""
+    # Recorded when the attempt fails (canary.matrix.failures.FailureKind), with the index in
+    # `commands` of the command that failed (None: none ran, e.g. a clone that could not start).
+    failure: str | None = None
+    failed_command: int | None = None
 
 
 @dataclass

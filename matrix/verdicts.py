@@ -21,7 +21,6 @@ Verdict values (stable, part of the JSON interface):
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -29,8 +28,9 @@ from pathlib import Path
 
 from canary.kernel.exitcodes import ExitCode
 from canary.matrix import junit, waivers as _waivers
+from canary.matrix.failures import SIGKILLED, FailureKind, failure_of, infrastructure, last_command_output
 from canary.matrix.model import Waiver
-from canary.matrix.results import Attempt, CellResult, CommandRecord, PlannedCell, RunRecord, Status
+from canary.matrix.results import Attempt, CellResult, PlannedCell, RunRecord, Status
 from canary.matrix.store import RunDir
 
 __all__ = [
@@ -68,27 +68,10 @@ EXIT_OK, EXIT_REGRESSED, EXIT_INCONCLUSIVE = ExitCode.OK, ExitCode.REGRESSED, Ex
 
 MISSING_REASON = "missing: no result for a planned cell"
 
-# Markers of a machine problem rather than a connector problem. Searched in the cell's
-# reason and the last lines of its final log: near the end is where a dying process says why.
-_RESOURCE = re.compile(
-    r"\b(?:out of memory|MemoryError|ENOMEM|Cannot allocate memory|heap limit|OOM[- ]?kill(?:ed|er)?"
-    r"|No space left on device|ENOSPC|Disk quota exceeded|EDQUOT)\b",
-    re.IGNORECASE,
-)
-# A dependency that cannot be downloaded. Only counted when an install step failed: the
-# same words in a test's output are the connector's business.
-_MISSING_DEP = re.compile(
-    r"\bE404\b|\bETARGET\b|No matching version found|No matching distribution found"
-    r"|Could not find a version that satisfies|404 Not Found|is not in (?:this|the npm) registry",
-    re.IGNORECASE,
-)
-_NO_OUTPUT = re.compile(r"no output", re.IGNORECASE)
-_INSTALL_PHASES = ("materialize", "install", "force-core")
 _LOG_TAIL_LINES = 40
 _FAILED = (Status.FAIL, Status.TIMEOUT)
 # A baseline cell's verdict is its own status: a pass is ok, a failure broken (error and skipped stay).
 _BASELINE_VERDICT: dict[str, VerdictKind] = {Status.PASS: VerdictKind.OK, Status.FAIL: VerdictKind.BROKEN}
-_SIGKILLED = (-9, 137)  # Popen's -9, or a shell's 128 + 9
 
 
 @dataclass
@@ -201,55 +184,35 @@ def _log_tail(run_path: Path | None, attempt: Attempt | None) -> str | None:
     return "\n".join(data.splitlines()[-_LOG_TAIL_LINES:])
 
 
-def last_command_output(tail: str) -> str:
-    """What the last command printed, without the harness's own lines (canary.matrix.proc writes
-    `$ [phase] argv`, `    (cwd ...)`, `!! timed out ...`, `-> exit ...` around it)."""
-    lines = tail.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("$ [")]
-    if starts:
-        lines = lines[starts[-1] + 1:]
-    harness = ("    (cwd ", "!! timed out", "-> exit ")
-    return "\n".join(line for line in lines if not line.startswith(harness))
-
-
-def _failed_command(result: CellResult) -> CommandRecord | None:
-    attempt = result.attempts[-1] if result.attempts else None
-    for cmd in attempt.commands if attempt else ():
-        if cmd.timed_out or (cmd.exit_code not in (0, None)):
-            return cmd
-    return None
+# What a verdict says of an infrastructure failure, by kind (the cell's own reason follows in parentheses).
+_KIND_TEXT = {
+    FailureKind.OOM: "out of memory", FailureKind.NO_SPACE: "no space left on device",
+    FailureKind.MISSING_DEPENDENCY: "missing dependency", FailureKind.NETWORK: "registry or network unreachable",
+    FailureKind.TIMEOUT_NO_OUTPUT: "timeout with no output", FailureKind.MATERIALIZE: "materialize failed",
+    FailureKind.CORE_MISMATCH: "core mismatch", FailureKind.TEST_SETUP: "the test harness could not start",
+}
 
 
 def infrastructure_reason(result: CellResult, run_path: Path | None = None) -> str | None:
     """Why a failed or timed-out cell is really an infrastructure `error`, or None.
 
     Infrastructure: out of memory, no disk space, an install step that could not download a
-    dependency, a failed materialize (clone, download), a timeout with no output.
+    dependency, a failed materialize (clone, download), a timeout with no output. Read from the
+    failure kind the attempt recorded (canary.matrix.failures); older results are classified there.
     """
     if result.status not in _FAILED:
         return None
     last = result.attempts[-1] if result.attempts else None
-    tail = _log_tail(run_path, last)
-    text = "\n".join(t for t in (result.reason, last.reason if last else "", tail or "") if t)
-    m = _RESOURCE.search(text)
-    if m:
-        return f"infrastructure: {m.group(0)}"
-    failed = _failed_command(result)
-    phase = failed.phase if failed else None
-    if failed and not failed.timed_out and failed.exit_code in _SIGKILLED:
-        # Nobody but the kernel's OOM killer sends SIGKILL to a test run we did not time out.
-        return "infrastructure: killed by SIGKILL (out of memory?)"
-    if phase == "materialize":
-        return f"infrastructure: materialize failed: {result.reason}".rstrip(": ")
-    if phase in _INSTALL_PHASES or (phase is None and not (last and last.commands)):
-        m = _MISSING_DEP.search(text)
-        if m:
-            return f"infrastructure: missing dependency ({m.group(0)})"
-    if result.status == Status.TIMEOUT:
-        no_output = tail is not None and not last_command_output(tail).strip()
-        if no_output or _NO_OUTPUT.search(result.reason or ""):
-            return "infrastructure: timeout with no output"
-    return None
+    tail = None if last is not None and last.failure else _log_tail(run_path, last)
+    kind = failure_of(last, result.status, result.reason, tail)
+    if kind is None or not infrastructure(kind):
+        return None
+    text = _KIND_TEXT.get(kind, str(kind))
+    failed = last.commands[last.failed_command] if last and last.failed_command is not None else None
+    failed = failed or next((c for c in (last.commands if last else ()) if c.exit_code not in (0, None)), None)
+    if kind == FailureKind.OOM and failed is not None and failed.exit_code in SIGKILLED:
+        text = "killed by SIGKILL (out of memory?)"
+    return f"infrastructure: {text}"
 
 
 def effective_status(result: CellResult, run_path: Path | None = None) -> tuple[str, str]:

@@ -55,11 +55,18 @@ class InfrastructureError(Exception):
     A cell that hits one is `error`, never `fail`: the connector was not at fault.
     """
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    # The failure kind when the raiser knows it (canary.matrix.failures.FailureKind's value); "": the
+    # executor names it from the failing command.
+    kind: str = ""
+
+    def __init__(self, reason: str, detail: str = "", kind: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+        self.kind = kind or type(self).kind
 
 
 class CoreMismatch(InfrastructureError):
     """The cell's environment loads another core than the one in its label: the cell proves nothing."""
+
+    kind = "core-mismatch"
