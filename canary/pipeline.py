@@ -238,7 +238,7 @@ def compat_diff(matrix, candidate_labels: list[str], run_path: Path) -> Path | N
     from canary.matrix.coresides import newest_candidate, side
     from canary.matrix.plan import resolve_core_versions
     from canary.matrix.registry import pip_index_env
-    from canary.matrix.store import write_json_atomic
+    from canary.kernel.atomic import write_json_atomic
 
     specs, baseline = resolve_core_versions(matrix)
     candidate = newest_candidate(matrix, candidate_labels, specs)

@@ -188,7 +188,7 @@ def register(sub) -> None:
     p.add_argument("--fail-on", choices=FAIL_ON, default="warning",
                    help="exit 1 when a finding has this severity or higher (default: warning)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching files")
-    p.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--output", "-o", "--out", metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
                    help="worker processes for large trees (default 0: one per CPU; 1: no workers)")
     p.set_defaults(handler=cmd_lint)
@@ -218,7 +218,7 @@ def register(sub) -> None:
     msub.required = True
     q = msub.add_parser("from-diff", help="write a migration from a compat diff JSON")
     q.add_argument("diff", metavar="DIFF.json")
-    q.add_argument("--output", "-o", required=True, metavar="FILE")
+    q.add_argument("--output", "-o", "--out", required=True, metavar="FILE")
     q.add_argument("--id", help="migration id (default: from the package and versions)")
     q.add_argument("--core", help="core version range (default: >=NEW)")
     q.set_defaults(handler=cmd_from_diff)
@@ -227,9 +227,9 @@ def register(sub) -> None:
     q.set_defaults(handler=cmd_show)
     q = msub.add_parser("export-sg", help="write the rules as ast-grep YAML for `sg scan --rule`")
     q.add_argument("migration", metavar="ID|FILE")
-    q.add_argument("--output", "-o", metavar="FILE")
+    q.add_argument("--output", "-o", "--out", metavar="FILE")
     q.set_defaults(handler=cmd_export_sg)
     q = msub.add_parser("extract-sources", help="write a published package's sources from its source maps")
     q.add_argument("package", metavar="PACKAGE_DIR|TGZ")
-    q.add_argument("--output", "-o", required=True, metavar="DIR")
+    q.add_argument("--output", "-o", "--out", required=True, metavar="DIR")
     q.set_defaults(handler=cmd_extract_sources)

@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--required", nargs="+", metavar="NAME", default=[], help="plugins whose cells are required")
     p.add_argument("--core-versions", required=True, help="comma list of core versions, e.g. 1.6.4,1.7.2")
     p.add_argument("--baseline", help="baseline core version (default: the first)")
-    p.add_argument("-o", "--output", help="write here instead of standard output")
+    p.add_argument("-o", "--output", "--out", help="write here instead of standard output")
     p.set_defaults(handler=cmd_import_registry)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jsonschema
 
+from canary.kernel.durations import seconds_of
 from canary.kernel.errors import UserError
 from canary.matrix.model import (
     Companion,
@@ -226,13 +227,13 @@ def check_duplicate_refs(data: dict, pos: Positions) -> None:
 # --- building ---------------------------------------------------------------
 
 def parse_duration(value, pos: Positions, path: tuple) -> float:
-    """Seconds of a duration in matrix.yaml (a number of seconds, or `30s`, `5m`, `1h`)."""
+    """Seconds of a duration in matrix.yaml: a number of seconds, or the grammar of every duration
+    (canary.kernel.durations: `90s`, `10m`, `1h30m`, `1d`)."""
     if isinstance(value, (int, float)):
         return float(value)
-    m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)", str(value))
-    if not m:
-        raise pos.error(f"not a duration: {value!r} (use seconds, or 90s, 10m, 1h)", path)
-    seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+    seconds = seconds_of(str(value))
+    if seconds is None:
+        raise pos.error(f"not a duration: {value!r} (use seconds, or 90s, 10m, 1h30m)", path)
     if seconds <= 0:
         raise pos.error(f"a duration must be more than zero, got {value!r}", path)
     return seconds

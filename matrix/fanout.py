@@ -16,10 +16,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from canary.kernel.atomic import write_json_atomic
 from canary.kernel.errors import UserError
 from canary.matrix.model import Cell
 from canary.matrix.results import CellResult, PlannedCell, RunRecord
-from canary.matrix.store import RunDir, Store, now_iso, read_json, write_json_atomic
+from canary.matrix.store import RunDir, Store, now_iso, read_json
 
 __all__ = [
     "DEFAULT_MAX_JOBS", "artifact_name", "shards", "ci_matrix", "planned_from_cell", "Plan", "load_plan_file",

@@ -20,7 +20,7 @@ from canary.kernel.locks import exclusive
 from canary.kernel.redact import redact_data
 from canary.matrix.results import CellResult, RunRecord
 
-__all__ = ["DEFAULT_STORE", "now_iso", "read_json", "RunDir", "Store", "open_run", "write_json_atomic"]
+__all__ = ["DEFAULT_STORE", "now_iso", "read_json", "RunDir", "Store", "open_run"]
 
 DEFAULT_STORE = Path(".canary") / "runs"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from canary.matrix.results import CellResult, RunRecord
 from canary.matrix.verdicts import Summary, Verdict
 from canary.promote import gitops
-from canary.promote.durations import format_duration
+from canary.kernel.durations import format_duration
 from canary.promote.freshness import RefState, age_text
 from canary.promote.model import INCONCLUSIVE, PASS, REFUSE, SKIP, Check
 from canary.promote.versions import TagVersion, normalize_target, same_release

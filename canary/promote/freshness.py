@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from packaging.version import InvalidVersion, Version
 
 from canary.matrix.results import CellResult
-from canary.promote.durations import format_duration
+from canary.kernel.durations import format_duration
 from canary.promote.gitops import remote_ref
 
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
