@@ -105,6 +105,12 @@ def tests(s: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def lint(s: nox.Session) -> None:
+    """The project's own checks: ruff check and mypy (.ci/lint, the same script CI runs)."""
+    s.run("bash", str(HERE / ".ci" / "lint"), external=True)
+
+
+@nox.session(python=False)
 def report(s: nox.Session) -> None:
     """Render the latest run's reports (HTML, Markdown, JUnit, JSON)."""
     s.run(*_canary(), "report", *s.posargs, external=True)

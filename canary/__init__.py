@@ -4,4 +4,6 @@ The parts live in their own packages: canary.matrix (the harness), canary.compat
 changes), canary.codemods (lint and fixes), canary.reports (renderers), canary.kernel (shared).
 """
 
+__all__ = ["__version__"]
+
 __version__ = "0.1.0"

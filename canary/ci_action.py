@@ -31,9 +31,14 @@ import yaml
 
 from canary.kernel.atomic import write_text_atomic
 from canary.kernel.ghactions import escape as gh_escape
+from canary.kernel.exitcodes import ExitCode
 
 MARKER = "<!-- canary:report -->"  # finds the sticky comment again; invisible on GitHub
 DERIVED_MATRIX = ".canary-action.matrix.yaml"
+
+
+# A run's own answers (green, regressed, inconclusive): the job goes on to report them.
+_VERDICT_CODES = (ExitCode.OK, ExitCode.REGRESSED, ExitCode.INCONCLUSIVE)
 
 
 def env(name: str, default: str = "") -> str:
@@ -89,7 +94,7 @@ def step_plan(out: Path) -> int:
     if code:
         return code
     set_output("matrix", matrix_json.read_text().strip())
-    return 0
+    return ExitCode.OK
 
 
 def _capture(argv: list[str], dest: Path) -> int:
@@ -115,14 +120,14 @@ def step_cells(store: Path) -> int:
     cells = env("cells").split()
     if not cells:
         print("canary: error: no cells for this job (input `cells`)", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     argv = ["run", "-c", str(derived_matrix()), "--cells", *cells, "--store", str(store),
             "--report", "none", "--progress", "plain"]
     if env("jobs"):
         argv += ["-j", env("jobs")]
     code = main(argv)
     # 1 (a cell failed) and 3 (an error) are results, judged by `gather` with every job's cells.
-    return 0 if code in (0, 1, 3) else code
+    return ExitCode.OK if code in _VERDICT_CODES else code
 
 
 # ---------------------------------------------------------------- gather
@@ -135,13 +140,13 @@ def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
     shards.mkdir(parents=True, exist_ok=True)
     derived_matrix()
     code = main(["merge", str(shards), "--plan", str(plan_file), "--out", str(merged)])
-    if code not in (0, 1, 3):
+    if code not in _VERDICT_CODES:
         return code
     formats = env("formats", "html,md,junit,json")
     if "md" not in formats.split(","):
         formats += ",md"  # the step summary and the PR comment are the Markdown
     if main(["report", str(merged), "--out", str(report_dir), "--format", formats, "--github-summary"]) != 0:
-        return 2
+        return ExitCode.USAGE
     _capture(["verdicts", str(merged), "--json"], out / "verdicts.json")  # the waivers of the run's matrix apply
     summary = json.loads((out / "verdicts.json").read_text())
     for line in annotations(summary):
@@ -162,7 +167,7 @@ def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
         sticky_comment(body)
     set_output("exit-code", str(code))
     set_output("report", str(report_dir))
-    return 0
+    return ExitCode.OK
 
 
 def annotations(summary: dict) -> list[str]:
@@ -260,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         return step_gather(Path(args.shards), Path(args.plan), Path(args.out))
     except UserError as exc:
         print(f"canary: error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
 
 
 if __name__ == "__main__":

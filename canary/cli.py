@@ -27,6 +27,7 @@ from canary import __version__
 from canary.kernel.atomic import write_text_atomic
 from canary.kernel.errors import UserError
 from canary.kernel.redact import redact
+from canary.kernel.exitcodes import ExitCode
 
 # Modules that define register(subparsers); each handler returns an exit code.
 COMMAND_MODULES = (
@@ -70,7 +71,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-EXIT_INTERNAL = 4
+EXIT_INTERNAL = ExitCode.INTERNAL
 
 
 def crash_log(exc: BaseException) -> Path:
@@ -78,7 +79,7 @@ def crash_log(exc: BaseException) -> Path:
     directory when that is not writable) and return the file."""
     from canary.kernel.home import Home
 
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     text = "".join(traceback.format_exception(exc))
     for base in (Home.default().root / "logs", Path(tempfile.gettempdir())):
         try:
@@ -116,17 +117,17 @@ def _main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`canary plan | head`): not an error worth a message.
-        sys.stdout = open(os.devnull, "w")
-        return 141
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (stays open until exit: later writes go nowhere)
+        return ExitCode.BROKEN_PIPE
     except KeyboardInterrupt:
         print("canary: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except OSError as exc:
         # A full disk or a permission problem is the environment's, not a bug: say which file.
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(redact(f"canary: error: {where}{exc.strerror or exc}"), file=sys.stderr)
-        return 3
-    return int(code or 0)
+        return ExitCode.INCONCLUSIVE
+    return int(code or ExitCode.OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

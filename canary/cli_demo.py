@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from canary.kernel.exitcodes import ExitCode
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="write the offline demo ecosystem into DIR and print its matrix file")
@@ -19,4 +21,4 @@ def cmd_demo(args) -> int:
 
     built = demo.build(Path(args.dir))
     print(built.matrix)
-    return 0
+    return ExitCode.OK

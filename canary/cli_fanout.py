@@ -14,7 +14,7 @@ from pathlib import Path
 from canary import __version__
 from canary.matrix import fanout, verdicts, waivers as waivers_mod
 from canary.kernel.errors import UserError
-from canary.matrix.model import Waiver
+from canary.kernel.exitcodes import ExitCode
 from canary.matrix.store import DEFAULT_STORE, RunDir, open_run
 
 
@@ -23,7 +23,7 @@ TODAY_HELP = "judge waiver expiry as of this ISO date (default: today)"
 
 def register(sub) -> None:
     p = sub.add_parser("ci-matrix", help="print a GitHub Actions strategy.matrix (JSON) of the planned cells")
-    p.add_argument("-c", "--config", help="matrix file (default: $CANARY_MATRIX or matrix.yaml)")
+    p.add_argument("-c", "--config", "--matrix", help="matrix file (default: $CANARY_MATRIX or matrix.yaml)")
     p.add_argument("--plan", help="a plan written by `canary plan --json`, instead of planning the matrix")
     p.add_argument("--cells", nargs="+", metavar="PATTERN", help="only cells whose id or tag matches")
     p.add_argument("--max-jobs", type=int, default=fanout.DEFAULT_MAX_JOBS,
@@ -32,10 +32,10 @@ def register(sub) -> None:
 
     p = sub.add_parser("merge", help="gather per-job run directories into one run and judge it")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, or directories holding them")
-    p.add_argument("--out", help="the merged run directory to create (default: a new run in --store)")
+    p.add_argument("--out", "--output", "-o", help="the merged run directory to create (default: a new run in --store)")
     p.add_argument("--store", help=f"results store for the merged run (default $CANARY_HOME/runs, else {DEFAULT_STORE})")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("-c", "--config", help="matrix file whose planned cells every job should have reported")
+    src.add_argument("-c", "--config", "--matrix", help="matrix file whose planned cells every job should have reported")
     src.add_argument("--plan", help="a plan written by `canary plan --json`")
     p.add_argument("--diff", metavar="FILE",
                    help="a compat diff (canary/compat-diff/v1) to keep with the merged run; default: computed "
@@ -47,7 +47,7 @@ def register(sub) -> None:
     p = sub.add_parser("verdicts", help="judge a run against its baseline (exit 0 green, 1 regressed, 3 inconclusive)")
     p.add_argument("run", nargs="?", help="run id or run directory (default: the latest run)")
     p.add_argument("--store", help=f"results store (default $CANARY_HOME/runs, else {DEFAULT_STORE})")
-    p.add_argument("-c", "--config", help="matrix file for waivers (default: the run's own matrix file)")
+    p.add_argument("-c", "--config", "--matrix", help="matrix file for waivers (default: the run's own matrix file)")
     p.add_argument("--waivers", action="append", default=[], metavar="FILE", help="an extra waivers.yaml")
     p.add_argument("--json", action="store_true", help="print JSON (schema: matrix/schemas/verdicts.schema.json)")
     p.add_argument("--today", help=TODAY_HELP)
@@ -140,7 +140,7 @@ def cmd_ci_matrix(args) -> int:
 
         cells = select(plan_cells(_load_matrix(args.config)), args.cells)
     print(fanout.dumps_matrix(fanout.ci_matrix(cells, args.max_jobs)))
-    return 0
+    return ExitCode.OK
 
 
 def _select_planned(cells, patterns):
@@ -185,7 +185,8 @@ def cmd_merge(args) -> int:
 def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: fanout.Plan, out: RunDir) -> None:
     """The merged run's compat-diff.json: --diff FILE, else computed once here (the shard jobs
     leave it out), else whatever a job wrote. Advisory like in `canary run`: never fails the merge."""
-    from canary.matrix.store import read_json, write_json_atomic
+    from canary.kernel.atomic import write_json_atomic
+    from canary.matrix.store import read_json
 
     if diff_file:
         write_json_atomic(out.path / fanout.DIFF_FILE, read_json(Path(diff_file)))

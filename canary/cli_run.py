@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from canary.kernel.exitcodes import ExitCode
 from canary.kernel.home import Home
 from canary.kernel.redact import redact
 from canary.matrix import config, sources
@@ -14,13 +15,13 @@ from canary.pipeline import RunRequest, run_pipeline
 
 def register(sub) -> None:
     p = sub.add_parser("plan", help="list the cells of the matrix and the nox line that runs each alone")
-    p.add_argument("-c", "--config", help=f"matrix file (default: ${config.ENV_MATRIX} or {config.DEFAULT_MATRIX})")
+    p.add_argument("-c", "--config", "--matrix", help=f"matrix file (default: ${config.ENV_MATRIX} or {config.DEFAULT_MATRIX})")
     p.add_argument("--json", action="store_true", help="print the plan as JSON (schema: matrix/schemas/plan.schema.json)")
     p.add_argument("--no-check-refs", action="store_true", help="do not verify that git refs exist (offline listing)")
     p.set_defaults(handler=cmd_plan)
 
     r = sub.add_parser("run", help="run the matrix (or some cells) and write results into the store")
-    r.add_argument("-c", "--config", help=f"matrix file (default: ${config.ENV_MATRIX} or {config.DEFAULT_MATRIX})")
+    r.add_argument("-c", "--config", "--matrix", help=f"matrix file (default: ${config.ENV_MATRIX} or {config.DEFAULT_MATRIX})")
     r.add_argument("--store", help="results store directory (default: .canary/runs)")
     r.add_argument("--cells", nargs="+", metavar="ID", help="only these cells (ids, fnmatch patterns or tags)")
     r.add_argument("-j", "--jobs", type=int, default=None, help="cells run in parallel (default: settings.jobs or 1)")
@@ -56,14 +57,14 @@ def cmd_plan(args) -> int:
             "cells": [c.to_dict(matrix.file) for c in cells],
         }
         print(redact(json.dumps(doc, indent=2)))
-        return 0
+        return ExitCode.OK
     width = max((len(c.id) for c in cells), default=10)
     print(f"{len(cells)} cells from {matrix.file} ({matrix.core.name}, {matrix.core.ecosystem})")
     for c in cells:
         extra = f" [{c.expectation}]" if c.expectation else ""
         print(redact(f"  {c.id:<{width}}  {c.tier:<8} {c.role:<9} {c.package} {c.ref} x core {c.core.label}{extra}"))
         print(redact(f"  {'':<{width}}  {c.nox_command(matrix.file)}"))
-    return 0
+    return ExitCode.OK
 
 
 def cmd_run(args) -> int:

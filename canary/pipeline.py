@@ -12,9 +12,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from canary.kernel.errors import UserError
+from canary.kernel.exitcodes import ExitCode
 from canary.kernel.home import Home
 from canary.kernel.redact import redact
 from canary.matrix import config, sources, waivers
@@ -22,7 +23,7 @@ from canary.matrix.execute import RunOptions, RunOutcome, execute
 from canary.matrix.model import Cell, Matrix
 from canary.matrix.plan import plan, select
 from canary.matrix.progress import step
-from canary.matrix.results import CellResult
+from canary.matrix.results import CellResult, Status
 from canary.matrix.store import RunDir, Store, open_run
 
 __all__ = ["RunRequest", "RunState", "STEPS", "run_pipeline", "compat_diff", "candidates_without_baseline"]
@@ -255,7 +256,9 @@ def _verify_fix(target: str, migration: str, matrix_file: str, connector: str):
 
 
 def _status_code(statuses: set[str]) -> int:
-    return 3 if "error" in statuses else 1 if statuses & {"fail", "timeout"} else 0
+    if Status.ERROR in statuses:
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.REGRESSED if statuses & {Status.FAIL, Status.TIMEOUT} else ExitCode.OK
 
 
 def candidates_without_baseline(planned: list, selected: list) -> list:
@@ -274,7 +277,7 @@ def compat_diff(matrix, candidate_labels: list[str], run_path: Path) -> Path | N
     from canary.compat_steps import compare_cores
     from canary.matrix.coresides import newest_candidate
     from canary.matrix.plan import resolve_core_versions
-    from canary.matrix.store import write_json_atomic
+    from canary.kernel.atomic import write_json_atomic
 
     specs, baseline = resolve_core_versions(matrix)
     candidate = newest_candidate(matrix, candidate_labels, specs)

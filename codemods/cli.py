@@ -14,6 +14,7 @@ import os
 import sys
 
 from canary.kernel.errors import UserError
+from canary.kernel.exitcodes import ExitCode
 
 FORMATS = ("text", "json", "sarif", "github")
 FAIL_ON = ("error", "warning", "info", "hint", "never")
@@ -43,7 +44,7 @@ def cmd_lint(args) -> int:
     else:
         out = render_text(report, args.migration)
     _emit(out, args.output)
-    return 1 if report.at_or_above(args.fail_on) else 0
+    return ExitCode.FINDINGS if report.at_or_above(args.fail_on) else ExitCode.OK
 
 
 def cmd_fix(args) -> int:
@@ -64,14 +65,14 @@ def cmd_fix(args) -> int:
         if verification.status != VERIFIED:
             if args.format == "json":
                 _emit(json.dumps(_fix_doc(None, verification), indent=2) + "\n", None)
-            return 1 if verification.status == FAILS else 3
+            return ExitCode.FINDINGS if verification.status == FAILS else ExitCode.INCONCLUSIVE
         from canary.codemods.verify import _is_published
         from pathlib import Path
 
         if _is_published(Path(args.paths[0])):
             if args.format == "json":
                 _emit(json.dumps(_fix_doc(None, verification), indent=2) + "\n", None)
-            return 0  # a published package is verified, not rewritten in place
+            return ExitCode.OK  # a published package is verified, not rewritten in place
     result = plan_fixes(args.paths, args.migration, exclude=args.exclude)
     for rej in result.rejected:
         print(f"canary: {rej['file']}: {rej['reason']}", file=sys.stderr)
@@ -87,7 +88,7 @@ def cmd_fix(args) -> int:
             sys.stdout.write(result.diff())
         if result.remaining:
             print(f"canary: {result.remaining} finding(s) have no automatic fix; see `canary lint`", file=sys.stderr)
-        return 1 if result.changes or result.rejected else 0
+        return ExitCode.FINDINGS if result.changes or result.rejected else ExitCode.OK
     if result.changes and not args.force:
         require_clean(args.paths)
     refused = write_fixes(result)
@@ -101,7 +102,7 @@ def cmd_fix(args) -> int:
         _emit(json.dumps(_fix_doc(result, verification), indent=2) + "\n", None)
     if result.remaining:
         print(f"canary: {result.remaining} finding(s) have no automatic fix; see `canary lint`", file=sys.stderr)
-    return 1 if result.rejected or refused else 0
+    return ExitCode.FINDINGS if result.rejected or refused else ExitCode.OK
 
 
 def _fix_doc(result, verification) -> dict:
@@ -123,10 +124,10 @@ def cmd_migrations(args) -> int:
     migs = shipped()
     if args.format == "json":
         sys.stdout.write(json.dumps([m.summary() for m in migs], indent=2) + "\n")
-        return 0
+        return ExitCode.OK
     for m in migs:
         print(f"{m.id}  {m.version}  core {m.core}  {len(m.rules) + len(m.config)} rule(s)  {m.title}")
-    return 0
+    return ExitCode.OK
 
 
 def cmd_from_diff(args) -> int:
@@ -141,14 +142,14 @@ def cmd_from_diff(args) -> int:
         exc.file = exc.file if exc.file not in (None, "<generated>") else args.diff
         raise
     print(f"canary: wrote {args.output}", file=sys.stderr)
-    return 0
+    return ExitCode.OK
 
 
 def cmd_show(args) -> int:
     from canary.codemods.migration import dump_migration, load_migration
 
     sys.stdout.write(dump_migration(load_migration(args.migration)))
-    return 0
+    return ExitCode.OK
 
 
 def cmd_export_sg(args) -> int:
@@ -156,7 +157,7 @@ def cmd_export_sg(args) -> int:
     from canary.codemods.sgexport import export_sg_rules
 
     _emit(export_sg_rules(load_migration(args.migration)), args.output)
-    return 0
+    return ExitCode.OK
 
 
 def cmd_extract_sources(args) -> int:
@@ -174,7 +175,7 @@ def cmd_extract_sources(args) -> int:
     if not written:
         raise UserError("no sources found in dist/**/*.map sourcesContent", file=args.package)
     print(f"canary: wrote {len(written)} source file(s) under {args.output}", file=sys.stderr)
-    return 0
+    return ExitCode.OK
 
 
 def register(sub) -> None:
@@ -187,7 +188,7 @@ def register(sub) -> None:
     p.add_argument("--fail-on", choices=FAIL_ON, default="warning",
                    help="exit 1 when a finding has this severity or higher (default: warning)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching files")
-    p.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--output", "-o", "--out", metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
                    help="worker processes for large trees (default 0: one per CPU; 1: no workers)")
     p.set_defaults(handler=cmd_lint)
@@ -217,7 +218,7 @@ def register(sub) -> None:
     msub.required = True
     q = msub.add_parser("from-diff", help="write a migration from a compat diff JSON")
     q.add_argument("diff", metavar="DIFF.json")
-    q.add_argument("--output", "-o", required=True, metavar="FILE")
+    q.add_argument("--output", "-o", "--out", required=True, metavar="FILE")
     q.add_argument("--id", help="migration id (default: from the package and versions)")
     q.add_argument("--core", help="core version range (default: >=NEW)")
     q.set_defaults(handler=cmd_from_diff)
@@ -226,9 +227,9 @@ def register(sub) -> None:
     q.set_defaults(handler=cmd_show)
     q = msub.add_parser("export-sg", help="write the rules as ast-grep YAML for `sg scan --rule`")
     q.add_argument("migration", metavar="ID|FILE")
-    q.add_argument("--output", "-o", metavar="FILE")
+    q.add_argument("--output", "-o", "--out", metavar="FILE")
     q.set_defaults(handler=cmd_export_sg)
     q = msub.add_parser("extract-sources", help="write a published package's sources from its source maps")
     q.add_argument("package", metavar="PACKAGE_DIR|TGZ")
-    q.add_argument("--output", "-o", required=True, metavar="DIR")
+    q.add_argument("--output", "-o", "--out", required=True, metavar="DIR")
     q.set_defaults(handler=cmd_extract_sources)

@@ -179,7 +179,7 @@ def _toml_rename(text: str, renames: list[ConfigRename]) -> tuple[list[KeyHit], 
     _toml_walk(doc, [], renames, found)
     hits = []
     offsets: dict[str, int] = {}
-    for container, key, rename, kpath in found:
+    for _container, key, rename, kpath in found:
         line, col, offsets[key] = _toml_position(text, key, offsets.get(key, 0))
         hits.append(KeyHit(rename, kpath, line, col))
     for container, key, rename, _ in found:

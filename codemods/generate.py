@@ -36,6 +36,11 @@ from canary.kernel.errors import UserError
 
 from canary.codemods.migration import Migration, dump_migration, parse_migration
 
+__all__ = [
+    "SEVERITY", "RANK", "REMOVAL_NAMES", "MEMBER_KINDS", "CALL_KEY_KINDS", "EXPORT_KINDS", "NAME_ONLY_NOTE",
+    "migration_from_diff", "emit_migration", "RENAME_KINDS", "rules_from_rename",
+]
+
 SEVERITY = {"ERR": "error", "ERROR": "error", "WARN": "warning", "WARNING": "warning", "INFO": "info"}
 RANK = {"hint": 0, "info": 1, "warning": 2, "error": 3}
 REMOVAL_NAMES = frozenset({

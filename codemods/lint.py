@@ -13,11 +13,17 @@ from canary.codemods.engine import CompiledRule, Match, compile_migration, scan
 from canary.codemods.migration import SEVERITIES, Migration, load_migration
 from canary.codemods.safe_files import Skipped, read_regular
 
+__all__ = [
+    "LINT_SCHEMA_VERSION", "Fix", "Finding", "LintReport", "finding_from_match", "read_text", "scan_source",
+    "resolve_migration", "PARALLEL_MIN_FILES", "lint_paths",
+]
+
 LINT_SCHEMA_VERSION = 1
 
 
 @dataclass
 class Fix:
+    """The replacement a rule proposes for one finding, and the imports it needs."""
     replacement: str
     preview: str  # the finding's first line as it reads after the fix
     imports: list[dict] = field(default_factory=list)  # [{name, from}] the fix adds to the file
@@ -27,6 +33,7 @@ class Fix:
 
 @dataclass
 class Finding:
+    """One match of a migration rule in a source file (1-based line and column)."""
     file: str
     line: int  # 1-based
     column: int  # 1-based, in characters
@@ -51,6 +58,7 @@ class Finding:
 
 @dataclass
 class LintReport:
+    """The findings of one migration over a tree, and how many files were scanned."""
     migration: dict
     findings: list[Finding] = field(default_factory=list)
     files_scanned: int = 0
@@ -90,6 +98,7 @@ def _line_bounds(text: str, offset: int) -> tuple[int, int]:
 
 
 def finding_from_match(sf: SourceFile, text: str, m: Match) -> Finding:
+    """A Finding (with its fix, when the rule has one) from an ast-grep match in `text`."""
     ls, le = _line_bounds(text, m.start)
     fix = None
     if m.replacement is not None:
@@ -130,6 +139,7 @@ def scan_source(sf: SourceFile, text: str, compiled: dict[str, list[CompiledRule
 
 
 def resolve_migration(migration: str | Migration) -> Migration:
+    """A Migration object from one, or from a migration's name or file."""
     return migration if isinstance(migration, Migration) else load_migration(migration)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jsonschema
@@ -28,7 +28,7 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 SEVERITIES = ("hint", "info", "warning", "error")  # lowest to highest; "off" disables a rule
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict:
     return json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
 

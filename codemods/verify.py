@@ -44,6 +44,11 @@ from canary.codemods.migration import Migration
 from canary.codemods.safe_files import MAX_SOURCEMAP_BYTES, Skipped, read_regular
 from canary.codemods.sources import sourcemap_files, unpack_tarball
 
+__all__ = [
+    "VERIFIED", "FAILS", "ERROR", "UNVERIFIED", "Verification", "decode_mappings", "DistPatch", "patch_dist",
+    "fixed_copy", "failing_line", "verify_fix",
+]
+
 VERIFIED, FAILS, ERROR, UNVERIFIED = "verified", "fails after fix", "error", "unverified"
 _B64 = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 # Node's `Error: ...` / `TypeError: ...` line first (not the `file:///...:9` frame above it), then any
@@ -54,6 +59,7 @@ _ERROR_LINE = re.compile(r"\b(error|failed|failure|FAIL)\b", re.I)
 
 @dataclass
 class Verification:
+    """Whether a connector's tests pass against the new core after the fix was applied."""
     status: str  # verified | fails after fix | error
     connector: str
     core: str | None = None
@@ -127,6 +133,7 @@ class _Positions:
 
 @dataclass
 class DistPatch:
+    """The fix applied to a package's built dist/ files, and the source matches it could not place there."""
     files: dict[str, str] = field(default_factory=dict)  # dist path -> new text
     edits: int = 0
     unplaced: list[str] = field(default_factory=list)  # "src/a.ts:12:5 rule" of matches not found in dist/

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from canary.kernel.exitcodes import ExitCode
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -20,12 +22,13 @@ def register(sub) -> None:
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
     p.add_argument("--lang", choices=("ts", "py", "sql"), help="language (default: detected from NEW)")
-    p.add_argument("--format", choices=("text", "json", "markdown", "sarif", "github"), default="text")
+    p.add_argument("--format", choices=("text", "json", "markdown", "sarif", "github"), default="text",
+                   type=lambda v: "markdown" if v == "md" else v)  # `md`, as `canary report` spells it
     p.add_argument("--fail-on", choices=("ERR", "WARN"), default="ERR", type=str.upper,
                    help="lowest severity that makes the exit code 1 (default ERR)")
     p.add_argument("--config", metavar="FILE", help="YAML: severity overrides, declared renames, ignores")
     p.add_argument("--baseline", metavar="FILE", help="YAML/JSON of accepted breaks (rule, symbol, reason, expires)")
-    p.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--output", "-o", "--out", metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--emit-migration", metavar="FILE", help="also write codemod migration rules generated from the diff")
     p.set_defaults(handler=run)
 
@@ -56,4 +59,4 @@ def run(args: argparse.Namespace) -> int:
 
             raise UserError("--emit-migration needs the codemods package", hint=str(exc)) from exc
         emit_migration(doc, args.emit_migration)
-    return 1 if blocking(doc, args.fail_on) else 0
+    return ExitCode.FINDINGS if blocking(doc, args.fail_on) else ExitCode.OK

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from canary.compat.model import EXPORT_KINDS, Contract, Decl
 from canary.compat.renames import Rename, find_renames
-from canary.compat.rules import RULES, SEVERITIES, SEVERITY_RANK, by_name
+from canary.compat.rules import RULES, SEVERITIES, SEVERITY_RANK, Severity, by_name
 
 
 @dataclass
@@ -116,10 +116,10 @@ class _Differ:
             return
         rule = by_name(self.lang, name)
         severity = severity or rule.severity  # a rule may judge one change milder (variance)
-        if self.lang == "ts" and decl.kind == "parameter" and severity == "ERR" and self._another_overload_accepts(
+        if self.lang == "ts" and decl.kind == "parameter" and severity == Severity.ERR and self._another_overload_accepts(
                 self.old.decls.get(decl.path) or old_decl or decl):
             # the first signature changed, but another overload of NEW still takes the old argument
-            severity = "WARN"
+            severity = Severity.WARN
             message += " (another overload still accepts the old argument)"
         o = old_decl or self.old.decls.get(decl.path)
         n = new_decl or self.new.decls.get(decl.path)
@@ -385,14 +385,14 @@ class _Differ:
                 # what a caller receives may narrow
                 self.emit("return-type", n, f"return type of {path} "
                           f"{'narrowed' if way == 'narrower' else 'changed'} from {shown[0]} to {shown[1]}",
-                          old=o.type, new=n.type, severity="INFO" if way == "narrower" else None)
+                          old=o.type, new=n.type, severity=Severity.INFO if way == "narrower" else None)
             elif param:
                 # what a caller passes may widen
                 if self.lang != "py":
                     self.emit("parameter-type", n, f"type of {path} "
                               f"{'widened' if way == 'wider' else 'changed'} from {shown[0]} to {shown[1]}"
                               + (": every argument accepted before still is" if way == "wider" else ""),
-                              old=o.type, new=n.type, severity="INFO" if way == "wider" else None)
+                              old=o.type, new=n.type, severity=Severity.INFO if way == "wider" else None)
             else:
                 self.emit("member-type", n, f"type of {path} changed from {shown[0]} to {shown[1]}",
                           old=o.type, new=n.type)
@@ -520,7 +520,7 @@ def diff_contracts(old: Contract, new: Contract, config=None) -> list[Change]:
     for c in changes:
         apply_policy(c, config)
     changes = [c for c in changes if c.severity != "OFF" and not config.ignored(c.symbol)]
-    order = {s: i for i, s in enumerate(SEVERITIES)}
+    order: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
     changes.sort(key=lambda c: (order[c.severity], c.rule, c.symbol))
     return changes
 

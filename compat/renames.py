@@ -149,7 +149,7 @@ def find_renames(old: Contract, new: Contract, removed: list[str], added: list[s
                 scored.append((score, path, cand, reason))
     scored.sort(key=lambda t: -t[0])
     used_old: set[str] = set()
-    for score, path, cand, reason in scored:
+    for _score, path, cand, reason in scored:
         if path in used_old or cand in taken:
             continue
         used_old.add(path)

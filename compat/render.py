@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 
-from canary.compat.rules import RULES, SEVERITIES
+from canary.compat.rules import RULES, SEVERITIES, Severity
 from canary.kernel import sarif as sarif_doc
 from canary.kernel.ghactions import escape as gh_escape
 
-_TITLES = {"ERR": "Breaking (ERR)", "WARN": "Warnings (WARN)", "INFO": "Notes (INFO)"}
-_SARIF_LEVEL = {"ERR": "error", "WARN": "warning", "INFO": "note"}
-_GH_LEVEL = {"ERR": "error", "WARN": "warning", "INFO": "notice"}
+__all__ = ["text", "markdown", "sarif", "github", "json_doc", "FORMATS"]
+
+_TITLES: dict[str, str] = {Severity.ERR: "Breaking (ERR)", Severity.WARN: "Warnings (WARN)", Severity.INFO: "Notes (INFO)"}
+_SARIF_LEVEL: dict[str, str] = {Severity.ERR: "error", Severity.WARN: "warning", Severity.INFO: "note"}
+_GH_LEVEL: dict[str, str] = {Severity.ERR: "error", Severity.WARN: "warning", Severity.INFO: "notice"}
 
 
 def _side(s: dict) -> str:
@@ -31,9 +33,10 @@ def _loc(c: dict) -> str:
 
 
 def text(doc: dict) -> str:
+    """A compat diff document as plain text for a terminal."""
     out = [f"compat {doc['language']}: {_side(doc['old'])} -> {_side(doc['new'])}"]
     s = doc["summary"]
-    out.append(f"{s['ERR']} ERR, {s['WARN']} WARN, {s['INFO']} INFO" +
+    out.append(f"{s[Severity.ERR]} ERR, {s[Severity.WARN]} WARN, {s[Severity.INFO]} INFO" +
                (f", {s['accepted']} accepted" if s["accepted"] else ""))
     out.append(_semver_line(doc))
     for sev in SEVERITIES:
@@ -68,9 +71,10 @@ def _md_text(s: str | None) -> str:
 
 
 def markdown(doc: dict) -> str:
+    """A compat diff document as Markdown (a PR comment)."""
     s = doc["summary"]
     out = [f"### Breaking-change check: `{doc['old']['spec']}` → `{doc['new']['spec']}`", ""]
-    out.append(f"**{s['ERR']} breaking**, {s['WARN']} warnings, {s['INFO']} notes"
+    out.append(f"**{s[Severity.ERR]} breaking**, {s[Severity.WARN]} warnings, {s[Severity.INFO]} notes"
                + (f", {s['accepted']} accepted" if s["accepted"] else "") + ".  ")
     out.append(_semver_line(doc).replace("semver:", "**semver:**"))
     for sev in SEVERITIES:
@@ -91,6 +95,7 @@ def markdown(doc: dict) -> str:
 
 
 def sarif(doc: dict) -> str:
+    """A compat diff document as SARIF 2.1.0 (code scanning)."""
     used = sorted({c["rule"] for c in doc["changes"]})
     index = {rid: i for i, rid in enumerate(used)}
     rules = []
@@ -129,6 +134,7 @@ def sarif(doc: dict) -> str:
 
 def github(doc: dict) -> str:
     # GitHub places an annotation by its path from the repository root, as SARIF does.
+    """A compat diff document as GitHub workflow annotations (::error file=...)."""
     new = doc.get("new") or {}
     base = new.get("path") if new.get("kind") == "path" else None
     out = []
@@ -145,6 +151,7 @@ def github(doc: dict) -> str:
 
 
 def json_doc(doc: dict) -> str:
+    """A compat diff document as JSON text."""
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
 

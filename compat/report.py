@@ -5,7 +5,7 @@ from __future__ import annotations
 from canary.compat.baseline import apply_baseline
 from canary.compat.config import Config
 from canary.compat.diff import diff_contracts
-from canary.compat.rules import RULES, SEVERITIES
+from canary.compat.rules import RULES, SEVERITIES, Severity
 from canary.compat.semver import verdict
 
 SCHEMA = "canary/compat-diff/v1"
@@ -31,7 +31,7 @@ def build(old_side, new_side, language: str, config: Config | None = None, basel
     changes = diff_contracts(old_c, new_c, config)
     notes = apply_baseline(changes, baseline or [])
     dicts = [c.as_dict() for c in changes]
-    summary = {s: sum(1 for c in dicts if c["severity"] == s and not c["accepted"]) for s in SEVERITIES}
+    summary: dict[str, int] = {s: sum(1 for c in dicts if c["severity"] == s and not c["accepted"]) for s in SEVERITIES}
     summary["accepted"] = sum(1 for c in dicts if c["accepted"])
     summary["total"] = len(dicts)
     rule_semver = {r.id: r.semver for r in RULES.values()}
@@ -49,5 +49,5 @@ def build(old_side, new_side, language: str, config: Config | None = None, basel
 
 
 def blocking(doc: dict, fail_on: str) -> list[dict]:
-    levels = ("ERR",) if fail_on == "ERR" else ("ERR", "WARN")
+    levels = (Severity.ERR,) if fail_on == Severity.ERR else (Severity.ERR, Severity.WARN)
     return [c for c in doc["changes"] if c["severity"] in levels and not c["accepted"]]

@@ -9,8 +9,19 @@ docs/compat.md is checked against this catalogue by a test.
 
 from __future__ import annotations
 
-SEVERITIES = ("ERR", "WARN", "INFO")
-SEVERITY_RANK = {"INFO": 0, "WARN": 1, "ERR": 2}
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    """How much a compat change matters to a caller of the old API (docs/compat.md)."""
+
+    ERR = "ERR"  # breaking: code written against the old version fails against the new
+    WARN = "WARN"  # may break some callers
+    INFO = "INFO"  # worth knowing, breaks nothing
+
+
+SEVERITIES = tuple(Severity)  # worst first
+SEVERITY_RANK: dict[str, int] = {Severity.INFO: 0, Severity.WARN: 1, Severity.ERR: 2}
 AFFECTS = ("readers", "writers", "callers", "implementers")
 
 
@@ -18,7 +29,7 @@ class Rule:
     id: str = ""
     name: str = ""
     language: str = ""
-    severity: str = "ERR"
+    severity: str = Severity.ERR
     affects: tuple[str, ...] = ()
     semver: str = "major"  # the step a change of this kind requires
     detects: str = ""
@@ -83,7 +94,7 @@ class TsMemberBecameRequired(Rule):
 @rule
 class TsMemberBecameOptional(Rule):
     id, name, language = "TS004", "member-became-optional", "ts"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("readers",)
     semver = "minor"
     detects = "A required property became optional: readers can now see `undefined`."
@@ -166,7 +177,7 @@ class TsParameterBecameRequired(Rule):
 @rule
 class TsReturnTypeChanged(Rule):
     id, name, language = "TS013", "return-type-changed", "ts"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("callers", "implementers")
     detects = "The declared return type of a function or method changed."
     example = "`startRun(): UUID` became `startRun(): Promise<UUID>`."
@@ -194,7 +205,7 @@ class TsKindChanged(Rule):
 @rule
 class TsDestructuredPropertyDropped(Rule):
     id, name, language = "TS016", "destructured-property-dropped", "ts"
-    severity = "ERR"
+    severity = Severity.ERR
     affects = ("callers",)
     detects = ("A function no longer destructures a property of its object parameter although the "
                "parameter's type still allows it: callers still compile but the value is silently ignored.")
@@ -205,7 +216,7 @@ class TsDestructuredPropertyDropped(Rule):
 @rule
 class TsEnumValueChanged(Rule):
     id, name, language = "TS017", "enum-value-changed", "ts"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("readers", "writers")
     detects = "The value of an enum member changed: persisted or transmitted values no longer match."
     example = "`Role.OWNER = 'OWNER'` became `'owner'`."
@@ -215,7 +226,7 @@ class TsEnumValueChanged(Rule):
 @rule
 class TsRenamedWithAlias(Rule):
     id, name, language = "TS018", "renamed-with-deprecated-alias", "ts"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("readers", "writers")
     semver = "minor"
     detects = ("A declaration was renamed; the old name is kept as a `@deprecated` alias naming the new one. "
@@ -227,7 +238,7 @@ class TsRenamedWithAlias(Rule):
 @rule
 class TsDeprecated(Rule):
     id, name, language = "TS019", "deprecated", "ts"
-    severity = "INFO"
+    severity = Severity.INFO
     affects = ("readers", "writers", "callers")
     semver = "minor"
     detects = "A declaration newly carries `@deprecated`."
@@ -238,7 +249,7 @@ class TsDeprecated(Rule):
 @rule
 class TsExportAdded(Rule):
     id, name, language = "TS020", "export-added", "ts"
-    severity = "INFO"
+    severity = Severity.INFO
     affects = ()
     semver = "minor"
     detects = "A new export."
@@ -249,7 +260,7 @@ class TsExportAdded(Rule):
 @rule
 class TsRequiredMemberAdded(Rule):
     id, name, language = "TS021", "required-member-added", "ts"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("writers", "implementers")
     detects = "A required property or a method was added to an interface or object type: object literals and implementations miss it."
     example = "`IAgentRuntime.updateWorld(world)` added: classes implementing `IAgentRuntime` fail to compile."
@@ -259,7 +270,7 @@ class TsRequiredMemberAdded(Rule):
 @rule
 class TsMemberAdded(Rule):
     id, name, language = "TS022", "member-added", "ts"
-    severity = "INFO"
+    severity = Severity.INFO
     affects = ()
     semver = "minor"
     detects = "An optional property, an optional parameter or a class member was added."
@@ -279,7 +290,7 @@ class TsBaseRemoved(Rule):
 @rule
 class TsParameterRenamed(Rule):
     id, name, language = "TS024", "parameter-renamed", "ts"
-    severity = "INFO"
+    severity = Severity.INFO
     semver = "patch"
     affects = ()
     detects = "A positional parameter got another name at the same position: calls pass it by position, so none breaks (a type change on it is reported on its own)."
@@ -338,7 +349,7 @@ class PyParameterChangedKind(Rule):
 @rule
 class PyParameterChangedDefault(Rule):
     id, name, language = "PY006", "parameter-changed-default", "py"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("callers",)
     detects = "The default value of a parameter changed."
     example = "`timeout=10` became `timeout=30`."
@@ -366,7 +377,7 @@ class PyParameterAddedRequired(Rule):
 @rule
 class PyReturnChangedType(Rule):
     id, name, language = "PY009", "return-changed-type", "py"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("callers",)
     detects = "The return annotation changed."
     example = "`-> str` became `-> bytes`."
@@ -385,7 +396,7 @@ class PyAttributeChangedType(Rule):
 @rule
 class PyAttributeChangedValue(Rule):
     id, name, language = "PY011", "attribute-changed-value", "py"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("readers",)
     detects = "The value of a public module or class attribute changed."
     example = "`DEFAULT_PORT = 80` became `8080`."
@@ -404,7 +415,7 @@ class PyClassRemovedBase(Rule):
 @rule
 class PyRenamedWithAlias(Rule):
     id, name, language = "PY013", "renamed-with-deprecated-alias", "py"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("readers", "callers")
     semver = "minor"
     detects = "An object was renamed; the old name is kept and marked deprecated, naming the new one."
@@ -415,7 +426,7 @@ class PyRenamedWithAlias(Rule):
 @rule
 class PyDeprecated(Rule):
     id, name, language = "PY014", "deprecated", "py"
-    severity = "INFO"
+    severity = Severity.INFO
     affects = ("readers", "callers")
     semver = "minor"
     detects = "An object newly marked deprecated (decorator or docstring)."
@@ -426,7 +437,7 @@ class PyDeprecated(Rule):
 @rule
 class PyObjectAdded(Rule):
     id, name, language = "PY015", "object-added", "py"
-    severity = "INFO"
+    severity = Severity.INFO
     semver = "minor"
     detects = "A new public object or optional parameter."
     example = "`pkg.Client.close` added."
@@ -493,7 +504,7 @@ class SqlRequiredColumnAdded(Rule):
 @rule
 class SqlDefaultRemoved(Rule):
     id, name, language = "SQL007", "default-removed", "sql"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("writers",)
     detects = "A column lost its default value."
     example = "`created_at ... DEFAULT now()` lost its default."
@@ -512,7 +523,7 @@ class SqlPrimaryKeyChanged(Rule):
 @rule
 class SqlNotNullDropped(Rule):
     id, name, language = "SQL009", "not-null-dropped", "sql"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("readers",)
     semver = "minor"
     detects = "A column became nullable: readers can now see NULL."
@@ -523,7 +534,7 @@ class SqlNotNullDropped(Rule):
 @rule
 class SqlAdded(Rule):
     id, name, language = "SQL010", "added", "sql"
-    severity = "INFO"
+    severity = Severity.INFO
     semver = "minor"
     detects = "A new table or nullable/defaulted column."
     example = "`ALTER TABLE rooms ADD COLUMN message_server_id UUID`."
@@ -542,7 +553,7 @@ class SqlTableRenamed(Rule):
 @rule
 class SqlConstraintAdded(Rule):
     id, name, language = "SQL012", "constraint-added", "sql"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("writers",)
     semver = "minor"
     detects = "A FOREIGN KEY or UNIQUE constraint was added: rows that were accepted before are now rejected."
@@ -553,7 +564,7 @@ class SqlConstraintAdded(Rule):
 @rule
 class SqlConstraintRemoved(Rule):
     id, name, language = "SQL013", "constraint-removed", "sql"
-    severity = "WARN"
+    severity = Severity.WARN
     affects = ("readers",)
     semver = "minor"
     detects = "A FOREIGN KEY or UNIQUE constraint was removed: readers can no longer rely on it (dangling references, duplicates)."

@@ -289,7 +289,7 @@ def detect_language(path: Path) -> str:
     if (path / "pyproject.toml").is_file() or (path / "setup.py").is_file() or (path / "setup.cfg").is_file():
         return "py"
     counts = {"ts": 0, "py": 0, "sql": 0}
-    for root, dirs, files in os.walk(path):
+    for _root, dirs, files in os.walk(path):
         dirs[:] = [d for d in dirs if d not in ("node_modules", ".git", ".venv", "__pycache__")]
         for f in files:
             if f.endswith((".ts", ".tsx", ".mts")):

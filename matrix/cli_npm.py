@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from canary.kernel.atomic import write_text_atomic
+from canary.kernel.exitcodes import ExitCode
 from canary.matrix.sources import elizaos_registry
 
 
@@ -22,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--required", nargs="+", metavar="NAME", default=[], help="plugins whose cells are required")
     p.add_argument("--core-versions", required=True, help="comma list of core versions, e.g. 1.6.4,1.7.2")
     p.add_argument("--baseline", help="baseline core version (default: the first)")
-    p.add_argument("-o", "--output", help="write here instead of standard output")
+    p.add_argument("-o", "--output", "--out", help="write here instead of standard output")
     p.set_defaults(handler=cmd_import_registry)
 
 
@@ -37,4 +38,4 @@ def cmd_import_registry(args) -> int:
         print(f"{len(entries)} connector(s) written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return 0
+    return ExitCode.OK

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jsonschema
 
+from canary.kernel.durations import seconds_of
 from canary.kernel.errors import UserError
 from canary.matrix.model import (
     Companion,
@@ -42,14 +43,17 @@ SOURCE_KEYS = ("git", "pypi", "npm", "path")
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
+    """The JSON Schema of matrix.yaml."""
     return json.loads(resources.files("canary.matrix").joinpath("schemas/matrix.schema.json").read_text())
 
 
 def default_path() -> str:
+    """The matrix file to read when none is given: $CANARY_MATRIX, else matrix.yaml."""
     return os.environ.get(ENV_MATRIX) or DEFAULT_MATRIX
 
 
 def load(path: str | os.PathLike | None = None) -> Matrix:
+    """Read and validate a matrix file; a mistake is a UserError naming file:line:column."""
     file = str(path or default_path())
     if not os.path.lexists(file):
         raise UserError("matrix file not found", file=file, hint=f"pass -c FILE or set {ENV_MATRIX}")
@@ -57,6 +61,7 @@ def load(path: str | os.PathLike | None = None) -> Matrix:
 
 
 def loads(text: str, file: str = DEFAULT_MATRIX) -> Matrix:
+    """Validate a matrix given as text (`file` names it in errors)."""
     check_waiver_dates(text, file)
     data, pos = load_yaml(file, text)
     if data is None:
@@ -222,12 +227,13 @@ def check_duplicate_refs(data: dict, pos: Positions) -> None:
 # --- building ---------------------------------------------------------------
 
 def parse_duration(value, pos: Positions, path: tuple) -> float:
+    """Seconds of a duration in matrix.yaml: a number of seconds, or the grammar of every duration
+    (canary.kernel.durations: `90s`, `10m`, `1h30m`, `1d`)."""
     if isinstance(value, (int, float)):
         return float(value)
-    m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)", str(value))
-    if not m:
-        raise pos.error(f"not a duration: {value!r} (use seconds, or 90s, 10m, 1h)", path)
-    seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
+    seconds = seconds_of(str(value))
+    if seconds is None:
+        raise pos.error(f"not a duration: {value!r} (use seconds, or 90s, 10m, 1h30m)", path)
     if seconds <= 0:
         raise pos.error(f"a duration must be more than zero, got {value!r}", path)
     return seconds

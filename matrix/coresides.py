@@ -5,8 +5,11 @@ from __future__ import annotations
 from canary.matrix.model import CoreSpec, Matrix
 from canary.matrix.versions import sort_versions
 
+__all__ = ["side", "newest_candidate"]
+
 
 def side(matrix: Matrix, spec: CoreSpec) -> str:
+    """The compat-diff side spec (npm:name@version, pypi:name==version, or a path) of a core version."""
     name = matrix.core.name
     if spec.kind == "registry":
         return f"npm:{name}@{spec.version}" if matrix.core.ecosystem == "npm" else f"pypi:{name}=={spec.version}"

@@ -17,14 +17,15 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 from pathlib import Path
 
 from canary import __version__
 from canary.kernel import reaper, runlock
-from canary.matrix import sources
+from canary.matrix import failures, sources
 from canary.matrix import waivers as _waivers
-from canary.kernel.atomic import write_text_atomic
+from canary.kernel.atomic import write_json_atomic, write_text_atomic
 from canary.matrix.cellenv import cell_env
 from canary.matrix.context import CellContext, Checkout
 from canary.kernel.digest import value_sha256
@@ -32,12 +33,18 @@ from canary.kernel.errors import InfrastructureError
 from canary.kernel.home import Home
 from canary.kernel.locks import exclusive
 from canary.matrix.model import Cell, Matrix
+from canary.matrix.proc import Outcome
 from canary.matrix.progress import Progress
 from canary.kernel.redact import redact, redact_data, secret_values
-from canary.matrix.results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord
+from canary.matrix.results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord, Status
 from canary.matrix.runners import for_ecosystem
-from canary.matrix.store import RunDir, Store, now_iso, read_json, write_json_atomic
+from canary.matrix.store import RunDir, Store, now_iso, read_json
 from canary.matrix.verdicts import Summary, classify
+
+__all__ = [
+    "JUNIT_MAX_BYTES", "FAILURE_LINE", "EXCEPTION_LINE", "failure_reason", "RunOptions", "RunOutcome", "planned",
+    "new_record", "provenance", "execute",
+]
 
 JUNIT_MAX_BYTES = 32 << 20
 FAILURE_LINE = re.compile(r"(error|Error|ERROR|FAIL|fail(ed|ure)|assert|exception)")
@@ -56,6 +63,7 @@ def failure_reason(tail: list[str]) -> str:
 
 @dataclass
 class RunOptions:
+    """How to run the cells: parallel jobs, retries, cache, and the hooks the app wires in."""
     jobs: int = 1
     retries: int | None = None  # None: the matrix's settings.retries
     use_cache: bool = True
@@ -77,6 +85,7 @@ class RunOptions:
 
 @dataclass
 class RunOutcome:
+    """What a run produced: its directory, its record and the verdicts' summary."""
     run: RunDir
     record: RunRecord
     summary: Summary
@@ -84,10 +93,12 @@ class RunOutcome:
 
 
 def planned(cells: list[Cell], matrix_file: str) -> list[PlannedCell]:
+    """The planned-cell entries of run.json for `cells`."""
     return [PlannedCell(c.id, c.tier, c.role, c.connector, c.ref, c.core.label, c.nox_command(matrix_file)) for c in cells]
 
 
 def new_record(matrix: Matrix, cells: list[Cell], run: RunDir, options: RunOptions) -> RunRecord:
+    """A new run record (run.json) for `cells` of `matrix`, before any cell runs."""
     baseline = next((c.core.label for c in cells if c.role == "baseline"), None)
     record = RunRecord(
         run_id=run.run_id, matrix_file=matrix.file, matrix_digest=matrix.digest, started_at=now_iso(),
@@ -114,6 +125,7 @@ def provenance(matrix_file: str) -> dict:
 
 def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store | None = None,
             resume: RunDir | None = None, home: Home | None = None) -> RunOutcome:
+    """Run `cells` (cached results reused unless told not to), judge them, and return the outcome."""
     home = home or Home.default()
     store = store or Store(home.runs)
     if resume is not None:
@@ -199,7 +211,7 @@ class _Worker:
         result = CellResult.from_dict(redact_data(result.to_dict(), self.secrets))
         self.run.write_cell(result)
         if self.progress:
-            note = result.reason[:100] if result.status != "pass" else ""
+            note = result.reason[:100] if result.status != Status.PASS else ""
             note = f"(cached) {note}".strip() if result.cached_from else note
             self.progress.finish(cell.id, result.status, result.duration_s, note)
         return result
@@ -221,7 +233,7 @@ class _Worker:
     def _base_result(self, cell: Cell, cx: CellContext) -> CellResult:
         return CellResult(
             run_id=self.run.run_id, cell_id=cell.id, tier=cell.tier, role=cell.role, core=cx.core_record,
-            connector=cx.connector_record, status="error", expectation=cell.expectation, tags=list(cell.tags),
+            connector=cx.connector_record, status=Status.ERROR, expectation=cell.expectation, tags=list(cell.tags),
             env_keys=sorted(cx.env), started_at=now_iso(), runner=self.runner.NAME, tool_version=__version__,
             nox=cell.nox_command(self.matrix.file),
         )
@@ -232,11 +244,11 @@ class _Worker:
         with open(log_path, "w", encoding="utf-8") as log:
             cx = self._context(cell, log)
             result = self._base_result(cell, cx)
-            attempt = Attempt(1, "error", log=str(log_path.relative_to(self.run.path)), started_at=now_iso())
+            attempt = Attempt(1, Status.ERROR, log=str(log_path.relative_to(self.run.path)), started_at=now_iso())
             result.attempts.append(attempt)
             log.write(f"# cell {cell.id}: {cell.package} {cell.ref} on {self.matrix.core.name} {cell.core.label}\n")
             if cell.expectation == "skip":
-                attempt.status = result.status = "skipped"
+                attempt.status = result.status = Status.SKIPPED
                 attempt.reason = result.reason = cell.expectation_reason or "skipped by the matrix"
                 return result
             t0 = time.monotonic()
@@ -263,22 +275,27 @@ class _Worker:
                 self._test(cx, attempt)
                 attempt.duration_s = round(time.monotonic() - t0, 3)
                 result.status, result.reason = attempt.status, attempt.reason
-                if result.status in ("fail", "timeout") and self._should_retry(cell):
+                if result.status in (Status.FAIL, Status.TIMEOUT) and self._should_retry(cell):
                     self._retry(cx, result)
                 elif cell.role == "baseline" and self.options.aa_check:
                     # A/A check: the same baseline twice; differing outcomes mean the cell is flaky on its own.
                     self._retry(cx, result, until_pass=False, extra=1)
-                if result.status in ("pass", "fail"):
+                if result.status in (Status.PASS, Status.FAIL):
                     result.unsupported = cx.unsupported
                     self._store_cache(key, result)
             except InfrastructureError as exc:
-                attempt.status = result.status = "error"
+                attempt.status = result.status = Status.ERROR
                 attempt.reason = result.reason = exc.reason
+                attempt.commands = attempt.commands or list(cx.commands)
+                _record_failure(attempt, _infrastructure_kind(exc, attempt, cx))
                 log.write(f"!! infrastructure error: {exc.reason}\n")
             except OSError as exc:
                 reason = "no space left on device" if getattr(exc, "errno", None) == 28 else f"{exc.strerror or exc}: {exc.filename or ''}".strip(": ")
-                attempt.status = result.status = "error"
+                attempt.status = result.status = Status.ERROR
                 attempt.reason = result.reason = reason
+                attempt.commands = attempt.commands or list(cx.commands)
+                _record_failure(attempt, failures.FailureKind.NO_SPACE if getattr(exc, "errno", None) == 28
+                                else failures.FailureKind.ENVIRONMENT)
                 log.write(f"!! infrastructure error: {reason}\n")
             finally:
                 if not attempt.commands:
@@ -298,27 +315,34 @@ class _Worker:
 
     def _test(self, cx: CellContext, attempt: Attempt) -> None:
         first_test = len(cx.commands)
-        status, reason = "pass", ""
+        status, reason = Status.PASS, ""
+        failed: Outcome | None = None
         for argv in cx.connector.test:
             out = cx.run("test", list(argv), cwd=cx.checkout.path)
+            failed = out
             if out.record.timed_out:
                 if out.output_lines == 0:
-                    status, reason = "error", f"timeout with no output after {out.record.duration_s:.0f}s"
+                    status, reason = Status.ERROR, f"timeout with no output after {out.record.duration_s:.0f}s"
                 else:
-                    status, reason = "timeout", f"timed out after {out.record.duration_s:.0f}s"
+                    status, reason = Status.TIMEOUT, f"timed out after {out.record.duration_s:.0f}s"
                 break
             if out.record.exit_code in cx.connector.infra_exit_codes:
                 # The test harness itself could not start (a smoke scenario that cannot build its
                 # runtime): the connector was not exercised, so this is not its failure.
-                status = "error"
+                status = Status.ERROR
                 reason = f"test set-up: {failure_reason(out.tail) or f'exit {out.record.exit_code}'}"
                 break
             if out.record.exit_code != 0:
-                status = "fail"
+                status = Status.FAIL
                 reason = failure_reason(out.tail) or f"{Path(out.record.argv[0]).name} exited {out.record.exit_code}"
                 break
+            failed = None
         attempt.status, attempt.reason = status, reason
         attempt.commands = cx.commands[first_test:] if attempt.number > 1 else list(cx.commands)
+        if failed is not None:  # recorded now, while the failing command and its output are at hand
+            _record_failure(attempt, failures.command_kind(
+                "test", failed.record.exit_code, failed.record.timed_out, "\n".join(failed.tail),
+                printed=failed.output_lines > 0, infra_exit=failed.record.exit_code in cx.connector.infra_exit_codes))
         if cx.connector.junit:
             junit = Path(cx.expand(str(cx.checkout.path / cx.connector.junit)))
             if junit.is_file():
@@ -338,19 +362,19 @@ class _Worker:
         # No baseline in this run (a CI shard, or one cell run alone): retry anyway, since a
         # flaky cell is cheaper to re-run than to report as a regression after the merge.
         base_result = self.run.read_cell(base.id) if base is not None else None
-        return base_result is None or base_result.status == "pass"
+        return base_result is None or base_result.status == Status.PASS
 
     def _retry(self, cx: CellContext, result: CellResult, until_pass: bool = True, extra: int | None = None) -> None:
         for n in range(2, (self.retries if extra is None else extra) + 2):
             log_path = self.run.log_file(cx.cell.id, n)
             with open(log_path, "w", encoding="utf-8") as log:
                 cx.log = log
-                attempt = Attempt(n, "error", log=str(log_path.relative_to(self.run.path)), started_at=now_iso())
+                attempt = Attempt(n, Status.ERROR, log=str(log_path.relative_to(self.run.path)), started_at=now_iso())
                 t0 = time.monotonic()
                 self._test(cx, attempt)
                 attempt.duration_s = round(time.monotonic() - t0, 3)
                 result.attempts.append(attempt)
-            if until_pass and attempt.status == "pass":
+            if until_pass and attempt.status == Status.PASS:
                 break
 
     # -- static exposure ------------------------------------------------------
@@ -483,3 +507,23 @@ def _count(values) -> dict:
         if v:
             out[v] = out.get(v, 0) + 1
     return out
+
+
+def _record_failure(attempt: Attempt, kind: failures.FailureKind) -> None:
+    """Record on the attempt why it failed and which of its commands failed (the last that did)."""
+    attempt.failure = str(kind)
+    attempt.failed_command = next((i for i in range(len(attempt.commands) - 1, -1, -1)
+                                   if attempt.commands[i].timed_out or attempt.commands[i].exit_code not in (0, None)),
+                                  None)
+
+
+def _infrastructure_kind(exc: InfrastructureError, attempt: Attempt, cx: CellContext) -> failures.FailureKind:
+    """The kind of a set-up failure: the raiser's own (a core mismatch), else the failing command's."""
+    if exc.kind:
+        return failures.FailureKind(exc.kind)
+    cmd = next((c for c in reversed(attempt.commands) if c.timed_out or c.exit_code not in (0, None)), None)
+    text = f"{exc.reason}\n{exc.detail}"
+    if cmd is not None:
+        return failures.command_kind(cmd.phase, cmd.exit_code, cmd.timed_out, text)
+    # Nothing ran and failed: fetching the core or the connector (clone, download, unpack) failed.
+    return failures.output_kind("materialize", text) or failures.FailureKind.MATERIALIZE

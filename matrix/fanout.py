@@ -16,10 +16,16 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from canary.kernel.atomic import write_json_atomic
 from canary.kernel.errors import UserError
 from canary.matrix.model import Cell
 from canary.matrix.results import CellResult, PlannedCell, RunRecord
-from canary.matrix.store import RunDir, Store, now_iso, read_json, write_json_atomic
+from canary.matrix.store import RunDir, Store, now_iso, read_json
+
+__all__ = [
+    "DEFAULT_MAX_JOBS", "artifact_name", "shards", "ci_matrix", "planned_from_cell", "Plan", "load_plan_file",
+    "plan_from_matrix", "MergeResult", "find_run_dirs", "merge", "DIFF_FILE", "output_run", "warn", "dumps_matrix",
+]
 
 DEFAULT_MAX_JOBS = 256  # GitHub Actions' limit of jobs per matrix
 # Artifact names may not hold " : < > | * ? \r \n \ / ; keep a stricter set, also safe in paths and shells.
@@ -82,6 +88,7 @@ def ci_matrix(cells: list[Cell] | list[PlannedCell] | list[str], max_jobs: int =
 
 
 def planned_from_cell(cell: Cell, matrix_file: str | None = None) -> PlannedCell:
+    """The plan entry of a cell (id, tier, role, refs and its nox command)."""
     return PlannedCell(id=cell.id, tier=cell.tier, role=cell.role, connector=cell.connector,
                        ref=cell.ref, core=cell.core.label, nox=cell.nox_command(matrix_file))
 
@@ -100,6 +107,7 @@ def _planned_from_dict(data: dict, file: str, index: int) -> PlannedCell:
 
 @dataclass
 class Plan:
+    """The plan document: the cells to run, the matrix they came from (file and digest), baseline and candidates."""
     cells: list[PlannedCell]
     matrix_file: str = ""
     matrix_digest: str = ""
@@ -137,6 +145,7 @@ def load_plan_file(path: Path | str) -> Plan:
 
 
 def plan_from_matrix(matrix, cells: list[Cell]) -> Plan:
+    """The plan of `cells` planned from `matrix`."""
     planned = [planned_from_cell(c, matrix.file) for c in cells]
     baseline, candidates = _roles(planned)
     return Plan(cells=planned, matrix_file=matrix.file, matrix_digest=matrix.digest, baseline=baseline,
@@ -148,6 +157,7 @@ def plan_from_matrix(matrix, cells: list[Cell]) -> Plan:
 
 @dataclass
 class MergeResult:
+    """What a merge of fanned-out runs produced: the merged run, the cells found and those missing."""
     run: RunDir
     found: list[str]
     missing: list[str]
@@ -168,9 +178,9 @@ def find_run_dirs(roots: list[Path | str]) -> list[Path]:
             found.append(root)
             continue
         for p in sorted(root.rglob("*")):
-            if p.is_dir() and ((p / "run.json").is_file() or (p / "cells").is_dir()):
-                if not any(parent in found for parent in p.parents):
-                    found.append(p)
+            is_run = p.is_dir() and ((p / "run.json").is_file() or (p / "cells").is_dir())
+            if is_run and not any(parent in found for parent in p.parents):
+                found.append(p)
     return found
 
 
@@ -194,6 +204,7 @@ def _cell_files(run_dir: Path, result: CellResult) -> list[Path]:
 
 def merge(sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | None = None,
           tool_version: str = "") -> MergeResult:
+    """Merge the cell results of fanned-out CI jobs into one run directory, following the plan."""
     planned_ids = {c.id for c in plan.cells}
     chosen: dict[str, tuple[CellResult, Path]] = {}
     unplanned, duplicates, corrupt = [], [], []
@@ -216,7 +227,7 @@ def merge(sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | 
             chosen[result.cell_id] = (result, run_dir)
     out.cells_dir.mkdir(parents=True, exist_ok=True)
     out.logs_dir.mkdir(parents=True, exist_ok=True)
-    for cid, (result, run_dir) in chosen.items():
+    for result, run_dir in chosen.values():
         for rel in _cell_files(run_dir, result):
             dest = out.path / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -290,9 +301,11 @@ def output_run(out: Path | str | None, store: Path | str | None) -> RunDir:
 
 
 def warn(message: str) -> None:
+    """Print a warning line on stderr."""
     print(f"canary: warning: {message}", file=sys.stderr)
 
 
 def dumps_matrix(matrix: dict) -> str:
     # One line: it goes into $GITHUB_OUTPUT as `matrix=<json>`.
+    """A GitHub Actions matrix as one line of JSON (it goes into $GITHUB_OUTPUT)."""
     return json.dumps(matrix, separators=(",", ":"))

@@ -12,6 +12,11 @@ from pathlib import Path
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+__all__ = [
+    "Ecosystem", "Tier", "Role", "slug", "CoreSpec", "Companion", "Condition", "Core", "Source", "Connector",
+    "Waiver", "Settings", "Matrix", "Cell", "cell_id",
+]
+
 Ecosystem = Literal["pypi", "npm"]
 Tier = Literal["required", "optional"]
 Role = Literal["baseline", "candidate", "bisect"]  # bisect: a probe of canary.matrix.bisect, never judged
@@ -67,6 +72,7 @@ class Condition:
 
 @dataclass(frozen=True)
 class Core:
+    """The core package under test: its name, ecosystem and versions."""
     name: str
     ecosystem: Ecosystem
     versions: tuple[CoreSpec, ...]
@@ -88,6 +94,7 @@ class Source:
 
 @dataclass(frozen=True)
 class Connector:
+    """A downstream package tested against the core: where it comes from, its refs and commands."""
     name: str
     package: str
     source: Source
@@ -109,6 +116,7 @@ class Connector:
 
 @dataclass(frozen=True)
 class Waiver:
+    """An accepted failure: the cells it covers (fnmatch), why, and until when."""
     cell: str  # fnmatch pattern over cell ids
     reason: str
     issue: str = ""
@@ -117,6 +125,7 @@ class Waiver:
 
 @dataclass(frozen=True)
 class Settings:
+    """Run-wide settings of matrix.yaml (retries, the A/A check, parallel jobs, ...)."""
     retries: int = 2  # extra attempts for a regressed candidate cell (flaky detection)
     aa_check: bool = False  # run baseline cells twice
     jobs: int = 1
@@ -125,6 +134,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class Matrix:
+    """A validated matrix.yaml: the core, the connectors, settings and waivers."""
     file: str
     core: Core
     connectors: tuple[Connector, ...]

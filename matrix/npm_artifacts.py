@@ -19,12 +19,18 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from canary.kernel.digest import file_sha256
 from canary.kernel.errors import InfrastructureError
 from canary.kernel.locks import exclusive
+from canary.matrix.failures import output_kind
 from canary.matrix.model import slug
+
+__all__ = [
+    "Run", "NpmArtifact", "plain_run", "split_spec", "read_manifest", "explain_npm", "debug_log_of", "npm_failure",
+    "pack", "pack_all", "tarball_name", "materialize_npm", "materialize_npm_all", "read_version", "pack_directory",
+]
 
 # A command runner: (phase, argv, cwd) -> (exit_code, output lines). The harness passes
 # one that logs and records through CellContext.run; standalone use gets `plain_run`.
@@ -35,6 +41,7 @@ _EXACT = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$
 
 @dataclass
 class NpmArtifact:
+    """A packed npm tarball and the identity of what it holds."""
     path: Path  # the .tgz
     name: str
     version: str
@@ -127,11 +134,13 @@ def debug_log_of(lines: list[str]) -> str | None:
 
 
 def npm_failure(phase: str, code: int | None, lines: list[str]) -> InfrastructureError:
+    """An InfrastructureError saying why an npm command failed, from its output."""
     reason = explain_npm(phase, lines, debug_log_of(lines))
     if reason is None:
         last = next((ln.strip() for ln in reversed(lines) if ln.strip() and "complete log" not in ln), "")
         reason = f"{phase}: npm exited {code}" + (f": {last[:200]}" if last else "")
-    return InfrastructureError(reason, "\n".join(lines[-20:]))
+    kind = output_kind(phase, "\n".join(lines)) or ""  # the same table as every other failure
+    return InfrastructureError(reason, "\n".join(lines[-20:]), kind=kind)
 
 
 def pack(target: str, out_dir: Path, npm_cache: Path, *, run: Run | None = None, phase: str = "materialize") -> Path:

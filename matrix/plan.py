@@ -17,6 +17,7 @@ from canary.matrix.versions import is_prerelease, satisfies, sort_versions
 
 
 def resolve_core_versions(matrix: Matrix) -> tuple[list[CoreSpec], CoreSpec]:
+    """The core versions to test (ranges and `latest` resolved) and the baseline among them."""
     core = matrix.core
     pos = matrix.positions
     out: list[CoreSpec] = []
@@ -75,6 +76,7 @@ def _matches(selector: dict, connector: str, ref: str, core: str) -> bool:
 
 
 def make_cell(matrix: Matrix, connector: Connector, ref: str, core: CoreSpec, baseline: CoreSpec) -> Cell:
+    """The cell of one connector ref against one core version, with its role and expectation."""
     role = "baseline" if core.label == baseline.label else "candidate"
     expectation, reason = _expectation(connector, ref, core, matrix.core.ecosystem)
     tags = (connector.tier, connector.name, f"core-{core.label}", role)
@@ -86,6 +88,7 @@ def make_cell(matrix: Matrix, connector: Connector, ref: str, core: CoreSpec, ba
 
 
 def plan(matrix: Matrix) -> list[Cell]:
+    """Every cell of the matrix: each connector ref against each core version."""
     cores, baseline = resolve_core_versions(matrix)
     cells: list[Cell] = []
     for connector in matrix.connectors:

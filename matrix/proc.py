@@ -8,6 +8,7 @@ Output is streamed into the cell's log with the caller's secrets redacted.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import threading
@@ -68,7 +69,7 @@ def run_command(
     """`token` tags every descendant (reaper): those still alive when the command ends are killed."""
     if token:
         env = {**env, TOKEN_VAR: token}
-    log.write(redact(f"\n$ [{phase}] {' '.join(argv)}\n    (cwd {cwd}, timeout {timeout:g}s)\n", secrets))
+    log.write(redact(f"\n$ [{phase}] {shlex.join(argv)}\n    (cwd {cwd}, timeout {timeout:g}s)\n", secrets))
     log.flush()
     started = time.monotonic()
     tail: deque[str] = deque(maxlen=tail_lines)

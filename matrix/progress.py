@@ -15,8 +15,11 @@ import sys
 import threading
 import time
 
+__all__ = ["Progress", "step"]
+
 
 class Progress:
+    """Progress of a run on the terminal (a live line) or as plain lines, as cells finish."""
     def __init__(self, total: int, mode: str = "auto", stream=None) -> None:
         self.total = total
         self.done = 0

@@ -13,9 +13,13 @@ import sys
 from functools import lru_cache
 
 from canary.kernel.errors import UserError
+from canary.kernel.exitcodes import ExitCode
+
+__all__ = ["pip_index_args", "pip_index_env", "available_versions"]
 
 
 def pip_index_args(index: dict) -> list[str]:
+    """pip's index options (--index-url, --find-links, ...) from a matrix's index settings."""
     args: list[str] = []
     for link in index.get("find_links", ()):
         args += ["--find-links", link]
@@ -48,7 +52,7 @@ def _pypi_versions(name: str, index_key: tuple) -> tuple[str, ...]:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
         if "No matching distribution" in proc.stderr:
             return ()
-        raise UserError(f"could not list versions of {name} from the package index: {tail[0]}", exit_code=3)
+        raise UserError(f"could not list versions of {name} from the package index: {tail[0]}", exit_code=ExitCode.INCONCLUSIVE)
     m = re.search(r"Available versions:\s*(.*)", proc.stdout)
     return tuple(v.strip() for v in m.group(1).split(",")) if m else ()
 
@@ -61,12 +65,13 @@ def _npm_versions(name: str) -> tuple[str, ...]:
         if "E404" in err:
             return ()
         code = re.search(r"npm error code (\S+)", err)
-        raise UserError(f"could not list versions of {name} from the npm registry: {code.group(1) if code else err.strip()[:200]}", exit_code=3)
+        raise UserError(f"could not list versions of {name} from the npm registry: {code.group(1) if code else err.strip()[:200]}", exit_code=ExitCode.INCONCLUSIVE)
     data = json.loads(proc.stdout or "[]")
     return tuple(data if isinstance(data, list) else [data])
 
 
 def available_versions(ecosystem: str, name: str, index: dict | None = None) -> list[str]:
+    """The published versions of a package in the npm or PyPI registry (or the configured index)."""
     if ecosystem == "npm":
         return list(_npm_versions(name))
     index = {k: v for k, v in (index or {}).items() if not k.startswith("_")}

@@ -8,17 +8,32 @@ add fields, never rename or drop them without bumping `schema`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Literal
+from enum import StrEnum
+
+__all__ = [
+    "CELL_SCHEMA", "RUN_SCHEMA", "Status", "STATUSES", "CommandRecord", "Attempt", "CoreRecord", "ConnectorRecord",
+    "CellResult", "PlannedCell", "RunRecord",
+]
 
 CELL_SCHEMA = "canary/cell-result/v1"
 RUN_SCHEMA = "canary/run/v1"
 
-Status = Literal["pass", "fail", "error", "timeout", "skipped"]
-STATUSES = ("pass", "fail", "error", "timeout", "skipped")
+class Status(StrEnum):
+    """The status of a cell or an attempt, as the cell result records it (README: "Status of a cell")."""
+
+    PASS = "pass"  # every test command exited 0
+    FAIL = "fail"  # a test command failed
+    ERROR = "error"  # could not set up (clone, install, core mismatch) or the machine failed
+    TIMEOUT = "timeout"  # a command ran out of time
+    SKIPPED = "skipped"  # not run (matrix `skip`)
+
+
+STATUSES = tuple(Status)
 
 
 @dataclass
 class CommandRecord:
+    """One command a cell ran: its phase, argv, exit code, duration and whether it timed out."""
     phase: str  # materialize | install | force-core | check | setup | test
     argv: list[str]
     exit_code: int | None
@@ -29,6 +44,7 @@ class CommandRecord:
 
 @dataclass
 class Attempt:
+    """One attempt at a cell: its status and why."""
     number: int
     status: Status
     reason: str = ""  # why error/timeout/skipped; first failing line for fail
@@ -37,10 +53,15 @@ class Attempt:
     commands: list[CommandRecord] = field(default_factory=list)
     junit: str | None = None  # path relative to the run directory
     started_at: str = ""
+    # Recorded when the attempt fails (canary.matrix.failures.FailureKind), with the index in
+    # `commands` of the command that failed (None: none ran, e.g. a clone that could not start).
+    failure: str | None = None
+    failed_command: int | None = None
 
 
 @dataclass
 class CoreRecord:
+    """The identity of the core a cell ran against (what was installed, its digest)."""
     name: str
     label: str
     kind: str
@@ -56,6 +77,7 @@ class CoreRecord:
 
 @dataclass
 class ConnectorRecord:
+    """The identity of the connector a cell tested (source, ref, commit)."""
     name: str
     package: str
     source: str
@@ -68,6 +90,7 @@ class ConnectorRecord:
 
 @dataclass
 class CellResult:
+    """The result document of one cell (cells/<id>.json): attempts, commands, identities."""
     run_id: str
     cell_id: str
     tier: str
@@ -100,7 +123,7 @@ class CellResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CellResult":
+    def from_dict(cls, data: dict) -> CellResult:
         data = dict(data)
         data["core"] = CoreRecord(**_known(CoreRecord, data["core"]))
         data["connector"] = ConnectorRecord(**_known(ConnectorRecord, data["connector"]))
@@ -115,6 +138,7 @@ class CellResult:
 
 @dataclass
 class PlannedCell:
+    """A cell as planned in run.json (id, tier, role, refs, its nox command)."""
     id: str
     tier: str
     role: str
@@ -126,6 +150,7 @@ class PlannedCell:
 
 @dataclass
 class RunRecord:
+    """The record of one run (run.json): the matrix, the planned cells, when, with what."""
     run_id: str
     matrix_file: str
     matrix_digest: str
@@ -158,7 +183,7 @@ class RunRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunRecord":
+    def from_dict(cls, data: dict) -> RunRecord:
         data = dict(data)
         data["cells"] = [PlannedCell(**_known(PlannedCell, c)) for c in data.get("cells", [])]
         return cls(**_known(cls, data))

@@ -20,14 +20,18 @@ from canary.kernel.locks import exclusive
 from canary.kernel.redact import redact_data
 from canary.matrix.results import CellResult, RunRecord
 
+__all__ = ["DEFAULT_STORE", "now_iso", "read_json", "RunDir", "Store", "open_run"]
+
 DEFAULT_STORE = Path(".canary") / "runs"
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    """The current UTC time as ISO 8601, to the second."""
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def read_json(path: Path) -> dict:
+    """A JSON document from `path`; a broken file is an error naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -102,6 +106,7 @@ class RunDir:
 
 
 class Store:
+    """The run store: run directories under a root (by default $CANARY_HOME/runs)."""
     def __init__(self, root: Path | str = DEFAULT_STORE) -> None:
         self.root = Path(root)
 
@@ -109,7 +114,7 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         # Microseconds in the id: runs started within one second still sort in creation order
         # (`latest()`, history in reports), the random suffix keeps two processes apart.
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         while True:
             path = self.root / f"{stamp}-{secrets.token_hex(3)}"
             try:

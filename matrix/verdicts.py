@@ -21,45 +21,62 @@ Verdict values (stable, part of the JSON interface):
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
+from canary.kernel.exitcodes import ExitCode
 from canary.matrix import junit, waivers as _waivers
+from canary.matrix.failures import SIGKILLED, FailureKind, failure_of, infrastructure, last_command_output
 from canary.matrix.model import Waiver
-from canary.matrix.results import Attempt, CellResult, CommandRecord, PlannedCell, RunRecord
+from canary.matrix.results import Attempt, CellResult, PlannedCell, RunRecord, Status
 from canary.matrix.store import RunDir
 
-VERDICTS = ("ok", "regressed", "fixed", "broken", "flaky", "error", "skipped", "unsupported")
+__all__ = [
+    "VerdictKind", "Decision", "VERDICTS", "EXIT_OK", "EXIT_REGRESSED", "EXIT_INCONCLUSIVE", "MISSING_REASON",
+    "Verdict", "Summary",
+    "last_command_output", "infrastructure_reason", "effective_status", "classify_cell", "waiver_report",
+    "classify", "summarize", "decide",
+]
 
-EXIT_OK, EXIT_REGRESSED, EXIT_INCONCLUSIVE = 0, 1, 3
+class VerdictKind(StrEnum):
+    """The verdict of a cell (docs/verdicts.md): a candidate compared with its baseline cell."""
+
+    OK = "ok"  # passes (and its baseline passes, or there is nothing to compare with)
+    REGRESSED = "regressed"  # fails where its baseline passes
+    FIXED = "fixed"  # passes where its baseline fails
+    BROKEN = "broken"  # fails on the baseline too (or is expected to fail on this core)
+    FLAKY = "flaky"  # attempts disagree, or marked flaky in the matrix
+    ERROR = "error"  # infrastructure: could not set up, the machine failed, no result
+    SKIPPED = "skipped"  # not run, or nothing to compare with
+    UNSUPPORTED = "unsupported"  # the core is outside the connector's declared range
+
+
+class Decision(StrEnum):
+    """What a run decides as a whole (verdicts.json `decision`)."""
+
+    GREEN = "green"
+    REGRESSED = "regressed"
+    INCONCLUSIVE = "inconclusive"
+    PARTIAL = "partial"
+
+
+VERDICTS = tuple(VerdictKind)
+
+EXIT_OK, EXIT_REGRESSED, EXIT_INCONCLUSIVE = ExitCode.OK, ExitCode.REGRESSED, ExitCode.INCONCLUSIVE
 
 MISSING_REASON = "missing: no result for a planned cell"
 
-# Markers of a machine problem rather than a connector problem. Searched in the cell's
-# reason and the last lines of its final log: near the end is where a dying process says why.
-_RESOURCE = re.compile(
-    r"\b(?:out of memory|MemoryError|ENOMEM|Cannot allocate memory|heap limit|OOM[- ]?kill(?:ed|er)?"
-    r"|No space left on device|ENOSPC|Disk quota exceeded|EDQUOT)\b",
-    re.IGNORECASE,
-)
-# A dependency that cannot be downloaded. Only counted when an install step failed: the
-# same words in a test's output are the connector's business.
-_MISSING_DEP = re.compile(
-    r"\bE404\b|\bETARGET\b|No matching version found|No matching distribution found"
-    r"|Could not find a version that satisfies|404 Not Found|is not in (?:this|the npm) registry",
-    re.IGNORECASE,
-)
-_NO_OUTPUT = re.compile(r"no output", re.IGNORECASE)
-_INSTALL_PHASES = ("materialize", "install", "force-core")
 _LOG_TAIL_LINES = 40
-_FAILED = ("fail", "timeout")
-_SIGKILLED = (-9, 137)  # Popen's -9, or a shell's 128 + 9
+_FAILED = (Status.FAIL, Status.TIMEOUT)
+# A baseline cell's verdict is its own status: a pass is ok, a failure broken (error and skipped stay).
+_BASELINE_VERDICT: dict[str, VerdictKind] = {Status.PASS: VerdictKind.OK, Status.FAIL: VerdictKind.BROKEN}
 
 
 @dataclass
 class Verdict:
+    """The verdict of one candidate cell against its baseline (ok, regressed, fixed, broken, ...)."""
     cell_id: str
     connector: str
     ref: str
@@ -84,7 +101,7 @@ class Verdict:
 
     @property
     def regressed_outside_range(self) -> bool:
-        return self.outside_range and self.judged == "regressed"
+        return self.outside_range and self.judged == VerdictKind.REGRESSED
 
     @property
     def label(self) -> str:
@@ -99,6 +116,7 @@ class Verdict:
 
 @dataclass
 class Summary:
+    """The verdicts of a run, their counts, the decision and the exit code."""
     run_id: str
     baseline: str | None
     candidates: list[str]
@@ -166,71 +184,51 @@ def _log_tail(run_path: Path | None, attempt: Attempt | None) -> str | None:
     return "\n".join(data.splitlines()[-_LOG_TAIL_LINES:])
 
 
-def last_command_output(tail: str) -> str:
-    """What the last command printed, without the harness's own lines (canary.matrix.proc writes
-    `$ [phase] argv`, `    (cwd ...)`, `!! timed out ...`, `-> exit ...` around it)."""
-    lines = tail.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("$ [")]
-    if starts:
-        lines = lines[starts[-1] + 1:]
-    harness = ("    (cwd ", "!! timed out", "-> exit ")
-    return "\n".join(line for line in lines if not line.startswith(harness))
-
-
-def _failed_command(result: CellResult) -> CommandRecord | None:
-    attempt = result.attempts[-1] if result.attempts else None
-    for cmd in attempt.commands if attempt else ():
-        if cmd.timed_out or (cmd.exit_code not in (0, None)):
-            return cmd
-    return None
+# What a verdict says of an infrastructure failure, by kind (the cell's own reason follows in parentheses).
+_KIND_TEXT = {
+    FailureKind.OOM: "out of memory", FailureKind.NO_SPACE: "no space left on device",
+    FailureKind.MISSING_DEPENDENCY: "missing dependency", FailureKind.NETWORK: "registry or network unreachable",
+    FailureKind.TIMEOUT_NO_OUTPUT: "timeout with no output", FailureKind.MATERIALIZE: "materialize failed",
+    FailureKind.CORE_MISMATCH: "core mismatch", FailureKind.TEST_SETUP: "the test harness could not start",
+}
 
 
 def infrastructure_reason(result: CellResult, run_path: Path | None = None) -> str | None:
     """Why a failed or timed-out cell is really an infrastructure `error`, or None.
 
     Infrastructure: out of memory, no disk space, an install step that could not download a
-    dependency, a failed materialize (clone, download), a timeout with no output.
+    dependency, a failed materialize (clone, download), a timeout with no output. Read from the
+    failure kind the attempt recorded (canary.matrix.failures); older results are classified there.
     """
     if result.status not in _FAILED:
         return None
     last = result.attempts[-1] if result.attempts else None
-    tail = _log_tail(run_path, last)
-    text = "\n".join(t for t in (result.reason, last.reason if last else "", tail or "") if t)
-    m = _RESOURCE.search(text)
-    if m:
-        return f"infrastructure: {m.group(0)}"
-    failed = _failed_command(result)
-    phase = failed.phase if failed else None
-    if failed and not failed.timed_out and failed.exit_code in _SIGKILLED:
-        # Nobody but the kernel's OOM killer sends SIGKILL to a test run we did not time out.
-        return "infrastructure: killed by SIGKILL (out of memory?)"
-    if phase == "materialize":
-        return f"infrastructure: materialize failed: {result.reason}".rstrip(": ")
-    if phase in _INSTALL_PHASES or (phase is None and not (last and last.commands)):
-        m = _MISSING_DEP.search(text)
-        if m:
-            return f"infrastructure: missing dependency ({m.group(0)})"
-    if result.status == "timeout":
-        no_output = tail is not None and not last_command_output(tail).strip()
-        if no_output or _NO_OUTPUT.search(result.reason or ""):
-            return "infrastructure: timeout with no output"
-    return None
+    tail = None if last is not None and last.failure else _log_tail(run_path, last)
+    kind = failure_of(last, result.status, result.reason, tail)
+    if kind is None or not infrastructure(kind):
+        return None
+    text = _KIND_TEXT.get(kind, str(kind))
+    failed = last.commands[last.failed_command] if last and last.failed_command is not None else None
+    failed = failed or next((c for c in (last.commands if last else ()) if c.exit_code not in (0, None)), None)
+    if kind == FailureKind.OOM and failed is not None and failed.exit_code in SIGKILLED:
+        text = "killed by SIGKILL (out of memory?)"
+    return f"infrastructure: {text}"
 
 
 def effective_status(result: CellResult, run_path: Path | None = None) -> tuple[str, str]:
     """The status a verdict is built from: pass | fail | error | skipped, and why."""
-    if result.status in ("skipped", "error", "pass"):
+    if result.status in (Status.SKIPPED, Status.ERROR, Status.PASS):
         return result.status, result.reason
     infra = infrastructure_reason(result, run_path)
     if infra:
-        return "error", infra + (f" ({result.reason})" if result.reason and result.reason not in infra else "")
-    return "fail", result.reason or ("timed out" if result.status == "timeout" else "")
+        return Status.ERROR, infra + (f" ({result.reason})" if result.reason and result.reason not in infra else "")
+    return Status.FAIL, result.reason or ("timed out" if result.status == Status.TIMEOUT else "")
 
 
 def _unstable(result: CellResult) -> tuple[int, int] | None:
     """(first failing attempt, first passing attempt) when attempts disagree, else None."""
     failing = [a.number for a in result.attempts if a.status in _FAILED]
-    passing = [a.number for a in result.attempts if a.status == "pass"]
+    passing = [a.number for a in result.attempts if a.status == Status.PASS]
     if failing and passing:
         return failing[0], passing[0]
     return None
@@ -253,62 +251,62 @@ def _junit_runs(result: CellResult | None, run_path: Path | None) -> list[dict[s
 
 def _baseline_verdict(v: Verdict, result: CellResult, run_path: Path | None) -> None:
     status, reason = effective_status(result, run_path)
-    unstable = _unstable(result) if status in ("pass", "fail") else None
+    unstable = _unstable(result) if status in (Status.PASS, Status.FAIL) else None
     if unstable:
-        v.verdict = "flaky"
+        v.verdict = VerdictKind.FLAKY
         v.reason = f"A/A check: attempt {unstable[0]} failed, attempt {unstable[1]} passed"
     else:
-        v.verdict = {"pass": "ok", "fail": "broken"}.get(status, status)
+        v.verdict = _BASELINE_VERDICT.get(status) or VerdictKind(status)
         v.reason = reason
 
 
 def _candidate_verdict(v: Verdict, result: CellResult, base: CellResult | None, run_path: Path | None,
                        baseline_planned: bool) -> None:
     status, reason = effective_status(result, run_path)
-    if status in ("skipped", "error"):
+    if status in (Status.SKIPPED, Status.ERROR):
         v.verdict, v.reason = status, reason
         return
     unstable = _unstable(result)
     if unstable:
-        v.verdict = "flaky"
+        v.verdict = VerdictKind.FLAKY
         v.reason = f"failed on attempt {unstable[0]}, passed on attempt {unstable[1]}"
         return
-    passed = status == "pass"
+    passed = status == Status.PASS
     base_status = effective_status(base, run_path)[0] if base is not None else None
     if base is None and not baseline_planned:
         # The matrix has no baseline cell for this connector ref (excluded, or a run of some
         # cells only): nothing to compare with, which is not an infrastructure problem.
-        v.verdict = "ok" if passed else "skipped"
+        v.verdict = VerdictKind.OK if passed else VerdictKind.SKIPPED
         v.reason = "no baseline cell planned for this connector ref" + (f"; {reason}" if reason and not passed else "")
         return
-    if base is None or base_status == "error":
+    if base is None or base_status == Status.ERROR:
         # The baseline was planned but has no usable result: a pass is still a pass, a
         # failure is inconclusive, never a silent green and never a regression.
         if passed:
-            v.verdict, v.reason = "ok", "no usable baseline result to compare with"
+            v.verdict, v.reason = VerdictKind.OK, "no usable baseline result to compare with"
         else:
-            v.verdict = "error"
+            v.verdict = VerdictKind.ERROR
             v.reason = "no usable baseline result to compare with" + (f"; {reason}" if reason else "")
         return
-    if base_status == "skipped":
-        v.verdict = "ok" if passed else "skipped"
+    if base_status == Status.SKIPPED:
+        v.verdict = VerdictKind.OK if passed else VerdictKind.SKIPPED
         v.reason = "baseline skipped: nothing to compare with" + (f"; {reason}" if reason and not passed else "")
         return
     base_unstable = _unstable(base)
     if base_unstable and not passed:
-        v.verdict = "flaky"
+        v.verdict = VerdictKind.FLAKY
         v.reason = f"baseline {base.cell_id} unstable in the A/A check" + (f"; {reason}" if reason else "")
         return
-    base_passed = base_status == "pass"
+    base_passed = base_status == Status.PASS
     if passed:
-        v.verdict = "ok" if base_passed else "fixed"
+        v.verdict = VerdictKind.OK if base_passed else VerdictKind.FIXED
         return
-    v.verdict = "regressed" if base_passed else "broken"
+    v.verdict = VerdictKind.REGRESSED if base_passed else VerdictKind.BROKEN
     v.reason = reason
-    if v.verdict == "regressed" and result.expectation == "flaky":
-        v.verdict, v.reason = "flaky", "marked flaky in the matrix" + (f"; {reason}" if reason else "")
-    elif v.verdict == "regressed" and result.expectation == "expect_fail":
-        v.verdict, v.reason = "broken", "expected to fail on this core" + (f"; {reason}" if reason else "")
+    if v.verdict == VerdictKind.REGRESSED and result.expectation == "flaky":
+        v.verdict, v.reason = VerdictKind.FLAKY, "marked flaky in the matrix" + (f"; {reason}" if reason else "")
+    elif v.verdict == VerdictKind.REGRESSED and result.expectation == "expect_fail":
+        v.verdict, v.reason = VerdictKind.BROKEN, "expected to fail on this core" + (f"; {reason}" if reason else "")
 
 
 def _waiver_for(cell_id: str, waivers: tuple[Waiver, ...], today: _dt.date) -> Waiver | None:
@@ -333,7 +331,7 @@ def classify_cell(
     run_path = Path(run_path) if run_path is not None else None
     v = Verdict(
         cell_id=planned.id, connector=planned.connector, ref=planned.ref, core=planned.core,
-        tier=planned.tier, role=planned.role, verdict="error", status=None,
+        tier=planned.tier, role=planned.role, verdict=VerdictKind.ERROR, status=None,
     )
     if result is None:
         v.reason = MISSING_REASON
@@ -347,17 +345,17 @@ def classify_cell(
         else:
             _candidate_verdict(v, result, base, run_path, baseline_planned or base is not None)
             v.newly_failing_tests = junit.newly_failing(_junit_runs(base, run_path), _junit_runs(result, run_path))
-        if result.unsupported and v.verdict not in ("error", "skipped"):
+        if result.unsupported and v.verdict not in (VerdictKind.ERROR, VerdictKind.SKIPPED):
             v.outside_range, v.judged = True, v.verdict
             v.reason = f"{v.verdict}: core outside the connector's declared range" + (f"; {v.reason}" if v.reason else "")
-            v.verdict = "unsupported"
+            v.verdict = VerdictKind.UNSUPPORTED
     # A waiver covers a regression or an infrastructure error; a missing result is never
     # waived, because it means the run itself lost a cell.
     waiver = _waiver_for(v.cell_id, tuple(waivers), _waivers.parse_date(today) or _dt.date.today())
-    if waiver is not None and v.verdict in ("regressed", "error") and v.reason != MISSING_REASON:
+    if waiver is not None and v.verdict in (VerdictKind.REGRESSED, VerdictKind.ERROR) and v.reason != MISSING_REASON:
         v.waived, v.waiver = True, _waivers.waiver_dict(waiver)
-    v.blocking = v.tier == "required" and v.verdict == "regressed" and not v.waived
-    v.inconclusive = v.tier == "required" and v.verdict == "error" and not v.waived
+    v.blocking = v.tier == "required" and v.verdict == VerdictKind.REGRESSED and not v.waived
+    v.inconclusive = v.tier == "required" and v.verdict == VerdictKind.ERROR and not v.waived
     return v
 
 
@@ -377,8 +375,8 @@ def waiver_report(
         if _waivers.is_expired(w, today):
             expired.append(entry)
             continue
-        judged = [v for v in cells if v.verdict not in ("skipped", "unsupported")]
-        if judged and all(v.verdict in ("ok", "fixed") for v in judged):
+        judged = [v for v in cells if v.verdict not in (VerdictKind.SKIPPED, VerdictKind.UNSUPPORTED)]
+        if judged and all(v.verdict in (VerdictKind.OK, VerdictKind.FIXED) for v in judged):
             removable.append(entry | {"note": "waiver can be removed: every matched cell passes"})
     return expired, removable
 
@@ -391,6 +389,7 @@ def classify(
     waivers: tuple[Waiver, ...] | list[Waiver] = (),
     today: _dt.date | str | None = None,
 ) -> Summary:
+    """The verdict of each candidate cell of a run, compared with its baseline cell."""
     record = record or run.read_run()
     results = results if results is not None else run.read_cells()
     waivers = tuple(waivers)
@@ -413,9 +412,10 @@ def classify(
 
 
 def summarize(record: RunRecord, verdicts: list[Verdict], **extra) -> Summary:
+    """The summary of a run's verdicts: counts, decision and exit code."""
     summary = Summary(
         run_id=record.run_id, baseline=record.baseline, candidates=list(record.candidates),
-        verdicts=verdicts, exit_code=EXIT_OK, decision="green", **extra,
+        verdicts=verdicts, exit_code=EXIT_OK, decision=Decision.GREEN, **extra,
     )
     decide(summary, record)
     return summary
@@ -462,22 +462,22 @@ def decide(summary: Summary, record: RunRecord) -> Summary:
     reasons += [f"{v.cell_id}: regressed: {v.reason}" for v in blocking]
     reasons += [f"{v.cell_id}: {v.verdict}: {v.reason}" for v in bad]
     if blocking:
-        summary.decision, summary.exit_code = "regressed", EXIT_REGRESSED
+        summary.decision, summary.exit_code = Decision.REGRESSED, EXIT_REGRESSED
         sentence = (f"{what} cannot be promoted: {_plural(len(blocking), 'required cell')} regressed{base}: "
                     f"{_names(blocking)}.")
     elif bad:
-        summary.decision, summary.exit_code = "inconclusive", EXIT_INCONCLUSIVE
+        summary.decision, summary.exit_code = Decision.INCONCLUSIVE, EXIT_INCONCLUSIVE
         sentence = (f"{what} cannot be promoted yet: the run is inconclusive because "
                     f"{_plural(len(bad), 'required cell')} had an infrastructure error or no result: {_names(bad)}.")
     elif record.partial or record.kind == "repro":
-        summary.decision, summary.exit_code = "partial", EXIT_OK
+        summary.decision, summary.exit_code = Decision.PARTIAL, EXIT_OK
         sentence = (f"Partial run: {reasons[0].removeprefix('partial run: ')}; no required cell regressed among "
                     f"them, but {what.lower()} "
                     "cannot be promoted from a partial run: run the whole matrix.")
     else:
-        summary.decision, summary.exit_code = "green", EXIT_OK
+        summary.decision, summary.exit_code = Decision.GREEN, EXIT_OK
         required = [v for v in verdicts if v.tier == "required" and v.role == "candidate"]
-        waived = [v for v in verdicts if v.waived and v.verdict == "regressed"]
+        waived = [v for v in verdicts if v.waived and v.verdict == VerdictKind.REGRESSED]
         note = f" ({_plural(len(waived), 'waived regression')})" if waived else ""
         if record.state not in ("complete", "", "running"):
             note += f"; note the run is {record.state}"
@@ -487,6 +487,6 @@ def decide(summary: Summary, record: RunRecord) -> Summary:
         sentence = f"Partial run ({reasons[0]}). {sentence}"
     if outside:
         sentence += f" {_plural(len(outside), 'cell')} regressed outside the declared range: {_names(outside)}."
-    summary.promotable = summary.decision == "green"
+    summary.promotable = summary.decision == Decision.GREEN
     summary.sentence, summary.reasons = sentence, reasons
     return summary

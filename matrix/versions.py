@@ -29,7 +29,7 @@ class SemVer:
     pre: tuple = ()
 
     @classmethod
-    def parse(cls, text: str) -> "SemVer":
+    def parse(cls, text: str) -> SemVer:
         m = _SEMVER.match(text.strip())
         if not m:
             raise ValueError(f"not a semver version: {text!r}")
@@ -117,10 +117,10 @@ def npm_satisfies(version: str, rng: str, include_prerelease: bool = False) -> b
             comps = [c for t in tokens for c in _comparators(t.replace(" ", ""))]
         if not all(_ok(op, v, ref) for op, ref in comps):
             continue
-        if v.pre and not include_prerelease:
-            # npm: a prerelease only matches a comparator on the same [major, minor, patch] with a prerelease.
-            if not any(ref.pre and (ref.major, ref.minor, ref.patch) == (v.major, v.minor, v.patch) for _, ref in comps):
-                continue
+        # npm: a prerelease only matches a comparator on the same [major, minor, patch] with a prerelease.
+        if v.pre and not include_prerelease and not any(
+                ref.pre and (ref.major, ref.minor, ref.patch) == (v.major, v.minor, v.patch) for _, ref in comps):
+            continue
         return True
     return False
 

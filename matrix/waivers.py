@@ -26,18 +26,25 @@ from canary.kernel.errors import UserError
 from canary.kernel.yamlpos import compose_file
 from canary.matrix.model import Waiver
 
+__all__ = [
+    "WAIVERS_FILE", "parse_date", "is_expired", "matches", "waiver_dict", "waivers_from_node", "load_waivers",
+    "beside", "load_beside", "for_matrix", "combine",
+]
+
 WAIVERS_FILE = "waivers.yaml"
 _KEYS = ("cell", "reason", "issue", "expires")
 _REQUIRED = ("cell", "reason")
 
 
 def parse_date(value: str | _dt.date | None) -> _dt.date | None:
+    """A date from an ISO string (None and dates pass through)."""
     if value is None or isinstance(value, _dt.date):
         return value
     return _dt.date.fromisoformat(value)
 
 
 def is_expired(waiver: Waiver, today: _dt.date | str | None = None) -> bool:
+    """Whether a waiver's expiry date is before `today`."""
     if not waiver.expires:
         return False
     today = parse_date(today) or _dt.date.today()
@@ -46,10 +53,12 @@ def is_expired(waiver: Waiver, today: _dt.date | str | None = None) -> bool:
 
 def matches(waiver: Waiver, cell_id: str) -> bool:
     # fnmatchcase: cell ids are case-sensitive everywhere else (files, nox sessions).
+    """Whether a waiver covers a cell id (fnmatch, case-sensitive)."""
     return fnmatch.fnmatchcase(cell_id, waiver.cell)
 
 
 def waiver_dict(waiver: Waiver) -> dict:
+    """A waiver as a JSON-able dict."""
     return {"cell": waiver.cell, "reason": waiver.reason, "issue": waiver.issue, "expires": waiver.expires}
 
 
@@ -118,6 +127,7 @@ def load_waivers(path: Path | str) -> tuple[Waiver, ...]:
 
 
 def beside(matrix_file: Path | str) -> Path:
+    """The waivers file next to a matrix file."""
     return Path(matrix_file).resolve().parent / WAIVERS_FILE
 
 

@@ -12,15 +12,19 @@ from pathlib import Path
 from canary.kernel.errors import UserError
 from canary.matrix.store import RunDir
 
+__all__ = ["FORMATS", "FORMAT_ALIASES", "parse_formats", "RUN_DIFF_FILE", "render_all"]
+
 FORMATS = ("html", "md", "junit", "json", "badges")
 
 
 def parse_formats(text: str | list[str] | tuple[str, ...]) -> list[str]:
+    """The report formats asked for (comma-separated or a list), checked and without repeats."""
     items = text.split(",") if isinstance(text, str) else list(text)
     out = []
     for item in (i.strip() for i in items):
         if not item:
             continue
+        item = FORMAT_ALIASES.get(item, item)
         if item == "all":
             out.extend(f for f in FORMATS if f not in out)
             continue
@@ -32,6 +36,9 @@ def parse_formats(text: str | list[str] | tuple[str, ...]) -> list[str]:
         raise UserError("no report format given", key="--format", hint=f"choose from {', '.join(FORMATS)}")
     return out
 
+
+# Spellings other commands use for the same format (`canary diff --format markdown`).
+FORMAT_ALIASES = {"markdown": "md"}
 
 RUN_DIFF_FILE = "compat-diff.json"
 

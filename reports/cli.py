@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from canary.kernel.exitcodes import ExitCode
+from canary.kernel.home import Home
 from canary.matrix.store import DEFAULT_STORE, open_run
 
 
@@ -19,10 +21,10 @@ def register(sub) -> None:
         description="Render a run's report. Default run: the latest in the store; default output: <run>/report/.",
     )
     p.add_argument("run", nargs="?", help="run id in the store or a run directory (default: the latest run)")
-    p.add_argument("--store", default=str(DEFAULT_STORE), help="results store (default: %(default)s)")
+    p.add_argument("--store", help=f"results store (default: $CANARY_HOME/runs, else {DEFAULT_STORE})")
     p.add_argument("--format", default="html,md,junit,json,badges",
                    help="comma-separated: html, md, junit, json, badges, or all (default: %(default)s)")
-    p.add_argument("--out", help="output directory (default: <run>/report/)")
+    p.add_argument("--out", "--output", "-o", help="output directory (default: <run>/report/)")
     p.add_argument("--diff", help="compat diff JSON (canary/compat-diff/v1) whose breaking changes to show")
     p.add_argument("--badge-label", help="left text of the badges (default: the core's name), e.g. 'elizaOS core'")
     p.add_argument("--history", type=int, default=None, metavar="N", help="runs of history to show (default: 20)")
@@ -39,7 +41,7 @@ def run_report(args) -> int:
     formats = parse_formats(args.format)
     if args.github_summary and "md" not in formats:
         formats.append("md")
-    run = open_run(args.run, args.store)
+    run = open_run(args.run, args.store or Home.default().runs)  # the store `canary run` writes to
     waivers = None
     if args.waivers:
         from canary.reports.model import run_waivers
@@ -54,4 +56,4 @@ def run_report(args) -> int:
         with open(summary_file, "a", encoding="utf-8") as fh:
             fh.write(Path(written["md"]).read_text(encoding="utf-8") + "\n")
         print(f"md: appended to {summary_file}")
-    return 0
+    return ExitCode.OK

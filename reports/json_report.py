@@ -44,7 +44,7 @@ def _cell(c: CellView, report: Report) -> dict:
         "attempts": [{"number": a.number, "status": a.status, "reason": a.reason,
                       "duration_s": a.duration_s, "log": a.log.path or None} for a in c.attempts],
         "failing_kind": c.failing_kind,
-        "failing_lines": [{"line": l.number, "text": l.text} for l in c.failing_lines],
+        "failing_lines": [{"line": fl.number, "text": fl.text} for fl in c.failing_lines],
         "nox": c.nox,
         "page": c.page,
         "history": {

@@ -52,7 +52,7 @@ def _details(c: CellView) -> str:
         lines.append("newly failing tests: " + ", ".join(newly))
     if c.failing_lines:
         lines.append("first failing lines:" if c.failing_kind == "errors" else "last lines of the log:")
-        lines += [f"  {l.number}: {l.text}" for l in c.failing_lines]
+        lines += [f"  {fl.number}: {fl.text}" for fl in c.failing_lines]
     if c.nox:
         lines.append(f"reproduce: {c.nox}")
     return _clean("\n".join(lines))

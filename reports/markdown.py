@@ -122,7 +122,7 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
             if c.nox:
                 item += f"reproduce: {_inline_code(c.nox)}\n"
             if c.failing_lines:
-                lines = "\n".join(_code_line(f"{l.number}: {l.text}") for l in c.failing_lines[:8])
+                lines = "\n".join(_code_line(f"{fl.number}: {fl.text}") for fl in c.failing_lines[:8])
                 item += f"<details><summary>first failing lines</summary>\n\n```\n{lines}\n```\n\n</details>\n"
             item += "\n"
             items.append(item)

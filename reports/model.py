@@ -257,7 +257,7 @@ def build(run: RunDir, diff: Diff | None = None, badge_label: str | None = None,
     report = Report(
         run=run, record=record, summary=summary, cells=cells, columns=_columns(record), rows=rows,
         headline="", diff=diff, changes=[], exposure=exposure, history=hist,
-        generated_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        generated_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         core_name=core_name, badge_label=badge_label or core_name, counts=counts,
     )
     report.changes = _changes(report, report.diff)

@@ -214,7 +214,7 @@ class Node:
     tag: str
     attrs: dict
     children: list = field(default_factory=list)
-    parent: "Node | None" = None
+    parent: Node | None = None
 
     def text(self) -> str:
         return "".join(c if isinstance(c, str) else c.text() for c in self.children)
@@ -226,7 +226,7 @@ class Node:
                     yield c
                 yield from c.iter(tag)
 
-    def find(self, tag: str, **attrs) -> "Node | None":
+    def find(self, tag: str, **attrs) -> Node | None:
         return next((n for n in self.iter(tag) if all(n.attrs.get(k) == v for k, v in attrs.items())), None)
 
 

@@ -38,10 +38,9 @@ class _Zeros(io.RawIOBase):
 
 
 def _zip_bomb(path: Path) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        with zf.open("pkg/zeros.bin", "w") as out:
-            for _ in range(ZEROS // (1 << 20)):
-                out.write(bytes(1 << 20))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf, zf.open("pkg/zeros.bin", "w") as out:
+        for _ in range(ZEROS // (1 << 20)):
+            out.write(bytes(1 << 20))
     return path
 
 

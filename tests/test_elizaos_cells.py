@@ -10,7 +10,6 @@ Select with `-m registry`.
 from __future__ import annotations
 
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import jsonschema
-import pytest
 
 from canary.demo import DESIGNED
 from tests.conftest import ROOT, canary

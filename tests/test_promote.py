@@ -143,7 +143,7 @@ def make_world(tmp_path: Path, cells: Cells | None = None, waivers: list[dict] |
 
     store = tmp_path / "runs"
     run = RunDir(store / "20261121T070000Z-abc123")
-    started = (cells.started or _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=30))
+    started = (cells.started or _dt.datetime.now(_dt.UTC) - _dt.timedelta(minutes=30))
     planned, results = [], []
     for name, tier in CONNECTORS.items():
         for core_label, role in ((BASE, "baseline"), (CAND, "candidate")):
@@ -418,7 +418,7 @@ def test_moved_connector_branch_makes_the_run_stale(tmp_path, capsys):
 
 
 def test_unreachable_remote_falls_back_on_run_age(tmp_path, capsys):
-    old = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(days=3)
+    old = _dt.datetime.now(_dt.UTC) - _dt.timedelta(days=3)
     w = make_world(tmp_path, Cells(started=old))
     for name, path in w.connectors.items():
         path.rename(path.with_name(path.name + "-gone"))  # the remote is no longer reachable

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from canary.kernel.errors import UserError
-from canary.promote.durations import format_duration, parse_duration
+from canary.kernel.durations import format_duration, parse_duration
 from canary.promote.files import changelog_has, plan_changelog, plan_pyproject
 from canary.promote.versions import normalize_target, parse_tag, same_release
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from canary.matrix.cellenv import cell_env
 from canary.kernel.redact import SECRET_NAME, is_secret, redact, redact_data, secret_values

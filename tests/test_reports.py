@@ -288,8 +288,8 @@ def test_green_and_inconclusive_headlines(tmp_path):
 def test_waived_regression_via_cli_is_promotable_and_skipped_in_junit(demo_store, capsys):
     store, run, diff = demo_store
     waivers = store.parent / "waivers.yaml"
-    waivers.write_text(f'waivers:\n  - cell: "plugin-discord@1.3.3--core-*"\n    reason: serverId shim pending\n'
-                       f'    expires: "2999-01-01"\n')
+    waivers.write_text('waivers:\n  - cell: "plugin-discord@1.3.3--core-*"\n    reason: serverId shim pending\n'
+                       '    expires: "2999-01-01"\n')
     out = store.parent / "waived"
     code = main(["report", str(run.path), "--format", "html,junit", "--out", str(out), "--waivers", str(waivers)])
     assert code == 0

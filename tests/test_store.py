@@ -5,7 +5,8 @@ import json
 import pytest
 
 from canary.kernel.errors import UserError
-from canary.matrix.store import Store, write_json_atomic
+from canary.kernel.atomic import write_json_atomic
+from canary.matrix.store import Store
 
 
 def test_runs_started_in_one_second_keep_their_order(tmp_path):

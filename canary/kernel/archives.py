@@ -13,9 +13,11 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable, Iterator
 
 from canary.kernel.errors import InfrastructureError
+
+__all__ = ["Limits", "DEFAULT_LIMITS", "CHUNK", "safe_extract", "safe_extract_selected"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def safe_extract(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> 
     return tops[0] if len(tops) == 1 else dest
 
 
-def _tar_members(tf: tarfile.TarFile, budget: _Budget):
+def _tar_members(tf: tarfile.TarFile, budget: _Budget) -> Iterator[tarfile.TarInfo]:
     # Streamed: the limits apply as members are read, before a bomb's later members are reached.
     for member in tf:
         budget.member()
@@ -136,7 +138,7 @@ def safe_extract_selected(archive: Path, dest: Path, keep: Callable[[str], bool]
     budget = _Budget(archive, limits)
     kept: list[str] = []
 
-    def selected(tf: tarfile.TarFile):
+    def selected(tf: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
         for member in _tar_members(tf, budget):
             if keep(member.name):
                 kept.append(member.name)

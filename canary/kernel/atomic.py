@@ -14,8 +14,12 @@ import os
 import tempfile
 from pathlib import Path
 
+__all__ = ["write_bytes_atomic", "write_text_atomic", "write_json_atomic"]
+
 
 def write_bytes_atomic(path: Path | str, data: bytes, keep_mode: bool = False) -> None:
+    """Write `data` to `path` through a temporary file and a rename: a reader sees the old file or the new, never
+    half."""
     path = Path(path)
     if path.exists() and not path.is_file():
         # `--output /dev/null` or `/dev/stdout`: a rename would replace the device itself (as root,
@@ -51,5 +55,6 @@ def write_text_atomic(path: Path | str, text: str, keep_mode: bool = False) -> N
     write_bytes_atomic(path, text.encode("utf-8"), keep_mode=keep_mode)
 
 
-def write_json_atomic(path: Path | str, data, indent: int | None = 2, ensure_ascii: bool = True) -> None:
+def write_json_atomic(path: Path | str, data: object, indent: int | None = 2, ensure_ascii: bool = True) -> None:
+    """Write `data` as JSON (newline-terminated) to `path` atomically."""
     write_text_atomic(path, json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + "\n")

@@ -7,8 +7,10 @@ import json
 import os
 from pathlib import Path
 
+__all__ = ["file_sha256", "value_sha256"]
 
-_memo: dict[tuple, str] = {}
+
+_memo: dict[tuple[str, int, int], str] = {}
 
 
 def file_sha256(path: Path | str) -> str:
@@ -28,5 +30,6 @@ def _hash(path: Path | str) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def value_sha256(value) -> str:
+def value_sha256(value: object) -> str:
+    """sha256 of a JSON-able value, keys sorted: equal values give equal digests."""
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()

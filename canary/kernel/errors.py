@@ -9,16 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from canary.kernel.exitcodes import ExitCode
+
+__all__ = ["UserError", "InfrastructureError", "CoreMismatch"]
+
 
 @dataclass
 class UserError(Exception):
+    """A mistake in the user's input: one line naming file:line:column and the key, exit 2, no traceback."""
     message: str
     file: str | None = None
     line: int | None = None
     column: int | None = None
     key: str | None = None
     hint: str | None = None
-    exit_code: int = 2
+    exit_code: int = ExitCode.USAGE
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -50,11 +55,18 @@ class InfrastructureError(Exception):
     A cell that hits one is `error`, never `fail`: the connector was not at fault.
     """
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    # The failure kind when the raiser knows it (canary.matrix.failures.FailureKind's value); "": the
+    # executor names it from the failing command.
+    kind: str = ""
+
+    def __init__(self, reason: str, detail: str = "", kind: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+        self.kind = kind or type(self).kind
 
 
 class CoreMismatch(InfrastructureError):
     """The cell's environment loads another core than the one in its label: the cell proves nothing."""
+
+    kind = "core-mismatch"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["escape"]
+
 
 def escape(text: str, prop: bool = False) -> str:
     """Escape a message (or, with prop=True, a property value) the way the Actions runner reads it."""

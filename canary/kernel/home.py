@@ -6,13 +6,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = ["Home"]
+
 
 @dataclass(frozen=True)
 class Home:
+    """Where canary keeps its state (runs, mirrors, caches): $CANARY_HOME, else .canary."""
     root: Path
 
     @classmethod
-    def default(cls) -> "Home":
+    def default(cls) -> Home:
         return cls(Path(os.environ.get("CANARY_HOME") or ".canary").absolute())
 
     def dir(self, *parts: str) -> Path:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+
+__all__ = ["exclusive"]
 
 _thread_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
 
 @contextlib.contextmanager
-def exclusive(path: Path):
+def exclusive(path: Path) -> Iterator[None]:
     """flock between processes plus a lock between threads of this process (flock is per-process)."""
     key = str(path)
     with _guard:

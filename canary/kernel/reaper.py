@@ -23,11 +23,14 @@ from pathlib import Path
 
 from canary.kernel import runlock
 
+__all__ = ["TOKEN_VAR", "RUNNING_DIR", "token_for", "tagged", "kill_tagged", "mark_running", "reap_left_behind"]
+
 TOKEN_VAR = "CANARY_CELL_TOKEN"
 RUNNING_DIR = "running"
 
 
 def token_for(run_id: str, cell_id: str) -> str:
+    """The token that marks a cell of a run as running (written by mark_running, matched by the reaper)."""
     return f"{run_id}/{cell_id}"
 
 
@@ -80,6 +83,7 @@ def _alive(pid: int) -> bool:
 
 
 def mark_running(run_path: Path, cell_id: str, token: str) -> Path:
+    """Record that `cell_id` of the run is running, so a later run can reap what it leaves behind."""
     path = Path(run_path) / RUNNING_DIR / cell_id
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(token + "\n", encoding="utf-8")

@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote
+
+__all__ = [
+    "SECRET_NAME", "KNOWN_SECRETS", "URL_USERINFO", "MASK", "MIN_SECRET", "is_secret", "url_credentials",
+    "secret_values", "redact", "redact_data",
+]
 
 # Anything that looks like a credential, wherever it appears in the name. Each alternative is
 # tested on its own (tests/test_redact.py): dropping one must fail a test.
@@ -31,6 +38,7 @@ MIN_SECRET = 6  # shorter values ("1", "true") would blank out ordinary words
 
 
 def is_secret(name: str) -> bool:
+    """Whether an environment variable's name says its value is a secret."""
     return name in KNOWN_SECRETS or bool(SECRET_NAME.search(name))
 
 
@@ -47,7 +55,7 @@ def url_credentials(value: str) -> list[str]:
     return out
 
 
-def secret_values(*sources: dict) -> list[str]:
+def secret_values(*sources: Mapping[str, object]) -> list[str]:
     """What to mask: values of secret-named variables and URL credentials in any variable, from
     each mapping given (default: this process's environment), longest first."""
     found: set[str] = set()
@@ -70,7 +78,7 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     return URL_USERINFO.sub(lambda m: m.group("scheme") + MASK + "@", text) if "@" in text else text
 
 
-def redact_data(value, secrets: list[str] | None = None):
+def redact_data(value: Any, secrets: list[str] | None = None) -> Any:
     """Every string (keys too) of a JSON-like document, redacted."""
     if secrets is None:
         secrets = secret_values()

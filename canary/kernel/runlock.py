@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from canary.kernel.errors import UserError
+
+__all__ = ["LOCK_FILE", "hold", "is_held"]
 
 LOCK_FILE = ".lock"
 
@@ -28,7 +31,7 @@ def _holder(path: Path) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def hold(run_path: Path, role: str):
+def hold(run_path: Path, role: str) -> Iterator[None]:
     """Hold the run's lock while the block runs; a UserError (exit 2) when another process has it."""
     path = Path(run_path) / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

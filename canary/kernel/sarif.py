@@ -9,8 +9,10 @@ package), and the schema reference.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+from typing import Any
+
+__all__ = ["SCHEMA_URI", "SRCROOT", "repo_root", "repo_uri", "location", "document", "dumps"]
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "SRCROOT"
@@ -43,15 +45,17 @@ def repo_uri(file: str, base: Path | str | None) -> str:
     return full.relative_to(root).as_posix()
 
 
-def location(uri: str, region: dict) -> dict:
+def location(uri: str, region: dict[str, Any]) -> dict[str, Any]:
+    """A SARIF physicalLocation of `uri` (relative to the repository root) and a region."""
     return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": SRCROOT}, "region": region}}
 
 
-def document(name: str, rules: list[dict], results: list[dict], information_uri: str = "",
-             properties: dict | None = None) -> dict:
+def document(name: str, rules: list[dict[str, Any]], results: list[dict[str, Any]], information_uri: str = "",
+             properties: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A SARIF 2.1.0 document of one run of tool `name`, with its rules and results."""
     from canary import __version__
 
-    driver: dict = {"name": name, "version": __version__, "semanticVersion": __version__}
+    driver: dict[str, Any] = {"name": name, "version": __version__, "semanticVersion": __version__}
     if information_uri:
         driver["informationUri"] = information_uri
     driver["rules"] = rules
@@ -68,5 +72,6 @@ def document(name: str, rules: list[dict], results: list[dict], information_uri:
     }
 
 
-def dumps(doc: dict) -> str:
+def dumps(doc: dict[str, Any]) -> str:
+    """A SARIF document as text (indented, newline-terminated)."""
     return json.dumps(doc, indent=2) + "\n"

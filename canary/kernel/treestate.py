@@ -12,16 +12,19 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = ["CLEAN", "DIRTY", "UNTRACKED", "TreeState", "tree_state"]
+
 CLEAN, DIRTY, UNTRACKED = "clean", "dirty", "untracked"
 
 
 @dataclass(frozen=True)
 class TreeState:
+    """Whether a git work tree is exactly its HEAD, and if not, a digest of the difference."""
     tree: str  # clean | dirty | untracked
     diff_digest: str | None = None  # sha256 of the changes (dirty only)
 
 
-def _git(path: Path, *args: str) -> subprocess.CompletedProcess:
+def _git(path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", "-C", str(path), *args], capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
 
 

@@ -8,21 +8,29 @@ map from path to mark.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import yaml
 
 from canary.kernel.errors import UserError
 
-Path = tuple  # of str | int
+__all__ = [
+    "Path", "Positions", "dotted", "MAX_BYTES", "MAX_ALIASES", "MAX_DEPTH", "MAX_NODES", "CONTROL", "decode",
+    "check_text", "compose_checked", "load_yaml", "compose_text", "read_text", "compose_file",
+]
+
+Path: TypeAlias = tuple[str | int, ...]  # a key path: keys and list indexes
 
 
 @dataclass
 class Positions:
+    """Line and column of every key path of a YAML document, for errors that name file:line:column."""
     file: str
-    marks: dict = field(default_factory=dict)  # path -> (line, column) of the value
-    key_marks: dict = field(default_factory=dict)  # path -> (line, column) of the key
+    marks: dict[Path, tuple[int, int]] = field(default_factory=dict)  # path -> (line, column) of the value
+    key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)  # path -> (line, column) of the key
 
     def at(self, path: Path, key: bool = False) -> tuple[int | None, int | None]:
         table = self.key_marks if key else self.marks
@@ -41,13 +49,14 @@ class Positions:
 
 
 def dotted(path: Path) -> str:
+    """A key path as people write it: `connectors[1].test`."""
     out = ""
     for p in path:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
     return out
 
 
-def _walk(node, path: Path, pos: Positions):
+def _walk(node: yaml.Node, path: Path, pos: Positions) -> None:
     pos.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -59,7 +68,7 @@ def _walk(node, path: Path, pos: Positions):
             _walk(item, path + (i,), pos)
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """YAML dates become ISO strings: the schema speaks JSON."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -124,7 +133,7 @@ def check_text(file: str, text: str) -> None:
         raise UserError(f"not valid YAML: {exc}", file=file, line=1, column=1) from None
 
 
-def _at(file: str, token, message: str) -> UserError:
+def _at(file: str, token: yaml.Token, message: str) -> UserError:
     return UserError(message, file=file, line=token.start_mark.line + 1, column=token.start_mark.column + 1)
 
 
@@ -134,7 +143,7 @@ def _yaml_error(file: str, exc: yaml.MarkedYAMLError, prefix: str = "not valid Y
                      line=mark.line + 1 if mark else 1, column=mark.column + 1 if mark else 1)
 
 
-def _expanded_size(node, memo: dict, limit: int) -> int:
+def _expanded_size(node: yaml.Node, memo: dict[int, int], limit: int) -> int:
     """Nodes after expanding every alias (shared nodes counted each time they are used)."""
     key = id(node)
     if key in memo:
@@ -150,7 +159,7 @@ def _expanded_size(node, memo: dict, limit: int) -> int:
     return memo[key]
 
 
-def _duplicate_key(node, file: str) -> None:
+def _duplicate_key(node: yaml.Node, file: str) -> None:
     """YAML keeps the last of two equal keys silently; in a config that is always a mistake."""
     stack = [node]
     seen_nodes: set[int] = set()
@@ -160,7 +169,7 @@ def _duplicate_key(node, file: str) -> None:
             continue
         seen_nodes.add(id(n))
         if isinstance(n, yaml.MappingNode):
-            keys: dict = {}
+            keys: dict[str, int] = {}
             for key_node, value_node in n.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
                     if key_node.value in keys:
@@ -191,6 +200,7 @@ def compose_checked(file: str, text: str, prefix: str = "not valid YAML") -> yam
 
 
 def load_yaml(file: str, text: str) -> tuple[object, Positions]:
+    """The data of a YAML text (dates as ISO strings) and the positions of its key paths."""
     pos = Positions(file)
     node = compose_checked(file, text)
     if node is None:
@@ -212,7 +222,7 @@ def compose_text(text: str, file: str) -> yaml.Node | None:
     return compose_checked(file, text, prefix="invalid YAML")
 
 
-def read_text(path, what: str = "file") -> str:
+def read_text(path: str | os.PathLike[str], what: str = "file") -> str:
     """A YAML file's text: size capped, UTF-8 checked; an unreadable file is a UserError at 1:1."""
     file = str(path)
     try:
@@ -227,6 +237,6 @@ def read_text(path, what: str = "file") -> str:
     return decode(file, data)
 
 
-def compose_file(path, what: str = "file") -> yaml.Node | None:
+def compose_file(path: str | os.PathLike[str], what: str = "file") -> yaml.Node | None:
     """Read and compose a YAML file; a missing or unreadable file is a UserError naming it."""
     return compose_text(read_text(path, what), str(path))

@@ -12,7 +12,7 @@ from pathlib import Path
 from canary.matrix.results import CellResult, RunRecord
 from canary.matrix.verdicts import Summary, Verdict
 from canary.promote import gitops
-from canary.promote.durations import format_duration
+from canary.kernel.durations import format_duration
 from canary.promote.freshness import RefState, age_text
 from canary.promote.model import INCONCLUSIVE, PASS, REFUSE, SKIP, Check
 from canary.promote.versions import TagVersion, normalize_target, same_release
@@ -221,7 +221,7 @@ def check_soak(created: int | None, soak_s: float | None, soak_text: str, tag: s
         return Check("soak", REFUSE, f"cannot tell when {tag} was made")
     age = now.timestamp() - created
     if age < soak_s:
-        ready = _dt.datetime.fromtimestamp(created + soak_s, _dt.timezone.utc).isoformat(timespec="minutes")
+        ready = _dt.datetime.fromtimestamp(created + soak_s, _dt.UTC).isoformat(timespec="minutes")
         return Check("soak", REFUSE, f"{tag} was tagged {format_duration(age)} ago; --soak {soak_text} "
                                      f"needs it to wait until {ready}")
     return Check("soak", PASS, f"{tag} was tagged {format_duration(age)} ago (--soak {soak_text})")

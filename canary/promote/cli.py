@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
+from canary.kernel.home import Home
 from canary.matrix.store import DEFAULT_STORE
-from canary.promote.durations import parse_duration
+from canary.kernel.durations import parse_duration
 from canary.promote.engine import DEFAULT_MAX_AGE, ENV_NPM, Request, promote
 from canary.promote.model import Promotion
 
@@ -30,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("prerelease_tag", help="e.g. v1.7.1-beta.2 or 1.7.1rc1")
     p.add_argument("--to", metavar="VERSION", help="the release version; must be the prerelease's release")
     p.add_argument("--run", metavar="RUN", help="run id or run directory (default: the latest run in the store)")
-    p.add_argument("--store", metavar="DIR", default=str(DEFAULT_STORE), help="results store (default: %(default)s)")
+    p.add_argument("--store", metavar="DIR", help=f"results store (default: $CANARY_HOME/runs, else {DEFAULT_STORE})")
     p.add_argument("--repo", metavar="PATH", default=".", help="the core git repository (default: .)")
     p.add_argument("--max-age", metavar="DURATION", default=DEFAULT_MAX_AGE,
                    help="oldest acceptable run when connector refs cannot be checked (default: %(default)s)")
@@ -39,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--core", metavar="LABEL", dest="core_label",
                    help="judge only the candidate cells of this core label (a run with several candidates)")
     p.add_argument("--digest", metavar="SHA256", help="the core artifact's sha256, accepted instead of the tag's commit")
-    p.add_argument("--matrix", metavar="FILE", help="matrix file for waivers and connector urls (default: the run's)")
+    p.add_argument("--matrix", "-c", metavar="FILE", help="matrix file for waivers and connector urls (default: the run's)")
     p.add_argument("--waivers", metavar="FILE", help="an extra waivers.yaml")
     p.add_argument("--npm-package", metavar="NAME", help="move a dist-tag of this npm package")
     p.add_argument("--dist-tag", metavar="TAG", default="latest", help="npm dist-tag to move (default: %(default)s)")
@@ -60,7 +62,7 @@ def request_from_args(args: argparse.Namespace) -> Request:
         return Path(value) if value else None
 
     return Request(
-        prerelease_tag=args.prerelease_tag, repo=Path(args.repo), to=args.to, run=args.run, store=Path(args.store),
+        prerelease_tag=args.prerelease_tag, repo=Path(args.repo), to=args.to, run=args.run, store=Path(args.store) if args.store else Home.default().runs,
         max_age_s=parse_duration(args.max_age, "--max-age"), max_age_text=args.max_age,
         soak_s=parse_duration(args.soak, "--soak") if args.soak else None, soak_text=args.soak or "",
         allow_flaky=args.allow_flaky, digest=args.digest, npm_package=args.npm_package, dist_tag=args.dist_tag,
@@ -85,7 +87,7 @@ def render(p: Promotion) -> str:
         for a in p.actions:
             lines.append(f"  {a.state:<8} {a.name:<10} {a.description}" + (f" ({a.note})" if a.note else ""))
             if a.argv and a.name != "tag":
-                lines.append(f"  {'':<8} {'':<10} $ {' '.join(a.argv)}")
+                lines.append(f"  {'':<8} {'':<10} $ {shlex.join(a.argv)}")
     lines.append("")
     verdict = {"promotable": "promotable", "promoted": "promoted", "refused": "REFUSED",
                "inconclusive": "INCONCLUSIVE", "failed": "FAILED (rerun --confirm to finish)"}[p.decision]

@@ -163,7 +163,7 @@ def _npm_argv(req: Request, version: str) -> list[str]:
 
 
 def promote(req: Request) -> Promotion:
-    now = req.now or _dt.datetime.now(_dt.timezone.utc)
+    now = req.now or _dt.datetime.now(_dt.UTC)
     repo = gitops.ensure_repo(Path(req.repo))
     tag = req.prerelease_tag
     commit = gitops.tag_commit(repo, tag)
@@ -345,7 +345,7 @@ def _perform(req: Request, repo: Path, promo: Promotion) -> None:
                 proc = subprocess.run(act.argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                                       timeout=NPM_TIMEOUT_S)
                 if proc.returncode != 0:
-                    raise UserError(f"{' '.join(act.argv)} exited {proc.returncode}: "
+                    raise UserError(f"{shlex.join(act.argv)} exited {proc.returncode}: "
                                     f"{(proc.stderr or proc.stdout).strip()[-300:]}")
         except (UserError, OSError, subprocess.TimeoutExpired) as exc:
             act.state, act.note = "failed", str(exc)

@@ -39,12 +39,12 @@ def plan_pyproject(path: Path, version: str) -> tuple[str | None, str | None]:
     project = doc.get("project")
     poetry = doc.get("tool", {}).get("poetry") if isinstance(doc.get("tool"), dict) else None
     if isinstance(project, dict) and "version" in project:
-        table, key = project, "project.version"
+        table = project
     elif isinstance(project, dict) and "version" in project.get("dynamic", []):
         raise UserError("the version is dynamic (project.dynamic); set it where the build backend reads it",
                         file=str(path), key="project.dynamic")
     elif isinstance(poetry, dict) and "version" in poetry:
-        table, key = poetry, "tool.poetry.version"
+        table = poetry
     else:
         raise UserError("no version to set", file=str(path), key="project.version")
     current = str(table["version"])

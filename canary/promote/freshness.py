@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from packaging.version import InvalidVersion, Version
 
 from canary.matrix.results import CellResult
-from canary.promote.durations import format_duration
+from canary.kernel.durations import format_duration
 from canary.promote.gitops import remote_ref
 
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
@@ -120,7 +120,7 @@ def run_age(started_at: str, finished_at: str | None, now: _dt.datetime) -> floa
         except ValueError:
             continue
         if when.tzinfo is None:
-            when = when.replace(tzinfo=_dt.timezone.utc)
+            when = when.replace(tzinfo=_dt.UTC)
         return (now - when).total_seconds()
     return None
 

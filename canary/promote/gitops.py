@@ -8,6 +8,7 @@ release tag is never moved or deleted even if two promotions race.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ def git(repo: Path, *args: str, check: bool = True, timeout: float | None = 60.0
         ["git", "-C", str(repo), *args], capture_output=True, text=True, env=_env(), timeout=timeout,
     )
     if check and proc.returncode != 0:
-        raise UserError(f"git {' '.join(args)} failed: {proc.stderr.strip() or proc.stdout.strip()}", file=str(repo))
+        raise UserError(f"{shlex.join(['git', *args])} failed: {proc.stderr.strip() or proc.stdout.strip()}", file=str(repo))
     return proc
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from canary.kernel.exitcodes import ExitCode
+
 SCHEMA = "canary/promotion/v1"
 
 # Check outcomes, worst last. A refusal (exit 1) outranks an inconclusive check (exit 3).
 PASS, SKIP, INCONCLUSIVE, REFUSE = "pass", "skip", "inconclusive", "refuse"
-EXIT_PROMOTED, EXIT_REFUSED, EXIT_INCONCLUSIVE = 0, 1, 3
+EXIT_PROMOTED, EXIT_REFUSED, EXIT_INCONCLUSIVE = ExitCode.OK, ExitCode.REFUSED, ExitCode.INCONCLUSIVE
 
 
 @dataclass

@@ -16,6 +16,11 @@ from canary.kernel.home import Home
 from canary.matrix.model import Matrix
 from canary.matrix.sources import git as gitsrc
 
+__all__ = [
+    "CONNECTOR_SOURCES", "CORE_SOURCES", "identify_connector", "checkout_connector", "materialize_connector",
+    "materialize_core", "release", "check_refs",
+]
+
 CONNECTOR_SOURCES = {"pypi": "canary.matrix.sources.pypi", "npm": "canary.matrix.sources.npm"}
 CORE_SOURCES = {"pypi": "canary.matrix.sources.pypi", "npm": "canary.matrix.sources.npm"}
 
@@ -67,6 +72,7 @@ def materialize_connector(cx: CellContext) -> Checkout:
 
 
 def materialize_core(cx: CellContext) -> CoreArtifact:
+    """Fetch or build the cell's core version through the source of the core's ecosystem."""
     module = importlib.import_module(CORE_SOURCES[cx.matrix.core.ecosystem])
     return module.materialize_core(cx, cx.cell.core)
 

@@ -16,11 +16,17 @@ from canary.kernel.errors import InfrastructureError, UserError
 from canary.kernel.locks import exclusive
 from canary.matrix.model import slug
 
+__all__ = [
+    "mirror_path", "mirror", "recover", "known_refs", "resolve", "missing_ref_error", "worktree", "remove_worktree",
+    "head", "build_at_ref",
+]
+
 _fetched: set[str] = set()
 _fetched_guard = threading.Lock()
 
 
 def mirror_path(mirrors: Path, url: str) -> Path:
+    """The bare mirror of a repository URL under `mirrors`."""
     return mirrors / f"{slug(Path(url.rstrip('/')).name)}-{hashlib.sha256(url.encode()).hexdigest()[:10]}.git"
 
 
@@ -141,6 +147,7 @@ def _first_error(exc: git.GitCommandError) -> str:
 
 
 def known_refs(repo: git.Repo) -> list[str]:
+    """The branches and tags of a repository."""
     out = repo.git.for_each_ref("--format=%(refname:short)", "refs/heads", "refs/tags")
     return [r for r in out.splitlines() if r]
 
@@ -160,6 +167,7 @@ def resolve(repo: git.Repo, ref: str) -> str | None:
 
 
 def missing_ref_error(repo: git.Repo, url: str, ref: str, pos=None, path=None) -> UserError:
+    """A UserError for a ref the repository does not have, with the closest known ref as a hint."""
     refs = known_refs(repo)
     close = difflib.get_close_matches(ref, refs, n=1, cutoff=0.5)
     hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(refs[:8]) or 'none'}"
@@ -185,6 +193,7 @@ def worktree(repo: git.Repo, sha: str, dest: Path) -> Path:
 
 
 def remove_worktree(repo: git.Repo, dest: Path, locked: bool = False) -> None:
+    """Remove a git worktree and its directory (under the mirror's lock when `locked`)."""
     def _remove():
         try:
             repo.git.worktree("remove", "--force", str(dest))
