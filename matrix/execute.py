@@ -42,6 +42,9 @@ from canary.matrix.verdicts import Summary, classify
 JUNIT_MAX_BYTES = 32 << 20
 FAILURE_LINE = re.compile(r"(error|Error|ERROR|FAIL|fail(ed|ure)|assert|exception)")
 # "SomethingError: message" says more than "test_x ... ERROR": prefer it.
+# What a test sees when it reaches for the network in a container without one.
+NETWORK_ERROR = re.compile(r"Network is unreachable|ENETUNREACH|Temporary failure in name resolution|EAI_AGAIN"
+                           r"|Name or service not known|ENOTFOUND|Connection refused|ECONNREFUSED")
 EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception)|AssertionError|Error)\b:? .+")
 
 
@@ -321,6 +324,8 @@ class _Worker:
             if out.record.exit_code != 0:
                 status = "fail"
                 reason = failure_reason(out.tail) or f"{Path(out.record.argv[0]).name} exited {out.record.exit_code}"
+                if (cx.sandbox.get("network") or {}).get("test") == "none" and NETWORK_ERROR.search("\n".join(out.tail)):
+                    reason += " (the network is off while tests run: runner docker)"
                 break
         attempt.status, attempt.reason = status, reason
         attempt.commands = cx.commands[first_test:] if attempt.number > 1 else list(cx.commands)

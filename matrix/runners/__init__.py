@@ -80,6 +80,17 @@ def for_connector(matrix, connector) -> Runner:
     return select(matrix.runner_of(connector), matrix.core.ecosystem)
 
 
+def describe(matrix, connector) -> str:
+    """Where a connector's cells run, for plans: `local`, or `docker <image>`."""
+    where = matrix.runner_of(connector)
+    if where != "docker":
+        return where
+    from canary.matrix.runners.docker import DEFAULT_IMAGES
+
+    eco = matrix.core.ecosystem
+    return f"docker {connector.image or matrix.settings.docker.images.get(eco) or DEFAULT_IMAGES.get(eco, '?')}"
+
+
 def for_ecosystem(ecosystem: str):
     """The local runner module of an ecosystem (kept for callers that want it directly)."""
     if ("local", ecosystem) not in RUNNERS:

@@ -37,6 +37,7 @@ NAME = "docker"
 DEFAULT_IMAGES = {"pypi": "python:3.11-slim", "npm": "node:20-slim"}
 LABEL = "dev.canary.managed"
 LABEL_RUN, LABEL_RUN_PATH, LABEL_CELL = "dev.canary.run", "dev.canary.run-path", "dev.canary.cell"
+LABEL_CELL_DIR = "dev.canary.cell-dir"
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NOBODY = "65534:65534"
 # Host paths that mean nothing in the container (and would point pip/npm at files it cannot see).
@@ -157,7 +158,20 @@ class DockerRunner:
                 removed += 1
             except Exception:  # gone meanwhile
                 continue
+            _remove_cell_dir(labels.get(LABEL_CELL_DIR, ""), labels.get(LABEL_CELL, ""))
         return removed
+
+
+def _remove_cell_dir(path: str, cell_id: str) -> None:
+    """The killed cell's work directory (<home>/work/<run>/<cell>), named by its container's label;
+    only a directory of that shape is removed, whatever the label says."""
+    p = Path(path)
+    if cell_id and p.name == cell_id and p.parent.parent.name == "work" and p.is_dir():
+        shutil.rmtree(p, ignore_errors=True)
+        try:
+            p.parent.rmdir()  # the run's work directory, when this was its last cell
+        except OSError:
+            pass
 
 
 def runner_for(ecosystem: str) -> DockerRunner:
@@ -174,7 +188,7 @@ class ContainerCommands:
         self.cx, self.image_id, self.user = cx, image_id, user
         self.mounts = [str(cx.cell_dir)]
         self.labels = {LABEL: "1", LABEL_RUN: cx.run_id, LABEL_CELL: cx.cell.id,
-                       LABEL_RUN_PATH: str(cx.run_path or "")}
+                       LABEL_RUN_PATH: str(cx.run_path or ""), LABEL_CELL_DIR: str(cx.cell_dir)}
 
     def mount(self, path: Path) -> None:
         path = str(Path(path).resolve())

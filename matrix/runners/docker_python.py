@@ -17,6 +17,10 @@ from canary.matrix.runners.docker import CONTAINER_PATH, ContainerCommands, own_
 from canary.matrix.runners.python import CHECK_SCRIPT, check_installed, core_links, wheel_requires
 
 
+VENV_SCRIPT = ('if python3 -c "import virtualenv" 2>/dev/null; '
+               'then exec python3 -m virtualenv --quiet --no-periodic-update "$0"; else exec python3 -m venv "$0"; fi')
+
+
 def prepare_python(cx, commands: ContainerCommands) -> None:
     index = cx.matrix.core.index
     inputs = cx.cell_dir / "inputs"
@@ -31,7 +35,10 @@ def prepare_python(cx, commands: ContainerCommands) -> None:
     home.mkdir(exist_ok=True)
     own_cell_dir(cx.cell_dir, commands.user)
     venv = cx.cell_dir / "venv"
-    cx.run("venv", ["python3", "-m", "venv", str(venv)], infra=True)
+    cx.runner_env.update({"HOME": str(home), "PATH": CONTAINER_PATH})
+    # virtualenv (when the image has it) seeds pip, setuptools and wheel as the local runner's venv
+    # has them; the stdlib venv's ensurepip brings no `wheel`, which old setuptools need to build.
+    cx.run("venv", ["sh", "-c", VENV_SCRIPT, str(venv)], infra=True)
     python = str(venv / "bin" / "python")
     cx.variables.update({"python": python, "venv": str(venv)})
     env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1", "PIP_FIND_LINKS": " ".join(links)}
