@@ -44,8 +44,9 @@ def verdicts(run) -> dict[str, str]:
     return {v["cell_id"]: v["verdict"] for v in doc["verdicts"]}
 
 
-def labelled(client) -> list:
-    return client.containers.list(all=True, filters={"label": LABEL})
+def labelled(client) -> list[dict]:
+    """canary's containers, as the list shows them (sparse: no inspect that races with a removal)."""
+    return [c.attrs for c in client.containers.list(all=True, filters={"label": LABEL}, sparse=True)]
 
 
 @pytest.mark.docker
@@ -225,7 +226,7 @@ def test_sigkill_of_canary_leaves_nothing_after_the_next_run(demo, docker_engine
         deadline = time.monotonic() + 240
         testing = []
         while time.monotonic() < deadline and not testing:
-            testing = [c for c in labelled(client) if c.attrs["HostConfig"]["NetworkMode"] == "none"]
+            testing = [c for c in labelled(client) if c["HostConfig"]["NetworkMode"] == "none"]
             time.sleep(0.5)
         assert testing, "the cell never reached its test phase"
     finally:
@@ -233,7 +234,7 @@ def test_sigkill_of_canary_leaves_nothing_after_the_next_run(demo, docker_engine
         proc.wait()
     left = labelled(client)
     assert left, "the killed canary's container should outlive it (this is what the next run cleans)"
-    cell_dir = Path(left[0].labels["dev.canary.cell-dir"])
+    cell_dir = Path(left[0]["Labels"]["dev.canary.cell-dir"])
     assert cell_dir.is_dir()
 
     quick = tmp_path / "quick"
@@ -244,7 +245,7 @@ def test_sigkill_of_canary_leaves_nothing_after_the_next_run(demo, docker_engine
     assert nxt.returncode == 0, nxt.stdout + nxt.stderr
     assert labelled(client) == []
     assert not cell_dir.exists()
-    assert [c for c in client.containers.list(all=True) if c.id in {x.id for x in left}] == []
+    assert [c for c in client.containers.list(all=True, sparse=True) if c.id in {x["Id"] for x in left}] == []
 
 
 # --- the engine is not reachable -------------------------------------------------------------

@@ -148,8 +148,15 @@ class DockerRunner:
                 raise UserError(exc.reason, hint="start the docker engine or point DOCKER_HOST at it") from None
             return 0  # only some cells use docker: they each become `error` with the reason
         removed = 0
-        for c in client.containers.list(all=True, filters={"label": LABEL}):
-            labels = c.labels or {}
+        try:
+            # sparse: the list's own fields; a full inspect per container races with their removal.
+            found = client.containers.list(all=True, filters={"label": LABEL}, sparse=True)
+        except Exception as exc:
+            if required:
+                raise UserError(f"docker engine error while listing containers: {_short(exc)}") from None
+            return 0
+        for c in found:
+            labels = c.attrs.get("Labels") or {}
             run_path = labels.get(LABEL_RUN_PATH, "")
             if run_path and run_path != str(own_run) and runlock.is_held(Path(run_path)):
                 continue  # a live canary's cell
