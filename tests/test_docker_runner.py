@@ -292,3 +292,18 @@ def test_plan_shows_the_runner_and_an_unknown_runner_is_a_file_error(demo, tmp_p
     bad = canary("plan", "-c", str(matrix), "--no-check-refs", cwd=tmp_path)
     assert bad.returncode == 2 and "runner" in bad.stderr and ":" in bad.stderr.split()[1], bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+# --- the registry ------------------------------------------------------------------------------
+
+def test_runner_registry_knows_each_pair_and_refuses_the_rest():
+    from canary.kernel.errors import UserError
+    from canary.matrix import runners
+
+    for where, eco, name in (("local", "pypi", "python"), ("local", "npm", "node"), ("docker", "pypi", "docker")):
+        runner = runners.select(where, eco)
+        assert runner.NAME == name
+        assert callable(runner.prepare) and callable(runner.identity) and callable(runner.reap)
+    for where, eco in (("docker", "npm"), ("podman", "pypi"), ("local", "cargo")):
+        with pytest.raises(UserError, match="no runner for"):
+            runners.select(where, eco)

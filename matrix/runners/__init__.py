@@ -83,6 +83,7 @@ def for_connector(matrix, connector) -> Runner:
 def describe(matrix, connector) -> str:
     """Where a connector's cells run, for plans: `local`, or `docker <image>`."""
     where = matrix.runner_of(connector)
+    select(where, matrix.core.ecosystem)  # a pair no runner serves is an error in the plan already
     if where != "docker":
         return where
     from canary.matrix.runners.docker import DEFAULT_IMAGES
