@@ -122,6 +122,8 @@ while True:
     hog.append(bytearray(32 << 20))
 """
 
+SLEEPER = "import time; print('sleeping', flush=True); time.sleep(600)"
+
 CONNECT = "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5).close(); print('connected')"
 
 
@@ -133,7 +135,7 @@ def probe_connector(root: Path, name: str) -> Path:
     repo = _git(repo_dir)
     _write(repo_dir / "pyproject.toml", _pyproject(f"probe-{name}", "0.1.0", ["democore>=1"]))
     _write(repo_dir / f"probe_{name}" / "__init__.py", "")
-    _write(repo_dir / "probe.py", {"forkbomb": FORK_BOMB, "memhog": MEMORY_HOG, "net": CONNECT}[name])
+    _write(repo_dir / "probe.py", {"forkbomb": FORK_BOMB, "memhog": MEMORY_HOG, "net": CONNECT, "sleeper": SLEEPER}[name])
     repo.git.add(A=True)
     repo.index.commit(name)
     return repo_dir
@@ -147,11 +149,11 @@ def isolation_matrix(root: Path, demo, image: str, port: int) -> Path:
         "  docker:", f"    images: {{pypi: {image!r}}}", "    memory: 192m", "    pids: 64",
         "connectors:",
     ]
-    for name in ("net", "forkbomb", "memhog"):
+    for name in ("net", "forkbomb", "memhog", "sleeper"):
         lines += [f"  - name: {name}", f"    package: probe-{name}",
                   "    git:", f"      url: {str(probe_connector(root / 'repos', name))!r}", "      refs: [main]",
                   '    install: [["{python}", -m, pip, install, --quiet, --no-build-isolation, "{checkout}"]]',
-                  f'    test: [["{{python}}", probe.py, "{port}"]]', "    timeout: 90"]
+                  f'    test: [["{{python}}", probe.py, "{port}"]]', f"    timeout: {8 if name == 'sleeper' else 90}"]
         if name == "net":
             lines.append(f'    setup: [["{{python}}", probe.py, "{port}"]]')
     path = root / "matrix.yaml"
@@ -161,7 +163,7 @@ def isolation_matrix(root: Path, demo, image: str, port: int) -> Path:
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_no_network_in_tests_pids_hold_a_fork_bomb_and_a_memory_hog_is_an_error(demo, docker_engine, tmp_path):
+def test_no_network_in_tests_pids_hold_a_fork_bomb_a_memory_hog_is_an_error_timeout_kills(demo, docker_engine, tmp_path):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)
@@ -187,7 +189,7 @@ def test_no_network_in_tests_pids_hold_a_fork_bomb_and_a_memory_hog_is_an_error(
     assert "Traceback" not in proc.stderr, proc.stderr
     run = Store(home / "runs").runs()[-1]
     cells = run.read_cells()
-    net, bomb, hog = (cells[f"{n}@main--core-1.0.0"] for n in ("net", "forkbomb", "memhog"))
+    net, bomb, hog, sleeper = (cells[f"{n}@main--core-1.0.0"] for n in ("net", "forkbomb", "memhog", "sleeper"))
 
     # The set-up command reached the host's server (install phase: network); the same test could not.
     assert accepted, "the install phase had no network"
@@ -202,6 +204,10 @@ def test_no_network_in_tests_pids_hold_a_fork_bomb_and_a_memory_hog_is_an_error(
 
     assert hog.status == "error" and hog.reason.startswith("out of memory"), hog.reason
     assert "192m" in hog.reason
+
+    # The wall timeout kills the container: the cell ends after its 8 s, not the command's 600 s.
+    assert sleeper.status == "timeout", sleeper.reason
+    assert sleeper.attempts[0].commands[-1].timed_out and sleeper.duration_s < 60
     assert labelled(docker_engine["client"]) == []
 
 
