@@ -136,7 +136,7 @@ class DockerRunner:
 
             prepare_python(cx, commands)
         else:  # select() only builds runners for the ecosystems in RUNNERS
-            raise UserError(f"the docker runner has no {self.ecosystem} support")
+            raise InfrastructureError(f"the docker runner has no {self.ecosystem} support")
 
     # -- what dead runs left --------------------------------------------------
     def reap(self, store_root, own_run, required: bool = False) -> int:
