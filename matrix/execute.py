@@ -41,10 +41,10 @@ from canary.matrix.verdicts import Summary, classify
 
 JUNIT_MAX_BYTES = 32 << 20
 FAILURE_LINE = re.compile(r"(error|Error|ERROR|FAIL|fail(ed|ure)|assert|exception)")
-# "SomethingError: message" says more than "test_x ... ERROR": prefer it.
 # What a test sees when it reaches for the network in a container without one.
 NETWORK_ERROR = re.compile(r"Network is unreachable|ENETUNREACH|Temporary failure in name resolution|EAI_AGAIN"
                            r"|Name or service not known|ENOTFOUND|Connection refused|ECONNREFUSED")
+# "SomethingError: message" says more than "test_x ... ERROR": prefer it.
 EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception)|AssertionError|Error)\b:? .+")
 
 
