@@ -8,7 +8,7 @@ import sys
 from canary.kernel.exitcodes import ExitCode
 from canary.kernel.home import Home
 from canary.kernel.redact import redact
-from canary.matrix import config, sources
+from canary.matrix import config, runners, sources
 from canary.matrix.plan import plan
 from canary.pipeline import RunRequest, run_pipeline
 
@@ -54,7 +54,8 @@ def cmd_plan(args) -> int:
         doc = {
             "schema": "canary/plan/v1", "matrix": matrix.file, "core": matrix.core.name,
             "ecosystem": matrix.core.ecosystem, "matrix_digest": matrix.digest,
-            "cells": [c.to_dict(matrix.file) for c in cells],
+            "cells": [{**c.to_dict(matrix.file), "runner": runners.describe(matrix, matrix.connector(c.connector))}
+                      for c in cells],
         }
         print(redact(json.dumps(doc, indent=2)))
         return ExitCode.OK
@@ -62,6 +63,8 @@ def cmd_plan(args) -> int:
     print(f"{len(cells)} cells from {matrix.file} ({matrix.core.name}, {matrix.core.ecosystem})")
     for c in cells:
         extra = f" [{c.expectation}]" if c.expectation else ""
+        where = runners.describe(matrix, matrix.connector(c.connector))
+        extra += f" (runner {where})" if where != "local" else ""
         print(redact(f"  {c.id:<{width}}  {c.tier:<8} {c.role:<9} {c.package} {c.ref} x core {c.core.label}{extra}"))
         print(redact(f"  {'':<{width}}  {c.nox_command(matrix.file)}"))
     return ExitCode.OK

@@ -53,7 +53,8 @@ def step_diffs(matrix: Matrix, pairs: list[tuple[str, str]], run_path: Path, hom
     Labels are the matrix's cores, `extra` specs (bisection's commits), or published versions."""
     from canary.matrix.coresides import side
     from canary.matrix.plan import resolve_core_versions
-    from canary.matrix.store import read_json, write_json_atomic
+    from canary.kernel.atomic import write_json_atomic
+    from canary.matrix.store import read_json
 
     specs, _baseline = resolve_core_versions(matrix)
     sides = {s.label: side(matrix, s) for s in [*specs, *(extra or {}).values()]}

@@ -305,7 +305,8 @@ def regression_pairs(matrix, summary, record, run_path: Path) -> list[tuple[str,
 
 def annotate_verdicts(run_path: Path, explanation) -> None:
     """verdicts.json gains group, first_bad, probable_causes and fixes per cell (schema canary/verdicts/v1)."""
-    from canary.matrix.store import read_json, write_json_atomic
+    from canary.kernel.atomic import write_json_atomic
+    from canary.matrix.store import read_json
 
     path = run_path / "verdicts.json"
     if not path.is_file():

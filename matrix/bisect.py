@@ -36,7 +36,8 @@ from canary.matrix.plan import make_cell, resolve_core_versions
 from canary.matrix.registry import available_versions
 from canary.matrix.results import CellResult
 from canary.matrix.sources import git as gitsrc
-from canary.matrix.store import RunDir, Store, read_json, write_json_atomic
+from canary.kernel.atomic import write_json_atomic
+from canary.matrix.store import RunDir, Store, read_json
 from canary.matrix.verdicts import Verdict, classify, effective_status
 from canary.matrix.versions import version_key
 

@@ -27,6 +27,7 @@ from canary.matrix.model import (
     Connector,
     Core,
     CoreSpec,
+    DockerSettings,
     Matrix,
     Settings,
     Source,
@@ -288,6 +289,12 @@ def _conditions(items, pos) -> tuple[Condition, ...]:
     return tuple(Condition(core=c["core"], reason=c.get("reason", ""), refs=tuple(c.get("refs", ()))) for c in items or ())
 
 
+def _docker_settings(data: dict) -> DockerSettings:
+    d = DockerSettings()
+    return DockerSettings(images=dict(data.get("images") or {}), memory=data.get("memory", d.memory),
+                          cpus=float(data.get("cpus", d.cpus)), pids=data.get("pids", d.pids), tmp=data.get("tmp", d.tmp))
+
+
 def _build(data: dict, pos: Positions) -> dict:
     base_dir = Path(pos.file).resolve().parent
     core_data = data["core"]
@@ -349,6 +356,7 @@ def _build(data: dict, pos: Positions) -> dict:
             flaky=_conditions(c.get("flaky"), pos), expect_fail=_conditions(c.get("expect_fail"), pos),
             junit=c.get("junit"), install_scripts=bool(c.get("install_scripts", False)),
             infra_exit_codes=tuple(c.get("infra_exit_codes", ())),
+            runner=c.get("runner"), image=c.get("image"),
         ))
     settings_data = data.get("settings", {})
     settings = Settings(
@@ -356,6 +364,8 @@ def _build(data: dict, pos: Positions) -> dict:
         aa_check=settings_data.get("aa_check", Settings.aa_check),
         jobs=settings_data.get("jobs", Settings.jobs),
         bisect=settings_data.get("bisect", Settings.bisect),
+        runner=settings_data.get("runner", Settings.runner),
+        docker=_docker_settings(settings_data.get("docker") or {}),
     )
     waivers = tuple(
         Waiver(cell=w["cell"], reason=w["reason"], issue=w.get("issue", ""), expires=w.get("expires"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 from canary.kernel.errors import InfrastructureError
 from canary.kernel.home import Home
@@ -71,6 +71,11 @@ class CellContext:
     variables: dict[str, str] = field(default_factory=dict)  # {python}, {checkout}, ... for argv templates
     process_token: str = ""  # tags every process of the cell (canary.kernel.reaper)
     processes_killed: int = 0  # left running by a command and killed when it ended
+    # Runs one command (run_command's signature); a runner that runs commands elsewhere (a
+    # container) sets its own in prepare(). Commands before that (git, packing) run here.
+    executor: Callable[..., Outcome] = run_command
+    run_path: Path | None = None  # the run directory (labels of a runner's containers name it)
+    sandbox: dict = field(default_factory=dict)  # what isolated the cell (docker: image, network, limits)
 
     def note(self, text: str) -> None:
         self.log.write(f"# {text}\n")
@@ -82,7 +87,7 @@ class CellContext:
         # The matrix's `env:` values take the same templates as argv ({python}, {cell_dir}, ...).
         own = {k: self.expand(str(v)) for k, v in self.connector.env.items()}
         full_env = {**self.env, **own, **self.runner_env, **(env or {})}
-        outcome = run_command(
+        outcome = self.executor(
             phase, [self.expand(a) for a in argv], cwd=str(cwd or self.cell_dir), env=full_env,
             timeout=timeout or (self.connector.timeout if phase == "test" else self.connector.install_timeout),
             log=self.log, secrets=self.secrets, token=self.process_token,

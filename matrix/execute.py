@@ -37,7 +37,7 @@ from canary.matrix.proc import Outcome
 from canary.matrix.progress import Progress
 from canary.kernel.redact import redact, redact_data, secret_values
 from canary.matrix.results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord, Status
-from canary.matrix.runners import for_ecosystem
+from canary.matrix import runners
 from canary.matrix.store import RunDir, Store, now_iso, read_json
 from canary.matrix.verdicts import Summary, classify
 
@@ -48,6 +48,9 @@ __all__ = [
 
 JUNIT_MAX_BYTES = 32 << 20
 FAILURE_LINE = re.compile(r"(error|Error|ERROR|FAIL|fail(ed|ure)|assert|exception)")
+# What a test sees when it reaches for the network in a container without one.
+NETWORK_ERROR = re.compile(r"Network is unreachable|ENETUNREACH|Temporary failure in name resolution|EAI_AGAIN"
+                           r"|Name or service not known|ENOTFOUND|Connection refused|ECONNREFUSED")
 # "SomethingError: message" says more than "test_x ... ERROR": prefer it.
 EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception)|AssertionError|Error)\b:? .+")
 
@@ -132,11 +135,14 @@ def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store
         # Exclusive per run: a second resume (or a resume of a run still going) stops here, exit 2.
         with runlock.hold(resume.path, "resume"):
             reaped = reaper.reap_left_behind(store.root, own_run=resume.path)
+            reaped += runners.reap_left_behind(matrix, store.root, resume.path)
             outcome = _execute(matrix, cells, options, resume, home, resumed=True)
     else:
+        # Before the run exists: an engine every cell needs and cannot reach stops here (exit 2).
+        containers = runners.reap_left_behind(matrix, store.root, None)
         run = store.new_run()
         with runlock.hold(run.path, "run"):
-            reaped = reaper.reap_left_behind(store.root, own_run=run.path)
+            reaped = reaper.reap_left_behind(store.root, own_run=run.path) + containers
             outcome = _execute(matrix, cells, options, run, home, resumed=False)
     outcome.reaped = reaped
     return outcome
@@ -186,7 +192,8 @@ def _execute(matrix: Matrix, cells: list[Cell], options: RunOptions, run: RunDir
 class _Worker:
     def __init__(self, matrix: Matrix, run: RunDir, home: Home, options: RunOptions, retries: int) -> None:
         self.matrix, self.run, self.home, self.options, self.retries = matrix, run, home, options, retries
-        self.runner = for_ecosystem(matrix.core.ecosystem)
+        # One runner per connector (runner: local | docker); an unknown pair is a UserError here.
+        self.runners = {c.name: runners.for_connector(matrix, c) for c in matrix.connectors}
         # The caller's secrets and those a connector's own `env:` hands its cell (a token, a proxy URL
         # with credentials): the cell may print them, nothing it leaves behind may hold them.
         self.secrets = secret_values(os.environ, *(c.env for c in matrix.connectors))
@@ -227,14 +234,14 @@ class _Worker:
             cell_dir=self.home.work(self.run.run_id, cell.id), log=log, env=env, secrets=self.secrets,
             core_record=CoreRecord(self.matrix.core.name, cell.core.label, cell.core.kind, requested=cell.core.version),
             connector_record=ConnectorRecord(connector.name, connector.package, connector.source.kind, cell.ref),
-            process_token=reaper.token_for(self.run.run_id, cell.id),
+            process_token=reaper.token_for(self.run.run_id, cell.id), run_path=self.run.path,
         )
 
     def _base_result(self, cell: Cell, cx: CellContext) -> CellResult:
         return CellResult(
             run_id=self.run.run_id, cell_id=cell.id, tier=cell.tier, role=cell.role, core=cx.core_record,
             connector=cx.connector_record, status=Status.ERROR, expectation=cell.expectation, tags=list(cell.tags),
-            env_keys=sorted(cx.env), started_at=now_iso(), runner=self.runner.NAME, tool_version=__version__,
+            env_keys=sorted(cx.env), started_at=now_iso(), runner=self.runners[cell.connector].NAME, tool_version=__version__,
             nox=cell.nox_command(self.matrix.file),
         )
 
@@ -269,7 +276,7 @@ class _Worker:
                 # Static exposure reads the connector's own files, before any install moves them
                 # under node_modules (which linters skip) or an install error ends the cell.
                 self._exposure(cx)
-                self.runner.prepare(cx)
+                self.runners[cell.connector].prepare(cx)
                 for argv in cx.connector.setup:
                     cx.run("setup", list(argv), cwd=cx.checkout.path, infra=True)
                 self._test(cx, attempt)
@@ -304,6 +311,7 @@ class _Worker:
                     attempt.duration_s = round(time.monotonic() - t0, 3)
                 result.unsupported = cx.unsupported
                 result.processes_killed = cx.processes_killed
+                result.sandbox = dict(cx.sandbox)
                 if not self.options.keep_work:
                     self._cleanup(cx)
         return result
@@ -335,6 +343,8 @@ class _Worker:
             if out.record.exit_code != 0:
                 status = Status.FAIL
                 reason = failure_reason(out.tail) or f"{Path(out.record.argv[0]).name} exited {out.record.exit_code}"
+                if (cx.sandbox.get("network") or {}).get("test") == "none" and NETWORK_ERROR.search("\n".join(out.tail)):
+                    reason += " (the network is off while tests run: runner docker)"
                 break
             failed = None
         attempt.status, attempt.reason = status, reason
@@ -438,7 +448,8 @@ class _Worker:
             "companions": [(x.name, x.version) for x in self.matrix.core.companions],
             "connector": [c.package, cx.cell.ref, cx.connector_record.commit, cx.connector_record.digest],
             "commands": [c.install, c.setup, c.test],
-            "env": c.env, "pass_env": c.pass_env, "runner": self.runner.NAME,
+            "env": c.env, "pass_env": c.pass_env, "runner": self.runners[c.name].NAME,
+            "runner_identity": self.runners[c.name].identity(cx),
             "tool": __version__, "index": self.matrix.core.index, "retries": self.retries,
             "aa": self.options.aa_check and cx.cell.role == "baseline",
         })

@@ -112,6 +112,8 @@ class Connector:
     junit: str | None = None  # path (relative to the connector checkout) of a JUnit XML the tests write
     install_scripts: bool = False  # npm lifecycle scripts are off unless asked for
     infra_exit_codes: tuple[int, ...] = ()  # test exit codes that mean "could not set up", not "failed"
+    runner: str | None = None  # local | docker; None: settings.runner
+    image: str | None = None  # docker runner: this connector's image (None: settings.docker.images)
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,25 @@ class Waiver:
 
 
 @dataclass(frozen=True)
+class DockerSettings:
+    """settings.docker: the image per ecosystem and the limits of every container (docs/docker.md)."""
+
+    images: dict = field(default_factory=dict)  # ecosystem -> image; missing: canary.matrix.runners.docker defaults
+    memory: str = "2g"  # swap included: a container cannot swap its way past the limit
+    cpus: float = 2.0
+    pids: int = 512
+    tmp: str = "512m"  # tmpfs on /tmp
+
+
+@dataclass(frozen=True)
 class Settings:
     """Run-wide settings of matrix.yaml (retries, the A/A check, parallel jobs, ...)."""
     retries: int = 2  # extra attempts for a regressed candidate cell (flaky detection)
     aa_check: bool = False  # run baseline cells twice
     jobs: int = 1
     bisect: bool = False  # bisect every blocking regression after the run (canary.matrix.bisect)
+    runner: str = "local"  # local | docker (a connector's own `runner` wins)
+    docker: DockerSettings = field(default_factory=DockerSettings)
 
 
 @dataclass(frozen=True)
@@ -154,6 +169,10 @@ class Matrix:
             if c.name == name:
                 return c
         raise KeyError(name)
+
+    def runner_of(self, connector: Connector) -> str:
+        """`local` or `docker`: the connector's own choice, else the matrix's."""
+        return connector.runner or self.settings.runner
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ class CellResult:
     finished_at: str = ""
     duration_s: float = 0.0
     runner: str = ""
+    sandbox: dict = field(default_factory=dict)  # docker: image, image_id, network per phase, limits
     tool_version: str = ""
     cache_key: str | None = None
     cached_from: str | None = None  # run id the result was reused from

@@ -1,18 +1,109 @@
-"""Runners: set up a cell's environment for one ecosystem and check what it really loads.
+"""Runners: set up a cell's environment, run its commands there, report what it loaded.
 
-A runner's `prepare(cx)` installs the connector, forces the core under test,
-and verifies inside the environment which core version the connector
-resolves. It fills `cx.core_record.resolved`, sets `cx.runner_env` and
-`cx.variables` for the test commands, and raises InfrastructureError when
-setup fails or CoreMismatch when the environment loads another core.
+A runner is chosen per connector by two keys, where (`local` or `docker`, the
+connector's `runner` else `settings.runner`) and the core's ecosystem (`pypi`,
+`npm`); `select` is the one registry, and a pair it does not know is a
+UserError, never a silent fallback to another ecosystem.
+
+Every runner fits `Runner`:
+- `prepare(cx)` installs the connector, forces the core under test, and verifies
+  inside the environment which core version the connector resolves. It fills
+  `cx.core_record.resolved`, sets `cx.runner_env` and `cx.variables` for the test
+  commands (and `cx.executor` when commands must run elsewhere than here), and
+  raises InfrastructureError when setup fails or CoreMismatch when the
+  environment loads another core.
+- `identity(cx)` is what, besides the cell's inputs, decides its outcome (the
+  docker image's digest): part of the result cache key and of the result.
+- `reap(store_root, own_run)` removes what cells of dead canary processes left
+  behind outside the process table (containers); returns how many objects.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import Protocol
 
-RUNNERS = {"pypi": "canary.matrix.runners.python", "npm": "canary.matrix.runners.node"}
+from canary.kernel.errors import UserError
+
+# (where, ecosystem) -> module; each module has NAME and prepare(cx), docker's also identity/reap.
+RUNNERS = {
+    ("local", "pypi"): "canary.matrix.runners.python",
+    ("local", "npm"): "canary.matrix.runners.node",
+    ("docker", "pypi"): "canary.matrix.runners.docker",
+}
+WHERE = ("local", "docker")
+
+
+class Runner(Protocol):
+    NAME: str  # recorded in every cell result (`runner`)
+
+    def prepare(self, cx) -> None: ...
+
+    def identity(self, cx) -> dict: ...
+
+    def reap(self, store_root, own_run, required: bool = False) -> int: ...
+
+
+class _Local:
+    """A local runner module (python.py, node.py) seen through the protocol: commands run here,
+    nothing to add to the cache key, nothing outside the process table to reap."""
+
+    def __init__(self, module) -> None:
+        self.module = module
+        self.NAME = module.NAME
+
+    def prepare(self, cx) -> None:
+        self.module.prepare(cx)
+
+    def identity(self, cx) -> dict:
+        return {}
+
+    def reap(self, store_root, own_run, required: bool = False) -> int:
+        return 0
+
+
+_selected: dict[tuple[str, str], Runner] = {}
+
+
+def select(where: str, ecosystem: str) -> Runner:
+    key = (where or "local", ecosystem)
+    if key not in RUNNERS:
+        known = ", ".join(f"{w}/{e}" for w, e in RUNNERS)
+        raise UserError(f"no runner for runner={key[0]!r} and ecosystem={key[1]!r}", hint=f"known: {known}")
+    if key not in _selected:
+        module = importlib.import_module(RUNNERS[key])
+        _selected[key] = module.runner_for(ecosystem) if where == "docker" else _Local(module)
+    return _selected[key]
+
+
+def for_connector(matrix, connector) -> Runner:
+    return select(matrix.runner_of(connector), matrix.core.ecosystem)
+
+
+def describe(matrix, connector) -> str:
+    """Where a connector's cells run, for plans: `local`, or `docker <image>`."""
+    where = matrix.runner_of(connector)
+    select(where, matrix.core.ecosystem)  # a pair no runner serves is an error in the plan already
+    if where != "docker":
+        return where
+    from canary.matrix.runners.docker import DEFAULT_IMAGES
+
+    eco = matrix.core.ecosystem
+    return f"docker {connector.image or matrix.settings.docker.images.get(eco) or DEFAULT_IMAGES.get(eco, '?')}"
 
 
 def for_ecosystem(ecosystem: str):
-    return importlib.import_module(RUNNERS[ecosystem])
+    """The local runner module of an ecosystem (kept for callers that want it directly)."""
+    if ("local", ecosystem) not in RUNNERS:
+        raise UserError(f"no runner for ecosystem {ecosystem!r}", hint="known: pypi, npm")
+    return importlib.import_module(RUNNERS[("local", ecosystem)])
+
+
+def reap_left_behind(matrix, store_root, own_run) -> int:
+    """Let each runner the matrix uses remove what dead runs left outside the process table.
+
+    A runner every connector needs must be usable: when it is not (the docker engine is
+    unreachable), its reap raises a UserError (one line, exit 2) before any cell runs."""
+    wanted = {matrix.runner_of(c) for c in matrix.connectors}
+    return sum(select(w, matrix.core.ecosystem).reap(store_root, own_run, required=wanted == {w})
+               for w in sorted(wanted) if w != "local")

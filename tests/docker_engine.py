@@ -1,0 +1,139 @@
+"""A real docker engine and a local test image for the docker runner's tests and bench.
+
+The engine: one that answers at $DOCKER_HOST (or the default socket) is used as
+it is; otherwise `dockerd` (installed with apt-get when missing, as root) is
+started without a bridge network under ENGINE_DIR and stopped by `stop()`.
+
+The image: registries here serve no images, so it is built from the machine's
+own apt sources: `mmdebstrap` makes a minimal Debian root with python3, venv,
+pip and virtualenv (about 2 minutes once), kept as a tarball under IMAGE_DIR
+(named by the recipe's hash) and `docker import`ed under a tag with that hash.
+The engine's data root is kept too, so later sessions find the image at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ENGINE_DIR = Path(os.environ.get("CANARY_TEST_DOCKER_DIR", "/var/tmp/canary-docker"))
+IMAGE_DIR = Path(os.environ.get("CANARY_TEST_IMAGE_DIR", "/var/tmp/canary-images"))
+SUITE = "bookworm"
+PACKAGES = ("python3", "python3-venv", "python3-pip", "python3-virtualenv", "ca-certificates")
+RECIPE = f"mmdebstrap --variant=minbase --include={','.join(PACKAGES)} {SUITE}"
+IMAGE = f"canary-test/python:{hashlib.sha256(RECIPE.encode()).hexdigest()[:12]}"
+
+
+class Unavailable(Exception):
+    """No engine can be started here (the reason says why)."""
+
+
+@dataclass
+class Engine:
+    host: str  # a DOCKER_HOST value
+    started: subprocess.Popen | None  # the dockerd we started, None when one was running already
+
+    def client(self):
+        import docker
+
+        return docker.DockerClient(base_url=self.host, timeout=300)
+
+    def stop(self) -> None:
+        if self.started is None or self.started.poll() is not None:
+            return
+        self.started.send_signal(signal.SIGTERM)
+        try:
+            self.started.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.started.kill()
+            self.started.wait(timeout=10)
+
+
+def _answers(host: str) -> bool:
+    import docker
+
+    try:
+        docker.DockerClient(base_url=host, timeout=10).ping()
+        return True
+    except Exception:
+        return False
+
+
+def _apt_install(*packages: str) -> None:
+    if os.getuid() != 0 or not shutil.which("apt-get"):
+        raise Unavailable(f"{packages[0]} is missing and cannot be installed here (needs root and apt-get)")
+    proc = subprocess.run(["apt-get", "install", "-y", "-q", *packages], capture_output=True, text=True,
+                          env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, timeout=900)
+    if proc.returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600)
+        proc = subprocess.run(["apt-get", "install", "-y", "-q", *packages], capture_output=True, text=True,
+                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, timeout=900)
+    if proc.returncode != 0:
+        raise Unavailable(f"apt-get install {' '.join(packages)} failed: {proc.stderr.strip()[-200:]}")
+
+
+def start() -> Engine:
+    for host in filter(None, [os.environ.get("DOCKER_HOST"), f"unix://{ENGINE_DIR / 'docker.sock'}",
+                              "unix:///var/run/docker.sock"]):
+        if _answers(host):
+            return Engine(host, None)
+    if not shutil.which("dockerd"):
+        _apt_install("docker.io")
+    if os.getuid() != 0:
+        raise Unavailable("no docker engine answers and dockerd needs root to start")
+    ENGINE_DIR.mkdir(parents=True, exist_ok=True)
+    host = f"unix://{ENGINE_DIR / 'docker.sock'}"
+    last = ""
+    for driver in ("overlay2", "vfs"):
+        log = open(ENGINE_DIR / f"dockerd-{driver}.log", "w")
+        proc = subprocess.Popen(
+            ["dockerd", "--iptables=false", "--ip-masq=false", "--bridge=none", f"--storage-driver={driver}",
+             "--data-root", str(ENGINE_DIR / f"data-{driver}"), "--exec-root", str(ENGINE_DIR / "exec"),
+             "-H", host, "--pidfile", str(ENGINE_DIR / "pid")],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _answers(host):
+                return Engine(host, proc)
+            time.sleep(0.5)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        last = (ENGINE_DIR / f"dockerd-{driver}.log").read_text(errors="replace").strip().splitlines()[-1:]
+    raise Unavailable(f"dockerd did not start: {last[0] if last else 'no output'}")
+
+
+def ensure_image(engine: Engine) -> str:
+    """The test image's tag, imported from the cached tarball (built first when there is none)."""
+    import docker
+
+    client = engine.client()
+    try:
+        client.images.get(IMAGE)
+        return IMAGE
+    except docker.errors.ImageNotFound:
+        pass
+    tar = IMAGE_DIR / f"{IMAGE.rsplit(':', 1)[1]}.tar"
+    if not tar.exists():
+        if not shutil.which("mmdebstrap"):
+            _apt_install("mmdebstrap")
+        IMAGE_DIR.mkdir(parents=True, exist_ok=True)
+        partial = tar.with_suffix(".partial")
+        proc = subprocess.run(
+            ["mmdebstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", "--mode=root", "--format=tar",
+             SUITE, str(partial)], capture_output=True, text=True, timeout=1800,
+        )
+        if proc.returncode != 0:
+            raise Unavailable(f"could not build the test image: {proc.stderr.strip()[-300:]}")
+        partial.rename(tar)
+    repo, tag = IMAGE.rsplit(":", 1)
+    with open(tar, "rb") as fh:
+        client.api.import_image_from_data(fh, repository=repo, tag=tag)
+    return IMAGE
