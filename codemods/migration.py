@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import jsonschema
 import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -156,13 +155,23 @@ class Migration:
         return out
 
 
-def _yaml_line(text: str, path: list) -> tuple[int | None, int | None]:
-    """1-based line/column of the node at `path` (keys and indices) in a YAML text."""
+# libyaml when the build has it: the pure-Python composer takes seconds on a 200-rule file.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _compose(text: str, loader_cls=_FAST_LOADER) -> tuple[yaml.Node | None, object]:
+    """The node tree (for line numbers) and the data of a YAML text, from one parse."""
+    loader = loader_cls(text)
     try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None, None
-    best = node
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
+def _yaml_line(root: yaml.Node | None, path: list) -> tuple[int | None, int | None]:
+    """1-based line/column of the node at `path` (keys and indices) in a composed YAML document."""
+    node = best = root
     for part in path:
         nxt = None
         if isinstance(node, yaml.MappingNode):
@@ -182,10 +191,29 @@ def _yaml_line(text: str, path: list) -> tuple[int | None, int | None]:
     return best.start_mark.line + 1, best.start_mark.column + 1
 
 
+def validate(data: dict, root: yaml.Node | None, source: str) -> None:
+    """The first schema error as a UserError at its file:line:column (jsonschema imported only here:
+    a cached migration never needs it)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema("migration.schema.json"))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        path = list(err.absolute_path)
+        line, col = _yaml_line(root, path)
+        raise UserError(err.message, file=source, line=line, column=col,
+                        key=".".join(str(p) for p in path) or None)
+
+
 def parse_migration(text: str, source: str) -> Migration:
     """Validate a migration document against the schema and build the dataclasses."""
     try:
-        data = yaml.safe_load(text)
+        try:
+            root, data = _compose(text)
+        except yaml.YAMLError:
+            # Say it in the pure-Python parser's words (libyaml's differ), as before.
+            root, data = _compose(text, yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise UserError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=source,
@@ -193,19 +221,12 @@ def parse_migration(text: str, source: str) -> Migration:
                         column=mark.column + 1 if mark else None) from None
     if not isinstance(data, dict):
         raise UserError("a migration must be a YAML mapping", file=source, line=1)
-    validator = jsonschema.Draft202012Validator(load_schema("migration.schema.json"))
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        path = list(err.absolute_path)
-        line, col = _yaml_line(text, path)
-        raise UserError(err.message, file=source, line=line, column=col,
-                        key=".".join(str(p) for p in path) or None)
+    validate(data, root, source)
     seen: set[str] = set()
     rules = []
     for idx, raw in enumerate(data.get("rules") or []):
         if raw["id"] in seen:
-            line, col = _yaml_line(text, ["rules", idx, "id"])
+            line, col = _yaml_line(root, ["rules", idx, "id"])
             raise UserError(f"duplicate rule id {raw['id']!r}", file=source, line=line, column=col,
                             key=f"rules.{idx}.id")
         seen.add(raw["id"])
@@ -217,10 +238,10 @@ def parse_migration(text: str, source: str) -> Migration:
             rule=raw["rule"], severity=raw.get("severity", "error"), note=raw.get("note", ""), fix=fix,
             constraints=raw.get("constraints") or {}, utils=raw.get("utils") or {},
             transform=raw.get("transform") or {}, metadata=raw.get("metadata") or {},
-            line=_yaml_line(text, ["rules", idx, "rule"])[0], imports=list(raw.get("imports") or []),
+            line=_yaml_line(root, ["rules", idx, "rule"])[0], imports=list(raw.get("imports") or []),
         ))
     for idx, entry in enumerate(data.get("renames") or []):
-        line, col = _yaml_line(text, ["renames", idx])
+        line, col = _yaml_line(root, ["renames", idx])
         lang = canonical(entry["language"])
         lang = "typescript" if lang in ("javascript", "tsx") else lang
         try:
@@ -243,7 +264,7 @@ def parse_migration(text: str, source: str) -> Migration:
     config = []
     for idx, raw in enumerate(data.get("config") or []):
         if raw["id"] in seen:
-            line, col = _yaml_line(text, ["config", idx, "id"])
+            line, col = _yaml_line(root, ["config", idx, "id"])
             raise UserError(f"duplicate rule id {raw['id']!r}", file=source, line=line, column=col,
                             key=f"config.{idx}.id")
         seen.add(raw["id"])
@@ -255,7 +276,7 @@ def parse_migration(text: str, source: str) -> Migration:
     try:
         SpecifierSet(data["core"])
     except InvalidSpecifier:
-        line, col = _yaml_line(text, ["core"])
+        line, col = _yaml_line(root, ["core"])
         raise UserError(f"core range {data['core']!r} is not a version specifier (e.g. '>=1.6.5,<2')",
                         file=source, line=line, column=col, key="core") from None
     return Migration(
