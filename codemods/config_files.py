@@ -15,7 +15,6 @@ import os
 import re
 from dataclasses import dataclass
 
-import tomlkit
 import yaml
 from ast_grep_py import SgRoot
 
@@ -149,6 +148,8 @@ def _rename_span(text: str, hit: KeyHit) -> tuple[int, int, str]:
 
 
 def _toml_walk(container, path, renames, found):
+    import tomlkit  # here, not at the top: most lint runs read no TOML, and tomlkit takes ~40 ms to import
+
     for key in list(container.keys()):
         kpath = path + [str(key)]
         for r in renames:
@@ -174,6 +175,8 @@ def _toml_position(text: str, key: str, after: int) -> tuple[int, int, int]:
 
 
 def _toml_rename(text: str, renames: list[ConfigRename]) -> tuple[list[KeyHit], str]:
+    import tomlkit
+
     doc = tomlkit.parse(text)
     found: list = []
     _toml_walk(doc, [], renames, found)
@@ -199,6 +202,8 @@ def _toml_rename(text: str, renames: list[ConfigRename]) -> tuple[list[KeyHit], 
 def _parses(text: str, fmt: str) -> bool:
     try:
         if fmt == "toml":
+            import tomlkit
+
             tomlkit.parse(text)
         elif fmt == "yaml":
             yaml.safe_load(text)

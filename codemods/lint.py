@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import os
 from dataclasses import asdict, dataclass, field
 
@@ -165,22 +164,28 @@ PARALLEL_MIN_FILES = 200  # below this, starting workers costs more than it save
 
 
 def lint_paths(paths: list[str], migration: str | Migration, exclude: list[str] | None = None,
-               jobs: int = 1) -> LintReport:
+               jobs: int = 1, compiled: dict[str, list[CompiledRule]] | None = None) -> LintReport:
     """Lint files, directories, npm package directories or tarballs with one migration.
 
     `migration` is a shipped migration id, a migration file path or a loaded Migration.
     `jobs` > 1 scans large trees in that many forked worker processes (ast-grep-py holds the
     GIL, so threads would not help); 0 means one per CPU. The default, 1, never forks, which
-    keeps the API safe to call from threaded code.
+    keeps the API safe to call from threaded code. `compiled`: the migration's rules as
+    compile_migration (or the cache, canary.codemods.compiled) gave them.
     """
     global _WORKER_RULES
     mig = resolve_migration(migration)
-    compiled = compile_migration(mig)
+    compiled = compile_migration(mig) if compiled is None else compiled
     report = LintReport(migration={"id": mig.id, "version": mig.version, "core": mig.core})
     jobs = jobs or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         files = discover(paths, mig, stack, exclude, report.skipped)
-        if jobs > 1 and len(files) >= PARALLEL_MIN_FILES and "fork" in mp.get_all_start_methods():
+        parallel = jobs > 1 and len(files) >= PARALLEL_MIN_FILES
+        if parallel:
+            import multiprocessing as mp  # only large trees fork workers
+
+            parallel = "fork" in mp.get_all_start_methods()
+        if parallel:
             size = max(16, len(files) // (jobs * 8))
             chunks = [files[i:i + size] for i in range(0, len(files), size)]
             _WORKER_RULES = compiled

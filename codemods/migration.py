@@ -15,8 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 
 from canary.kernel.errors import UserError
 
@@ -129,6 +127,9 @@ class Migration:
 
     def applies_to(self, core_version: str) -> bool:
         """Whether this migration concerns a connector running on `core_version`."""
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.version import InvalidVersion, Version
+
         try:
             return SpecifierSet(self.core).contains(Version(core_version), prereleases=True)
         except (InvalidSpecifier, InvalidVersion):
@@ -273,6 +274,8 @@ def parse_migration(text: str, source: str) -> Migration:
             format=raw.get("format"), severity=raw.get("severity", "error"), message=raw.get("message", ""),
             note=raw.get("note", ""), metadata=raw.get("metadata") or {},
         ))
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only when parsing, not from the cache
+
     try:
         SpecifierSet(data["core"])
     except InvalidSpecifier:
