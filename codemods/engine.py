@@ -44,8 +44,9 @@ class Branch:
     marker: str  # bound in a matched node's environment when this rule matched it
     utils: dict  # the utility rules it uses: shared ones by their name, its own copies renamed
     fix: str | None  # the fix template with the renamed metavariables
-    # Its constraints: (renamed metavariable, the constraint rule, the utils that rule uses).
-    checks: list[tuple[str, dict, dict]] = field(default_factory=list)
+    # Its constraints: (renamed metavariable, the constraint rule, the utils that rule uses, a key
+    # that is equal for equal constraint rules).
+    checks: list[tuple[str, dict, dict, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -375,7 +376,7 @@ def _as_branch(compiled: CompiledRule) -> Branch | None:
     checks = []
     for var, check in constraints.items():
         check_used = {name: utils[name] for name in _used_utils({"rule": check}, utils)}
-        checks.append((f"{var}{suffix}", check, check_used))
+        checks.append((f"{var}{suffix}", check, check_used, json.dumps([check, check_used], sort_keys=True)))
     fix = compiled.rule.fix
     if fix is not None:
         # Renamed the way render_fix reads names (`$Xabc` there is $X followed by "abc").
@@ -402,8 +403,24 @@ class Combined:
     checks: dict[str, list[tuple[str, Check]]]  # branch marker -> [(renamed metavariable, its check)]
 
 
+_COMBINED: dict[tuple[int, ...], tuple[Combined | None, list[CompiledRule]]] = {}
+
+
 def combine(rules: list[CompiledRule]) -> tuple[Combined | None, list[CompiledRule]]:
-    """(the combined search, the rules that run on their own)."""
+    """(the combined search, the rules that run on their own); the same rules give the same
+    (remembered) result, as files that mention the same words do."""
+    # Keyed by identity: an entry holds every rule of its key (as a branch or alone), so no id in
+    # it can be reused by another object while the entry lives.
+    key = tuple(id(r) for r in rules)
+    got = _COMBINED.get(key)
+    if got is None:
+        if len(_COMBINED) > 256:
+            _COMBINED.clear()
+        got = _COMBINED[key] = _combine(rules)
+    return got
+
+
+def _combine(rules: list[CompiledRule]) -> tuple[Combined | None, list[CompiledRule]]:
     branches: list[tuple[CompiledRule, Branch]] = []
     alone: list[CompiledRule] = []
     utils: dict = {}
@@ -425,8 +442,7 @@ def combine(rules: list[CompiledRule]) -> tuple[Combined | None, list[CompiledRu
     by_key: dict[str, Check] = {}
     checks: dict[str, list[tuple[str, Check]]] = {}
     for _, branch in branches:
-        for var, check, check_utils in branch.checks:
-            key = json.dumps([check, check_utils], sort_keys=True)
+        for var, check, check_utils, key in branch.checks:
             if key not in by_key:
                 tag = next(_TAGS)
                 body, used = _renamed_apart(check, check_utils, f"__CANARY{tag}")
@@ -436,9 +452,11 @@ def combine(rules: list[CompiledRule]) -> tuple[Combined | None, list[CompiledRu
 
 
 def _range_rule(node: SgNode) -> dict:
+    # The kind first: ast-grep then visits only nodes of the wanted kinds.
     rng = node.range()
-    return {"range": {"start": {"line": rng.start.line, "column": rng.start.column},
-                      "end": {"line": rng.end.line, "column": rng.end.column}}}
+    where = {"range": {"start": {"line": rng.start.line, "column": rng.start.column},
+                       "end": {"line": rng.end.line, "column": rng.end.column}}}
+    return {"kind": node.kind(), **where} if node.is_named() else where
 
 
 def _passing(root: SgNode, wanted: dict[str, tuple[Check, dict]]) -> dict[str, set]:

@@ -216,3 +216,14 @@ def test_lint_findings_are_the_same_with_the_combined_search(tmp_path, monkeypat
     monkeypatch.setattr(lint, "scan", lambda text, language, rules: engine.scan(text, language, rules, combined=False))
     one_by_one = lint.lint_paths([str(src)], mig).to_dict()
     assert combined == one_by_one and len(combined["findings"]) > 20
+
+
+def test_a_finding_as_json_has_every_field(tmp_path):
+    from dataclasses import asdict
+
+    from canary.codemods.lint import lint_paths
+
+    (tmp_path / "a.ts").write_text(CODE_TS)
+    findings = lint_paths([str(tmp_path)], parse_migration(HARD, "hard.yaml")).findings
+    assert any(f.fix is None for f in findings) and any(f.fix and f.fix.imports == [] for f in findings)
+    assert [f.to_dict() for f in findings] == [asdict(f) for f in findings]
