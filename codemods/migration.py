@@ -13,10 +13,13 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
 
 from canary.kernel.errors import UserError
+
+if TYPE_CHECKING:
+    import yaml
 
 from canary.codemods.languages import canonical
 
@@ -157,12 +160,12 @@ class Migration:
 
 
 # libyaml when the build has it: the pure-Python composer takes seconds on a 200-rule file.
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _compose(text: str, loader_cls=_FAST_LOADER) -> tuple[yaml.Node | None, object]:
+# (yaml is imported in the functions that parse: a lint run with a cached migration never does.)
+def _compose(text: str, pure: bool = False) -> tuple[yaml.Node | None, object]:
     """The node tree (for line numbers) and the data of a YAML text, from one parse."""
-    loader = loader_cls(text)
+    import yaml
+
+    loader = yaml.SafeLoader(text) if pure else getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         return node, (loader.construct_document(node) if node is not None else None)
@@ -172,6 +175,8 @@ def _compose(text: str, loader_cls=_FAST_LOADER) -> tuple[yaml.Node | None, obje
 
 def _yaml_line(root: yaml.Node | None, path: list) -> tuple[int | None, int | None]:
     """1-based line/column of the node at `path` (keys and indices) in a composed YAML document."""
+    import yaml
+
     node = best = root
     for part in path:
         nxt = None
@@ -209,12 +214,14 @@ def validate(data: dict, root: yaml.Node | None, source: str) -> None:
 
 def parse_migration(text: str, source: str) -> Migration:
     """Validate a migration document against the schema and build the dataclasses."""
+    import yaml
+
     try:
         try:
             root, data = _compose(text)
         except yaml.YAMLError:
             # Say it in the pure-Python parser's words (libyaml's differ), as before.
-            root, data = _compose(text, yaml.SafeLoader)
+            root, data = _compose(text, pure=True)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise UserError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=source,
@@ -309,12 +316,13 @@ def load_migration(ref: str) -> Migration:
     return parse_migration(path.read_text(encoding="utf-8"), ref)
 
 
-class _PlainDumper(yaml.SafeDumper):
-    # Shared lists would be written as &anchors / *aliases: legal, but unreadable in a review.
-    def ignore_aliases(self, data) -> bool:
-        return True
-
-
 def dump_migration(migration: Migration) -> str:
     """YAML text of a migration, in the file format parse_migration reads."""
-    return yaml.dump(migration.to_dict(), Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=100)
+    import yaml
+
+    class PlainDumper(yaml.SafeDumper):
+        # Shared lists would be written as &anchors / *aliases: legal, but unreadable in a review.
+        def ignore_aliases(self, data) -> bool:
+            return True
+
+    return yaml.dump(migration.to_dict(), Dumper=PlainDumper, sort_keys=False, allow_unicode=True, width=100)

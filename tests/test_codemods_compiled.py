@@ -82,7 +82,7 @@ def _lint_modules(tmp_path: Path, env: dict) -> dict:
         "from canary.cli import main\n"
         f"rc = main(['lint', {str(tmp_path / 'a.ts')!r}, '-m', {MIG!r}, '--format', 'json', '-o', "
         f"{str(tmp_path / 'out.json')!r}])\n"
-        "mods = [m for m in ('jsonschema', 'tomlkit', 'multiprocessing') if m in sys.modules]\n"
+        "mods = [m for m in ('jsonschema', 'yaml', 'tomlkit', 'tarfile', 'multiprocessing') if m in sys.modules]\n"
         "print(rc, ','.join(mods) or '-', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
