@@ -172,9 +172,12 @@ def compare(label: str, tree: Path, migration: str, work: Path, rounds: int, sg:
     rules = work / f"{label}-rules.yml"
     run(canary_argv("migration", "export-sg", migration, "-o", str(rules)))
     canary_out, sg_out = work / f"{label}-canary.json", work / f"{label}-sg.json"
-    warm_env = {**os.environ, "CANARY_HOME": str(work / f"{label}-home")}
+    # canary as installed: its bytecode cached (a pip install compiles it; PYTHONDONTWRITEBYTECODE,
+    # set in some sandboxes, would make every run compile canary's source again, ~35 ms).
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    warm_env = {**base, "CANARY_HOME": str(work / f"{label}-home")}
     cold_home = work / f"{label}-cold-home"
-    cold_env = {**os.environ, "CANARY_HOME": str(cold_home)}
+    cold_env = {**base, "CANARY_HOME": str(cold_home)}
 
     def lint(env: dict = warm_env) -> None:
         with canary_out.open("w") as out:
