@@ -277,10 +277,11 @@ def _compile_migration(migration: Migration) -> dict[str, list[CompiledRule]]:
 # Rules must not see each other: each rule's metavariables are renamed apart (NAME__CANARYi), and
 # so are its own copies of the utils that bind metavariables; utils that bind none are shared.
 # Constraints (`V: R`) are what ast-grep checks after a match on V's node, in a fresh environment,
-# for the whole combined rule at once: so R becomes a branch of its own (renamed apart, limited to
-# nodes inside the rule's pattern), and a match of rule i stands only when V's node is among R's
-# nodes (`scan`). Transforms, and constraints on a metavariable that is not a single `$V` of the
-# rule's top-level pattern, keep a rule out of the combined search: such rules run on their own.
+# for the whole combined rule at once, so they cannot stay in it: a branch matches without them,
+# and its match stands only when R matches the node V bound, where it stands in the tree. All of a
+# file's constraint rules run as one more combined search that looks only at those nodes (their
+# kind and `range`; `_passing`). A metavariable a match left unbound is not checked, as in
+# ast-grep. Transforms are written for the whole rule: a rule with one runs on its own.
 
 _TRUE = {"regex": ""}  # matches every node
 _TAGS = itertools.count()
