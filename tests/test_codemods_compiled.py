@@ -75,15 +75,18 @@ def test_an_unreadable_cache_entry_is_compiled_again(tmp_path, monkeypatch):
 
 
 def _lint_modules(tmp_path: Path, env: dict) -> dict:
-    """Run `canary lint` in a fresh interpreter; report which heavy modules it imported and its peak RSS."""
+    """Run `canary lint` in a fresh interpreter; report which heavy modules it imported and its peak RSS
+    (Linux: /proc/self/status)."""
     (tmp_path / "a.ts").write_text(SOURCE)
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from canary.cli import main\n"
         f"rc = main(['lint', {str(tmp_path / 'a.ts')!r}, '-m', {MIG!r}, '--format', 'json', '-o', "
         f"{str(tmp_path / 'out.json')!r}])\n"
         "mods = [m for m in ('jsonschema', 'yaml', 'tomlkit', 'tarfile', 'multiprocessing') if m in sys.modules]\n"
-        "print(rc, ','.join(mods) or '-', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+        # VmHWM, not ru_maxrss: that one keeps the pytest parent's size across fork and exec.
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+        "print(rc, ','.join(mods) or '-', int(hwm) // 1024)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, **env}, check=True)
