@@ -30,11 +30,12 @@ def _emit(text: str, output: str | None) -> None:
 
 
 def cmd_lint(args) -> int:
+    from canary.codemods.compiled import load_compiled
     from canary.codemods.formats import render_github, render_json, render_sarif, render_text
-    from canary.codemods.lint import lint_paths, resolve_migration
+    from canary.codemods.lint import lint_paths
 
-    mig = resolve_migration(args.migration)
-    report = lint_paths(args.paths, mig, exclude=args.exclude, jobs=args.jobs)
+    mig, compiled = load_compiled(args.migration)
+    report = lint_paths(args.paths, mig, exclude=args.exclude, jobs=args.jobs, compiled=compiled)
     if args.format == "json":
         out = render_json(report)
     elif args.format == "sarif":

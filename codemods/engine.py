@@ -5,12 +5,21 @@ that one tree. A rule also carries the words a file must contain for the rule
 to possibly match (taken from its patterns and `^word$` regexes), so files that
 cannot match are never parsed: most files of a connector never mention a
 renamed member.
+
+The rules that can run on a file run as one combined ast-grep rule, one search
+of the tree (see `combine`): ast-grep-py compiles a rule on every call, and
+compiling the shared utility rules once per rule per file cost more than the
+matching itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ast_grep_py import SgNode, SgRoot
@@ -27,11 +36,45 @@ _RELATIONS = ("inside", "has", "precedes", "follows")
 
 
 @dataclass
+class Branch:
+    """A rule rewritten to be one branch of a combined search (see `combine`)."""
+
+    util: str  # the name the branch is registered under in the combined rule's utils
+    rule: dict  # the rule, its metavariables renamed, ending in the marker
+    marker: str  # bound in a matched node's environment when this rule matched it
+    utils: dict  # the utility rules it uses: shared ones by their name, its own copies renamed
+    fix: str | None  # the fix template with the renamed metavariables
+    # Its constraints: (renamed metavariable, the constraint rule, the utils that rule uses, a key
+    # that is equal for equal constraint rules).
+    checks: list[tuple[str, dict, dict, str]] = field(default_factory=list)
+
+
+@dataclass
 class CompiledRule:
     rule: Rule
     language: str
     config: dict
     words: frozenset[str] | None  # a file must contain one of these, None: no constraint
+    # Derived once per process (not cached on disk): the config without unused utils, and the rule as
+    # a branch of a combined search (None: it runs on its own).
+    _alone: dict | None = field(default=None, repr=False, compare=False)
+    _branch: Branch | None | bool = field(default=False, repr=False, compare=False)
+
+    def alone(self) -> dict:
+        """The config to run this rule by itself: the utils it never uses left out (ast-grep-py
+        compiles every util on every search)."""
+        if self._alone is None:
+            utils = self.config.get("utils") or {}
+            used = _used_utils(self.config, utils)
+            self._alone = {k: v for k, v in self.config.items() if k != "utils"}
+            if used:
+                self._alone["utils"] = {k: v for k, v in utils.items() if k in used}
+        return self._alone
+
+    def branch(self) -> Branch | None:
+        if self._branch is False:
+            self._branch = _as_branch(self)
+        return self._branch
 
 
 @dataclass
@@ -64,6 +107,12 @@ def _empty_root(language: str) -> SgNode:
 
 
 def _valid(config: dict, language: str) -> bool:
+    utils = config.get("utils")
+    if utils:
+        # Only the utils the rule uses: the others are valid already (pruned first) and compiling
+        # them again for every trial made pruning a migration cost ~0.5 s.
+        used = _used_utils(config, utils)
+        config = {**config, "utils": {k: v for k, v in utils.items() if k in used}}
     try:
         _empty_root(language).find(config)
     except Exception:  # ast-grep raises a bare Exception for a rule it cannot compile
@@ -163,8 +212,30 @@ def required_words(rule: dict, utils: dict, seen: frozenset = frozenset()) -> fr
     return min(candidates, key=len)
 
 
+@contextlib.contextmanager
+def _no_rust_backtraces():
+    """Pruning compiles rules that are expected to fail; with RUST_BACKTRACE=1 in the environment
+    each failure captures a Rust backtrace (CPU, and peak memory 27 -> 76 MiB). RUST_LIB_BACKTRACE=0
+    turns that off for errors while leaving panics' backtraces alone. Rust reads the setting once per
+    process, so it stays off for later errors of this process too; children get the old value."""
+    old = os.environ.get("RUST_LIB_BACKTRACE")
+    os.environ["RUST_LIB_BACKTRACE"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("RUST_LIB_BACKTRACE", None)
+        else:
+            os.environ["RUST_LIB_BACKTRACE"] = old
+
+
 def compile_migration(migration: Migration) -> dict[str, list[CompiledRule]]:
     """Rules per canonical language, expanded over language families and pruned per language."""
+    with _no_rust_backtraces():
+        return _compile_migration(migration)
+
+
+def _compile_migration(migration: Migration) -> dict[str, list[CompiledRule]]:
     out: dict[str, list[CompiledRule]] = {}
     for rule in migration.rules:
         if rule.severity == "off":
@@ -195,6 +266,237 @@ def compile_migration(migration: Migration) -> dict[str, list[CompiledRule]]:
             raise UserError(f"rule {rule.id!r} does not compile: {first_error}", file=migration.source,
                             line=rule.line, key=f"{rule.id}.rule")
     return out
+
+
+# --- the combined search ----------------------------------------------------------------------
+#
+# ast-grep's `any` stops at the first branch that matches, so `any: [rule1, rule2]` would lose a
+# node that both rules match, and could not say which one did. The combined rule is instead
+#
+#   all: [ {any: [B1, B2, ...]},  {any: [B1, TRUE]},  {any: [B2, TRUE]}, ... ]
+#
+# where Bi is rule i (as a util, compiled once) ending in `pattern: $$MARKi`, which binds the
+# marker only when rule i matched. The first `any` keeps the nodes no rule matches out (most of
+# them); the others try every rule on a node that matched one, so each node comes back once with
+# the marker of every rule that matches it.
+#
+# Rules must not see each other: each rule's metavariables are renamed apart (NAME__CANARYi), and
+# so are its own copies of the utils that bind metavariables; utils that bind none are shared.
+# Constraints (`V: R`) are what ast-grep checks after a match on V's node, in a fresh environment,
+# for the whole combined rule at once, so they cannot stay in it: a branch matches without them,
+# and its match stands only when R matches the node V bound, where it stands in the tree. All of a
+# file's constraint rules run as one more combined search that looks only at those nodes (their
+# kind and `range`; `_passing`). A metavariable a match left unbound is not checked, as in
+# ast-grep. Transforms are written for the whole rule: a rule with one runs on its own.
+
+_TRUE = {"regex": ""}  # matches every node
+_TAGS = itertools.count()
+# A metavariable in a pattern, as ast-grep reads one: `$NAME`, `$$NAME`, `$$$NAME`, the name not
+# running on into lower-case letters (`$Xabc` is no metavariable).
+_PATTERN_META = re.compile(r"\$(?:\$\$?)?[A-Z_][A-Z0-9_]*(?![A-Za-z0-9_])")
+
+
+def _rename_text(text: str, suffix: str) -> str:
+    return _PATTERN_META.sub(lambda m: m.group(0) + suffix, text)
+
+
+def _rename_rule(value, suffix: str, util_names: dict[str, str]):
+    """`value` (a rule or part of one) with every metavariable in its patterns renamed NAME+suffix
+    and the utils in `util_names` referred to by their new names."""
+    if isinstance(value, dict):
+        out = {}
+        for key, sub in value.items():
+            if key == "pattern" and isinstance(sub, str):
+                out[key] = _rename_text(sub, suffix)
+            elif key == "pattern" and isinstance(sub, dict) and isinstance(sub.get("context"), str):
+                out[key] = {**sub, "context": _rename_text(sub["context"], suffix)}
+            elif key == "matches" and isinstance(sub, str):
+                out[key] = util_names.get(sub, sub)
+            else:
+                out[key] = _rename_rule(sub, suffix, util_names)
+        return out
+    if isinstance(value, list):
+        return [_rename_rule(v, suffix, util_names) for v in value]
+    return value
+
+
+def _has_metavariable(value) -> bool:
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if key == "pattern":
+                text = sub.get("context") if isinstance(sub, dict) else sub
+                if isinstance(text, str) and _PATTERN_META.search(text):
+                    return True
+            elif _has_metavariable(sub):
+                return True
+    elif isinstance(value, list):
+        return any(_has_metavariable(v) for v in value)
+    return False
+
+
+def _referenced(value, out: set[str]) -> set[str]:
+    """Names of the utils `value` refers to with `matches:` (directly)."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if key == "matches" and isinstance(sub, str):
+                out.add(sub)
+            else:
+                _referenced(sub, out)
+    elif isinstance(value, list):
+        for v in value:
+            _referenced(v, out)
+    return out
+
+
+def _used_utils(config: dict, utils: dict) -> set[str]:
+    """The utils `config` uses, directly or through other utils."""
+    todo = _referenced({k: v for k, v in config.items() if k != "utils"}, set())
+    used: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in used or name not in utils:
+            continue
+        used.add(name)
+        todo |= _referenced(utils[name], set())
+    return used
+
+
+def _renamed_apart(rule: dict, utils: dict, suffix: str) -> tuple[dict, dict]:
+    """`rule` and the utils it uses, renamed apart: metavariables get `suffix`, and so do the
+    utils that bind metavariables (each user gets its own copy); the others keep their names."""
+    used = {name: utils[name] for name in _used_utils({"rule": rule}, utils)}
+    names = {name: f"{name}{suffix}" for name, body in used.items() if _has_metavariable(body)}
+    out_utils = {names.get(name, name): _rename_rule(body, suffix, names) for name, body in used.items()}
+    return _rename_rule(rule, suffix, names), out_utils
+
+
+def _as_branch(compiled: CompiledRule) -> Branch | None:
+    config = compiled.config
+    if config.get("transform"):
+        return None  # a transform is written for the whole (combined) rule
+    constraints = config.get("constraints") or {}
+    utils = config.get("utils") or {}
+    tag = next(_TAGS)
+    suffix = f"__CANARY{tag}"
+    marker = f"CANARY_MARK{tag}"
+    body, used = _renamed_apart(config["rule"], utils, suffix)
+    checks = []
+    for var, check in constraints.items():
+        check_used = {name: utils[name] for name in _used_utils({"rule": check}, utils)}
+        checks.append((f"{var}{suffix}", check, check_used, json.dumps([check, check_used], sort_keys=True)))
+    fix = compiled.rule.fix
+    if fix is not None:
+        # Renamed the way render_fix reads names (`$Xabc` there is $X followed by "abc").
+        fix = _META.sub(lambda m: m.group(0) + suffix, fix)
+    return Branch(util=f"canary-rule-{tag}", rule={"all": [body, {"pattern": f"$${marker}"}]}, marker=marker,
+                  utils=used, fix=fix, checks=checks)
+
+
+@dataclass
+class Check:
+    """A constraint rule, renamed apart, run over the nodes the rules' metavariables bound."""
+
+    marker: str
+    rule: dict
+    utils: dict
+
+
+@dataclass
+class Combined:
+    """One search that runs several rules (see the comment above)."""
+
+    config: dict
+    branches: list[tuple[CompiledRule, Branch]]
+    checks: dict[str, list[tuple[str, Check]]]  # branch marker -> [(renamed metavariable, its check)]
+
+
+_COMBINED: dict[tuple[int, ...], tuple[Combined | None, list[CompiledRule]]] = {}
+
+
+def combine(rules: list[CompiledRule]) -> tuple[Combined | None, list[CompiledRule]]:
+    """(the combined search, the rules that run on their own); the same rules give the same
+    (remembered) result, as files that mention the same words do."""
+    # Keyed by identity: an entry holds every rule of its key (as a branch or alone), so no id in
+    # it can be reused by another object while the entry lives.
+    key = tuple(id(r) for r in rules)
+    got = _COMBINED.get(key)
+    if got is None:
+        if len(_COMBINED) > 256:
+            _COMBINED.clear()
+        got = _COMBINED[key] = _combine(rules)
+    return got
+
+
+def _combine(rules: list[CompiledRule]) -> tuple[Combined | None, list[CompiledRule]]:
+    branches: list[tuple[CompiledRule, Branch]] = []
+    alone: list[CompiledRule] = []
+    utils: dict = {}
+    for compiled in rules:
+        branch = compiled.branch()
+        # Two rules may name different utils alike: the second one runs on its own.
+        if branch is None or any(utils.get(name, body) != body for name, body in branch.utils.items()):
+            alone.append(compiled)
+            continue
+        utils.update(branch.utils)
+        branches.append((compiled, branch))
+    if len(branches) < 2:
+        return None, list(rules)
+    for _, branch in branches:
+        utils[branch.util] = branch.rule
+    every = [{"matches": b.util} for _, b in branches]
+    rule = {"all": [{"any": every}, *({"any": [one, _TRUE]} for one in every)]}
+    # Constraint rules: one check per distinct rule (with the utils it uses), shared by the rules using it.
+    by_key: dict[str, Check] = {}
+    checks: dict[str, list[tuple[str, Check]]] = {}
+    for _, branch in branches:
+        for var, check, check_utils, key in branch.checks:
+            if key not in by_key:
+                tag = next(_TAGS)
+                body, used = _renamed_apart(check, check_utils, f"__CANARY{tag}")
+                by_key[key] = Check(marker=f"CANARY_MARK{tag}", rule=body, utils=used)
+            checks.setdefault(branch.marker, []).append((var, by_key[key]))
+    return Combined(config={"rule": rule, "utils": utils}, branches=branches, checks=checks), alone
+
+
+def _range_rule(node: SgNode) -> dict:
+    # The kind first: ast-grep then visits only nodes of the wanted kinds.
+    rng = node.range()
+    where = {"range": {"start": {"line": rng.start.line, "column": rng.start.column},
+                       "end": {"line": rng.end.line, "column": rng.end.column}}}
+    return {"kind": node.kind(), **where} if node.is_named() else where
+
+
+def _passing(root: SgNode, wanted: dict[str, tuple[Check, dict]]) -> dict[str, set]:
+    """For each check (by marker): the keys of those of its wanted nodes its rule matches where they
+    stand, found by one search that looks only at those nodes (`range`)."""
+    passed: dict[str, set] = {marker: set() for marker in wanted}
+    pending = list(wanted.items())
+    while pending:
+        utils: dict = {}
+        group, rest = [], []
+        for marker, (check, nodes) in pending:
+            # Checks that name different utils alike go to a search of their own.
+            if any(utils.get(name, body) != body for name, body in check.utils.items()):
+                rest.append((marker, (check, nodes)))
+                continue
+            utils.update(check.utils)
+            group.append((marker, check, nodes))
+            utils[f"canary-check-{marker}"] = {"all": [{"any": [_range_rule(n) for n in nodes.values()]},
+                                                       check.rule, {"pattern": f"$${marker}"}]}
+        every = [{"matches": f"canary-check-{marker}"} for marker, _, _ in group]
+        config = {"rule": {"all": [{"any": every}, *({"any": [one, _TRUE]} for one in every)]}, "utils": utils}
+        for node in root.find_all(config):
+            key = _node_key(node)
+            for marker, _, nodes in group:
+                if key in nodes and node.get_match(marker) is not None:
+                    passed[marker].add(key)
+        pending = rest
+    return passed
+
+
+def _node_key(node: SgNode) -> tuple[int, int, str]:
+    rng = node.range()
+    return rng.start.index, rng.end.index, node.kind()
 
 
 def render_fix(template: str, node: SgNode, source: str) -> str:
@@ -233,25 +535,48 @@ def parse_errors(text: str, language: str) -> int:
     return count
 
 
-def scan(text: str, language: str, rules: list[CompiledRule]) -> list[Match]:
-    """All matches of `rules` in `text`, in source order."""
+def _match(rule: Rule, node: SgNode, text: str, fix: str | None) -> Match:
+    rng = node.range()
+    return Match(
+        rule=rule, start=rng.start.index, end=rng.end.index,
+        line=rng.start.line + 1, column=rng.start.column + 1,
+        end_line=rng.end.line + 1, end_column=rng.end.column + 1,
+        text=node.text(), replacement=render_fix(fix, node, text) if fix is not None else None,
+    )
+
+
+def scan(text: str, language: str, rules: list[CompiledRule], combined: bool = True) -> list[Match]:
+    """All matches of `rules` in `text`, in source order.
+
+    combined=False runs the rules one by one, each with its own search: the reference the
+    combined search is tested against (tests/test_codemods_combined.py)."""
     active = [r for r in rules if r.words is None or any(w in text for w in r.words)]
     if not active:
         return []
     root = SgRoot(text, language).root()
     matches: list[Match] = []
-    for compiled in active:
-        for node in root.find_all(compiled.config):
-            rng = node.range()
-            replacement = None
-            if compiled.rule.fix is not None:
-                replacement = render_fix(compiled.rule.fix, node, text)
-            matches.append(Match(
-                rule=compiled.rule, start=rng.start.index, end=rng.end.index,
-                line=rng.start.line + 1, column=rng.start.column + 1,
-                end_line=rng.end.line + 1, end_column=rng.end.column + 1,
-                text=node.text(), replacement=replacement,
-            ))
+    together, alone = combine(active) if combined else (None, active)
+    if together is not None:
+        hits = []  # (node, rule, branch, [(bound node, check marker)])
+        wanted: dict[str, tuple[Check, dict]] = {}
+        for node in root.find_all(together.config):
+            for compiled, branch in together.branches:
+                if node.get_match(branch.marker) is None:
+                    continue
+                bound = []
+                for var, check in together.checks.get(branch.marker, ()):
+                    got = node.get_match(var)
+                    if got is not None:  # ast-grep skips the constraint of a metavariable left unbound
+                        wanted.setdefault(check.marker, (check, {}))[1][_node_key(got)] = got
+                        bound.append((_node_key(got), check.marker))
+                hits.append((node, compiled, branch, bound))
+        passed = _passing(root, wanted) if wanted else {}
+        for node, compiled, branch, bound in hits:
+            if all(key in passed[marker] for key, marker in bound):
+                matches.append(_match(compiled.rule, node, text, branch.fix))
+    for compiled in alone:
+        for node in root.find_all(compiled.alone() if combined else compiled.config):
+            matches.append(_match(compiled.rule, node, text, compiled.rule.fix))
     matches.sort(key=lambda m: (m.start, m.end, m.rule.id))
     return matches
 

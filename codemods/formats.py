@@ -35,7 +35,53 @@ def render_text(report: LintReport, migration_ref: str) -> str:
 
 
 def render_json(report: LintReport) -> str:
-    return json.dumps(report.to_dict(), indent=2) + "\n"
+    """The report as `json.dumps(report.to_dict(), indent=2)` writes it, byte for byte, without its
+    cost: with an indent, json encodes in pure Python (~2 s for 20 000 findings); each finding is
+    written here from a template, its strings by json's C string encoder."""
+    doc = report.to_dict()
+    findings, doc["findings"] = doc["findings"], []  # the key keeps its place
+    head = json.dumps(doc, indent=2)
+    if not findings:
+        return head + "\n"
+    marker = '\n  "findings": []'
+    at = head.index(marker)
+    body = ",\n".join(_finding_json(f) for f in findings)
+    return head[:at] + '\n  "findings": [\n' + body + "\n  ]" + head[at + len(marker):] + "\n"
+
+
+_str = json.encoder.encode_basestring_ascii  # what json.dumps uses with its default ensure_ascii
+_EMPTY = {list: "[]", dict: "{}"}
+
+
+def _scalar(value) -> str:
+    if isinstance(value, str):
+        return _str(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool) or not isinstance(value, int):
+        return json.dumps(value)
+    return int.__repr__(value)
+
+
+def _finding_json(f: dict) -> str:
+    """One finding (a to_dict) at the depth the report holds it (4 spaces), as json.dumps(indent=2)."""
+    lines = []
+    for key, value in f.items():
+        if key == "fix" and value is not None:
+            fix = []
+            for fkey, fvalue in value.items():
+                if isinstance(fvalue, (list, dict)):
+                    text = json.dumps(fvalue, indent=2).replace("\n", "\n        ") if fvalue else _EMPTY[type(fvalue)]
+                else:
+                    text = _scalar(fvalue)
+                fix.append(f"        {_str(fkey)}: {text}")
+            lines.append(f'      "fix": {{\n' + ",\n".join(fix) + "\n      }")
+        elif isinstance(value, (list, dict)):
+            lines.append(f"      {_str(key)}: " + (json.dumps(value, indent=2).replace("\n", "\n      ")
+                                                   if value else _EMPTY[type(value)]))
+        else:
+            lines.append(f"      {_str(key)}: {_scalar(value)}")
+    return "    {\n" + ",\n".join(lines) + "\n    }"
 
 
 def render_sarif(report: LintReport, rules: list, base: str | None = ".") -> str:

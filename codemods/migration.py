@@ -13,13 +13,13 @@ import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jsonschema
-import yaml
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 
 from canary.kernel.errors import UserError
+
+if TYPE_CHECKING:
+    import yaml
 
 from canary.codemods.languages import canonical
 
@@ -130,6 +130,9 @@ class Migration:
 
     def applies_to(self, core_version: str) -> bool:
         """Whether this migration concerns a connector running on `core_version`."""
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.version import InvalidVersion, Version
+
         try:
             return SpecifierSet(self.core).contains(Version(core_version), prereleases=True)
         except (InvalidSpecifier, InvalidVersion):
@@ -156,13 +159,25 @@ class Migration:
         return out
 
 
-def _yaml_line(text: str, path: list) -> tuple[int | None, int | None]:
-    """1-based line/column of the node at `path` (keys and indices) in a YAML text."""
+# libyaml when the build has it: the pure-Python composer takes seconds on a 200-rule file.
+# (yaml is imported in the functions that parse: a lint run with a cached migration never does.)
+def _compose(text: str, pure: bool = False) -> tuple[yaml.Node | None, object]:
+    """The node tree (for line numbers) and the data of a YAML text, from one parse."""
+    import yaml
+
+    loader = yaml.SafeLoader(text) if pure else getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None, None
-    best = node
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
+def _yaml_line(root: yaml.Node | None, path: list) -> tuple[int | None, int | None]:
+    """1-based line/column of the node at `path` (keys and indices) in a composed YAML document."""
+    import yaml
+
+    node = best = root
     for part in path:
         nxt = None
         if isinstance(node, yaml.MappingNode):
@@ -182,10 +197,31 @@ def _yaml_line(text: str, path: list) -> tuple[int | None, int | None]:
     return best.start_mark.line + 1, best.start_mark.column + 1
 
 
+def validate(data: dict, root: yaml.Node | None, source: str) -> None:
+    """The first schema error as a UserError at its file:line:column (jsonschema imported only here:
+    a cached migration never needs it)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema("migration.schema.json"))
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        path = list(err.absolute_path)
+        line, col = _yaml_line(root, path)
+        raise UserError(err.message, file=source, line=line, column=col,
+                        key=".".join(str(p) for p in path) or None)
+
+
 def parse_migration(text: str, source: str) -> Migration:
     """Validate a migration document against the schema and build the dataclasses."""
+    import yaml
+
     try:
-        data = yaml.safe_load(text)
+        try:
+            root, data = _compose(text)
+        except yaml.YAMLError:
+            # Say it in the pure-Python parser's words (libyaml's differ), as before.
+            root, data = _compose(text, pure=True)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise UserError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=source,
@@ -193,19 +229,12 @@ def parse_migration(text: str, source: str) -> Migration:
                         column=mark.column + 1 if mark else None) from None
     if not isinstance(data, dict):
         raise UserError("a migration must be a YAML mapping", file=source, line=1)
-    validator = jsonschema.Draft202012Validator(load_schema("migration.schema.json"))
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
-        path = list(err.absolute_path)
-        line, col = _yaml_line(text, path)
-        raise UserError(err.message, file=source, line=line, column=col,
-                        key=".".join(str(p) for p in path) or None)
+    validate(data, root, source)
     seen: set[str] = set()
     rules = []
     for idx, raw in enumerate(data.get("rules") or []):
         if raw["id"] in seen:
-            line, col = _yaml_line(text, ["rules", idx, "id"])
+            line, col = _yaml_line(root, ["rules", idx, "id"])
             raise UserError(f"duplicate rule id {raw['id']!r}", file=source, line=line, column=col,
                             key=f"rules.{idx}.id")
         seen.add(raw["id"])
@@ -217,10 +246,10 @@ def parse_migration(text: str, source: str) -> Migration:
             rule=raw["rule"], severity=raw.get("severity", "error"), note=raw.get("note", ""), fix=fix,
             constraints=raw.get("constraints") or {}, utils=raw.get("utils") or {},
             transform=raw.get("transform") or {}, metadata=raw.get("metadata") or {},
-            line=_yaml_line(text, ["rules", idx, "rule"])[0], imports=list(raw.get("imports") or []),
+            line=_yaml_line(root, ["rules", idx, "rule"])[0], imports=list(raw.get("imports") or []),
         ))
     for idx, entry in enumerate(data.get("renames") or []):
-        line, col = _yaml_line(text, ["renames", idx])
+        line, col = _yaml_line(root, ["renames", idx])
         lang = canonical(entry["language"])
         lang = "typescript" if lang in ("javascript", "tsx") else lang
         try:
@@ -243,7 +272,7 @@ def parse_migration(text: str, source: str) -> Migration:
     config = []
     for idx, raw in enumerate(data.get("config") or []):
         if raw["id"] in seen:
-            line, col = _yaml_line(text, ["config", idx, "id"])
+            line, col = _yaml_line(root, ["config", idx, "id"])
             raise UserError(f"duplicate rule id {raw['id']!r}", file=source, line=line, column=col,
                             key=f"config.{idx}.id")
         seen.add(raw["id"])
@@ -252,10 +281,12 @@ def parse_migration(text: str, source: str) -> Migration:
             format=raw.get("format"), severity=raw.get("severity", "error"), message=raw.get("message", ""),
             note=raw.get("note", ""), metadata=raw.get("metadata") or {},
         ))
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only when parsing, not from the cache
+
     try:
         SpecifierSet(data["core"])
     except InvalidSpecifier:
-        line, col = _yaml_line(text, ["core"])
+        line, col = _yaml_line(root, ["core"])
         raise UserError(f"core range {data['core']!r} is not a version specifier (e.g. '>=1.6.5,<2')",
                         file=source, line=line, column=col, key="core") from None
     return Migration(
@@ -285,12 +316,13 @@ def load_migration(ref: str) -> Migration:
     return parse_migration(path.read_text(encoding="utf-8"), ref)
 
 
-class _PlainDumper(yaml.SafeDumper):
-    # Shared lists would be written as &anchors / *aliases: legal, but unreadable in a review.
-    def ignore_aliases(self, data) -> bool:
-        return True
-
-
 def dump_migration(migration: Migration) -> str:
     """YAML text of a migration, in the file format parse_migration reads."""
-    return yaml.dump(migration.to_dict(), Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=100)
+    import yaml
+
+    class PlainDumper(yaml.SafeDumper):
+        # Shared lists would be written as &anchors / *aliases: legal, but unreadable in a review.
+        def ignore_aliases(self, data) -> bool:
+            return True
+
+    return yaml.dump(migration.to_dict(), Dumper=PlainDumper, sort_keys=False, allow_unicode=True, width=100)

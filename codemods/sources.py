@@ -14,7 +14,6 @@ import json
 import os
 import posixpath
 import re
-import tarfile
 from pathlib import Path
 
 from canary.kernel.errors import UserError
@@ -89,6 +88,8 @@ def extract_sourcemap_sources(package_dir: str, out_dir: str) -> list[str]:
 
 def unpack_tarball(tgz: str, out_dir: str) -> str:
     """Extract an npm tarball without path traversal; returns the package directory."""
+    import tarfile  # only for a tarball
+
     try:
         with tarfile.open(tgz, "r:*") as tar:
             members = []
