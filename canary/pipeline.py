@@ -55,11 +55,12 @@ class RunState:
     request: RunRequest
     announce: Callable[[list[str]], object]
     home: Home = field(default_factory=Home.default)
-    matrix: Matrix | None = None
+    # Set by step_plan and step_execute; reading them earlier is an AttributeError, not a None.
+    matrix: Matrix = field(init=False)
     planned: list[Cell] = field(default_factory=list)  # the whole matrix
     cells: list[Cell] = field(default_factory=list)  # the selection this run executes
     unjudged: list[Cell] = field(default_factory=list)  # candidates whose baseline is not selected
-    outcome: RunOutcome | None = None
+    outcome: RunOutcome = field(init=False)
     results: dict[str, CellResult] = field(default_factory=dict)
     diff_file: Path | None = None
     step_diffs: dict[tuple[str, str], Path] = field(default_factory=dict)  # (old, new) -> <run>/compat/old..new.json
@@ -70,7 +71,6 @@ class RunState:
 
     @property
     def run(self) -> RunDir:
-        assert self.outcome is not None, "the execute step has not run"
         return self.outcome.run
 
     @property

@@ -75,7 +75,7 @@ def _finding_json(f: dict) -> str:
                 else:
                     text = _scalar(fvalue)
                 fix.append(f"        {_str(fkey)}: {text}")
-            lines.append(f'      "fix": {{\n' + ",\n".join(fix) + "\n      }")
+            lines.append('      "fix": {\n' + ",\n".join(fix) + "\n      }")
         elif isinstance(value, (list, dict)):
             lines.append(f"      {_str(key)}: " + (json.dumps(value, indent=2).replace("\n", "\n      ")
                                                    if value else _EMPTY[type(value)]))

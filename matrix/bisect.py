@@ -20,11 +20,12 @@ The result is `<run>/bisect.json` (schema `canary/bisect/v1`, matrix/schemas/bis
 from __future__ import annotations
 
 import json
+from typing import Any
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from canary.kernel.atomic import write_bytes_atomic
 from canary.kernel.errors import UserError
@@ -95,10 +96,10 @@ def _order(matrix: Matrix, specs: list[CoreSpec], home: Home) -> list[CoreSpec]:
     """Core versions in release order: the ecosystem's version order, commit order for one git
     repository (by the number of ancestors), else the matrix's own order."""
     if all(s.kind == "registry" for s in specs):
-        return sorted(specs, key=lambda s: version_key(matrix.core.ecosystem, s.version))
+        return sorted(specs, key=lambda s: version_key(matrix.core.ecosystem, s.version or ""))
     if all(s.kind == "git" for s in specs) and len({s.url for s in specs}) == 1:
-        repo = gitsrc.mirror(home.mirrors, specs[0].url)
-        return sorted(specs, key=lambda s: int(repo.git.rev_list("--count", gitsrc.resolve(repo, s.ref) or s.ref)))
+        repo = gitsrc.mirror(home.mirrors, specs[0].url or "")
+        return sorted(specs, key=lambda s: int(repo.git.rev_list("--count", gitsrc.resolve(repo, s.ref or "") or s.ref)))
     return specs
 
 
@@ -135,13 +136,13 @@ def between(matrix: Matrix, good: CoreSpec, bad: CoreSpec, home: Home) -> tuple[
     core = matrix.core
     if good.kind == bad.kind == "registry":
         eco = core.ecosystem
-        lo, hi = version_key(eco, good.version), version_key(eco, bad.version)
+        lo, hi = version_key(eco, good.version or ""), version_key(eco, bad.version or "")
         published = available_versions(eco, core.name, core.index)
         inside = sorted((v for v in set(published) if lo < version_key(eco, v) < hi), key=lambda v: version_key(eco, v))
         return eco, [CoreSpec(label=v, kind="registry", version=v) for v in inside]
     if good.kind == bad.kind == "git" and good.url == bad.url and good.subdir == bad.subdir:
-        repo = gitsrc.mirror(home.mirrors, bad.url)
-        g, b = gitsrc.resolve(repo, good.ref), gitsrc.resolve(repo, bad.ref)
+        repo = gitsrc.mirror(home.mirrors, bad.url or "")
+        g, b = gitsrc.resolve(repo, good.ref or ""), gitsrc.resolve(repo, bad.ref or "")
         if g is None or b is None:
             raise UserError(f"git: {good.ref if g is None else bad.ref!r} does not exist in {bad.url}")
         commits = repo.git.rev_list("--first-parent", "--reverse", f"{g}..{b}").split()
@@ -291,10 +292,10 @@ def write(run: RunDir, searches: list[Search]) -> Path:
     path = run.path / FILE
     doc = read_json(path) if path.exists() else {"schema": SCHEMA, "searches": []}
 
-    def key(s: dict) -> tuple:  # one search per step: its versions in between name it
+    def key(s: Any) -> tuple:  # one search per step: its versions in between name it
         return s["connector"], s["ref"], tuple(s["between"]) or s["first_bad"]
 
-    fresh = {key(s.to_dict()) for s in searches}
+    fresh = {key(dict(s.to_dict())) for s in searches}
     kept = [s for s in doc.get("searches", []) if key(s) not in fresh]
     doc = {"schema": SCHEMA, "searches": kept + [s.to_dict() for s in searches]}
     write_json_atomic(path, doc)

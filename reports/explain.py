@@ -113,9 +113,7 @@ def signature(log_text: str, result: CellResult | None = None, reason: str = "",
 
 # ---------------------------------------------------------------- words of a failure and a symbol
 
-_STOP = frozenset("""a an and are as at be by can cannot could does error errors exception expected fail failed
-failure false file for found from get has have in is it line missing must no none not null object of on or
-property read set should than that the this to true type undefined value was with""".split())
+_STOP = frozenset(["a", "an", "and", "are", "as", "at", "be", "by", "can", "cannot", "could", "does", "error", "errors", "exception", "expected", "fail", "failed", "failure", "false", "file", "for", "found", "from", "get", "has", "have", "in", "is", "it", "line", "missing", "must", "no", "none", "not", "null", "object", "of", "on", "or", "property", "read", "set", "should", "than", "that", "the", "this", "to", "true", "type", "undefined", "value", "was", "with"])
 
 
 def words(text: str) -> set[str]:

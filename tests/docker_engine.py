@@ -91,7 +91,7 @@ def start() -> Engine:
     host = f"unix://{ENGINE_DIR / 'docker.sock'}"
     last = ""
     for driver in ("overlay2", "vfs"):
-        log = open(ENGINE_DIR / f"dockerd-{driver}.log", "w")
+        log = open(ENGINE_DIR / f"dockerd-{driver}.log", "w")  # noqa: SIM115 (dockerd writes to it after we return)
         proc = subprocess.Popen(
             ["dockerd", "--iptables=false", "--ip-masq=false", "--bridge=none", f"--storage-driver={driver}",
              "--data-root", str(ENGINE_DIR / f"data-{driver}"), "--exec-root", str(ENGINE_DIR / "exec"),

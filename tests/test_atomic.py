@@ -110,7 +110,7 @@ def test_writing_to_a_device_or_fifo_writes_through_and_never_replaces_it(tmp_pa
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     got: list[bytes] = []
-    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
     reader.start()
     write_text_atomic(fifo, "through the pipe\n")
     reader.join(10)

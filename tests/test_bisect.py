@@ -124,7 +124,7 @@ def test_bisect_json_validates_against_its_schema(bisect_run):
 
 @pytest.mark.slow
 def test_the_compat_diff_of_the_found_step_names_the_rename(bisect_run):
-    eco, run = bisect_run["eco"], bisect_run["run"]
+    run = bisect_run["run"]
     s = _searches(run)["alpha"]
     from canary.matrix.steps import step_diff_path
 

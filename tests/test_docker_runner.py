@@ -308,7 +308,7 @@ def test_runner_registry_knows_each_pair_and_refuses_the_rest():
 
     for where, eco, name in (("local", "pypi", "python"), ("local", "npm", "node"), ("docker", "pypi", "docker")):
         runner = runners.select(where, eco)
-        assert runner.NAME == name
+        assert name == runner.NAME
         assert callable(runner.prepare) and callable(runner.identity) and callable(runner.reap)
     for where, eco in (("docker", "npm"), ("podman", "pypi"), ("local", "cargo")):
         with pytest.raises(UserError, match="no runner for"):

@@ -21,9 +21,17 @@ Every runner fits `Runner`:
 from __future__ import annotations
 
 import importlib
-from typing import Protocol
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
 from canary.kernel.errors import UserError
+
+if TYPE_CHECKING:  # the context imports the model, which must not import the runners at run time
+    from canary.matrix.context import CellContext
+    from canary.matrix.model import Connector, Matrix
+
+__all__ = ["RUNNERS", "WHERE", "Runner", "select", "for_connector", "describe", "reap_left_behind"]
 
 # (where, ecosystem) -> module; each module has NAME and prepare(cx), docker's also identity/reap.
 RUNNERS = {
@@ -37,28 +45,28 @@ WHERE = ("local", "docker")
 class Runner(Protocol):
     NAME: str  # recorded in every cell result (`runner`)
 
-    def prepare(self, cx) -> None: ...
+    def prepare(self, cx: CellContext) -> None: ...
 
-    def identity(self, cx) -> dict: ...
+    def identity(self, cx: CellContext) -> dict[str, object]: ...
 
-    def reap(self, store_root, own_run, required: bool = False) -> int: ...
+    def reap(self, store_root: Path, own_run: Path | None, required: bool = False) -> int: ...
 
 
 class _Local:
     """A local runner module (python.py, node.py) seen through the protocol: commands run here,
     nothing to add to the cache key, nothing outside the process table to reap."""
 
-    def __init__(self, module) -> None:
+    def __init__(self, module: ModuleType) -> None:
         self.module = module
-        self.NAME = module.NAME
+        self.NAME: str = module.NAME
 
-    def prepare(self, cx) -> None:
+    def prepare(self, cx: CellContext) -> None:
         self.module.prepare(cx)
 
-    def identity(self, cx) -> dict:
+    def identity(self, cx: CellContext) -> dict[str, object]:
         return {}
 
-    def reap(self, store_root, own_run, required: bool = False) -> int:
+    def reap(self, store_root: Path, own_run: Path | None, required: bool = False) -> int:
         return 0
 
 
@@ -72,15 +80,16 @@ def select(where: str, ecosystem: str) -> Runner:
         raise UserError(f"no runner for runner={key[0]!r} and ecosystem={key[1]!r}", hint=f"known: {known}")
     if key not in _selected:
         module = importlib.import_module(RUNNERS[key])
-        _selected[key] = module.runner_for(ecosystem) if where == "docker" else _Local(module)
+        runner: Runner = module.runner_for(ecosystem) if where == "docker" else _Local(module)
+        _selected[key] = runner
     return _selected[key]
 
 
-def for_connector(matrix, connector) -> Runner:
+def for_connector(matrix: Matrix, connector: Connector) -> Runner:
     return select(matrix.runner_of(connector), matrix.core.ecosystem)
 
 
-def describe(matrix, connector) -> str:
+def describe(matrix: Matrix, connector: Connector) -> str:
     """Where a connector's cells run, for plans: `local`, or `docker <image>`."""
     where = matrix.runner_of(connector)
     select(where, matrix.core.ecosystem)  # a pair no runner serves is an error in the plan already
@@ -89,17 +98,11 @@ def describe(matrix, connector) -> str:
     from canary.matrix.runners.docker import DEFAULT_IMAGES
 
     eco = matrix.core.ecosystem
-    return f"docker {connector.image or matrix.settings.docker.images.get(eco) or DEFAULT_IMAGES.get(eco, '?')}"
+    image: str = connector.image or matrix.settings.docker.images.get(eco) or DEFAULT_IMAGES.get(eco, "?")
+    return f"docker {image}"
 
 
-def for_ecosystem(ecosystem: str):
-    """The local runner module of an ecosystem (kept for callers that want it directly)."""
-    if ("local", ecosystem) not in RUNNERS:
-        raise UserError(f"no runner for ecosystem {ecosystem!r}", hint="known: pypi, npm")
-    return importlib.import_module(RUNNERS[("local", ecosystem)])
-
-
-def reap_left_behind(matrix, store_root, own_run) -> int:
+def reap_left_behind(matrix: Matrix, store_root: Path, own_run: Path | None) -> int:
     """Let each runner the matrix uses remove what dead runs left outside the process table.
 
     A runner every connector needs must be usable: when it is not (the docker engine is

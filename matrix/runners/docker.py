@@ -198,9 +198,9 @@ class ContainerCommands:
                        LABEL_RUN_PATH: str(cx.run_path or ""), LABEL_CELL_DIR: str(cx.cell_dir)}
 
     def mount(self, path: Path) -> None:
-        path = str(Path(path).resolve())
-        if not any(path == m or path.startswith(m + os.sep) for m in self.mounts):
-            self.mounts.append(path)
+        where = str(Path(path).resolve())
+        if not any(where == m or where.startswith(m + os.sep) for m in self.mounts):
+            self.mounts.append(where)
 
     def __call__(self, phase: str, argv: list[str], *, cwd: str, env: dict, timeout: float, log, secrets=(),
                  tail_lines: int = 60, token: str = "") -> Outcome:
