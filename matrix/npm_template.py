@@ -187,13 +187,16 @@ def templates(base: Path) -> list[Template]:
 
 
 def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
-    """The first template under `base` that fits, else a new one made by `build(directory)`
-    (the per-cell install, run in a directory of its own). Returns the template and a note.
+    """The first template under `base` that fits, else a new one made by `build(directory, start)`:
+    the per-cell install, run in a directory of its own, on top of a full copy of the first
+    template when there is one (`start`; npm then fetches and unpacks only what moved), else
+    from nothing. Returns the template and a note.
     One process at a time per connector ref: a second cell waits for the first one's install."""
     base.mkdir(parents=True, exist_ok=True)
     with exclusive(base / ".lock"):
         reasons = []
-        for t in templates(base):
+        existing = templates(base)
+        for t in existing:
             why = misfit(t.path, swaps, t.dependents)
             if why is None:
                 return t, f"template built with core {t.core_version}"
@@ -201,7 +204,7 @@ def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
         core = next(s for s in swaps if s.every_copy)
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=base))
         try:
-            build(tmp)
+            build(tmp, existing[0].path if existing else None)
             dependents = root_dependents(tmp, [s.name for s in swaps if not s.every_copy])
             if copy_mode() == "hardlink":
                 _read_only(tmp / "node_modules")
@@ -214,7 +217,8 @@ def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        note = "new template" + (f" (none fits: {'; '.join(reasons)})" if reasons else "")
+        note = "new template" + (f" from the one built with core {existing[0].core_version}"
+                                 f" (none fits: {'; '.join(reasons)})" if existing else "")
         return Template(final, core.version, dependents), note
 
 
@@ -260,6 +264,8 @@ def _can_reflink() -> bool:
 
 def copy_argv(src: Path, dest: Path, mode: str) -> list[str]:
     flag = {"reflink": ["-a", "--reflink=always"], "hardlink": ["-al"], "copy": ["-a"]}[mode]
+    # npm rewrites files of the tree it installs into (bin targets' modes, its hidden lockfile):
+    # a template built on top of another one starts from a full copy, never from links.
     return ["cp", *flag, str(src), str(dest)]
 
 

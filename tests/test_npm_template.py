@@ -109,7 +109,16 @@ def test_a_core_whose_dependencies_the_template_lacks_gets_its_own_template(two_
     third = cell(fake_registry_env, tmp_path, "cell-11", "1.1.0", rec)
     assert rec.npm_installs() == 2
     assert "needs @canary-fake/util ^1.0.0: not in the template" in third.installed_via
+    assert "new template from the one built with core 2.0.0" in third.installed_via
+    # ... installed on top of a full copy of the first template (npm adds only what moved),
+    # which stays as it was.
+    last_install = max(i for i, a in enumerate(rec.argvs) if a[:2] == ["npm", "install"])
+    assert rec.argvs[last_install - 1][:2] == ["cp", "-a"]
     assert load_in_cell(third.install_dir, PLUGIN, ["VERSION"]) == {"VERSION": "1.1.0"}
+    assert load_in_cell(third.install_dir, "@canary-fake/util", ["UTIL"]) == {"UTIL": 1}
+    first_template = next(t for t in npm_template.templates(tmp_path / "templates") if t.core_version == "2.0.0")
+    assert load_in_cell(first_template.path, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}
+    assert not (first_template.path / "node_modules" / "@canary-fake" / "util").exists()
     assert sorted(t.core_version for t in npm_template.templates(tmp_path / "templates")) == ["1.1.0", "2.0.0"]
     # ... and the next cell takes the first template that fits, not a third install.
     cell(fake_registry_env, tmp_path, "cell-1b", "1.0.0", rec)

@@ -186,14 +186,16 @@ def prepare_node_cell(cell_dir: Path, connector: str, connector_tgz: Path, core:
         swaps = [npm_template.swap_for(core, core_tgz, every_copy=True)]
         swaps += [npm_template.swap_for(name, tgz, every_copy=False) for name, tgz in companion_tgzs]
 
-        def build(directory: Path) -> None:
+        def build(directory: Path, start: Path | None) -> None:
+            if start is not None:  # npm install on top of a full copy: only what moved is fetched and unpacked
+                npm_template.copy_template(start, directory, run, mode="copy")
             _npm_install(directory, manifest, [install_argv(npm_cache)], run)
 
         template, via = npm_template.choose(Path(templates), swaps, build)
         npm_template.copy_template(template.path, cell_dir, run)
         write_json_atomic(cell_dir / "package.json", manifest)
         npm_template.swap_in(cell_dir, swaps, connector, run)
-        via = f"{via}, {npm_template.copy_mode()} copy, core and companions swapped"
+        via = f"{via}; copied ({npm_template.copy_mode()}), core and companions swapped"
     else:
         # The connector's own install commands replace the default one; they run in the
         # cell next to the generated package.json, so its overrides still force the core.
