@@ -173,6 +173,11 @@ class Template:
     path: Path  # an install directory: package.json, node_modules/
     core_version: str
     dependents: dict[str, list[str]]
+    built_from: dict[str, str] = None  # package -> the tarball npm installed it from
+
+    def same_packages(self, swaps: list[Swap]) -> bool:
+        """Built from the very tarballs the cell swaps in: the template is the cell's own install."""
+        return bool(self.built_from) and all(self.built_from.get(s.name) == s.tgz.name for s in swaps)
 
 
 def templates(base: Path) -> list[Template]:
@@ -182,7 +187,8 @@ def templates(base: Path) -> list[Template]:
             doc = json.loads(mark.read_text())
         except (OSError, ValueError):
             continue
-        found.append(Template(mark.parent, doc.get("core_version", ""), doc.get("dependents", {})))
+        found.append(Template(mark.parent, doc.get("core_version", ""), doc.get("dependents", {}),
+                              doc.get("built_from", {})))
     return found
 
 
@@ -197,6 +203,8 @@ def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
         reasons = []
         existing = templates(base)
         for t in existing:
+            if t.same_packages(swaps):
+                return t, f"template built with core {t.core_version} (these very tarballs)"
             why = misfit(t.path, swaps, t.dependents)
             if why is None:
                 return t, f"template built with core {t.core_version}"
@@ -208,18 +216,21 @@ def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
             dependents = root_dependents(tmp, [s.name for s in swaps if not s.every_copy])
             if copy_mode() == "hardlink":
                 _read_only(tmp / "node_modules")
+            built_from = {s.name: s.tgz.name for s in swaps}
             write_json_atomic(tmp / MARK, {"core_version": core.version, "core_tgz": core.tgz.name,
-                                            "dependents": dependents})
+                                            "dependents": dependents, "built_from": built_from})
             final = base / f"{core.version}-{value_sha256(str(core.tgz))[:8]}"
-            if final.exists():
-                shutil.rmtree(final)
+            n = 1
+            while final.exists():  # never replace a template: another cell may be copying it
+                final = base / f"{core.version}-{value_sha256(str(core.tgz))[:8]}-{n}"
+                n += 1
             tmp.rename(final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         note = "new template" + (f" from the one built with core {existing[0].core_version}"
                                  f" (none fits: {'; '.join(reasons)})" if existing else "")
-        return Template(final, core.version, dependents), note
+        return Template(final, core.version, dependents, built_from), note
 
 
 def _read_only(modules: Path) -> None:

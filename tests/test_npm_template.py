@@ -153,3 +153,14 @@ def test_per_cell_switch_keeps_the_old_path(fake_registry_env, tmp_path, monkeyp
     # prepare() reads the switch; at this level "no templates" is the per-cell path itself.
     one = cell(fake_registry_env, tmp_path, "a", "1.0.0", rec, templates=None)
     assert rec.npm_installs() == 1 and one.installed_via == "npm install in the cell"
+
+
+def test_a_cell_with_the_templates_own_tarballs_is_a_plain_copy(two_cells, fake_registry_env, tmp_path):
+    # The baseline again (a --no-cache re-run): the template is its install; no new template, no
+    # swap (which would drop what npm nested under the companion for it).
+    _, _, template, rec = two_cells
+    again = cell(fake_registry_env, tmp_path, "cell-2b", "2.0.0", rec)
+    assert rec.npm_installs() == 1 and "these very tarballs" in again.installed_via
+    assert not any(a[0] == "tar" for a in rec.argvs[-3:])
+    assert [t.path for t in npm_template.templates(tmp_path / "templates")] == [template.path]
+    assert load_in_cell(again.install_dir, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}

@@ -194,8 +194,11 @@ def prepare_node_cell(cell_dir: Path, connector: str, connector_tgz: Path, core:
         template, via = npm_template.choose(Path(templates), swaps, build)
         npm_template.copy_template(template.path, cell_dir, run)
         write_json_atomic(cell_dir / "package.json", manifest)
-        npm_template.swap_in(cell_dir, swaps, connector, run)
-        via = f"{via}; copied ({npm_template.copy_mode()}), core and companions swapped"
+        # A template built from the cell's own tarballs is its install as npm made it: nothing to swap
+        # (a swap would drop the companion's nested dependencies, which npm placed for it).
+        same = template.same_packages(swaps)
+        npm_template.swap_in(cell_dir, [] if same else swaps, connector, run)
+        via = f"{via}; copied ({npm_template.copy_mode()})" + ("" if same else ", core and companions swapped")
     else:
         # The connector's own install commands replace the default one; they run in the
         # cell next to the generated package.json, so its overrides still force the core.
