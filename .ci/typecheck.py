@@ -25,7 +25,9 @@ PARTS = {"matrix": "matrix", "compat": "compat", "codemods": "codemods", "report
 # Modules mypy checks strictly (also listed in pyproject [[tool.mypy.overrides]]).
 STRICT = ["canary.kernel", "canary.matrix.runners"]  # a package (and its modules) or one module
 # Errors allowed outside the strict modules; lower it as they are fixed, never raise it without a reason.
-MYPY_BUDGET = 229
+# 229 when the budget was set; 236 after the bisect, docker, explain and speed branches landed (their
+# new modules, measured at the merge); lower it as errors are fixed.
+MYPY_BUDGET = 236
 
 
 def build_tree() -> Path:

@@ -1,4 +1,4 @@
-"""`canary run` as explicit steps: plan -> execute -> judge -> bisect -> diff -> report -> explain.
+"""`canary run` as explicit steps: plan -> start diff -> execute -> judge -> bisect -> diff -> report -> explain.
 
 Each step reads and fills one `RunState`; `run_pipeline` calls them in order, and the command line
 (canary.cli_run) only turns arguments into a `RunRequest` and prints what `announce` is given.
@@ -10,6 +10,7 @@ codemods). To add a step: write `def step_x(state) -> None`, add it to `STEPS` i
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable
@@ -62,6 +63,7 @@ class RunState:
     unjudged: list[Cell] = field(default_factory=list)  # candidates whose baseline is not selected
     outcome: RunOutcome = field(init=False)
     results: dict[str, CellResult] = field(default_factory=dict)
+    diff_job: DiffJob | None = None  # the compat diff, computed while the cells run
     diff_file: Path | None = None
     step_diffs: dict[tuple[str, str], Path] = field(default_factory=dict)  # (old, new) -> <run>/compat/old..new.json
     explanation: object | None = None  # canary.reports.explain.Explanation
@@ -144,13 +146,24 @@ def step_judge(state: RunState) -> None:
         state.exit_code = summary.exit_code
 
 
-def step_diff(state: RunState) -> None:
-    """The compat diff baseline -> newest candidate (advisory). A run of some cells (a CI shard)
-    leaves it to `canary merge`: computed once, not per job."""
+def step_start_diff(state: RunState) -> None:
+    """Start the compat diff baseline -> newest candidate (advisory) while the cells run: it needs
+    no cell's result, and it fetches through the cells' artifact cache (each tarball once, under
+    its lock). A run of some cells (a CI shard) leaves it to `canary merge`: once, not per job."""
     if not state.matrix.compat.get("diff") or state.request.cells:
         return
+    labels = sorted({c.core.label for c in state.cells if c.role == "candidate"})
+    state.diff_job = DiffJob(state.matrix, labels)
+
+
+def step_diff(state: RunState) -> None:
+    """Wait for the compat diff started before the cells and write it into the run; then the diff of
+    each step where a regression first appears (`<run>/compat/<old>..<new>.json`)."""
+    if state.diff_job is None:
+        return
     with step("compat diff: baseline -> newest candidate", state.step_mode):
-        state.diff_file = compat_diff(state.matrix, state.outcome.record.candidates, state.run.path)
+        doc = state.diff_job.result()
+        state.diff_file = write_compat_diff(doc, state.run.path) if doc is not None else None
     pairs = regression_steps(state)
     if pairs:
         with step(f"compat diff of {len(pairs)} step(s) where a regression first appears", state.step_mode):
@@ -225,8 +238,9 @@ def step_report(state: RunState) -> None:
     state.announce([f"report: {state.report_dir}"])
 
 
-STEPS: tuple[Callable[[RunState], None], ...] = (step_plan, step_execute, step_judge, step_bisect, step_diff,
-                                                 step_report, step_explain)
+STEPS: tuple[Callable[[RunState], None], ...] = (
+    step_plan, step_start_diff, step_execute, step_judge, step_bisect, step_diff, step_report, step_explain,
+)
 
 
 def run_pipeline(request: RunRequest, announce: Callable[[list[str]], object] = lambda lines: None) -> RunState:
@@ -270,25 +284,72 @@ def candidates_without_baseline(planned: list, selected: list) -> list:
             and baselines.get((c.connector, c.ref)) not in (None, *chosen)]
 
 
-def compat_diff(matrix, candidate_labels: list[str], run_path: Path) -> Path | None:
-    """Baseline core against the newest candidate, for the report. Advisory: never fails the run.
+class DiffJob:
+    """The compat diff in a thread of its own, or, when it needs the process environment changed
+    (a PyPI matrix's own index as PIP_* variables, which cells starting meanwhile would inherit),
+    computed when its result is asked for. A daemon thread: an interrupted run does not wait for it."""
 
-    `canary run` calls it for a whole run, `canary merge` once for the gathered CI jobs."""
+    def __init__(self, matrix: Matrix, candidate_labels: list[str]) -> None:
+        self._compute = lambda: compute_compat_diff(matrix, candidate_labels)
+        self._done = threading.Event()
+        self._doc: dict | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if not _diff_environ(matrix):
+            self._thread = threading.Thread(target=self._run, name="canary-compat-diff", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._doc = self._compute()
+        except BaseException as exc:  # handed to the caller of result(), as if it had run there
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> dict | None:
+        if self._thread is None:
+            self._run()
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._doc
+
+
+def _diff_environ(matrix: Matrix) -> dict[str, str]:
+    from canary.matrix.registry import pip_index_env
+
+    # The matrix's own index (find-links, no-index) for the sides pip fetches.
+    return pip_index_env(matrix.core.index) if matrix.core.ecosystem == "pypi" else {}
+
+
+def compute_compat_diff(matrix: Matrix, candidate_labels: list[str]) -> dict | None:
+    """Baseline core against the newest candidate, for the report (a canary/compat-diff/v1
+    document). Advisory: a failure is a warning and None, never a failed run."""
     from canary.compat_steps import compare_cores
     from canary.matrix.coresides import newest_candidate
     from canary.matrix.plan import resolve_core_versions
-    from canary.kernel.atomic import write_json_atomic
 
     specs, baseline = resolve_core_versions(matrix)
     candidate = newest_candidate(matrix, candidate_labels, specs)
     if candidate is None:
         return None
-    doc = compare_cores(matrix, baseline, candidate)
-    if doc is None:
-        return None
+    return compare_cores(matrix, baseline, candidate)
+
+
+def write_compat_diff(doc: dict, run_path: Path) -> Path:
+    from canary.kernel.atomic import write_json_atomic
+
     path = run_path / "compat-diff.json"
     write_json_atomic(path, doc)
     return path
+
+
+def compat_diff(matrix, candidate_labels: list[str], run_path: Path) -> Path | None:
+    """The compat diff computed and written into `run_path` at once (`canary merge`, once for the
+    gathered CI jobs; `canary run` computes it while its cells run, DiffJob)."""
+    doc = compute_compat_diff(matrix, candidate_labels)
+    return write_compat_diff(doc, run_path) if doc is not None else None
 
 
 def regression_steps(state: RunState) -> list[tuple[str, str]]:

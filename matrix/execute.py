@@ -35,6 +35,7 @@ from canary.kernel.locks import exclusive
 from canary.matrix.model import Cell, Matrix
 from canary.matrix.proc import Outcome
 from canary.matrix.progress import Progress
+from canary.matrix.schedule import longest_first, previous_durations
 from canary.kernel.redact import redact, redact_data, secret_values
 from canary.matrix.results import Attempt, CellResult, ConnectorRecord, CoreRecord, PlannedCell, RunRecord, Status
 from canary.matrix import runners
@@ -164,10 +165,13 @@ def _execute(matrix: Matrix, cells: list[Cell], options: RunOptions, run: RunDir
     worker = _Worker(matrix, run, home, options, retries)
     progress = Progress(len(cells), options.progress if options.progress != "none" else "quiet")
     worker.progress = progress
+    # Longest cells first within the baseline-first order (matrix/schedule.py): the workers finish together.
+    durations = previous_durations(run.path.parent, str(Path(matrix.file).resolve()), exclude=run.run_id)
+    ordered = longest_first(cells, durations)
     try:
         for group in (
-            [c for c in cells if c.role == "baseline"],
-            [c for c in cells if c.role != "baseline"],
+            [c for c in ordered if c.role == "baseline"],
+            [c for c in ordered if c.role != "baseline"],
         ):
             if options.jobs <= 1:
                 for cell in group:

@@ -6,6 +6,7 @@ The fake ecosystem (all written here, packed with the real `npm pack`):
 - @canary-fake/mid: a library that also depends on the core `^2.0.0` (the nested-copy case)
 - @canary-fake/plugin-nested: depends on the core and on mid
 - @canary-fake/plugin-missing / plugin-absent: depend on a version / a package the registry lacks
+- @canary-fake/core 1.1.0 (needs @canary-fake/util), @canary-fake/sql 1.0.0/1.1.0/2.0.0 (a companion)
 
 The registry is a small HTTP server on 127.0.0.1 speaking the npm registry
 protocol (packuments + tarballs), so real `npm install` / `npm pack` run
@@ -41,6 +42,13 @@ FAKE_PACKAGES = [
      "export const X = 1;\n"),
     ("@canary-fake/plugin-absent", "0.1.0", {"@canary-fake/core": "^2.0.0", "@canary-fake/absent": "^1.0.0"},
      "export const X = 1;\n"),
+    # For npm templates (tests/test_npm_template.py): a core whose dependencies moved (1.1.0 needs
+    # util), and a companion released in lockstep with the core (sql X needs core X exactly).
+    ("@canary-fake/util", "1.0.0", {}, "export const UTIL = 1;\n"),
+    ("@canary-fake/core", "1.1.0", {"@canary-fake/util": "^1.0.0"}, "export const VERSION = '1.1.0';\n"),
+    ("@canary-fake/sql", "1.0.0", {"@canary-fake/core": "1.0.0"}, "export const SQL = '1.0.0';\n"),
+    ("@canary-fake/sql", "1.1.0", {"@canary-fake/core": "1.1.0"}, "export const SQL = '1.1.0';\n"),
+    ("@canary-fake/sql", "2.0.0", {"@canary-fake/core": "2.0.0"}, "export const SQL = '2.0.0';\n"),
 ]
 
 

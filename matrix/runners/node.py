@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from canary.kernel.atomic import write_json_atomic, write_text_atomic
+from canary.kernel.digest import file_sha256
 from canary.kernel.errors import CoreMismatch, InfrastructureError
+from canary.matrix import npm_template
 from canary.matrix.sources.npm import Run, npm_failure, pack_directory, plain_run, read_manifest
 from canary.matrix.versions import in_declared_range
 
@@ -107,6 +109,7 @@ class NodeCell:
     unsupported: bool
     copies: list[dict] = field(default_factory=list)
     npm_ls: list[dict] = field(default_factory=list)
+    installed_via: str = ""  # "npm install in the cell", or the template it was copied from
 
 
 def cell_manifest(connector: str, connector_tgz: Path, core: str, core_tgz: Path,
@@ -160,8 +163,14 @@ def verify(info: dict, connector: str, core: str, expected: str, core_tgz: Path)
 def prepare_node_cell(cell_dir: Path, connector: str, connector_tgz: Path, core: str, core_tgz: Path,
                       core_version: str, companions: list[tuple[str, str]] = (), npm_cache: Path | None = None,
                       *, run: Run | None = None, scripts: bool = False, force: bool = True,
-                      install: list[list[str]] = ()) -> NodeCell:
+                      install: list[list[str]] = (), templates: Path | None = None,
+                      companion_tgzs: list[tuple[str, Path]] = ()) -> NodeCell:
     """Install connector + forced core (+ companions) into `cell_dir` and verify what the connector loads.
+
+    With `templates` (a directory per connector ref, matrix/npm_template.py) the tree comes
+    from a template installed once and copied, the core and the companions (`companion_tgzs`:
+    their tarballs) swapped in; without it, or with the connector's own install commands or
+    install scripts, from an `npm install` in the cell. The check is the same either way.
 
     Raises InfrastructureError naming the cause when npm cannot install (a package
     missing from the registry, the registry unreachable) and CoreMismatch when
@@ -172,13 +181,28 @@ def prepare_node_cell(cell_dir: Path, connector: str, connector_tgz: Path, core:
     cell_dir.mkdir(parents=True, exist_ok=True)
     npm_cache = Path(npm_cache or cell_dir / ".npm-cache")
     manifest = cell_manifest(connector, connector_tgz, core, core_tgz, companions, force=force)
-    write_json_atomic(cell_dir / "package.json", manifest)
-    # The connector's own install commands replace the default one; they run in the
-    # cell next to the generated package.json, so its overrides still force the core.
-    for argv in install or [install_argv(npm_cache, scripts)]:
-        code, lines = run("install", list(argv), cell_dir)
-        if code != 0:
-            raise npm_failure("install", code, lines)
+    via = "npm install in the cell"
+    if templates is not None and not install and not scripts and force:
+        swaps = [npm_template.swap_for(core, core_tgz, every_copy=True)]
+        swaps += [npm_template.swap_for(name, tgz, every_copy=False) for name, tgz in companion_tgzs]
+
+        def build(directory: Path, start: Path | None) -> None:
+            if start is not None:  # npm install on top of a full copy: only what moved is fetched and unpacked
+                npm_template.copy_template(start, directory, run, mode="copy")
+            _npm_install(directory, manifest, [install_argv(npm_cache)], run)
+
+        template, via = npm_template.choose(Path(templates), swaps, build)
+        npm_template.copy_template(template.path, cell_dir, run)
+        write_json_atomic(cell_dir / "package.json", manifest)
+        # A template built from the cell's own tarballs is its install as npm made it: nothing to swap
+        # (a swap would drop the companion's nested dependencies, which npm placed for it).
+        same = template.same_packages(swaps)
+        npm_template.swap_in(cell_dir, [] if same else swaps, connector, run)
+        via = f"{via}; copied ({npm_template.copy_mode()})" + ("" if same else ", core and companions swapped")
+    else:
+        # The connector's own install commands replace the default one; they run in the
+        # cell next to the generated package.json, so its overrides still force the core.
+        _npm_install(cell_dir, manifest, install or [install_argv(npm_cache, scripts)], run)
     check = cell_dir / "canary-check.cjs"  # a file, not `node -e`: the recorded argv stays readable
     write_text_atomic(check, CHECK_SCRIPT)
     code, lines = run("check", ["node", str(check), connector, core], cell_dir)
@@ -191,8 +215,16 @@ def prepare_node_cell(cell_dir: Path, connector: str, connector_tgz: Path, core:
     return NodeCell(
         install_dir=cell_dir, connector_dir=Path(info["connector_dir"]), connector_version=info.get("connector_version"),
         resolved=info["resolved"], declared=declared, unsupported=unsupported,
-        copies=info.get("copies", []), npm_ls=info.get("npm_ls", []),
+        copies=info.get("copies", []), npm_ls=info.get("npm_ls", []), installed_via=via,
     )
+
+
+def _npm_install(directory: Path, manifest: dict, commands: list[list[str]], run: Run) -> None:
+    write_json_atomic(directory / "package.json", manifest)
+    for argv in commands:
+        code, lines = run("install", list(argv), directory)
+        if code != 0:
+            raise npm_failure("install", code, lines)
 
 
 def declared_range(manifest: dict, core: str) -> str | None:
@@ -227,11 +259,21 @@ def prepare(cx) -> None:
     cx.connector_record.declared_core_range = declared
     if declared and not _in_range(art.version, declared):
         cx.unsupported = True
+    templates, companion_tgzs = None, []
+    if npm_template.install_strategy() == "template" and not cx.connector.install and not cx.connector.install_scripts:
+        from canary.matrix.npm_artifacts import materialize_npm_all
+        from canary.matrix.sources.npm import artifacts_dir
+
+        arts = materialize_npm_all([f"{n}@{v}" for n, v in companions], artifacts_dir(cx), cx.home.npm_cache, run=run)
+        companion_tgzs = [(n, a.path) for (n, _), a in zip(companions, arts)]
+        key = npm_template.template_key(cx.connector.package, file_sha256(connector_tgz), cx.matrix.core.name, companions_spec(cx))
+        templates = cx.home.dir("cache", "npm-templates", key)
     cell = prepare_node_cell(
         install_dir, cx.connector.package, connector_tgz, cx.matrix.core.name, art.path, art.version, companions,
         cx.home.npm_cache, run=run, scripts=cx.connector.install_scripts,
-        install=[list(a) for a in cx.connector.install],
+        install=[list(a) for a in cx.connector.install], templates=templates, companion_tgzs=companion_tgzs,
     )
+    cx.note(f"installed: {cell.installed_via}")
     cx.core_record.resolved = cell.resolved
     cx.connector_record.declared_core_range = cell.declared
     if cx.connector_record.version is None:
@@ -252,6 +294,11 @@ def prepare(cx) -> None:
     # Test commands run in the installed connector's own directory: what they import from
     # there resolves exactly as the connector's code does (its core, its dependencies).
     cx.checkout.path = cell.connector_dir
+
+
+def companions_spec(cx) -> list[tuple[str, str]]:
+    """The companions as the matrix writes them (`{core}` unexpanded): one template serves every core."""
+    return [(c.name, c.version) for c in cx.matrix.core.companions]
 
 
 def node_version() -> str | None:

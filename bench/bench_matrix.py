@@ -1,0 +1,119 @@
+"""The default matrix, whole `canary run` processes: cold, warm and --no-cache, for the npm template
+install (one `npm install` per connector ref) next to the previous per-cell install, in one go.
+
+    python bench/bench_matrix.py                       # every phase, both strategies
+    python bench/bench_matrix.py --phases cold,nocache # what fits in the time there is
+
+Phases, per strategy (`CANARY_NPM_INSTALL=template|per-cell`), each strategy with its own fresh
+CANARY_HOME (nothing cached: no artifact, no npm cache, no template, no result):
+- cold:    the first run (fetches every tarball, installs, runs every cell, diff, report);
+- warm:    the same command again (every cell served from the result cache);
+- nocache: `--no-cache` (artifacts, npm cache and templates kept, every cell run again).
+The two strategies alternate within a phase (the order flips every phase). Printed per run: wall,
+CPU-seconds of the whole process tree, and the cells' time split: install (npm install, template
+copy and core swap), test, other (pack, check, ...), and install's share of the cells' time.
+The figures go to stdout and, as JSON, to --json (default: bench-matrix.json in the temp dir).
+
+Targets (issue 18): cold total CPU-seconds <= 260, --no-cache install share <= 15 %, warm < 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rounds import ROOT, canary_argv, load, measure, run  # noqa: E402
+
+STRATEGIES = ("template", "per-cell")
+PHASES = ("cold", "warm", "nocache")
+
+
+def cell_split(home: Path) -> dict:
+    """Seconds of the newest run's cells by kind of command, from the cell results."""
+    runs = sorted(p for p in (home / "runs").iterdir() if (p / "run.json").exists())
+    split = {"install": 0.0, "test": 0.0, "other": 0.0, "cells": 0.0, "cached": 0, "count": 0}
+    for f in (runs[-1] / "cells").glob("*.json"):
+        result = json.loads(f.read_text())
+        split["count"] += 1
+        if result.get("cached_from"):
+            split["cached"] += 1
+            continue
+        for attempt in result.get("attempts", []):
+            split["cells"] += attempt.get("duration_s") or 0.0
+            for c in attempt.get("commands", []):
+                kind = c["phase"] if c["phase"] in ("install", "test") else "other"
+                split[kind] += c.get("duration_s") or 0.0
+    return split
+
+
+def one_run(home: Path, strategy: str, phase: str, log_dir: Path) -> dict:
+    env = {**os.environ, "CANARY_HOME": str(home), "CANARY_NPM_INSTALL": strategy}
+    argv = canary_argv("run", "-c", str(ROOT / "matrix.yaml"), "--progress", "none")
+    if phase == "nocache":
+        argv.append("--no-cache")
+    with open(log_dir / f"{strategy}-{phase}.log", "w") as out:
+        # Exit 1 is the matrix's own verdict (it has regressions by design), not a failure of the bench.
+        sample = measure(lambda: run(argv, env=env, cwd=ROOT, stdout=out, ok=(0, 1)))
+    split = cell_split(home)
+    share = split["install"] / split["cells"] if split["cells"] else 0.0
+    return {"strategy": strategy, "phase": phase, "wall_s": round(sample.wall, 1), "cpu_s": round(sample.cpu, 1),
+            "install_s": round(split["install"], 1), "test_s": round(split["test"], 1),
+            "other_s": round(split["other"], 1), "cell_s": round(split["cells"], 1),
+            "install_share": round(share, 3), "cells": split["count"], "cached": split["cached"], "load": load()}
+
+
+def line(r: dict) -> str:
+    return (f"{r['phase']:<8} {r['strategy']:<9} wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:7.1f} s  "
+            f"cells {r['cell_s']:6.1f} s = install {r['install_s']:6.1f} + test {r['test_s']:6.1f} + other "
+            f"{r['other_s']:5.1f} (install {100 * r['install_share']:4.1f} %)  cached {r['cached']}/{r['cells']}"
+            f"  [{r['load']}]")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--phases", default=",".join(PHASES), help="comma-separated: cold, warm, nocache")
+    ap.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated: template, per-cell")
+    ap.add_argument("--json", default=None, help="write the figures here as JSON")
+    ap.add_argument("--home", default=None,
+                    help="warm and nocache only: one CANARY_HOME a cold run already filled, shared by both "
+                         "strategies and kept (artifacts, npm cache and templates; the result cache does not "
+                         "depend on the strategy)")
+    args = ap.parse_args(argv)
+    phases = [p for p in args.phases.split(",") if p]
+    strategies = [s for s in args.strategies.split(",") if s]
+    if args.home and "cold" in phases:
+        raise SystemExit("--home: a filled home cannot give a cold run; leave cold out of --phases")
+    if not args.home and "cold" not in phases:
+        raise SystemExit("--phases needs cold: warm and nocache run in the homes the cold runs fill (or give --home)")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-matrix-"))
+    homes = {s: Path(args.home) if args.home else tmp / f"home-{s}" for s in strategies}
+    print(f"# bench_matrix: {ROOT / 'matrix.yaml'}, {os.cpu_count()} CPUs, homes in {tmp}", flush=True)
+    results = []
+    try:
+        for i, phase in enumerate(p for p in PHASES if p in phases):
+            for strategy in (strategies if i % 2 == 0 else strategies[::-1]):
+                r = one_run(homes[strategy], strategy, phase, tmp)
+                results.append(r)
+                print(line(r), flush=True)
+                Path(args.json or tmp / "bench-matrix.json").write_text(json.dumps(results, indent=2) + "\n")
+        by = {(r["phase"], r["strategy"]): r for r in results}
+        for phase in phases:
+            mine, old = by.get((phase, "template")), by.get((phase, "per-cell"))
+            if mine and old:
+                print(f"{phase:<8} template / per-cell: wall {mine['wall_s'] / old['wall_s']:.2f}x  "
+                      f"cpu {mine['cpu_s'] / old['cpu_s']:.2f}x  install {mine['install_s'] / max(old['install_s'], 1e-9):.2f}x")
+        print("targets: cold cpu <= 260 s; nocache install share <= 15 %; warm wall < 5 s")
+    finally:
+        shutil.rmtree(tmp / "home-template", ignore_errors=True)
+        shutil.rmtree(tmp / "home-per-cell", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,352 @@
+"""npm templates: one `npm install` per connector ref, a private copy of it per cell.
+
+A cell of an npm matrix needs the connector's whole dependency tree with the core under test
+(and its lockstep companions) in place. Installing that tree again for every core costs most of
+a cell's time, and the trees differ only in the core and the companions. So:
+
+- A **template** is today's cell install (the generated package.json with the core forced by
+  `overrides`, one `npm install`), made once per connector ref, in
+  `<home>/cache/npm-templates/<key>/<core-version>-<digest>/`. The key holds what decides the
+  tree: the connector tarball's digest, the core's name, the companions, the npm registry.
+- A cell takes the first template that **fits** its core: every dependency (and required peer)
+  that the cell's core and companions declare is already installed at root at a version inside
+  the declared range, and every package that resolves a companion from the root accepts the
+  companion's new version. A cell no template fits builds a new template with its own core
+  (the first cell of each connector ref, and a core whose dependencies moved).
+- The cell **copies** the template (`copy_tree`: a reflink where the file system has them,
+  hardlinks to read-only files where permissions protect them, else a full copy: never a file
+  that one cell could change under another or under the template) and **swaps** the core:
+  every copy of the core in the tree and the root copy of each companion are deleted and the
+  cell's own tarballs extracted in their place; npm's hidden lockfile is rewritten to say so.
+- The cell's check then runs exactly as for an installed cell (matrix/runners/node.py): Node
+  resolves the core from the connector's directory and every copy of the core is listed.
+
+`CANARY_NPM_INSTALL=per-cell` keeps the previous path (one `npm install` per cell), for the
+bench and as an escape hatch; `CANARY_NPM_COPY=reflink|hardlink|copy` forces a copy strategy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from canary.kernel.atomic import write_json_atomic
+from canary.kernel.digest import value_sha256
+from canary.kernel.errors import InfrastructureError
+from canary.kernel.locks import exclusive
+from canary.matrix.npm_artifacts import Run, read_manifest
+from canary.matrix.versions import npm_satisfies
+
+INSTALL_ENV = "CANARY_NPM_INSTALL"  # template (default) | per-cell
+COPY_ENV = "CANARY_NPM_COPY"  # auto (default) | reflink | hardlink | copy
+MARK = "canary-template.json"  # written last: a template without it is unfinished
+
+
+def install_strategy() -> str:
+    value = os.environ.get(INSTALL_ENV, "template").strip().lower() or "template"
+    if value not in ("template", "per-cell"):
+        raise InfrastructureError(f"{INSTALL_ENV}={value!r}: expected 'template' or 'per-cell'")
+    return value
+
+
+@dataclass
+class Swap:
+    """A package the cell puts in place of the template's: the core (every copy) or a companion (root copy)."""
+
+    name: str
+    tgz: Path
+    version: str
+    manifest: dict
+    every_copy: bool
+
+
+def swap_for(name: str, tgz: Path, every_copy: bool) -> Swap:
+    manifest = read_manifest(tgz)
+    return Swap(name, Path(tgz), manifest.get("version", "0.0.0"), manifest, every_copy)
+
+
+def template_key(connector: str, connector_digest: str, core: str, companions: list[tuple[str, str]]) -> str:
+    """What decides a connector's tree apart from the core version: the companions' specs are
+    templates (`{core}`), the registry is npm's own setting."""
+    registry = os.environ.get("npm_config_registry") or os.environ.get("NPM_CONFIG_REGISTRY") or ""  # noqa: SIM112 (npm reads the lower-case name)
+    return value_sha256([connector, connector_digest, core, sorted(companions), registry])[:24]
+
+
+# --- which template fits a cell ---------------------------------------------------------
+
+def _version_at(root: Path, name: str) -> str | None:
+    try:
+        return json.loads((root / "node_modules" / name / "package.json").read_text()).get("version")
+    except (OSError, ValueError):
+        return None
+
+
+def _required(manifest: dict) -> dict[str, str]:
+    """Dependencies a fresh install would put in the tree: dependencies and non-optional peers."""
+    optional_peers = {k for k, v in (manifest.get("peerDependenciesMeta") or {}).items() if (v or {}).get("optional")}
+    peers = {k: v for k, v in (manifest.get("peerDependencies") or {}).items() if k not in optional_peers}
+    return {**peers, **(manifest.get("dependencies") or {})}
+
+
+def _in_range(version: str, spec: str) -> bool:
+    try:
+        return npm_satisfies(version, spec, False)
+    except ValueError:  # a tag, an alias, a URL: nothing here can prove the tree satisfies it
+        return False
+
+
+def misfit(template: Path, swaps: list[Swap], dependents: dict[str, list[str]]) -> str | None:
+    """Why `template` cannot serve a cell with `swaps`, or None when it fits.
+
+    After the swap, a swapped root package has no node_modules of its own, so each of its
+    dependencies resolves from the root: it must be there, inside the declared range.
+    """
+    swapped = {s.name: s.version for s in swaps}
+    for s in swaps:
+        for dep, spec in _required(s.manifest).items():
+            version = swapped.get(dep) or _version_at(template, dep)
+            if version is None:
+                return f"{s.name} {s.version} needs {dep} {spec}: not in the template"
+            if not _in_range(version, spec):
+                return f"{s.name} {s.version} needs {dep} {spec}: the template has {version}"
+        if not s.every_copy:  # a companion stays where npm put it: who resolves the root copy must accept it
+            for spec in dependents.get(s.name, []):
+                if not _in_range(s.version, spec):
+                    return f"a package of the template needs {s.name} {spec}, not {s.version}"
+    return None
+
+
+def root_dependents(root: Path, names: list[str]) -> dict[str, list[str]]:
+    """For each name: the ranges declared by the installed packages that resolve it from the root copy."""
+    out: dict[str, list[str]] = {n: [] for n in names}
+    modules = root / "node_modules"
+    for pkg_dir in _package_dirs(modules):
+        try:
+            manifest = json.loads((pkg_dir / "package.json").read_text())
+        except (OSError, ValueError):
+            continue
+        wants = _required(manifest)
+        for name in names:
+            if name in wants and _resolves_from_root(pkg_dir, modules, name):
+                out[name].append(wants[name])
+    return out
+
+
+def _resolves_from_root(pkg_dir: Path, modules: Path, name: str) -> bool:
+    here = pkg_dir
+    while here != modules and modules in here.parents:
+        if (here / "node_modules" / name / "package.json").exists():
+            return False
+        here = here.parent
+        if here.name == "node_modules":
+            here = here.parent
+        if here.name.startswith("@"):
+            here = here.parent
+    return True
+
+
+def _package_dirs(modules: Path):
+    """Every installed package directory under a node_modules, nested ones included."""
+    if not modules.is_dir():
+        return
+    for entry in os.scandir(modules):
+        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+            continue
+        if entry.name.startswith("@"):
+            subs = [Path(s.path) for s in os.scandir(entry.path) if s.is_dir(follow_symlinks=False)]
+        else:
+            subs = [Path(entry.path)]
+        for pkg in subs:
+            yield pkg
+            yield from _package_dirs(pkg / "node_modules")
+
+
+# --- templates on disk -------------------------------------------------------------------
+
+@dataclass
+class Template:
+    path: Path  # an install directory: package.json, node_modules/
+    core_version: str
+    dependents: dict[str, list[str]]
+    built_from: dict[str, str] = None  # package -> the tarball npm installed it from
+
+    def same_packages(self, swaps: list[Swap]) -> bool:
+        """Built from the very tarballs the cell swaps in: the template is the cell's own install."""
+        return bool(self.built_from) and all(self.built_from.get(s.name) == s.tgz.name for s in swaps)
+
+
+def templates(base: Path) -> list[Template]:
+    found = []
+    for mark in sorted(base.glob(f"*/{MARK}")):
+        try:
+            doc = json.loads(mark.read_text())
+        except (OSError, ValueError):
+            continue
+        found.append(Template(mark.parent, doc.get("core_version", ""), doc.get("dependents", {}),
+                              doc.get("built_from", {})))
+    return found
+
+
+def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
+    """The first template under `base` that fits, else a new one made by `build(directory, start)`:
+    the per-cell install, run in a directory of its own, on top of a full copy of the first
+    template when there is one (`start`; npm then fetches and unpacks only what moved), else
+    from nothing. Returns the template and a note.
+    One process at a time per connector ref: a second cell waits for the first one's install."""
+    base.mkdir(parents=True, exist_ok=True)
+    with exclusive(base / ".lock"):
+        reasons = []
+        existing = templates(base)
+        for t in existing:
+            if t.same_packages(swaps):
+                return t, f"template built with core {t.core_version} (these very tarballs)"
+            why = misfit(t.path, swaps, t.dependents)
+            if why is None:
+                return t, f"template built with core {t.core_version}"
+            reasons.append(f"core {t.core_version}: {why}")
+        core = next(s for s in swaps if s.every_copy)
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=base))
+        try:
+            build(tmp, existing[0].path if existing else None)
+            dependents = root_dependents(tmp, [s.name for s in swaps if not s.every_copy])
+            if copy_mode() == "hardlink":
+                _read_only(tmp / "node_modules")
+            built_from = {s.name: s.tgz.name for s in swaps}
+            write_json_atomic(tmp / MARK, {"core_version": core.version, "core_tgz": core.tgz.name,
+                                            "dependents": dependents, "built_from": built_from})
+            final = base / f"{core.version}-{value_sha256(str(core.tgz))[:8]}"
+            n = 1
+            while final.exists():  # never replace a template: another cell may be copying it
+                final = base / f"{core.version}-{value_sha256(str(core.tgz))[:8]}-{n}"
+                n += 1
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        note = "new template" + (f" from the one built with core {existing[0].core_version}"
+                                 f" (none fits: {'; '.join(reasons)})" if existing else "")
+        return Template(final, core.version, dependents, built_from), note
+
+
+def _read_only(modules: Path) -> None:
+    for dirpath, _dirs, files in os.walk(modules):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            if not os.path.islink(p):
+                os.chmod(p, os.stat(p).st_mode & ~0o222)
+
+
+# --- copies ------------------------------------------------------------------------------
+
+def copy_mode() -> str:
+    """reflink where the file system can clone files; hardlinks to read-only files where permissions
+    keep a cell from writing them (not root); else a full copy: a cell never shares a writable file."""
+    forced = os.environ.get(COPY_ENV, "auto").strip().lower() or "auto"
+    if forced in ("reflink", "hardlink", "copy"):
+        return forced
+    if forced != "auto":
+        raise InfrastructureError(f"{COPY_ENV}={forced!r}: expected auto, reflink, hardlink or copy")
+    return _auto_mode()
+
+
+_AUTO: dict[str, str] = {}
+
+
+def _auto_mode() -> str:
+    if "mode" not in _AUTO:
+        _AUTO["mode"] = "reflink" if _can_reflink() else ("hardlink" if os.geteuid() != 0 else "copy")
+    return _AUTO["mode"]
+
+
+def _can_reflink() -> bool:
+    probe = Path(tempfile.mkdtemp(prefix=".reflink-probe-"))
+    try:
+        (probe / "a").write_bytes(b"x")
+        return subprocess.run(["cp", "--reflink=always", str(probe / "a"), str(probe / "b")],
+                              capture_output=True).returncode == 0
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+
+
+def copy_argv(src: Path, dest: Path, mode: str) -> list[str]:
+    flag = {"reflink": ["-a", "--reflink=always"], "hardlink": ["-al"], "copy": ["-a"]}[mode]
+    # npm rewrites files of the tree it installs into (bin targets' modes, its hidden lockfile):
+    # a template built on top of another one starts from a full copy, never from links.
+    return ["cp", *flag, str(src), str(dest)]
+
+
+def copy_template(template: Path, dest: Path, run: Run, mode: str | None = None) -> None:
+    mode = mode or copy_mode()
+    if (dest / "node_modules").exists():  # left by a killed attempt
+        shutil.rmtree(dest / "node_modules")
+    dest.mkdir(parents=True, exist_ok=True)
+    code, lines = run("install", copy_argv(template / "node_modules", dest / "node_modules", mode), dest)
+    if code != 0:
+        raise InfrastructureError(f"install: copying the template failed ({mode})", "\n".join(lines[-20:]))
+
+
+def swap_in(install_dir: Path, swaps: list[Swap], connector: str, run: Run) -> None:
+    """Put the cell's own core (every copy) and companions (the root copy) in place of the template's,
+    give the connector a directory of real files (its tests run there), and rewrite npm's hidden lockfile."""
+    modules = install_dir / "node_modules"
+    places: dict[str, list[Path]] = {}
+    for s in swaps:
+        dirs = [p for p in _package_dirs(modules) if _name_of(p, modules) == s.name] if s.every_copy else []
+        root_copy = modules / s.name
+        places[s.name] = sorted({root_copy, *dirs})
+    for s in swaps:
+        for where in places[s.name]:
+            if where.exists() or where.is_symlink():
+                shutil.rmtree(where) if where.is_dir() and not where.is_symlink() else where.unlink()
+            where.mkdir(parents=True)
+            code, lines = run("install", ["tar", "-xzf", str(s.tgz), "-C", str(where), "--strip-components=1",
+                                          "--no-same-owner"], install_dir)
+            if code != 0:
+                raise InfrastructureError(f"install: cannot unpack {s.tgz.name}", "\n".join(lines[-20:]))
+    own = modules / connector
+    if own.is_dir() and copy_mode() == "hardlink":
+        shutil.copytree(own, own.with_name(own.name + ".canary-own"), symlinks=True)
+        shutil.rmtree(own)
+        own.with_name(own.name + ".canary-own").rename(own)
+        _writable(own)
+    _rewrite_lock(modules, swaps, places)
+
+
+def _writable(directory: Path) -> None:
+    for dirpath, _dirs, files in os.walk(directory):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            if not os.path.islink(p):
+                os.chmod(p, os.stat(p).st_mode | 0o200)
+
+
+def _name_of(pkg_dir: Path, modules: Path) -> str:
+    return f"{pkg_dir.parent.name}/{pkg_dir.name}" if pkg_dir.parent.name.startswith("@") else pkg_dir.name
+
+
+def _rewrite_lock(modules: Path, swaps: list[Swap], places: dict[str, list[Path]]) -> None:
+    """npm's hidden lockfile (node_modules/.package-lock.json) as npm would write it after the swap:
+    a new file (never the template's), each swapped entry naming the cell's tarball."""
+    lock = modules / ".package-lock.json"
+    if not lock.exists():
+        return
+    doc = json.loads(lock.read_text())
+    packages = doc.get("packages") or {}
+    root = modules.parent
+    for s in swaps:
+        for where in places[s.name]:
+            key = where.relative_to(root).as_posix()
+            entry = {k: v for k, v in (packages.get(key) or {}).items() if k not in ("integrity", "resolved")}
+            entry.update({"version": s.version, "resolved": f"file:{s.tgz}"})
+            for field_name in ("dependencies", "peerDependencies", "optionalDependencies", "peerDependenciesMeta"):
+                if s.manifest.get(field_name):
+                    entry[field_name] = s.manifest[field_name]
+                else:
+                    entry.pop(field_name, None)
+            packages[key] = entry
+    write_json_atomic(lock, doc)

@@ -1,0 +1,166 @@
+"""npm templates offline: one `npm install` per connector ref, a private copy per cell, the core swapped.
+
+Real `npm install` of tarballs packed by the tests (tests/conftest_npm.py's fake registry), real
+copies, real Node loading the swapped core. Proves that a copied cell loads its own core and
+companion (not the template's, not another cell's), that nothing writable is shared between a
+cell and the template or another cell, that a core whose dependencies the template lacks gets a
+template of its own, and that CANARY_NPM_INSTALL=per-cell keeps the old path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from canary.kernel.errors import CoreMismatch
+from canary.matrix import npm_template
+from canary.matrix.npm_artifacts import plain_run
+from canary.matrix.runners.node import prepare_node_cell
+from tests.test_npm_runner import load_in_cell
+
+CORE, SQL, PLUGIN = "@canary-fake/core", "@canary-fake/sql", "@canary-fake/plugin-nested"
+
+
+class Recorder:
+    """The runner's command hook: runs each command for real and keeps its argv."""
+
+    def __init__(self):
+        self.argvs: list[list[str]] = []
+
+    def __call__(self, phase, argv, cwd):
+        self.argvs.append(list(argv))
+        return plain_run(phase, argv, cwd)
+
+    def npm_installs(self) -> int:
+        return sum(1 for a in self.argvs if a[:2] == ["npm", "install"])
+
+
+def cell(fake, tmp_path: Path, name: str, core_version: str, rec: Recorder, *, sql: bool = True, **kw):
+    companions = [(SQL, core_version)] if sql else []
+    return prepare_node_cell(
+        tmp_path / name, PLUGIN, fake.tgz(PLUGIN, "0.1.0"), CORE, fake.tgz(CORE, core_version), core_version,
+        companions, npm_cache=fake.npm_cache, run=rec, templates=kw.pop("templates", tmp_path / "templates"),
+        companion_tgzs=[(SQL, fake.tgz(SQL, core_version))] if sql else [], **kw,
+    )
+
+
+def shared_writable(a: Path, b: Path) -> list[str]:
+    """Files under `a` that are the same inode as the file at the same place under `b` and writable
+    by this process: a write into one would change the other."""
+    out = []
+    for dirpath, _dirs, files in os.walk(a):
+        for f in files:
+            p = Path(dirpath) / f
+            q = b / p.relative_to(a)
+            if p.is_symlink() or not q.exists() or q.is_symlink():
+                continue
+            if os.stat(p).st_ino == os.stat(q).st_ino and (os.geteuid() == 0 or os.stat(p).st_mode & 0o222):
+                out.append(str(p.relative_to(a)))
+    return out
+
+
+@pytest.fixture
+def two_cells(fake_registry_env, tmp_path, monkeypatch):
+    monkeypatch.delenv(npm_template.INSTALL_ENV, raising=False)
+    rec = Recorder()
+    first = cell(fake_registry_env, tmp_path, "cell-2", "2.0.0", rec)
+    second = cell(fake_registry_env, tmp_path, "cell-1", "1.0.0", rec)
+    [template] = npm_template.templates(tmp_path / "templates")
+    return first, second, template, rec
+
+
+def test_one_install_serves_two_cores_each_cell_loads_its_own(two_cells):
+    first, second, template, rec = two_cells
+    assert rec.npm_installs() == 1  # the template; the second cell is a copy with the core swapped
+    assert template.core_version == "2.0.0" and "template built with core 2.0.0" in second.installed_via
+    # Node itself, from each cell: the connector and the nested library load that cell's core,
+    # and the companion is that cell's too; the template still holds what it was built with.
+    assert load_in_cell(second.install_dir, PLUGIN, ["VERSION", "MID_CORE"]) == {"VERSION": "1.0.0", "MID_CORE": "1.0.0"}
+    assert load_in_cell(first.install_dir, PLUGIN, ["VERSION", "MID_CORE"]) == {"VERSION": "2.0.0", "MID_CORE": "2.0.0"}
+    assert load_in_cell(second.install_dir, SQL, ["SQL"]) == {"SQL": "1.0.0"}
+    assert load_in_cell(template.path, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}
+    assert (second.resolved, [c["version"] for c in second.copies]) == ("1.0.0", ["1.0.0"])
+    # npm's own view of the copied cell agrees (its hidden lockfile names the cell's tarball).
+    lock = json.loads((second.install_dir / "node_modules" / ".package-lock.json").read_text())
+    assert lock["packages"][f"node_modules/{CORE}"]["resolved"].endswith("core-1.0.0.tgz")
+
+
+def test_no_writable_file_is_shared_with_the_template_or_another_cell(two_cells):
+    first, second, template, _ = two_cells
+    for a, b in ((second.install_dir, template.path), (second.install_dir, first.install_dir)):
+        assert shared_writable(a / "node_modules", b / "node_modules") == []
+    # A write into one cell's copy of a library reaches neither the template nor the other cell.
+    rel = Path("node_modules/@canary-fake/mid/index.js")
+    before = (template.path / rel).read_text()
+    target = second.install_dir / rel
+    try:
+        with open(target, "a") as fh:
+            fh.write("export const TOUCHED = 1;\n")
+    except PermissionError:  # hardlink copies: the shared files are read-only to the cell
+        pass
+    assert (template.path / rel).read_text() == before == (first.install_dir / rel).read_text()
+
+
+def test_a_core_whose_dependencies_the_template_lacks_gets_its_own_template(two_cells, fake_registry_env, tmp_path):
+    _, _, _, rec = two_cells
+    third = cell(fake_registry_env, tmp_path, "cell-11", "1.1.0", rec)
+    assert rec.npm_installs() == 2
+    assert "needs @canary-fake/util ^1.0.0: not in the template" in third.installed_via
+    assert "new template from the one built with core 2.0.0" in third.installed_via
+    # ... installed on top of a full copy of the first template (npm adds only what moved),
+    # which stays as it was.
+    last_install = max(i for i, a in enumerate(rec.argvs) if a[:2] == ["npm", "install"])
+    assert rec.argvs[last_install - 1][:2] == ["cp", "-a"]
+    assert load_in_cell(third.install_dir, PLUGIN, ["VERSION"]) == {"VERSION": "1.1.0"}
+    assert load_in_cell(third.install_dir, "@canary-fake/util", ["UTIL"]) == {"UTIL": 1}
+    first_template = next(t for t in npm_template.templates(tmp_path / "templates") if t.core_version == "2.0.0")
+    assert load_in_cell(first_template.path, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}
+    assert not (first_template.path / "node_modules" / "@canary-fake" / "util").exists()
+    assert sorted(t.core_version for t in npm_template.templates(tmp_path / "templates")) == ["1.1.0", "2.0.0"]
+    # ... and the next cell takes the first template that fits, not a third install.
+    cell(fake_registry_env, tmp_path, "cell-1b", "1.0.0", rec)
+    assert rec.npm_installs() == 2
+
+
+def test_the_check_still_catches_a_core_the_connector_does_not_load(two_cells, fake_registry_env, tmp_path):
+    # The swap is checked like an install: a cell claiming a core other than its tarball is refused.
+    with pytest.raises(CoreMismatch, match="not the core under test 2.0.0"):
+        prepare_node_cell(tmp_path / "liar", PLUGIN, fake_registry_env.tgz(PLUGIN, "0.1.0"), CORE,
+                          fake_registry_env.tgz(CORE, "1.0.0"), "2.0.0", npm_cache=fake_registry_env.npm_cache,
+                          templates=tmp_path / "templates")
+
+
+def test_companion_ranges_of_the_template_decide_the_fit(tmp_path):
+    # A package that resolves the companion from the root and wants sql ^2 refuses a swap to sql 1.
+    root = tmp_path / "t"
+    for name, version, deps in ((SQL, "2.0.0", {}), ("@x/user", "1.0.0", {SQL: "^2.0.0"})):
+        d = root / "node_modules" / name
+        d.mkdir(parents=True)
+        (d / "package.json").write_text(json.dumps({"name": name, "version": version, "dependencies": deps}))
+    dependents = npm_template.root_dependents(root, [SQL])
+    assert dependents == {SQL: ["^2.0.0"]}
+    swap = npm_template.Swap(SQL, tmp_path / "sql.tgz", "1.0.0", {"dependencies": {}}, every_copy=False)
+    assert "needs @canary-fake/sql ^2.0.0, not 1.0.0" in npm_template.misfit(root, [swap], dependents)
+
+
+def test_per_cell_switch_keeps_the_old_path(fake_registry_env, tmp_path, monkeypatch):
+    monkeypatch.setenv(npm_template.INSTALL_ENV, "per-cell")
+    assert npm_template.install_strategy() == "per-cell"
+    rec = Recorder()
+    # prepare() reads the switch; at this level "no templates" is the per-cell path itself.
+    one = cell(fake_registry_env, tmp_path, "a", "1.0.0", rec, templates=None)
+    assert rec.npm_installs() == 1 and one.installed_via == "npm install in the cell"
+
+
+def test_a_cell_with_the_templates_own_tarballs_is_a_plain_copy(two_cells, fake_registry_env, tmp_path):
+    # The baseline again (a --no-cache re-run): the template is its install; no new template, no
+    # swap (which would drop what npm nested under the companion for it).
+    _, _, template, rec = two_cells
+    again = cell(fake_registry_env, tmp_path, "cell-2b", "2.0.0", rec)
+    assert rec.npm_installs() == 1 and "these very tarballs" in again.installed_via
+    assert not any(a[0] == "tar" for a in rec.argvs[-3:])
+    assert [t.path for t in npm_template.templates(tmp_path / "templates")] == [template.path]
+    assert load_in_cell(again.install_dir, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}
