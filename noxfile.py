@@ -52,8 +52,12 @@ def _canary() -> list[str]:
 
 def _cells() -> list[dict]:
     try:
-        proc = subprocess.run([*_canary(), "plan", "--json", "--no-check-refs", "-c", MATRIX_FILE],
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [*_canary(), "plan", "--json", "--no-check-refs", "-c", MATRIX_FILE],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr.strip() or f"canary plan exited {proc.returncode}")
         return json.loads(proc.stdout)["cells"]
@@ -68,8 +72,8 @@ def tags_of(cell: dict) -> list[str]:
     tags = list(cell.get("tags", []))
     connector = cell.get("connector", "")
     for prefix in ("plugin-", "connector-"):
-        if connector.startswith(prefix) and connector[len(prefix):] not in tags:
-            tags.append(connector[len(prefix):])
+        if connector.startswith(prefix) and connector[len(prefix) :] not in tags:
+            tags.append(connector[len(prefix) :])
     return tags
 
 
@@ -78,8 +82,19 @@ def cell_argv(cell_id: str, posargs: list[str]) -> list[str]:
     a cached answer in 0.0 s reproduces nothing."""
     extra = [a for a in posargs if a != "--cache"]
     cache = [] if "--cache" in posargs else ["--no-cache"]
-    return [*_canary(), "run", "-c", MATRIX_FILE, "--cells", cell_id, "--exit-by-status", "--progress", "plain",
-            *cache, *extra]
+    return [
+        *_canary(),
+        "run",
+        "-c",
+        MATRIX_FILE,
+        "--cells",
+        cell_id,
+        "--exit-by-status",
+        "--progress",
+        "plain",
+        *cache,
+        *extra,
+    ]
 
 
 def _make_cell_session(cell: dict):
@@ -87,9 +102,11 @@ def _make_cell_session(cell: dict):
         s.run(*cell_argv(cell["id"], list(s.posargs)), external=True)
 
     core = cell.get("core") or {}
-    session.__doc__ = (f"{cell.get('package', cell.get('connector'))} {cell.get('ref')} x "
-                       f"{core.get('label', core) if isinstance(core, dict) else core} "
-                       f"({cell.get('tier')}, {cell.get('role')})")
+    session.__doc__ = (
+        f"{cell.get('package', cell.get('connector'))} {cell.get('ref')} x "
+        f"{core.get('label', core) if isinstance(core, dict) else core} "
+        f"({cell.get('tier')}, {cell.get('role')})"
+    )
     return nox.session(name=cell["id"], tags=tags_of(cell), python=False)(session)
 
 

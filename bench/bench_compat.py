@@ -38,8 +38,9 @@ def synthetic(root: Path, interfaces: int, variant: int) -> Path:
     dist.mkdir(parents=True)
     files = 50
     per = interfaces // files
-    (root / "package.json").write_text('{"name": "synthetic", "version": "1.%d.0", "types": "dist/index.d.ts"}'
-                                       % variant)
+    (root / "package.json").write_text(
+        '{"name": "synthetic", "version": "1.%d.0", "types": "dist/index.d.ts"}' % variant
+    )
     (dist / "index.d.ts").write_text("".join(f"export * from './m{f}';\n" for f in range(files)))
     for f in range(files):
         parts = []
@@ -47,8 +48,11 @@ def synthetic(root: Path, interfaces: int, variant: int) -> Path:
             n = f * per + i
             renamed = variant and n % 7 == 0
             member = "messageServerId" if renamed else "serverId"
-            alias = ("    /** @deprecated Use messageServerId instead. */\n    serverId?: string;\n"
-                     if renamed and n % 2 else "")
+            alias = (
+                "    /** @deprecated Use messageServerId instead. */\n    serverId?: string;\n"
+                if renamed and n % 2
+                else ""
+            )
             parts.append(
                 f"export interface Entity{n} extends Base{f} {{\n"
                 f"    id: string;\n    name{'?' if variant and n % 5 == 0 else ''}: string;\n"
@@ -57,7 +61,8 @@ def synthetic(root: Path, interfaces: int, variant: int) -> Path:
                 f"    count: number;\n    tags: string[];\n    created: Date;\n"
                 f"    run({{ id, {member} }}: {{ id: string; {member}?: string }}): Promise<void>;\n"
                 f"    get(key: string, fallback?: number): number;\n"
-                f"    set(key: string, value: {'number' if variant and n % 11 == 0 else 'string'}): void;\n}}\n")
+                f"    set(key: string, value: {'number' if variant and n % 11 == 0 else 'string'}): void;\n}}\n"
+            )
         parts.append(f"export interface Base{f} {{ baseId: string; }}\n")
         extra_member = ', C = "C"' if not variant else ""
         parts.append(f'export declare enum Kind{f} {{ A = "A", B = "B"{extra_member} }}\n')
@@ -70,17 +75,20 @@ def _changes(path: Path) -> list[tuple[str, str]]:
 
 
 def bench_startup(rounds: int, env: dict) -> None:
-    series = alternate({
-        "canary diff --help (start-up)": lambda: run(canary_argv("diff", "--help"), env=env),
-        "python -c pass (interpreter alone)": lambda: run([sys.executable, "-c", "pass"], env=env),
-    }, rounds)
+    series = alternate(
+        {
+            "canary diff --help (start-up)": lambda: run(canary_argv("diff", "--help"), env=env),
+            "python -c pass (interpreter alone)": lambda: run([sys.executable, "-c", "pass"], env=env),
+        },
+        rounds,
+    )
     for s in series.values():
         print(s.line())
 
 
 def bench_real(rounds: int, env: dict, work: Path) -> bool:
     """Cold and cached diff of the real pair against the same work by hand; False without a registry."""
-    specs = [spec[len("npm:"):] for spec in REAL]
+    specs = [spec[len("npm:") :] for spec in REAL]
     state = {"round": 0}
 
     def fresh(kind: str) -> Path:
@@ -91,24 +99,46 @@ def bench_real(rounds: int, env: dict, work: Path) -> bool:
 
     def canary_cold() -> None:
         home = fresh("home")
-        run(canary_argv("diff", *REAL, "--format", "json", "--output", str(home / "diff.json")),
-            env={**env, "CANARY_HOME": str(home)}, cwd=home, ok=DIFF_OK)
+        run(
+            canary_argv("diff", *REAL, "--format", "json", "--output", str(home / "diff.json")),
+            env={**env, "CANARY_HOME": str(home)},
+            cwd=home,
+            ok=DIFF_OK,
+        )
         state["canary"] = home
 
     def by_hand() -> None:
         here = fresh("hand")
-        run(["npm", "pack", *specs, "--cache", str(here / "npm-cache"), "--pack-destination", str(here)],
-            env=env, cwd=here)
+        run(
+            ["npm", "pack", *specs, "--cache", str(here / "npm-cache"), "--pack-destination", str(here)],
+            env=env,
+            cwd=here,
+        )
         dirs = []
         for spec in specs:
             name, _, version = spec.rpartition("@")
             out = here / version
             out.mkdir()
-            run(["tar", "-xzf", str(here / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"), "-C", str(out),
-                 "--wildcards", "package/package.json", "*.d.ts"], env=env)
+            run(
+                [
+                    "tar",
+                    "-xzf",
+                    str(here / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"),
+                    "-C",
+                    str(out),
+                    "--wildcards",
+                    "package/package.json",
+                    "*.d.ts",
+                ],
+                env=env,
+            )
             dirs.append(str(out / "package"))
-        run(canary_argv("diff", *dirs, "--format", "json", "--output", str(here / "diff.json")),
-            env={**env, "CANARY_HOME": str(here / "home")}, cwd=here, ok=DIFF_OK)
+        run(
+            canary_argv("diff", *dirs, "--format", "json", "--output", str(here / "diff.json")),
+            env={**env, "CANARY_HOME": str(here / "home")},
+            cwd=here,
+            ok=DIFF_OK,
+        )
         state["hand"] = here
 
     try:
@@ -116,8 +146,13 @@ def bench_real(rounds: int, env: dict, work: Path) -> bool:
     except SystemExit as exc:
         print(f"real pair skipped: registry not reachable ({str(exc)[:120]})")
         return False
-    cold = alternate({"canary diff, cold (empty CANARY_HOME)": canary_cold,
-                      "by hand: npm pack a b + tar *.d.ts + diff dirs": by_hand}, rounds)
+    cold = alternate(
+        {
+            "canary diff, cold (empty CANARY_HOME)": canary_cold,
+            "by hand: npm pack a b + tar *.d.ts + diff dirs": by_hand,
+        },
+        rounds,
+    )
     for s in cold.values():
         print(s.line())
     mine, hand = cold.values()
@@ -127,14 +162,23 @@ def bench_real(rounds: int, env: dict, work: Path) -> bool:
 
     home, hand_dir = state["canary"], state["hand"]
     dirs = [str(hand_dir / spec.rpartition("@")[2] / "package") for spec in specs]
-    warm = alternate({
-        "canary diff, cached (nothing fetched)": lambda: run(
-            canary_argv("diff", *REAL, "--format", "json", "--output", os.devnull),
-            env={**env, "CANARY_HOME": str(home)}, cwd=home, ok=DIFF_OK),
-        "canary diff of the two directories": lambda: run(
-            canary_argv("diff", *dirs, "--format", "json", "--output", os.devnull),
-            env={**env, "CANARY_HOME": str(hand_dir / "home")}, cwd=hand_dir, ok=DIFF_OK),
-    }, rounds)
+    warm = alternate(
+        {
+            "canary diff, cached (nothing fetched)": lambda: run(
+                canary_argv("diff", *REAL, "--format", "json", "--output", os.devnull),
+                env={**env, "CANARY_HOME": str(home)},
+                cwd=home,
+                ok=DIFF_OK,
+            ),
+            "canary diff of the two directories": lambda: run(
+                canary_argv("diff", *dirs, "--format", "json", "--output", os.devnull),
+                env={**env, "CANARY_HOME": str(hand_dir / "home")},
+                cwd=hand_dir,
+                ok=DIFF_OK,
+            ),
+        },
+        rounds,
+    )
     for s in warm.values():
         print(s.line())
     print(ratio_line("cached canary diff / diff of directories", *warm.values()))
@@ -145,13 +189,22 @@ def bench_synthetic(rounds: int, env: dict, work: Path) -> None:
     old = synthetic(work / "syn-old", 1050, 0)
     new = synthetic(work / "syn-new", 1050, 1)
     out = work / "syn.json"
-    series = alternate({"synthetic package, 10x the real one (directories)": lambda: run(
-        canary_argv("diff", str(old), str(new), "--format", "json", "--output", str(out)),
-        env={**env, "CANARY_HOME": str(work / "syn-home")}, ok=DIFF_OK)}, rounds)
+    series = alternate(
+        {
+            "synthetic package, 10x the real one (directories)": lambda: run(
+                canary_argv("diff", str(old), str(new), "--format", "json", "--output", str(out)),
+                env={**env, "CANARY_HOME": str(work / "syn-home")},
+                ok=DIFF_OK,
+            )
+        },
+        rounds,
+    )
     doc = json.loads(out.read_text())
     print(series["synthetic package, 10x the real one (directories)"].line())
-    print(f"  synthetic: {doc['counts']['old_declarations']} -> {doc['counts']['new_declarations']} declarations, "
-          f"{doc['summary']['total']} changes")
+    print(
+        f"  synthetic: {doc['counts']['old_declarations']} -> {doc['counts']['new_declarations']} declarations, "
+        f"{doc['summary']['total']} changes"
+    )
 
 
 def main() -> int:

@@ -31,10 +31,27 @@ from tests import docker_engine  # noqa: E402
 
 def run(matrix: Path, home: Path, jobs: int, env: dict) -> tuple[float, list]:
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "canary", "run", "-c", str(matrix), "--no-cache", "-j", str(jobs),
-                           "--report", "none", "--progress", "none"],
-                          cwd=matrix.parent, env={**os.environ, **env, "CANARY_HOME": str(home)},
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "canary",
+            "run",
+            "-c",
+            str(matrix),
+            "--no-cache",
+            "-j",
+            str(jobs),
+            "--report",
+            "none",
+            "--progress",
+            "none",
+        ],
+        cwd=matrix.parent,
+        env={**os.environ, **env, "CANARY_HOME": str(home)},
+        capture_output=True,
+        text=True,
+    )
     wall = time.monotonic() - t0
     runs = Store(home / "runs").runs()
     if not runs:
@@ -56,8 +73,11 @@ def main() -> None:
         demo = demo_mod.build(root / "demo")
         docker_matrix = root / "docker" / "matrix.yaml"
         docker_matrix.parent.mkdir(parents=True, exist_ok=True)
-        docker_matrix.write_text(demo.matrix.read_text().replace(
-            "settings:\n", f"settings:\n  runner: docker\n  docker:\n    images: {{pypi: {image!r}}}\n", 1))
+        docker_matrix.write_text(
+            demo.matrix.read_text().replace(
+                "settings:\n", f"settings:\n  runner: docker\n  docker:\n    images: {{pypi: {image!r}}}\n", 1
+            )
+        )
         env = {"DOCKER_HOST": engine.host}
         for n in range(args.rounds):
             d_wall, d_cells = run(docker_matrix, root / f"home-docker-{n}", args.jobs, env)
@@ -82,11 +102,18 @@ def summary(d_wall: float, d_cells: list, l_wall: float, l_cells: list, jobs: in
                     phases[cmd.phase] += cmd.duration_s
                     containers += 1
     return {
-        "cells": len(d_cells), "jobs": jobs, "same_statuses": same,
+        "cells": len(d_cells),
+        "jobs": jobs,
+        "same_statuses": same,
         "local": {"wall_s": round(l_wall, 1), "mean_cell_s": round(l_mean, 2)},
-        "docker": {"wall_s": round(d_wall, 1), "mean_cell_s": round(d_mean, 2), "containers": containers,
-                   "seconds_by_phase": {k: round(v, 1) for k, v in sorted(phases.items())}},
-        "ratio_per_cell": round(d_mean / l_mean, 2), "ratio_wall": round(d_wall / l_wall, 2),
+        "docker": {
+            "wall_s": round(d_wall, 1),
+            "mean_cell_s": round(d_mean, 2),
+            "containers": containers,
+            "seconds_by_phase": {k: round(v, 1) for k, v in sorted(phases.items())},
+        },
+        "ratio_per_cell": round(d_mean / l_mean, 2),
+        "ratio_wall": round(d_wall / l_wall, 2),
         "load_average_after": [round(x, 1) for x in os.getloadavg()],
     }
 

@@ -33,8 +33,13 @@ from canary.matrix.store import Store  # noqa: E402
 
 def canary(args: list[str], home: Path, cwd: Path) -> float:
     t0 = time.monotonic()
-    subprocess.run([sys.executable, "-m", "canary", *args, "--report", "none", "--progress", "none"],
-                   cwd=cwd, env={**os.environ, "CANARY_HOME": str(home)}, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "canary", *args, "--report", "none", "--progress", "none"],
+        cwd=cwd,
+        env={**os.environ, "CANARY_HOME": str(home)},
+        capture_output=True,
+        text=True,
+    )
     return time.monotonic() - t0
 
 
@@ -66,8 +71,21 @@ def replay(run_dir, home: Path, scratch: Path) -> float:
         env.update(pip_env(fake), VIRTUAL_ENV=str(new / "venv"), PATH=f"{new / 'venv' / 'bin'}:{env.get('PATH', '')}")
         if conn.source.kind == "git":
             git_dir = mirror_path(home / "mirrors", conn.source.url)
-            subprocess.run(["git", "--git-dir", str(git_dir), "worktree", "add", "--detach", "--force",
-                            str(new / "src"), result.connector.commit], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    "git",
+                    "--git-dir",
+                    str(git_dir),
+                    "worktree",
+                    "add",
+                    "--detach",
+                    "--force",
+                    str(new / "src"),
+                    result.connector.commit,
+                ],
+                check=True,
+                capture_output=True,
+            )
         for attempt in result.attempts:
             for cmd in attempt.commands:
                 argv = [a.replace(old, str(new)) for a in cmd.argv]
@@ -75,8 +93,10 @@ def replay(run_dir, home: Path, scratch: Path) -> float:
                 proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
                 mismatches += proc.returncode != cmd.exit_code
         if conn.source.kind == "git":
-            subprocess.run(["git", "--git-dir", str(git_dir), "worktree", "remove", "--force", str(new / "src")],
-                           capture_output=True)
+            subprocess.run(
+                ["git", "--git-dir", str(git_dir), "worktree", "remove", "--force", str(new / "src")],
+                capture_output=True,
+            )
     elapsed = time.monotonic() - t0
     if mismatches:
         print(f"warning: {mismatches} replayed command(s) exited otherwise than recorded", file=sys.stderr)
@@ -86,7 +106,9 @@ def replay(run_dir, home: Path, scratch: Path) -> float:
 def bench_overhead(work: Path) -> dict:
     demo = demo_mod.build(work / "demo")
     home = work / "home-overhead"
-    canary(["run", "-c", str(demo.matrix), "--cells", "alpha@main*", "--no-cache"], home, demo.root)  # warm pip/virtualenv caches
+    canary(
+        ["run", "-c", str(demo.matrix), "--cells", "alpha@main*", "--no-cache"], home, demo.root
+    )  # warm pip/virtualenv caches
     # Three rounds, harness and replay alternating, best of each: the machine's noise (page cache,
     # other processes) then weighs on both sides alike.
     harness_times, raw_times, accounted = [], [], []
@@ -98,9 +120,14 @@ def bench_overhead(work: Path) -> dict:
         accounted.append(harness_times[-1] / commands)
         raw_times.append(replay(run, home, work / f"replay{i}"))
     harness, raw = min(harness_times), min(raw_times)
-    return {"harness_s": round(harness, 2), "raw_s": round(raw, 2), "ratio": round(harness / raw, 3),
-            "rounds": [round(h / r, 3) for h, r in zip(harness_times, raw_times)],
-            "accounted_ratio": round(min(accounted), 3), "target": "<= 1.05"}
+    return {
+        "harness_s": round(harness, 2),
+        "raw_s": round(raw, 2),
+        "ratio": round(harness / raw, 3),
+        "rounds": [round(h / r, 3) for h, r in zip(harness_times, raw_times)],
+        "accounted_ratio": round(min(accounted), 3),
+        "target": "<= 1.05",
+    }
 
 
 def bench_warm(work: Path) -> dict:
@@ -112,26 +139,36 @@ def bench_warm(work: Path) -> dict:
     text = demo.matrix.read_text()
     head, _, _ = text.partition("connectors:")
     matrix = demo.root / "matrix100.yaml"
-    matrix.write_text(head + "connectors:\n" + (
-        "  - name: beta\n    package: demo-beta\n    git:\n"
-        f"      url: {str(repo)!r}\n      refs: [{', '.join(refs)}]\n"
-        '    install: [["{python}", -m, pip, install, --quiet, --no-build-isolation, "{checkout}"]]\n'
-        '    test: [["{python}", -m, unittest, discover, -s, tests]]\n'
-    ))
+    matrix.write_text(
+        head
+        + "connectors:\n"
+        + (
+            "  - name: beta\n    package: demo-beta\n    git:\n"
+            f"      url: {str(repo)!r}\n      refs: [{', '.join(refs)}]\n"
+            '    install: [["{python}", -m, pip, install, --quiet, --no-build-isolation, "{checkout}"]]\n'
+            '    test: [["{python}", -m, unittest, discover, -s, tests]]\n'
+        )
+    )
     home = work / "home-warm"
     cold = canary(["run", "-c", str(matrix), "-j", "2"], home, demo.root)
     warm = canary(["run", "-c", str(matrix), "-j", "2"], home, demo.root)
     cells = Store(home / "runs").latest().read_cells()
     cached = sum(1 for r in cells.values() if r.cached_from)
-    return {"cells": len(cells), "cached": cached, "cold_s": round(cold, 2), "warm_s": round(warm, 2), "target": "< 2 s"}
+    return {
+        "cells": len(cells),
+        "cached": cached,
+        "cold_s": round(cold, 2),
+        "warm_s": round(warm, 2),
+        "target": "< 2 s",
+    }
 
 
 def bench_parallel(work: Path) -> dict:
     demo = demo_mod.build(work / "demo-cpu")
     burn = "import time; t=time.process_time(); x=0\\nwhile time.process_time()-t<2: x+=1"
     text = demo.matrix.read_text().replace(
-        '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]',
-        f'    test: [["{{python}}", -c, "{burn}"]]')
+        '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]', f'    test: [["{{python}}", -c, "{burn}"]]'
+    )
     matrix = demo.root / "matrix-cpu.yaml"
     matrix.write_text(text)
     home = work / "home-cpu"
@@ -139,7 +176,13 @@ def bench_parallel(work: Path) -> dict:
     cells = ["alpha*", "beta*"]
     one = canary(["run", "-c", str(matrix), "--cells", *cells, "--no-cache", "-j", "1"], home, demo.root)
     two = canary(["run", "-c", str(matrix), "--cells", *cells, "--no-cache", "-j", "2"], home, demo.root)
-    return {"cells": 8, "j1_s": round(one, 2), "j2_s": round(two, 2), "speedup": round(one / two, 2), "target": ">= 1.7"}
+    return {
+        "cells": 8,
+        "j1_s": round(one, 2),
+        "j2_s": round(two, 2),
+        "speedup": round(one / two, 2),
+        "target": ">= 1.7",
+    }
 
 
 def main() -> None:

@@ -147,20 +147,49 @@ def many_rules(work: Path) -> tuple[Path, Path]:
     import yaml
 
     migration = work / "bench-200-rules.yaml"
-    migration.write_text(yaml.safe_dump({
-        "id": "bench-200-rules", "version": "1.0.0", "core": ">=2.0", "package": "@bench/core",
-        "title": "generated: 100 member renames",
-        "renames": [{"id": f"member-{i}", "language": "typescript", "kind": "member", "old": f"field{i}",
-                     "new": f"renamed{i}"} for i in range(100)],
-    }, sort_keys=False))
+    migration.write_text(
+        yaml.safe_dump(
+            {
+                "id": "bench-200-rules",
+                "version": "1.0.0",
+                "core": ">=2.0",
+                "package": "@bench/core",
+                "title": "generated: 100 member renames",
+                "renames": [
+                    {
+                        "id": f"member-{i}",
+                        "language": "typescript",
+                        "kind": "member",
+                        "old": f"field{i}",
+                        "new": f"renamed{i}",
+                    }
+                    for i in range(100)
+                ],
+            },
+            sort_keys=False,
+        )
+    )
     tree = work / "one-file"
     tree.mkdir()
-    (tree / "file.ts").write_text("\n".join([
-        "import type { World } from '@bench/core';", "",
-        "export function read(world: World, room: any) {",
-        "  const a = world.field1;", "  const b = room?.field42;", "  world.field99 = a;",
-        "  const other = { field7: 1, serverId: 2 };", "  return [a, b, other, world.unrelated];", "}", "",
-        "export const size = (w: World) => w.field3 ?? 0;", "export default read;"]) + "\n")
+    (tree / "file.ts").write_text(
+        "\n".join(
+            [
+                "import type { World } from '@bench/core';",
+                "",
+                "export function read(world: World, room: any) {",
+                "  const a = world.field1;",
+                "  const b = room?.field42;",
+                "  world.field99 = a;",
+                "  const other = { field7: 1, serverId: 2 };",
+                "  return [a, b, other, world.unrelated];",
+                "}",
+                "",
+                "export const size = (w: World) => w.field3 ?? 0;",
+                "export default read;",
+            ]
+        )
+        + "\n"
+    )
     return tree, migration
 
 
@@ -181,8 +210,12 @@ def compare(label: str, tree: Path, migration: str, work: Path, rounds: int, sg:
 
     def lint(env: dict = warm_env) -> None:
         with canary_out.open("w") as out:
-            run(canary_argv("lint", str(tree), "--migration", migration, "--format", "json"), stdout=out, ok=(0, 1),
-                env=env)
+            run(
+                canary_argv("lint", str(tree), "--migration", migration, "--format", "json"),
+                stdout=out,
+                ok=(0, 1),
+                env=env,
+            )
 
     def lint_cold() -> None:
         shutil.rmtree(cold_home, ignore_errors=True)
@@ -202,11 +235,18 @@ def compare(label: str, tree: Path, migration: str, work: Path, rounds: int, sg:
     found_canary = len(json.loads(canary_out.read_text())["findings"])
     found_sg = len(json.loads(sg_out.read_text() or "[]"))
     rule_count = rules.read_text().count("\nid: ") + rules.read_text().startswith("id: ")
-    print(f"  {label}: {sum(1 for p in tree.rglob('*') if p.is_file())} files, {count_lines(tree)} lines, "
-          f"{rule_count} ast-grep rule documents; findings canary {found_canary}, ast-grep {found_sg}"
-          + ("" if found_canary == found_sg else "  (DIFFERENT)"))
-    return {"label": label, "warm": series[warm], "cold": series[cold], "sg": series[sg_series],
-            "same": found_canary == found_sg}
+    print(
+        f"  {label}: {sum(1 for p in tree.rglob('*') if p.is_file())} files, {count_lines(tree)} lines, "
+        f"{rule_count} ast-grep rule documents; findings canary {found_canary}, ast-grep {found_sg}"
+        + ("" if found_canary == found_sg else "  (DIFFERENT)")
+    )
+    return {
+        "label": label,
+        "warm": series[warm],
+        "cold": series[cold],
+        "sg": series[sg_series],
+        "same": found_canary == found_sg,
+    }
 
 
 def main() -> int:
@@ -229,8 +269,11 @@ def main() -> int:
         if "large" in only:
             tree = work / "large"
             generate(tree, args.files, args.mixed)
-            results.append(compare(f"{args.files} files" + (" (mixed)" if args.mixed else ""), tree, MIGRATION, work,
-                                   args.rounds, sg))
+            results.append(
+                compare(
+                    f"{args.files} files" + (" (mixed)" if args.mixed else ""), tree, MIGRATION, work, args.rounds, sg
+                )
+            )
         if "rules" in only:
             tree, migration = many_rules(work)
             results.append(compare("200 rules, 12-line file", tree, str(migration), work, args.rounds, sg))
@@ -239,9 +282,11 @@ def main() -> int:
     print(f"end:   {load()}")
     print("summary (median wall, canary / ast-grep scan; target <= 1.5):")
     for r in results:
-        print(f"  {r['label']:<28} {r['warm'].median / r['sg'].median:5.2f}x  (cold cache "
-              f"{r['cold'].median / r['sg'].median:5.2f}x)  canary {r['warm'].median:.3f} s, cold {r['cold'].median:.3f} s, "
-              f"ast-grep {r['sg'].median:.3f} s" + ("" if r["same"] else "  findings DIFFER"))
+        print(
+            f"  {r['label']:<28} {r['warm'].median / r['sg'].median:5.2f}x  (cold cache "
+            f"{r['cold'].median / r['sg'].median:5.2f}x)  canary {r['warm'].median:.3f} s, cold {r['cold'].median:.3f} s, "
+            f"ast-grep {r['sg'].median:.3f} s" + ("" if r["same"] else "  findings DIFFER")
+        )
     return 0
 
 

@@ -62,17 +62,29 @@ def one_run(home: Path, strategy: str, phase: str, log_dir: Path) -> dict:
         sample = measure(lambda: run(argv, env=env, cwd=ROOT, stdout=out, ok=(0, 1)))
     split = cell_split(home)
     share = split["install"] / split["cells"] if split["cells"] else 0.0
-    return {"strategy": strategy, "phase": phase, "wall_s": round(sample.wall, 1), "cpu_s": round(sample.cpu, 1),
-            "install_s": round(split["install"], 1), "test_s": round(split["test"], 1),
-            "other_s": round(split["other"], 1), "cell_s": round(split["cells"], 1),
-            "install_share": round(share, 3), "cells": split["count"], "cached": split["cached"], "load": load()}
+    return {
+        "strategy": strategy,
+        "phase": phase,
+        "wall_s": round(sample.wall, 1),
+        "cpu_s": round(sample.cpu, 1),
+        "install_s": round(split["install"], 1),
+        "test_s": round(split["test"], 1),
+        "other_s": round(split["other"], 1),
+        "cell_s": round(split["cells"], 1),
+        "install_share": round(share, 3),
+        "cells": split["count"],
+        "cached": split["cached"],
+        "load": load(),
+    }
 
 
 def line(r: dict) -> str:
-    return (f"{r['phase']:<8} {r['strategy']:<9} wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:7.1f} s  "
-            f"cells {r['cell_s']:6.1f} s = install {r['install_s']:6.1f} + test {r['test_s']:6.1f} + other "
-            f"{r['other_s']:5.1f} (install {100 * r['install_share']:4.1f} %)  cached {r['cached']}/{r['cells']}"
-            f"  [{r['load']}]")
+    return (
+        f"{r['phase']:<8} {r['strategy']:<9} wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:7.1f} s  "
+        f"cells {r['cell_s']:6.1f} s = install {r['install_s']:6.1f} + test {r['test_s']:6.1f} + other "
+        f"{r['other_s']:5.1f} (install {100 * r['install_share']:4.1f} %)  cached {r['cached']}/{r['cells']}"
+        f"  [{r['load']}]"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,10 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phases", default=",".join(PHASES), help="comma-separated: cold, warm, nocache")
     ap.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated: template, per-cell")
     ap.add_argument("--json", default=None, help="write the figures here as JSON")
-    ap.add_argument("--home", default=None,
-                    help="warm and nocache only: one CANARY_HOME a cold run already filled, shared by both "
-                         "strategies and kept (artifacts, npm cache and templates; the result cache does not "
-                         "depend on the strategy)")
+    ap.add_argument(
+        "--home",
+        default=None,
+        help="warm and nocache only: one CANARY_HOME a cold run already filled, shared by both "
+        "strategies and kept (artifacts, npm cache and templates; the result cache does not "
+        "depend on the strategy)",
+    )
     args = ap.parse_args(argv)
     phases = [p for p in args.phases.split(",") if p]
     strategies = [s for s in args.strategies.split(",") if s]
@@ -97,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for i, phase in enumerate(p for p in PHASES if p in phases):
-            for strategy in (strategies if i % 2 == 0 else strategies[::-1]):
+            for strategy in strategies if i % 2 == 0 else strategies[::-1]:
                 r = one_run(homes[strategy], strategy, phase, tmp)
                 results.append(r)
                 print(line(r), flush=True)
@@ -106,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         for phase in phases:
             mine, old = by.get((phase, "template")), by.get((phase, "per-cell"))
             if mine and old:
-                print(f"{phase:<8} template / per-cell: wall {mine['wall_s'] / old['wall_s']:.2f}x  "
-                      f"cpu {mine['cpu_s'] / old['cpu_s']:.2f}x  install {mine['install_s'] / max(old['install_s'], 1e-9):.2f}x")
+                print(
+                    f"{phase:<8} template / per-cell: wall {mine['wall_s'] / old['wall_s']:.2f}x  "
+                    f"cpu {mine['cpu_s'] / old['cpu_s']:.2f}x  install {mine['install_s'] / max(old['install_s'], 1e-9):.2f}x"
+                )
         print("targets: cold cpu <= 260 s; nocache install share <= 15 %; warm wall < 5 s")
     finally:
         shutil.rmtree(tmp / "home-template", ignore_errors=True)

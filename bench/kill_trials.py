@@ -116,20 +116,31 @@ def main() -> int:
     for i in range(args.trials):
         kind = kinds[i % len(kinds)]
         known = {p.name for p in (home / "runs").glob("*")}
-        proc = subprocess.Popen(canary_argv(*run_args, "--report", "html,md,junit,json"), env=env,
-                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            canary_argv(*run_args, "--report", "html,md,junit,json"),
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         delay = rng.uniform(0.3, clean_s)
         hit = kill_moment(kind, proc, home, known, delay)
         run = latest_run(home, known)
         done_before = len(list((run / "cells").glob("*.json"))) if run else 0
-        resumed = subprocess.run(canary_argv("run", "-c", str(demo.matrix), "--resume", run.name, "--no-cache",
-                                             "--progress", "none"), env=env, capture_output=True, text=True)
+        resumed = subprocess.run(
+            canary_argv("run", "-c", str(demo.matrix), "--resume", run.name, "--no-cache", "--progress", "none"),
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         lost, wrong = check(run, planned, ref_status, ref_verdict)
         total_lost += len(lost)
         total_wrong += len(wrong)
         moment = f"{delay:.1f}s" if kind == "random" else kind
-        print(f"trial {i + 1:2}: kill at {moment:<9} {hit:<24} {done_before:2} results before, resume exit "
-              f"{resumed.returncode}; lost {len(lost)}, wrong {len(wrong)} {'; '.join(lost + wrong)[:200]}")
+        print(
+            f"trial {i + 1:2}: kill at {moment:<9} {hit:<24} {done_before:2} results before, resume exit "
+            f"{resumed.returncode}; lost {len(lost)}, wrong {len(wrong)} {'; '.join(lost + wrong)[:200]}"
+        )
     print(f"{args.trials} trials: {total_lost} results lost, {total_wrong} wrong (against the clean run)")
     return 1 if total_lost or total_wrong else 0
 

@@ -56,12 +56,20 @@ class Series:
         return statistics.median(s.cpu for s in self.samples)
 
     def line(self) -> str:
-        return (f"{self.label:<52} median {self.median:7.3f} s  (min {min(self.walls):.3f} - max {max(self.walls):.3f})"
-                f"  cpu {self.cpu:6.2f} s  n={len(self.samples)}")
+        return (
+            f"{self.label:<52} median {self.median:7.3f} s  (min {min(self.walls):.3f} - max {max(self.walls):.3f})"
+            f"  cpu {self.cpu:6.2f} s  n={len(self.samples)}"
+        )
 
 
-def run(argv: list[str], *, env: dict | None = None, cwd: Path | None = None, stdout=subprocess.DEVNULL,
-        ok: tuple[int, ...] = (0,)) -> None:
+def run(
+    argv: list[str],
+    *,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    stdout=subprocess.DEVNULL,
+    ok: tuple[int, ...] = (0,),
+) -> None:
     """One command; its output goes to `stdout` (a file, or discarded) and is never read here."""
     proc = subprocess.run(argv, env=env, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, text=True)
     if proc.returncode not in ok:
@@ -83,7 +91,7 @@ def alternate(sides: dict[str, Callable[[], None]], rounds: int) -> dict[str, Se
     series = {label: Series(label) for label in sides}
     order = list(sides)
     for i in range(rounds):
-        for label in (order if i % 2 == 0 else order[::-1]):
+        for label in order if i % 2 == 0 else order[::-1]:
             series[label].samples.append(measure(sides[label]))
     return series
 
@@ -91,7 +99,9 @@ def alternate(sides: dict[str, Callable[[], None]], rounds: int) -> dict[str, Se
 def ratio_line(label: str, mine: Series, reference: Series, target: float | None = None) -> str:
     per_round = [a / b for a, b in zip(mine.walls, reference.walls)]
     cpu = mine.cpu / max(reference.cpu, 1e-9)
-    text = (f"{label:<52} {mine.median / reference.median:5.2f}x wall  "
-            f"(per round: median {statistics.median(per_round):.2f}, min {min(per_round):.2f} - max {max(per_round):.2f})"
-            f"  {cpu:5.2f}x cpu")
+    text = (
+        f"{label:<52} {mine.median / reference.median:5.2f}x wall  "
+        f"(per round: median {statistics.median(per_round):.2f}, min {min(per_round):.2f} - max {max(per_round):.2f})"
+        f"  {cpu:5.2f}x cpu"
+    )
     return text + (f"  target <= {target}" if target is not None else "")

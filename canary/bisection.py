@@ -13,15 +13,24 @@ from canary.matrix.store import RunDir
 __all__ = ["bisect_and_diff"]
 
 
-def bisect_and_diff(matrix: Matrix, run: RunDir, cells: list[str], home: Home | None = None, *,
-                    use_cache: bool = True, progress: str = "auto") -> tuple[list[bisect.Search], list[str]]:
+def bisect_and_diff(
+    matrix: Matrix,
+    run: RunDir,
+    cells: list[str],
+    home: Home | None = None,
+    *,
+    use_cache: bool = True,
+    progress: str = "auto",
+) -> tuple[list[bisect.Search], list[str]]:
     """The searches for `cells` (written to `<run>/bisect.json`) and the lines that say them."""
     searches = bisect.bisect_cells(matrix, run, cells, home, use_cache=use_cache, progress=progress)
     lines = []
     for s in searches:
         answer = s.first_bad if s.conclusive else f"{s.first_bad} (not conclusive)"
-        lines.append(f"first bad for {s.connector}@{s.ref}: {answer}, last good {s.last_good} "
-                     f"({len(s.probes)} probe(s) of at most {s.max_probes})")
+        lines.append(
+            f"first bad for {s.connector}@{s.ref}: {answer}, last good {s.last_good} "
+            f"({len(s.probes)} probe(s) of at most {s.max_probes})"
+        )
         lines += [f"  probe {p.label}: {p.verdict}: {p.note}" for p in s.probes if p.note and p.verdict != "bad"]
         if matrix.compat.get("diff") and s.first_bad:
             from canary.compat_steps import write_step_diff

@@ -67,12 +67,16 @@ def matrix_with_core_under_test(matrix_file: Path, core_path: str, label: str) -
     data = yaml.safe_load(matrix_file.read_text(encoding="utf-8"))
     versions = data.setdefault("core", {}).setdefault("versions", [])
     path = str(Path(core_path).resolve())
-    if not any(isinstance(v, dict) and str(Path(str(v.get("path", ""))).resolve()) == path
-               for v in versions if isinstance(v, dict) and "path" in v):
+    if not any(
+        isinstance(v, dict) and str(Path(str(v.get("path", ""))).resolve()) == path
+        for v in versions
+        if isinstance(v, dict) and "path" in v
+    ):
         versions.append({"path": path, "label": label})
     out = matrix_file.parent / DERIVED_MATRIX
-    write_text_atomic(out, "# written by the canary action from " + matrix_file.name + "\n"
-                      + yaml.safe_dump(data, sort_keys=False))
+    write_text_atomic(
+        out, "# written by the canary action from " + matrix_file.name + "\n" + yaml.safe_dump(data, sort_keys=False)
+    )
     return out
 
 
@@ -121,8 +125,19 @@ def step_cells(store: Path) -> int:
     if not cells:
         print("canary: error: no cells for this job (input `cells`)", file=sys.stderr)
         return ExitCode.USAGE
-    argv = ["run", "-c", str(derived_matrix()), "--cells", *cells, "--store", str(store),
-            "--report", "none", "--progress", "plain"]
+    argv = [
+        "run",
+        "-c",
+        str(derived_matrix()),
+        "--cells",
+        *cells,
+        "--store",
+        str(store),
+        "--report",
+        "none",
+        "--progress",
+        "plain",
+    ]
     if env("jobs"):
         argv += ["-j", env("jobs")]
     code = main(argv)
@@ -158,8 +173,18 @@ def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
 
         write_text_atomic(sarif_dir / "diff.sarif", sarif(json.loads(diff_file.read_text())))
     if env("lint-paths") and env("migration"):
-        lint = ["lint", *env("lint-paths").split(), "-m", env("migration"), "--format", "sarif",
-                "--fail-on", "never", "--output", str(sarif_dir / "lint.sarif")]
+        lint = [
+            "lint",
+            *env("lint-paths").split(),
+            "-m",
+            env("migration"),
+            "--format",
+            "sarif",
+            "--fail-on",
+            "never",
+            "--output",
+            str(sarif_dir / "lint.sarif"),
+        ]
         main(lint)
     body = comment_body((report_dir / "report.md").read_text(encoding="utf-8"))
     write_text_atomic(out / "comment.md", body)
@@ -176,11 +201,15 @@ def annotations(summary: dict) -> list[str]:
     for v in summary.get("verdicts", []):
         reason = (v.get("reason") or "").splitlines()[0] if v.get("reason") else ""
         if v.get("blocking"):
-            lines.append(f"::error title={gh_escape('canary: regressed ' + v['cell_id'], True)}::"
-                         f"{gh_escape(v['cell_id'] + ' regressed against the baseline' + (': ' + reason if reason else ''))}")
+            lines.append(
+                f"::error title={gh_escape('canary: regressed ' + v['cell_id'], True)}::"
+                f"{gh_escape(v['cell_id'] + ' regressed against the baseline' + (': ' + reason if reason else ''))}"
+            )
         elif v.get("inconclusive"):
-            lines.append(f"::warning title={gh_escape('canary: inconclusive ' + v['cell_id'], True)}::"
-                         f"{gh_escape(v['cell_id'] + ': ' + (reason or v.get('verdict', '')))}")
+            lines.append(
+                f"::warning title={gh_escape('canary: inconclusive ' + v['cell_id'], True)}::"
+                f"{gh_escape(v['cell_id'] + ': ' + (reason or v.get('verdict', '')))}"
+            )
     return lines
 
 
@@ -201,9 +230,17 @@ def pull_request_number() -> int | None:
 
 
 def _api(method: str, url: str, token: str, payload: dict | None = None):
-    req = urllib.request.Request(url, method=method, data=json.dumps(payload).encode() if payload else None,
-                                 headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-                                          "X-GitHub-Api-Version": "2022-11-28", "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url,
+        method=method,
+        data=json.dumps(payload).encode() if payload else None,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "Content-Type": "application/json",
+        },
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read() or b"null")
 
@@ -243,8 +280,9 @@ def sticky_comment(body: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m canary.ci_action",
-                                     description="The canary GitHub Action's steps (see action.yml).")
+    parser = argparse.ArgumentParser(
+        prog="python -m canary.ci_action", description="The canary GitHub Action's steps (see action.yml)."
+    )
     sub = parser.add_subparsers(dest="step", required=True)
     p = sub.add_parser("plan", help="plan the cells with the core under test; output `matrix`")
     p.add_argument("--out", default="canary-plan")

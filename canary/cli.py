@@ -45,11 +45,21 @@ COMMAND_MODULES = (
 # Which module owns which command, so that `canary diff` imports only compat (startup time is
 # part of every CI step); `canary --help` and unknown commands import them all.
 OWNER = {
-    "plan": "canary.cli_run", "run": "canary.cli_run",
-    "ci-matrix": "canary.cli_fanout", "merge": "canary.cli_fanout", "verdicts": "canary.cli_fanout",
-    "import-registry": "canary.matrix.cli_npm", "promote": "canary.promote.cli", "diff": "canary.compat.cli",
-    "lint": "canary.codemods.cli", "fix": "canary.codemods.cli", "migrations": "canary.codemods.cli", "migration": "canary.codemods.cli",
-    "report": "canary.reports.cli", "demo": "canary.cli_demo", "bisect": "canary.cli_bisect",
+    "plan": "canary.cli_run",
+    "run": "canary.cli_run",
+    "ci-matrix": "canary.cli_fanout",
+    "merge": "canary.cli_fanout",
+    "verdicts": "canary.cli_fanout",
+    "import-registry": "canary.matrix.cli_npm",
+    "promote": "canary.promote.cli",
+    "diff": "canary.compat.cli",
+    "lint": "canary.codemods.cli",
+    "fix": "canary.codemods.cli",
+    "migrations": "canary.codemods.cli",
+    "migration": "canary.codemods.cli",
+    "report": "canary.reports.cli",
+    "demo": "canary.cli_demo",
+    "bisect": "canary.cli_bisect",
 }
 
 
@@ -101,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the one catch-all at the CLI boundary: exit 4, never 1
         where = crash_log(exc)
         line = str(exc).splitlines()[0] if str(exc) else ""
-        print(redact(f"canary: internal error: {type(exc).__name__}: {line[:300]} (traceback: {where})"),
-              file=sys.stderr)
+        print(
+            redact(f"canary: internal error: {type(exc).__name__}: {line[:300]} (traceback: {where})"), file=sys.stderr
+        )
         return EXIT_INTERNAL
 
 

@@ -26,7 +26,9 @@ def register(sub) -> None:
     p.add_argument("-c", "--config", help="matrix file (default: the run's own matrix file)")
     p.add_argument("--no-cache", action="store_true", help="run every probe cell even when a cached result exists")
     p.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto")
-    p.add_argument("--json", action="store_true", help="print the searches as JSON (schema: matrix/schemas/bisect.schema.json)")
+    p.add_argument(
+        "--json", action="store_true", help="print the searches as JSON (schema: matrix/schemas/bisect.schema.json)"
+    )
     p.set_defaults(handler=cmd_bisect)
 
 
@@ -42,8 +44,9 @@ def cmd_bisect(args) -> int:
     if not matrix_file or not Path(matrix_file).is_file():
         raise UserError(f"the run's matrix file {matrix_file or '(none recorded)'} is not here", hint="pass -c FILE")
     matrix = config.load(matrix_file)
-    searches, lines = bisect_and_diff(matrix, run, [args.cell], home, use_cache=not args.no_cache,
-                                      progress=args.progress)
+    searches, lines = bisect_and_diff(
+        matrix, run, [args.cell], home, use_cache=not args.no_cache, progress=args.progress
+    )
     if args.json:
         print(json.dumps({"schema": bisect.SCHEMA, "searches": [s.to_dict() for s in searches]}, indent=2))
     else:

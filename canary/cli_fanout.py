@@ -26,20 +26,31 @@ def register(sub) -> None:
     p.add_argument("-c", "--config", "--matrix", help="matrix file (default: $CANARY_MATRIX or matrix.yaml)")
     p.add_argument("--plan", help="a plan written by `canary plan --json`, instead of planning the matrix")
     p.add_argument("--cells", nargs="+", metavar="PATTERN", help="only cells whose id or tag matches")
-    p.add_argument("--max-jobs", type=int, default=fanout.DEFAULT_MAX_JOBS,
-                   help="at most this many jobs; more cells are split into shards (default 256)")
+    p.add_argument(
+        "--max-jobs",
+        type=int,
+        default=fanout.DEFAULT_MAX_JOBS,
+        help="at most this many jobs; more cells are split into shards (default 256)",
+    )
     p.set_defaults(handler=cmd_ci_matrix)
 
     p = sub.add_parser("merge", help="gather per-job run directories into one run and judge it")
     p.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, or directories holding them")
     p.add_argument("--out", "--output", "-o", help="the merged run directory to create (default: a new run in --store)")
-    p.add_argument("--store", help=f"results store for the merged run (default $CANARY_HOME/runs, else {DEFAULT_STORE})")
+    p.add_argument(
+        "--store", help=f"results store for the merged run (default $CANARY_HOME/runs, else {DEFAULT_STORE})"
+    )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("-c", "--config", "--matrix", help="matrix file whose planned cells every job should have reported")
+    src.add_argument(
+        "-c", "--config", "--matrix", help="matrix file whose planned cells every job should have reported"
+    )
     src.add_argument("--plan", help="a plan written by `canary plan --json`")
-    p.add_argument("--diff", metavar="FILE",
-                   help="a compat diff (canary/compat-diff/v1) to keep with the merged run; default: computed "
-                        "once here when the matrix has `compat: {diff: true}`, else one a job wrote")
+    p.add_argument(
+        "--diff",
+        metavar="FILE",
+        help="a compat diff (canary/compat-diff/v1) to keep with the merged run; default: computed "
+        "once here when the matrix has `compat: {diff: true}`, else one a job wrote",
+    )
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     p.add_argument("--today", help=TODAY_HELP)
     p.set_defaults(handler=cmd_merge)
@@ -99,7 +110,9 @@ def format_table(summary: verdicts.Summary) -> str:
     lines.append(f"{summary.decision} (exit {summary.exit_code}): {counts or 'no cells'}")
     lines += [f"warning: {w}" for w in summary.warnings]
     for w in summary.expired_waivers:
-        lines.append(f"expired waiver: {w['cell']} (expired {w['expires']}; {w['issue'] or w['reason']}) no longer applies")
+        lines.append(
+            f"expired waiver: {w['cell']} (expired {w['expires']}; {w['issue'] or w['reason']}) no longer applies"
+        )
     for w in summary.removable_waivers:
         lines.append(f"waiver can be removed: {w['cell']} ({w['issue'] or w['reason']}): every matched cell passes")
     return "\n".join(lines)
@@ -176,8 +189,11 @@ def cmd_merge(args) -> int:
     record.exit_code = summary.exit_code
     out.write_run(record)
     _merge_step_diffs(args.config or plan.matrix_file or None, plan, out, summary, record)
-    print(f"merged {len(result.found)}/{len(plan.cells)} planned cells from {len(result.sources)} "
-          f"job run(s) into {out.path}", file=sys.stderr)
+    print(
+        f"merged {len(result.found)}/{len(plan.cells)} planned cells from {len(result.sources)} "
+        f"job run(s) into {out.path}",
+        file=sys.stderr,
+    )
     _emit(summary, args.json, out)
     return summary.exit_code
 

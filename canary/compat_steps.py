@@ -34,8 +34,9 @@ def compare_sides(matrix: Matrix, old: str, new: str, label: str) -> dict | None
 
     try:
         with _environ(pip_index_env(matrix.core.index) if matrix.core.ecosystem == "pypi" else {}):
-            return compat.compare(old, new, language=matrix.compat.get("language"),
-                                  config_file=matrix.compat.get("config"))
+            return compat.compare(
+                old, new, language=matrix.compat.get("language"), config_file=matrix.compat.get("config")
+            )
     except (UserError, OSError, RuntimeError, ValueError) as exc:
         print(redact(f"canary: warning: no compat diff of {label}: {exc}"), file=sys.stderr)
         return None
@@ -47,8 +48,9 @@ def compare_cores(matrix: Matrix, old: CoreSpec, new: CoreSpec) -> dict | None:
     return compare_sides(matrix, side(matrix, old), side(matrix, new), f"{old.label} -> {new.label}")
 
 
-def step_diffs(matrix: Matrix, pairs: list[tuple[str, str]], run_path: Path, home: Home,
-               extra: dict[str, CoreSpec] | None = None) -> dict[tuple[str, str], Path]:
+def step_diffs(
+    matrix: Matrix, pairs: list[tuple[str, str]], run_path: Path, home: Home, extra: dict[str, CoreSpec] | None = None
+) -> dict[tuple[str, str], Path]:
     """The compat diff of each step (old label, new label) as `<run>/compat/<old>..<new>.json`.
     Labels are the matrix's cores, `extra` specs (bisection's commits), or published versions."""
     from canary.matrix.coresides import side
@@ -67,7 +69,9 @@ def step_diffs(matrix: Matrix, pairs: list[tuple[str, str]], run_path: Path, hom
         pair = (sides.get(old) or _registry_side(matrix, old), sides.get(new) or _registry_side(matrix, new))
         if None in pair:
             continue
-        cache = home.results_cache / f"compat-step-{value_sha256([__version__, *pair, matrix.compat.get('language')])}.json"
+        cache = (
+            home.results_cache / f"compat-step-{value_sha256([__version__, *pair, matrix.compat.get('language')])}.json"
+        )
         # A git ref or a directory can change under the same name: only published pairs are cached.
         cacheable = not any(s.startswith(("git:", "/", ".")) for s in pair)
         doc = read_json(cache) if cacheable and cache.is_file() else None
@@ -82,11 +86,13 @@ def step_diffs(matrix: Matrix, pairs: list[tuple[str, str]], run_path: Path, hom
     return out
 
 
-def write_step_diff(matrix: Matrix, old: CoreSpec, new: CoreSpec, run_path: Path,
-                    home: Home | None = None) -> Path | None:
+def write_step_diff(
+    matrix: Matrix, old: CoreSpec, new: CoreSpec, run_path: Path, home: Home | None = None
+) -> Path | None:
     """`<run>/compat/<old>..<new>.json` for one step bisection found (its ends need not be matrix cores)."""
-    done = step_diffs(matrix, [(old.label, new.label)], run_path, home or Home.default(),
-                      extra={old.label: old, new.label: new})
+    done = step_diffs(
+        matrix, [(old.label, new.label)], run_path, home or Home.default(), extra={old.label: old, new.label: new}
+    )
     return done.get((old.label, new.label))
 
 

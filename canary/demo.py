@@ -56,11 +56,13 @@ def make_room(name, message_server_id):
 '''
 
 READ_OLD = "def server_of(room):\n    return room.server_id\n"
-READ_EITHER = "def server_of(room):\n    return getattr(room, 'message_server_id', None) or getattr(room, 'server_id', None)\n"
+READ_EITHER = (
+    "def server_of(room):\n    return getattr(room, 'message_server_id', None) or getattr(room, 'server_id', None)\n"
+)
 READ_NEW = "def server_of(room):\n    return room.message_server_id\n"
 NO_READ = "def server_of(room):\n    return 'n/a'\n"
 
-TEST_SERVER = '''
+TEST_SERVER = """
 import unittest
 import democore
 from {module} import server_of
@@ -74,16 +76,16 @@ class ServerTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
-'''
+"""
 
-ALWAYS_FAILS = '''
+ALWAYS_FAILS = """
 import unittest
 
 
 class Broken(unittest.TestCase):
     def test_always_fails(self):
         self.fail("this branch is broken on every core")
-'''
+"""
 
 # connector -> ref -> (module body, expected, extra failing test?)
 CONNECTORS = {
@@ -93,9 +95,12 @@ CONNECTORS = {
 }
 
 DESIGNED = {
-    ("alpha", "main"): ("pass", "fail"), ("alpha", "next"): ("pass", "pass"),
-    ("beta", "main"): ("pass", "pass"), ("beta", "broken"): ("fail", "fail"),
-    ("gamma", "main"): ("fail", "pass"), ("gamma", "v1"): ("pass", "fail"),
+    ("alpha", "main"): ("pass", "fail"),
+    ("alpha", "next"): ("pass", "pass"),
+    ("beta", "main"): ("pass", "pass"),
+    ("beta", "broken"): ("fail", "fail"),
+    ("gamma", "main"): ("fail", "pass"),
+    ("gamma", "v1"): ("pass", "fail"),
 }
 
 
@@ -134,8 +139,11 @@ def builder_python(root: Path) -> Path:
     """A virtualenv seeded with setuptools (offline), to build wheels without an index."""
     venv = root / ".builder"
     if not (venv / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "virtualenv", "--quiet", "--no-periodic-update", str(venv)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "virtualenv", "--quiet", "--no-periodic-update", str(venv)],
+            check=True,
+            capture_output=True,
+        )
     return venv / "bin" / "python"
 
 
@@ -151,9 +159,21 @@ def build_core(root: Path) -> tuple[Path, Path]:
         repo.index.commit(f"democore {version}")
         repo.create_tag(f"v{version}", message=f"democore {version}")
         subprocess.run(
-            [str(builder_python(root)), "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-             "--disable-pip-version-check", "--wheel-dir", str(wheels), str(repo_dir)],
-            check=True, capture_output=True,
+            [
+                str(builder_python(root)),
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--disable-pip-version-check",
+                "--wheel-dir",
+                str(wheels),
+                str(repo_dir),
+            ],
+            check=True,
+            capture_output=True,
         )
     return repo_dir, wheels
 

@@ -97,12 +97,18 @@ def step_execute(state: RunState) -> None:
     store = Store(req.store) if req.store else Store(state.home.runs)
     resume = open_run(req.resume, store.root) if req.resume else None
     options = RunOptions(
-        selection=list(req.cells), planned_total=len(state.planned),
+        selection=list(req.cells),
+        planned_total=len(state.planned),
         kind="repro" if req.exit_by_status else "release",
-        jobs=req.jobs or matrix.settings.jobs, retries=req.retries, use_cache=req.use_cache,
-        keep_work=req.keep_work, progress=req.progress, argv=req.argv,
+        jobs=req.jobs or matrix.settings.jobs,
+        retries=req.retries,
+        use_cache=req.use_cache,
+        keep_work=req.keep_work,
+        progress=req.progress,
+        argv=req.argv,
         aa_check=matrix.settings.aa_check if req.aa_check is None else req.aa_check,
-        lint=_lint_findings, verify_fix=_verify_fix,
+        lint=_lint_findings,
+        verify_fix=_verify_fix,
     )
     if options.jobs < 1:
         raise UserError("--jobs must be at least 1")
@@ -122,8 +128,10 @@ def step_judge(state: RunState) -> None:
         if state.unjudged:
             # A CI shard: a candidate compared with no baseline would read "green" here while it
             # failed; its verdict belongs to `canary merge`, which sees every job's cells.
-            line += (f"; not judged here: {len(state.unjudged)} candidate cell(s) whose baseline is not in this run "
-                     "(`canary merge` judges the whole matrix)")
+            line += (
+                f"; not judged here: {len(state.unjudged)} candidate cell(s) whose baseline is not in this run "
+                "(`canary merge` judges the whole matrix)"
+            )
             judged = _counts(v.verdict for v in summary.verdicts if v.cell_id not in unjudged_ids)
             if judged:
                 line += f"; judged: {judged}"
@@ -186,8 +194,14 @@ def step_bisect(state: RunState) -> None:
 
     try:
         with step(f"bisect: {len(blocking)} blocking regression(s)", state.step_mode):
-            _, lines = bisect_and_diff(state.matrix, state.run, blocking, state.home,
-                                       use_cache=state.request.use_cache, progress=state.request.progress)
+            _, lines = bisect_and_diff(
+                state.matrix,
+                state.run,
+                blocking,
+                state.home,
+                use_cache=state.request.use_cache,
+                progress=state.request.progress,
+            )
     except (UserError, InfrastructureError) as exc:  # advisory: the verdicts stand without it
         lines = [f"warning: no bisection: {getattr(exc, 'reason', None) or exc}"]
     state.announce(lines)
@@ -230,16 +244,26 @@ def step_report(state: RunState) -> None:
 
     matrix = state.matrix
     with step(f"report: {formats}", state.step_mode):
-        written = render_all(state.run.path, [f.strip() for f in formats.split(",") if f.strip()],
-                             state.run.path / "report",
-                             waivers=waivers.combine(matrix.waivers, waivers.load_beside(matrix.file)))
+        written = render_all(
+            state.run.path,
+            [f.strip() for f in formats.split(",") if f.strip()],
+            state.run.path / "report",
+            waivers=waivers.combine(matrix.waivers, waivers.load_beside(matrix.file)),
+        )
     html = written.get("html") if isinstance(written, dict) else None
     state.report_dir = Path(html) if html else state.run.path / "report"
     state.announce([f"report: {state.report_dir}"])
 
 
 STEPS: tuple[Callable[[RunState], None], ...] = (
-    step_plan, step_start_diff, step_execute, step_judge, step_bisect, step_diff, step_report, step_explain,
+    step_plan,
+    step_start_diff,
+    step_execute,
+    step_judge,
+    step_bisect,
+    step_diff,
+    step_report,
+    step_explain,
 )
 
 
@@ -280,8 +304,7 @@ def candidates_without_baseline(planned: list, selected: list) -> list:
     selection left out: their verdict cannot be decided by this run."""
     chosen = {c.id for c in selected}
     baselines = {(c.connector, c.ref): c.id for c in planned if c.role == "baseline"}
-    return [c for c in selected if c.role == "candidate"
-            and baselines.get((c.connector, c.ref)) not in (None, *chosen)]
+    return [c for c in selected if c.role == "candidate" and baselines.get((c.connector, c.ref)) not in (None, *chosen)]
 
 
 class DiffJob:
@@ -376,4 +399,3 @@ def annotate_verdicts(run_path: Path, explanation) -> None:
     for v in doc.get("verdicts", []):
         v.update(explanation.for_cell(v["cell_id"]))
     write_json_atomic(path, doc)
-

@@ -57,11 +57,14 @@ def cmd_fix(args) -> int:
         from canary.codemods.verify import verify_fix
 
         if not args.matrix or not args.connector:
-            raise UserError("--verify needs --matrix FILE and --connector NAME (the cell to run the fixed connector in)")
+            raise UserError(
+                "--verify needs --matrix FILE and --connector NAME (the cell to run the fixed connector in)"
+            )
         if len(args.paths) != 1:
             raise UserError("--verify takes exactly one connector PATH (a source tree, package directory or tarball)")
-        verification = verify_fix(args.paths[0], args.migration, args.matrix, args.connector, args.core,
-                                  keep=args.keep_verify)
+        verification = verify_fix(
+            args.paths[0], args.migration, args.matrix, args.connector, args.core, keep=args.keep_verify
+        )
         print(f"canary: {verification.sentence()}", file=sys.stderr)
         if verification.status != VERIFIED:
             if args.format == "json":
@@ -80,8 +83,11 @@ def cmd_fix(args) -> int:
     for sk in result.skipped:
         print(f"canary: {sk['file']}: skipped: {sk['reason']}", file=sys.stderr)
     if verification is None and result.changes:
-        print(f"canary: these fixes are {UNVERIFIED}: `--verify --matrix FILE --connector NAME` runs the fixed "
-              "connector's cell", file=sys.stderr)
+        print(
+            f"canary: these fixes are {UNVERIFIED}: `--verify --matrix FILE --connector NAME` runs the fixed "
+            "connector's cell",
+            file=sys.stderr,
+        )
     if not args.write:
         if args.format == "json":
             _emit(json.dumps(_fix_doc(result, verification), indent=2) + "\n", None)
@@ -108,14 +114,20 @@ def cmd_fix(args) -> int:
 
 def _fix_doc(result, verification) -> dict:
     """`canary fix --format json` (codemods/schemas/fix.schema.json)."""
-    doc = {"schema_version": 1,
-           "verification": verification.to_dict() if verification is not None else {"status": "unverified"}}
+    doc = {
+        "schema_version": 1,
+        "verification": verification.to_dict() if verification is not None else {"status": "unverified"},
+    }
     if result is not None:
-        doc.update({
-            "changes": [{"file": c.file, "edits": c.edits} for c in result.changes],
-            "diff": result.diff(), "rejected": result.rejected, "skipped": result.skipped,
-            "remaining": result.remaining,
-        })
+        doc.update(
+            {
+                "changes": [{"file": c.file, "edits": c.edits} for c in result.changes],
+                "diff": result.diff(),
+                "rejected": result.rejected,
+                "skipped": result.skipped,
+                "remaining": result.remaining,
+            }
+        )
     return doc
 
 
@@ -180,18 +192,31 @@ def cmd_extract_sources(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("lint", help="report code that uses what a migration renames or removes",
-                       description="Lint TypeScript/JavaScript/Python files, directories, or an npm package "
-                                   "directory/.tgz (through its source maps) with a migration.")
+    p = sub.add_parser(
+        "lint",
+        help="report code that uses what a migration renames or removes",
+        description="Lint TypeScript/JavaScript/Python files, directories, or an npm package "
+        "directory/.tgz (through its source maps) with a migration.",
+    )
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--migration", "-m", required=True, metavar="ID|FILE", help="shipped migration id or file")
     p.add_argument("--format", choices=FORMATS, default="text")
-    p.add_argument("--fail-on", choices=FAIL_ON, default="warning",
-                   help="exit 1 when a finding has this severity or higher (default: warning)")
+    p.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="warning",
+        help="exit 1 when a finding has this severity or higher (default: warning)",
+    )
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip matching files")
     p.add_argument("--output", "-o", "--out", metavar="FILE", help="write the report here instead of stdout")
-    p.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
-                   help="worker processes for large trees (default 0: one per CPU; 1: no workers)")
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes for large trees (default 0: one per CPU; 1: no workers)",
+    )
     p.set_defaults(handler=cmd_lint)
 
     p = sub.add_parser("fix", help="apply a migration's fixes (unified diff; --write applies)")
@@ -200,10 +225,17 @@ def register(sub) -> None:
     p.add_argument("--write", action="store_true", help="rewrite the files instead of printing a diff")
     p.add_argument("--force", action="store_true", help="write even if the files have uncommitted changes")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB")
-    p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="text: a unified diff; json: changes, diff and the verification (fix.schema.json)")
-    p.add_argument("--verify", action="store_true",
-                   help="apply the fix to a scratch copy and run the connector's cell on the candidate core")
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: a unified diff; json: changes, diff and the verification (fix.schema.json)",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="apply the fix to a scratch copy and run the connector's cell on the candidate core",
+    )
     p.add_argument("--matrix", "-c", metavar="FILE", help="with --verify: the matrix whose cell runs the connector")
     p.add_argument("--connector", metavar="NAME", help="with --verify: the connector's name in the matrix")
     p.add_argument("--core", metavar="VERSION", help="with --verify: the core (default: the newest candidate)")

@@ -28,8 +28,14 @@ CACHE_FORMAT = 1
 _HERE = Path(__file__).parent
 # The modules whose code decides what a migration compiles to: a change to any of them (an edited
 # checkout, a new release) is a different cache key, as is a new ast-grep.
-_COMPILER_SOURCES = ("engine.py", "migration.py", "generate.py", "languages.py", "compiled.py",
-                     "schemas/migration.schema.json")
+_COMPILER_SOURCES = (
+    "engine.py",
+    "migration.py",
+    "generate.py",
+    "languages.py",
+    "compiled.py",
+    "schemas/migration.schema.json",
+)
 
 
 def cache_dir() -> Path:
@@ -78,9 +84,17 @@ def to_json(migration: Migration, compiled: dict[str, list[CompiledRule]]) -> di
     return {
         "format": CACHE_FORMAT,
         "migration": asdict(migration),
-        "compiled": {lang: [{"rule": index[id(c.rule)], "config": c.config,
-                             "words": sorted(c.words) if c.words is not None else None} for c in rules]
-                     for lang, rules in compiled.items()},
+        "compiled": {
+            lang: [
+                {
+                    "rule": index[id(c.rule)],
+                    "config": c.config,
+                    "words": sorted(c.words) if c.words is not None else None,
+                }
+                for c in rules
+            ]
+            for lang, rules in compiled.items()
+        },
     }
 
 
@@ -89,9 +103,13 @@ def from_json(doc: dict) -> tuple[Migration, dict[str, list[CompiledRule]]]:
     rules = [Rule(**r) for r in data.pop("rules")]
     config = [ConfigRename(**c) for c in data.pop("config")]
     migration = Migration(rules=rules, config=config, **data)
-    compiled = {lang: [CompiledRule(rules[c["rule"]], lang, c["config"],
-                                    frozenset(c["words"]) if c["words"] is not None else None) for c in items]
-                for lang, items in doc["compiled"].items()}
+    compiled = {
+        lang: [
+            CompiledRule(rules[c["rule"]], lang, c["config"], frozenset(c["words"]) if c["words"] is not None else None)
+            for c in items
+        ]
+        for lang, items in doc["compiled"].items()
+    }
     return migration, compiled
 
 

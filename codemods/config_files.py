@@ -80,8 +80,16 @@ def _yaml_hits(text: str, renames: list[ConfigRename]) -> list[KeyHit]:
                     kpath = path + [str(key.value)]
                     for r in renames:
                         if path_matches(r.path, kpath):
-                            hits.append(KeyHit(r, kpath, key.start_mark.line + 1, key.start_mark.column + 1,
-                                               key.start_mark.index, key.end_mark.index))
+                            hits.append(
+                                KeyHit(
+                                    r,
+                                    kpath,
+                                    key.start_mark.line + 1,
+                                    key.start_mark.column + 1,
+                                    key.start_mark.index,
+                                    key.end_mark.index,
+                                )
+                            )
                     walk(value, kpath)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
@@ -119,8 +127,9 @@ def _json_hits(text: str, renames: list[ConfigRename]) -> list[KeyHit]:
                 rng = key.range()
                 for r in renames:
                     if path_matches(r.path, kpath):
-                        hits.append(KeyHit(r, kpath, rng.start.line + 1, rng.start.column + 1,
-                                           rng.start.index, rng.end.index))
+                        hits.append(
+                            KeyHit(r, kpath, rng.start.line + 1, rng.start.column + 1, rng.start.index, rng.end.index)
+                        )
                 if value is not None:
                     walk(value, kpath)
         elif kind == "array":
@@ -138,7 +147,7 @@ def _json_hits(text: str, renames: list[ConfigRename]) -> list[KeyHit]:
 
 def _rename_span(text: str, hit: KeyHit) -> tuple[int, int, str]:
     """The edit for a key with a known span, keeping its quote style."""
-    old = text[hit.start:hit.end]
+    old = text[hit.start : hit.end]
     new = hit.rename.rename_to
     if len(old) >= 2 and old[0] in "\"'" and old[-1] == old[0]:
         return hit.start + 1, hit.end - 1, new

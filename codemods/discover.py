@@ -25,8 +25,26 @@ from canary.codemods.safe_files import skip_reason
 from canary.codemods.sources import extract_sourcemap_sources, is_package_dir, unpack_tarball
 
 # Never walked into: dependencies, build output, VCS and tool caches.
-EXCLUDED_DIRS = frozenset({"node_modules", "dist", "build", "out", "coverage", ".git", ".hg", ".svn",
-                           ".venv", "venv", "__pycache__", ".canary", ".next", ".turbo", ".tox", ".nox"})
+EXCLUDED_DIRS = frozenset(
+    {
+        "node_modules",
+        "dist",
+        "build",
+        "out",
+        "coverage",
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".canary",
+        ".next",
+        ".turbo",
+        ".tox",
+        ".nox",
+    }
+)
 TARBALL_SUFFIXES = (".tgz", ".tar.gz")
 
 
@@ -51,8 +69,9 @@ def _classify(path: str, display: str, rel: str, migration: Migration) -> Source
     return None
 
 
-def _walk(root: str, display_root: str, migration: Migration, exclude: list[str],
-          skipped: list[dict]) -> list[SourceFile]:
+def _walk(
+    root: str, display_root: str, migration: Migration, exclude: list[str], skipped: list[dict]
+) -> list[SourceFile]:
     found: list[SourceFile] = []
     # os.walk never descends into symlinked directories (followlinks=False); symlinked files are
     # listed and skipped below with the FIFOs, devices and oversized files.
@@ -75,8 +94,13 @@ def _walk(root: str, display_root: str, migration: Migration, exclude: list[str]
     return found
 
 
-def discover(paths: list[str], migration: Migration, stack: contextlib.ExitStack,
-             exclude: list[str] | None = None, skipped: list[dict] | None = None) -> list[SourceFile]:
+def discover(
+    paths: list[str],
+    migration: Migration,
+    stack: contextlib.ExitStack,
+    exclude: list[str] | None = None,
+    skipped: list[dict] | None = None,
+) -> list[SourceFile]:
     """The files to scan; temporary directories (tarballs, source maps) live as long as `stack`.
 
     Files that must not be read (symlinks, FIFOs, devices, oversized) are left out and
@@ -85,8 +109,12 @@ def discover(paths: list[str], migration: Migration, stack: contextlib.ExitStack
     skipped = [] if skipped is None else skipped
     files: list[SourceFile] = []
     for given in paths:
-        if os.path.lexists(given) and not os.path.isdir(given) and skip_reason(given) \
-                and _classify(given, given, os.path.basename(given), migration) is not None:
+        if (
+            os.path.lexists(given)
+            and not os.path.isdir(given)
+            and skip_reason(given)
+            and _classify(given, given, os.path.basename(given), migration) is not None
+        ):
             skipped.append({"file": given, "reason": skip_reason(given)})
             continue
         if os.path.isfile(given) and given.endswith(TARBALL_SUFFIXES):
@@ -96,8 +124,11 @@ def discover(paths: list[str], migration: Migration, stack: contextlib.ExitStack
         elif os.path.isfile(given):
             sf = _classify(given, given, os.path.basename(given), migration)
             if sf is None:
-                raise UserError("not a file canary can lint (TypeScript, JavaScript, Python or a config file "
-                                "named by the migration)", file=given)
+                raise UserError(
+                    "not a file canary can lint (TypeScript, JavaScript, Python or a config file "
+                    "named by the migration)",
+                    file=given,
+                )
             files.append(sf)
         elif os.path.isdir(given):
             files.extend(_package(given, given, migration, exclude, stack, skipped))
@@ -106,8 +137,9 @@ def discover(paths: list[str], migration: Migration, stack: contextlib.ExitStack
     return files
 
 
-def _package(root: str, display: str, migration: Migration, exclude: list[str],
-             stack: contextlib.ExitStack, skipped: list[dict]) -> list[SourceFile]:
+def _package(
+    root: str, display: str, migration: Migration, exclude: list[str], stack: contextlib.ExitStack, skipped: list[dict]
+) -> list[SourceFile]:
     own = _walk(root, display, migration, exclude, skipped)
     if any(f.language for f in own) or not os.path.isfile(os.path.join(root, "package.json")):
         return own

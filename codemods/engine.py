@@ -242,8 +242,12 @@ def _compile_migration(migration: Migration) -> dict[str, list[CompiledRule]]:
             continue
         langs = family(rule.language)
         if not langs:
-            raise UserError(f"unsupported language {rule.language!r}", file=migration.source, line=rule.line,
-                            key=f"{rule.id}.language")
+            raise UserError(
+                f"unsupported language {rule.language!r}",
+                file=migration.source,
+                line=rule.line,
+                key=f"{rule.id}.language",
+            )
         compiled_any = False
         first_error = ""
         for lang in langs:
@@ -263,8 +267,12 @@ def _compile_migration(migration: Migration) -> dict[str, list[CompiledRule]]:
             out.setdefault(lang, []).append(CompiledRule(rule, lang, config, words))
             compiled_any = True
         if not compiled_any:
-            raise UserError(f"rule {rule.id!r} does not compile: {first_error}", file=migration.source,
-                            line=rule.line, key=f"{rule.id}.rule")
+            raise UserError(
+                f"rule {rule.id!r} does not compile: {first_error}",
+                file=migration.source,
+                line=rule.line,
+                key=f"{rule.id}.rule",
+            )
     return out
 
 
@@ -388,8 +396,14 @@ def _as_branch(compiled: CompiledRule) -> Branch | None:
     if fix is not None:
         # Renamed the way render_fix reads names (`$Xabc` there is $X followed by "abc").
         fix = _META.sub(lambda m: m.group(0) + suffix, fix)
-    return Branch(util=f"canary-rule-{tag}", rule={"all": [body, {"pattern": f"$${marker}"}]}, marker=marker,
-                  utils=used, fix=fix, checks=checks)
+    return Branch(
+        util=f"canary-rule-{tag}",
+        rule={"all": [body, {"pattern": f"$${marker}"}]},
+        marker=marker,
+        utils=used,
+        fix=fix,
+        checks=checks,
+    )
 
 
 @dataclass
@@ -461,8 +475,12 @@ def _combine(rules: list[CompiledRule]) -> tuple[Combined | None, list[CompiledR
 def _range_rule(node: SgNode) -> dict:
     # The kind first: ast-grep then visits only nodes of the wanted kinds.
     rng = node.range()
-    where = {"range": {"start": {"line": rng.start.line, "column": rng.start.column},
-                       "end": {"line": rng.end.line, "column": rng.end.column}}}
+    where = {
+        "range": {
+            "start": {"line": rng.start.line, "column": rng.start.column},
+            "end": {"line": rng.end.line, "column": rng.end.column},
+        }
+    }
     return {"kind": node.kind(), **where} if node.is_named() else where
 
 
@@ -481,8 +499,9 @@ def _passing(root: SgNode, wanted: dict[str, tuple[Check, dict]]) -> dict[str, s
                 continue
             utils.update(check.utils)
             group.append((marker, check, nodes))
-            utils[f"canary-check-{marker}"] = {"all": [{"any": [_range_rule(n) for n in nodes.values()]},
-                                                       check.rule, {"pattern": f"$${marker}"}]}
+            utils[f"canary-check-{marker}"] = {
+                "all": [{"any": [_range_rule(n) for n in nodes.values()]}, check.rule, {"pattern": f"$${marker}"}]
+            }
         every = [{"matches": f"canary-check-{marker}"} for marker, _, _ in group]
         config = {"rule": {"all": [{"any": every}, *({"any": [one, _TRUE]} for one in every)]}, "utils": utils}
         for node in root.find_all(config):
@@ -507,7 +526,7 @@ def render_fix(template: str, node: SgNode, source: str) -> str:
             nodes = node.get_multiple_matches(m.group(1))
             if not nodes:
                 return ""
-            return source[nodes[0].range().start.index:nodes[-1].range().end.index]
+            return source[nodes[0].range().start.index : nodes[-1].range().end.index]
         name = m.group(2)
         got = node.get_match(name)
         if got is not None:
@@ -538,10 +557,15 @@ def parse_errors(text: str, language: str) -> int:
 def _match(rule: Rule, node: SgNode, text: str, fix: str | None) -> Match:
     rng = node.range()
     return Match(
-        rule=rule, start=rng.start.index, end=rng.end.index,
-        line=rng.start.line + 1, column=rng.start.column + 1,
-        end_line=rng.end.line + 1, end_column=rng.end.column + 1,
-        text=node.text(), replacement=render_fix(fix, node, text) if fix is not None else None,
+        rule=rule,
+        start=rng.start.index,
+        end=rng.end.index,
+        line=rng.start.line + 1,
+        column=rng.start.column + 1,
+        end_line=rng.end.line + 1,
+        end_column=rng.end.column + 1,
+        text=node.text(),
+        replacement=render_fix(fix, node, text) if fix is not None else None,
     )
 
 
@@ -592,9 +616,9 @@ def apply_edits(text: str, matches: list[Match], applied_out: list[Match] | None
     pos = 0
     applied = 0
     for m in matches:
-        if m.replacement is None or m.start < pos or m.replacement == text[m.start:m.end]:
+        if m.replacement is None or m.start < pos or m.replacement == text[m.start : m.end]:
             continue
-        out.append(text[pos:m.start])
+        out.append(text[pos : m.start])
         out.append(m.replacement)
         pos = m.end
         applied += 1

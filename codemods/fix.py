@@ -48,10 +48,14 @@ class FileFix:
     edits: int
 
     def diff(self) -> str:
-        return "".join(difflib.unified_diff(
-            self.old.splitlines(keepends=True), self.new.splitlines(keepends=True),
-            fromfile=f"a/{self.file}", tofile=f"b/{self.file}",
-        ))
+        return "".join(
+            difflib.unified_diff(
+                self.old.splitlines(keepends=True),
+                self.new.splitlines(keepends=True),
+                fromfile=f"a/{self.file}",
+                tofile=f"b/{self.file}",
+            )
+        )
 
 
 @dataclass
@@ -132,7 +136,9 @@ def _plan_one(sf: SourceFile, compiled, result: FixResult) -> None:
             return
         result.remaining += left
         if new != old and parse_errors(new, sf.language) > parse_errors(old, sf.language):
-            result.rejected.append({"file": sf.display, "reason": "the fixed file would no longer parse; left unchanged"})
+            result.rejected.append(
+                {"file": sf.display, "reason": "the fixed file would no longer parse; left unchanged"}
+            )
             return
     else:
         try:
@@ -142,7 +148,9 @@ def _plan_one(sf: SourceFile, compiled, result: FixResult) -> None:
             return
         edits = len(hits)
         if new != old and not config_files.parses(new, sf.format):
-            result.rejected.append({"file": sf.display, "reason": "the fixed file would no longer parse; left unchanged"})
+            result.rejected.append(
+                {"file": sf.display, "reason": "the fixed file would no longer parse; left unchanged"}
+            )
             return
     if new != old:
         result.changes.append(FileFix(sf.display, sf.path, old, new, edits))
@@ -161,8 +169,12 @@ def git_ignored(files: list[str]) -> set[str]:
     ignored: set[str] = set()
     for top, group in by_top.items():
         absolute = {os.path.abspath(p): p for p in group}
-        proc = subprocess.run(["git", "-C", top, "check-ignore", "--stdin", "-z"], capture_output=True,
-                              input="\0".join(absolute) + "\0", text=True)
+        proc = subprocess.run(
+            ["git", "-C", top, "check-ignore", "--stdin", "-z"],
+            capture_output=True,
+            input="\0".join(absolute) + "\0",
+            text=True,
+        )
         for name in proc.stdout.split("\0"):
             if name:
                 ignored.add(absolute.get(os.path.abspath(os.path.join(top, name)), name))
@@ -174,14 +186,14 @@ def dirty_files(paths: list[str]) -> list[str]:
     dirty: list[str] = []
     for path in paths:
         where = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-        top = subprocess.run(["git", "-C", where, "rev-parse", "--show-toplevel"],
-                             capture_output=True, text=True)
+        top = subprocess.run(["git", "-C", where, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
         if top.returncode != 0:
             dirty.append(f"{path} (not in a git repository)")
             continue
         status = subprocess.run(
             ["git", "-C", where, "status", "--porcelain", "--untracked-files=all", "--", os.path.abspath(path)],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         for line in status.stdout.splitlines():
             if len(line) > 3:
@@ -193,8 +205,9 @@ def require_clean(paths: list[str]) -> None:
     dirty = dirty_files(paths)
     if dirty:
         shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
-        raise UserError(f"refusing to write: uncommitted changes in {shown}",
-                        hint="commit or stash them first, or pass --force")
+        raise UserError(
+            f"refusing to write: uncommitted changes in {shown}", hint="commit or stash them first, or pass --force"
+        )
 
 
 def write_fixes(result: FixResult) -> list[dict]:

@@ -28,9 +28,11 @@ def render_text(report: LintReport, migration_ref: str) -> str:
     counts = report.counts()
     fixable = sum(1 for f in report.findings if f.fix is not None)
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no findings"
-    lines.append(f"{len(report.findings)} finding(s) in {report.files_scanned} file(s) "
-                 f"({summary}; {fixable} fixable with `canary fix --migration {migration_ref} --write`; "
-                 f"fixes unverified until `canary fix --verify` runs the fixed connector)")
+    lines.append(
+        f"{len(report.findings)} finding(s) in {report.files_scanned} file(s) "
+        f"({summary}; {fixable} fixable with `canary fix --migration {migration_ref} --write`; "
+        f"fixes unverified until `canary fix --verify` runs the fixed connector)"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -46,7 +48,7 @@ def render_json(report: LintReport) -> str:
     marker = '\n  "findings": []'
     at = head.index(marker)
     body = ",\n".join(_finding_json(f) for f in findings)
-    return head[:at] + '\n  "findings": [\n' + body + "\n  ]" + head[at + len(marker):] + "\n"
+    return head[:at] + '\n  "findings": [\n' + body + "\n  ]" + head[at + len(marker) :] + "\n"
 
 
 _str = json.encoder.encode_basestring_ascii  # what json.dumps uses with its default ensure_ascii
@@ -77,8 +79,10 @@ def _finding_json(f: dict) -> str:
                 fix.append(f"        {_str(fkey)}: {text}")
             lines.append('      "fix": {\n' + ",\n".join(fix) + "\n      }")
         elif isinstance(value, (list, dict)):
-            lines.append(f"      {_str(key)}: " + (json.dumps(value, indent=2).replace("\n", "\n      ")
-                                                   if value else _EMPTY[type(value)]))
+            lines.append(
+                f"      {_str(key)}: "
+                + (json.dumps(value, indent=2).replace("\n", "\n      ") if value else _EMPTY[type(value)])
+            )
         else:
             lines.append(f"      {_str(key)}: {_scalar(value)}")
     return "    {\n" + ",\n".join(lines) + "\n    }"
@@ -111,22 +115,31 @@ def render_sarif(report: LintReport, rules: list, base: str | None = ".") -> str
             "locations": [sarif_doc.location(uri, region)],
         }
         if f.fix is not None:
-            res["fixes"] = [{
-                "description": {"text": f"replace with {f.fix.replacement}" + "".join(
-                    f"; import {imp['name']} from {imp['from']}" for imp in f.fix.imports)
-                    + f" ({f.fix.verification})"},
-                "properties": {"verification": f.fix.verification},
-                "artifactChanges": [{
-                    "artifactLocation": {"uri": uri, "uriBaseId": sarif_doc.SRCROOT},
-                    "replacements": [{
-                        "deletedRegion": region,
-                        "insertedContent": {"text": f.fix.replacement},
-                    }],
-                }],
-            }]
+            res["fixes"] = [
+                {
+                    "description": {
+                        "text": f"replace with {f.fix.replacement}"
+                        + "".join(f"; import {imp['name']} from {imp['from']}" for imp in f.fix.imports)
+                        + f" ({f.fix.verification})"
+                    },
+                    "properties": {"verification": f.fix.verification},
+                    "artifactChanges": [
+                        {
+                            "artifactLocation": {"uri": uri, "uriBaseId": sarif_doc.SRCROOT},
+                            "replacements": [
+                                {
+                                    "deletedRegion": region,
+                                    "insertedContent": {"text": f.fix.replacement},
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
         results.append(res)
-    return sarif_doc.dumps(sarif_doc.document("canary-codemods", driver_rules, results,
-                                              properties={"migration": report.migration}))
+    return sarif_doc.dumps(
+        sarif_doc.document("canary-codemods", driver_rules, results, properties={"migration": report.migration})
+    )
 
 
 def render_github(report: LintReport) -> str:

@@ -37,16 +37,32 @@ from canary.kernel.errors import UserError
 from canary.codemods.migration import Migration, dump_migration, parse_migration
 
 __all__ = [
-    "SEVERITY", "RANK", "REMOVAL_NAMES", "MEMBER_KINDS", "CALL_KEY_KINDS", "EXPORT_KINDS", "NAME_ONLY_NOTE",
-    "migration_from_diff", "emit_migration", "RENAME_KINDS", "rules_from_rename",
+    "SEVERITY",
+    "RANK",
+    "REMOVAL_NAMES",
+    "MEMBER_KINDS",
+    "CALL_KEY_KINDS",
+    "EXPORT_KINDS",
+    "NAME_ONLY_NOTE",
+    "migration_from_diff",
+    "emit_migration",
+    "RENAME_KINDS",
+    "rules_from_rename",
 ]
 
 SEVERITY = {"ERR": "error", "ERROR": "error", "WARN": "warning", "WARNING": "warning", "INFO": "info"}
 RANK = {"hint": 0, "info": 1, "warning": 2, "error": 3}
-REMOVAL_NAMES = frozenset({
-    "export-removed", "member-removed", "parameter-property-removed", "destructured-property-dropped",
-    "enum-member-removed", "object-removed", "parameter-removed",
-})
+REMOVAL_NAMES = frozenset(
+    {
+        "export-removed",
+        "member-removed",
+        "parameter-property-removed",
+        "destructured-property-dropped",
+        "enum-member-removed",
+        "object-removed",
+        "parameter-removed",
+    }
+)
 MEMBER_KINDS = frozenset({"member", "method", "attribute", "property"})
 CALL_KEY_KINDS = frozenset({"parameter-property", "destructured", "destructured-property"})
 EXPORT_KINDS = frozenset({"export", "interface", "type", "class", "function", "enum", "const", "variable", "namespace"})
@@ -194,8 +210,9 @@ def _callee_test(names: set[str], python: bool) -> dict:
     return {"has": {"field": "function", "regex": f"(^|{sep})({_alt(names)})$"}}
 
 
-def _rules_for(it: _Intent, prefix: str | None = None, message: str | None = None,
-               note: str | None = None) -> list[dict]:
+def _rules_for(
+    it: _Intent, prefix: str | None = None, message: str | None = None, note: str | None = None
+) -> list[dict]:
     old, new = it.old, it.new
     verb = f"renamed to `{new}`" if new else "removed"
     what = ", ".join(it.symbols[:3]) + (" ..." if len(it.symbols) > 3 else "")
@@ -204,11 +221,15 @@ def _rules_for(it: _Intent, prefix: str | None = None, message: str | None = Non
     out: list[dict] = []
 
     def rule(suffix, language, body, fix, message, utils=None, imports=None):
-        r = {"id": f"{prefix}-{suffix}", "language": language, "severity": it.severity,
-             "message": message,
-             "note": note if note is not None else (it.messages[0] if it.messages else ""),
-             "metadata": {"symbol": it.symbols[0] if it.symbols else old, "symbols": list(it.symbols)},
-             "rule": body}
+        r = {
+            "id": f"{prefix}-{suffix}",
+            "language": language,
+            "severity": it.severity,
+            "message": message,
+            "note": note if note is not None else (it.messages[0] if it.messages else ""),
+            "metadata": {"symbol": it.symbols[0] if it.symbols else old, "symbols": list(it.symbols)},
+            "rule": body,
+        }
         if utils:
             r["utils"] = utils
         if fix is not None and new is not None:
@@ -220,9 +241,11 @@ def _rules_for(it: _Intent, prefix: str | None = None, message: str | None = Non
     # A retyped rename: what is written under the new name must be converted.
     needs_conversion = bool(it.retyped and new and not it.convert)
     if it.retyped and new:
-        conv_msg = (f"{base_msg}; its type changed from {it.retyped[0]} to {it.retyped[1]}: "
-                    + (f"the value is converted ({it.convert.replace('$V', 'value')})" if it.convert
-                       else "needs a conversion (no automatic fix: a plain rename would store the old type)"))
+        conv_msg = f"{base_msg}; its type changed from {it.retyped[0]} to {it.retyped[1]}: " + (
+            f"the value is converted ({it.convert.replace('$V', 'value')})"
+            if it.convert
+            else "needs a conversion (no automatic fix: a plain rename would store the old type)"
+        )
 
     def written(value_fix: str | None) -> str | None:
         """The fix of a write whose value is `$V`, or None when it needs a conversion."""
@@ -238,8 +261,14 @@ def _rules_for(it: _Intent, prefix: str | None = None, message: str | None = Non
         rule("member-read", "typescript", read, f"$X.{new}", base_msg)
         rule("optional-member-read", "typescript", {"pattern": f"$X?.{old}"}, f"$X?.{new}", base_msg)
         if it.retyped and new:
-            rule("member-write", "typescript", {"pattern": f"$X.{old} = $V"}, written(f"$X.{new} = $V"), conv_msg,
-                 imports=it.imports)
+            rule(
+                "member-write",
+                "typescript",
+                {"pattern": f"$X.{old} = $V"},
+                written(f"$X.{new} = $V"),
+                conv_msg,
+                imports=it.imports,
+            )
         if new is None:
             # A read matches by member name only, whatever the receiver's type: for a removal
             # (nothing to fix) report it as info, so a common name does not fail every lint.
@@ -250,33 +279,69 @@ def _rules_for(it: _Intent, prefix: str | None = None, message: str | None = Non
         types = _alt(it.scope)
         if it.shape == "typed-key":
             t = {"kind": "type_identifier", "regex": f"^({types})$"}
-            obj = {"kind": "object", "any": [
-                {"inside": {"kind": "as_expression", "has": t}},
-                {"inside": {"kind": "satisfies_expression", "has": t}},
-                {"inside": {"kind": "type_assertion", "has": {"kind": "type_arguments", "has": t}}},
-                {"inside": {"kind": "variable_declarator", "field": "value",
-                            "has": {"field": "type", "kind": "type_annotation", "has": t}}},
-            ]}
+            obj = {
+                "kind": "object",
+                "any": [
+                    {"inside": {"kind": "as_expression", "has": t}},
+                    {"inside": {"kind": "satisfies_expression", "has": t}},
+                    {"inside": {"kind": "type_assertion", "has": {"kind": "type_arguments", "has": t}}},
+                    {
+                        "inside": {
+                            "kind": "variable_declarator",
+                            "field": "value",
+                            "has": {"field": "type", "kind": "type_annotation", "has": t},
+                        }
+                    },
+                ],
+            }
             where = f"an object typed as {' or '.join(sorted(it.scope))}"
         else:
-            obj = {"kind": "object", "inside": {"kind": "arguments", "inside": {
-                "kind": "call_expression", **_callee_test(it.scope, python=False)}}}
+            obj = {
+                "kind": "object",
+                "inside": {
+                    "kind": "arguments",
+                    "inside": {"kind": "call_expression", **_callee_test(it.scope, python=False)},
+                },
+            }
             where = f"an object passed to {' or '.join(sorted(it.scope))}" if it.scope else "an object passed to a call"
         utils = {"target-object": obj}
-        key = {"kind": "property_identifier", "regex": f"^{re.escape(old)}$",
-               "inside": {"kind": "pair", "field": "key", "inside": {"matches": "target-object"}}}
-        short = {"kind": "shorthand_property_identifier", "regex": f"^{re.escape(old)}$",
-                 "inside": {"matches": "target-object"}}
+        key = {
+            "kind": "property_identifier",
+            "regex": f"^{re.escape(old)}$",
+            "inside": {"kind": "pair", "field": "key", "inside": {"matches": "target-object"}},
+        }
+        short = {
+            "kind": "shorthand_property_identifier",
+            "regex": f"^{re.escape(old)}$",
+            "inside": {"matches": "target-object"},
+        }
         sfx = "typed" if it.shape == "typed-key" else "call"
         if it.shape == "call-key" and it.scope and prefix == _slug(old):
             sfx += "-" + _slug("-".join(sorted(it.scope)))[:40]
         if it.retyped and new:
-            pair = {"pattern": {"context": f"({{{old}: $V}})", "selector": "pair"}, "inside": {"matches": "target-object"}}
-            rule(f"{sfx}-key", "typescript", pair, written(f"{new}: $V"), f"{conv_msg}: key in {where}", utils,
-                 imports=it.imports)
+            pair = {
+                "pattern": {"context": f"({{{old}: $V}})", "selector": "pair"},
+                "inside": {"matches": "target-object"},
+            }
+            rule(
+                f"{sfx}-key",
+                "typescript",
+                pair,
+                written(f"{new}: $V"),
+                f"{conv_msg}: key in {where}",
+                utils,
+                imports=it.imports,
+            )
             short_fix = None if needs_conversion else f"{new}: " + it.convert.replace("$V", old)
-            rule(f"{sfx}-shorthand", "typescript", short, short_fix, f"{conv_msg}: key in {where}", utils,
-                 imports=it.imports)
+            rule(
+                f"{sfx}-shorthand",
+                "typescript",
+                short,
+                short_fix,
+                f"{conv_msg}: key in {where}",
+                utils,
+                imports=it.imports,
+            )
         else:
             rule(f"{sfx}-key", "typescript", key, new, f"{base_msg}: key in {where}", utils)
             rule(f"{sfx}-shorthand", "typescript", short, f"{new}: {old}", f"{base_msg}: key in {where}", utils)
@@ -284,23 +349,54 @@ def _rules_for(it: _Intent, prefix: str | None = None, message: str | None = Non
         enum = next(iter(it.scope))
         rule(f"{_slug(enum)}-enum-member", "typescript", {"pattern": f"{enum}.{old}"}, f"{enum}.{new}", base_msg)
     elif it.shape == "import":
-        rule("import", "typescript",
-             {"kind": "import_specifier", "not": {"has": {"field": "alias", "kind": "identifier"}},
-              "has": {"field": "name", "regex": f"^{re.escape(old)}$"}},
-             f"{new} as {old}", f"{base_msg}: named import")
-        rule("import-aliased", "typescript",
-             {"kind": "identifier", "regex": f"^{re.escape(old)}$",
-              "inside": {"kind": "import_specifier", "field": "name", "has": {"field": "alias", "kind": "identifier"}}},
-             new, f"{base_msg}: named import")
+        rule(
+            "import",
+            "typescript",
+            {
+                "kind": "import_specifier",
+                "not": {"has": {"field": "alias", "kind": "identifier"}},
+                "has": {"field": "name", "regex": f"^{re.escape(old)}$"},
+            },
+            f"{new} as {old}",
+            f"{base_msg}: named import",
+        )
+        rule(
+            "import-aliased",
+            "typescript",
+            {
+                "kind": "identifier",
+                "regex": f"^{re.escape(old)}$",
+                "inside": {
+                    "kind": "import_specifier",
+                    "field": "name",
+                    "has": {"field": "alias", "kind": "identifier"},
+                },
+            },
+            new,
+            f"{base_msg}: named import",
+        )
     elif it.shape == "py-attribute":
         rule("py-attribute", "python", {"pattern": f"$X.{old}"}, f"$X.{new}", base_msg)
     elif it.shape == "py-kwarg":
         sfx = "py-keyword" + ("-" + _slug("-".join(sorted(it.scope)))[:40] if it.scope and prefix == _slug(old) else "")
-        rule(sfx, "python",
-             {"kind": "identifier", "regex": f"^{re.escape(old)}$",
-              "inside": {"kind": "keyword_argument", "field": "name", "inside": {
-                  "kind": "argument_list", "inside": {"kind": "call", **_callee_test(it.scope, python=True)}}}},
-             new, f"{base_msg}: keyword argument")
+        rule(
+            sfx,
+            "python",
+            {
+                "kind": "identifier",
+                "regex": f"^{re.escape(old)}$",
+                "inside": {
+                    "kind": "keyword_argument",
+                    "field": "name",
+                    "inside": {
+                        "kind": "argument_list",
+                        "inside": {"kind": "call", **_callee_test(it.scope, python=True)},
+                    },
+                },
+            },
+            new,
+            f"{base_msg}: keyword argument",
+        )
     return out
 
 
@@ -339,8 +435,10 @@ def migration_from_diff(diff: dict, migration_id: str | None = None, core: str |
 def emit_migration(diff: dict, path: str, migration_id: str | None = None, core: str | None = None) -> None:
     """Write a migration file for the renames and removals of a compat diff (JSON dict)."""
     mig = migration_from_diff(diff, migration_id, core)
-    header = ("# Generated by canary from a compat diff: renames carry fixes, removals are lint-only.\n"
-              "# Review the rules, then lint with: canary lint PATH --migration " + path + "\n")
+    header = (
+        "# Generated by canary from a compat diff: renames carry fixes, removals are lint-only.\n"
+        "# Review the rules, then lint with: canary lint PATH --migration " + path + "\n"
+    )
     from canary.kernel.atomic import write_text_atomic
 
     write_text_atomic(path, header + dump_migration(mig))
@@ -374,16 +472,35 @@ def rules_from_rename(entry: dict, language: str) -> list[dict]:
     retyped = None
     if entry.get("type_change"):
         retyped = (str(entry["type_change"].get("from", "?")), str(entry["type_change"].get("to", "?")))
-    typing = {"retyped": retyped, "convert": (entry.get("type_change") or {}).get("convert"),
-              "imports": list((entry.get("type_change") or {}).get("imports") or [])}
+    typing = {
+        "retyped": retyped,
+        "convert": (entry.get("type_change") or {}).get("convert"),
+        "imports": list((entry.get("type_change") or {}).get("imports") or []),
+    }
     for shape in shapes:
         scope = set(entry.get("callees") or []) if shape in ("call-key", "py-kwarg") else set()
-        it = _Intent(shape, language, entry["old"], entry.get("new"), scope=scope,
-                     symbols=[entry["symbol"]] if entry.get("symbol") else [], severity=severity, **typing)
+        it = _Intent(
+            shape,
+            language,
+            entry["old"],
+            entry.get("new"),
+            scope=scope,
+            symbols=[entry["symbol"]] if entry.get("symbol") else [],
+            severity=severity,
+            **typing,
+        )
         out.extend(_rules_for(it, prefix=entry["id"], message=entry.get("message"), note=entry.get("note", "")))
     if language == "typescript" and entry.get("types"):
-        it = _Intent("typed-key", language, entry["old"], entry.get("new"), scope=set(entry["types"]),
-                     symbols=[entry["symbol"]] if entry.get("symbol") else [], severity=severity, **typing)
+        it = _Intent(
+            "typed-key",
+            language,
+            entry["old"],
+            entry.get("new"),
+            scope=set(entry["types"]),
+            symbols=[entry["symbol"]] if entry.get("symbol") else [],
+            severity=severity,
+            **typing,
+        )
         out.extend(_rules_for(it, prefix=entry["id"], message=entry.get("message"), note=entry.get("note", "")))
     for r in out:
         r["severity"] = severity  # an explicit entry is not downgraded like a generated removal

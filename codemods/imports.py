@@ -42,7 +42,7 @@ def _insert_into_braces(text: str, braces: SgNode, name: str) -> str:
     between = text[last_end:close]
     if "\n" in braces.text():
         line_start = text.rfind("\n", 0, items[-1].range().start.index) + 1
-        indent = text[line_start:items[-1].range().start.index]
+        indent = text[line_start : items[-1].range().start.index]
         if between.lstrip().startswith(","):
             comma = last_end + between.index(",") + 1
             return text[:comma] + f"\n{indent}{name}," + text[comma:]
@@ -65,9 +65,13 @@ def _ensure_one(text: str, language: str, name: str, module: str, path: str) -> 
         braces = stmt.find(kind="named_imports")
         if braces is not None and name in _named_names(braces) and not _is_type_only(stmt):
             return text
-    requires = [d for d in root.find_all(kind="variable_declarator")
-                if d.field("value") is not None and d.field("value").kind() == "call_expression"
-                and d.field("value").text().replace('"', "'") == f"require('{module}')"]
+    requires = [
+        d
+        for d in root.find_all(kind="variable_declarator")
+        if d.field("value") is not None
+        and d.field("value").kind() == "call_expression"
+        and d.field("value").text().replace('"', "'") == f"require('{module}')"
+    ]
     for decl in requires:
         pattern = decl.field("name")
         if pattern is not None and pattern.kind() == "object_pattern" and name in _named_names(pattern):
@@ -84,12 +88,16 @@ def _ensure_one(text: str, language: str, name: str, module: str, path: str) -> 
     for stmt in imports or [n for n in top if n.kind() == "import_statement"]:
         quote = stmt.field("source").text()[0] if stmt.field("source") is not None else quote
         break
-    commonjs = path.endswith(".cjs") or (requires or "require(" in text) and not any(
-        n.kind() in ("import_statement", "export_statement") for n in top)
+    commonjs = (
+        path.endswith(".cjs")
+        or (requires or "require(" in text)
+        and not any(n.kind() in ("import_statement", "export_statement") for n in top)
+    )
     if commonjs:
         line = f"const {{ {name} }} = require({quote}{module}{quote});\n"
-        anchors = [n for n in top if n.kind() in ("lexical_declaration", "variable_declaration")
-                   and "require(" in n.text()]
+        anchors = [
+            n for n in top if n.kind() in ("lexical_declaration", "variable_declaration") and "require(" in n.text()
+        ]
     else:
         line = f"import {{ {name} }} from {quote}{module}{quote};\n"
         anchors = [n for n in top if n.kind() == "import_statement"]

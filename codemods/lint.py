@@ -13,8 +13,16 @@ from canary.codemods.migration import SEVERITIES, Migration, load_migration
 from canary.codemods.safe_files import Skipped, read_regular
 
 __all__ = [
-    "LINT_SCHEMA_VERSION", "Fix", "Finding", "LintReport", "finding_from_match", "read_text", "scan_source",
-    "resolve_migration", "PARALLEL_MIN_FILES", "lint_paths",
+    "LINT_SCHEMA_VERSION",
+    "Fix",
+    "Finding",
+    "LintReport",
+    "finding_from_match",
+    "read_text",
+    "scan_source",
+    "resolve_migration",
+    "PARALLEL_MIN_FILES",
+    "lint_paths",
 ]
 
 LINT_SCHEMA_VERSION = 1
@@ -23,6 +31,7 @@ LINT_SCHEMA_VERSION = 1
 @dataclass
 class Fix:
     """The replacement a rule proposes for one finding, and the imports it needs."""
+
     replacement: str
     preview: str  # the finding's first line as it reads after the fix
     imports: list[dict] = field(default_factory=list)  # [{name, from}] the fix adds to the file
@@ -33,6 +42,7 @@ class Fix:
 @dataclass
 class Finding:
     """One match of a migration rule in a source file (1-based line and column)."""
+
     file: str
     line: int  # 1-based
     column: int  # 1-based, in characters
@@ -52,19 +62,34 @@ class Finding:
         # By hand: dataclasses.asdict deep-copies every value, a third of a large tree's JSON time.
         fix = self.fix
         return {
-            "file": self.file, "line": self.line, "column": self.column, "end_line": self.end_line,
-            "end_column": self.end_column, "rule": self.rule, "message": self.message, "severity": self.severity,
-            "symbol": self.symbol, "text": self.text, "source_line": self.source_line,
-            "fix": None if fix is None else {"replacement": fix.replacement, "preview": fix.preview,
-                                             "imports": [dict(i) for i in fix.imports],
-                                             "verification": fix.verification},
-            "note": self.note, "origin": self.origin,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "rule": self.rule,
+            "message": self.message,
+            "severity": self.severity,
+            "symbol": self.symbol,
+            "text": self.text,
+            "source_line": self.source_line,
+            "fix": None
+            if fix is None
+            else {
+                "replacement": fix.replacement,
+                "preview": fix.preview,
+                "imports": [dict(i) for i in fix.imports],
+                "verification": fix.verification,
+            },
+            "note": self.note,
+            "origin": self.origin,
         }
 
 
 @dataclass
 class LintReport:
     """The findings of one migration over a tree, and how many files were scanned."""
+
     migration: dict
     findings: list[Finding] = field(default_factory=list)
     files_scanned: int = 0
@@ -108,13 +133,27 @@ def finding_from_match(sf: SourceFile, text: str, m: Match) -> Finding:
     ls, le = _line_bounds(text, m.start)
     fix = None
     if m.replacement is not None:
-        after = text[ls:m.start] + m.replacement + text[m.end:max(le, m.end)]
-        fix = Fix(m.replacement, (after.split("\n", 1)[0] if m.end <= le else after).rstrip("\r"),
-                  [dict(i) for i in m.rule.imports if i["name"] in m.replacement])
+        after = text[ls : m.start] + m.replacement + text[m.end : max(le, m.end)]
+        fix = Fix(
+            m.replacement,
+            (after.split("\n", 1)[0] if m.end <= le else after).rstrip("\r"),
+            [dict(i) for i in m.rule.imports if i["name"] in m.replacement],
+        )
     return Finding(
-        file=sf.display, line=m.line, column=m.column, end_line=m.end_line, end_column=m.end_column,
-        rule=m.rule.id, message=m.rule.message, severity=m.rule.severity, symbol=m.rule.symbol,
-        text=m.text, source_line=text[ls:le].rstrip("\r"), fix=fix, note=m.rule.note, origin=sf.origin,
+        file=sf.display,
+        line=m.line,
+        column=m.column,
+        end_line=m.end_line,
+        end_column=m.end_column,
+        rule=m.rule.id,
+        message=m.rule.message,
+        severity=m.rule.severity,
+        symbol=m.rule.symbol,
+        text=m.text,
+        source_line=text[ls:le].rstrip("\r"),
+        fix=fix,
+        note=m.rule.note,
+        origin=sf.origin,
     )
 
 
@@ -135,12 +174,24 @@ def scan_source(sf: SourceFile, text: str, compiled: dict[str, list[CompiledRule
         key = h.path[-1]
         col = h.column - 1
         preview = src[:col] + src[col:].replace(key, h.rename.rename_to, 1)
-        out.append(Finding(
-            file=sf.display, line=h.line, column=h.column, end_line=h.line, end_column=h.column + len(key),
-            rule=h.rename.id, message=h.rename.message or f"rename key {'.'.join(h.path)} to {h.rename.rename_to}",
-            severity=h.rename.severity, symbol=h.rename.symbol, text=key, source_line=src,
-            fix=Fix(h.rename.rename_to, preview), note=h.rename.note, origin=sf.origin,
-        ))
+        out.append(
+            Finding(
+                file=sf.display,
+                line=h.line,
+                column=h.column,
+                end_line=h.line,
+                end_column=h.column + len(key),
+                rule=h.rename.id,
+                message=h.rename.message or f"rename key {'.'.join(h.path)} to {h.rename.rename_to}",
+                severity=h.rename.severity,
+                symbol=h.rename.symbol,
+                text=key,
+                source_line=src,
+                fix=Fix(h.rename.rename_to, preview),
+                note=h.rename.note,
+                origin=sf.origin,
+            )
+        )
     return out
 
 
@@ -180,8 +231,13 @@ def _worker(files: list[SourceFile]) -> LintReport:
 PARALLEL_MIN_FILES = 200  # below this, starting workers costs more than it saves
 
 
-def lint_paths(paths: list[str], migration: str | Migration, exclude: list[str] | None = None,
-               jobs: int = 1, compiled: dict[str, list[CompiledRule]] | None = None) -> LintReport:
+def lint_paths(
+    paths: list[str],
+    migration: str | Migration,
+    exclude: list[str] | None = None,
+    jobs: int = 1,
+    compiled: dict[str, list[CompiledRule]] | None = None,
+) -> LintReport:
     """Lint files, directories, npm package directories or tarballs with one migration.
 
     `migration` is a shipped migration id, a migration file path or a loaded Migration.
@@ -204,7 +260,7 @@ def lint_paths(paths: list[str], migration: str | Migration, exclude: list[str] 
             parallel = "fork" in mp.get_all_start_methods()
         if parallel:
             size = max(16, len(files) // (jobs * 8))
-            chunks = [files[i:i + size] for i in range(0, len(files), size)]
+            chunks = [files[i : i + size] for i in range(0, len(files), size)]
             _WORKER_RULES = compiled
             try:
                 with mp.get_context("fork").Pool(jobs) as pool:

@@ -103,8 +103,14 @@ class ConfigRename:
         return self.metadata.get("symbol")
 
     def to_dict(self) -> dict:
-        out = {"id": self.id, "files": self.files, "key": self.key, "rename_to": self.rename_to,
-               "severity": self.severity, "message": self.message}
+        out = {
+            "id": self.id,
+            "files": self.files,
+            "key": self.key,
+            "rename_to": self.rename_to,
+            "severity": self.severity,
+            "message": self.message,
+        }
         if self.format:
             out["format"] = self.format
         if self.note:
@@ -139,9 +145,16 @@ class Migration:
             return False
 
     def summary(self) -> dict:
-        return {"id": self.id, "version": self.version, "core": self.core, "title": self.title,
-                "package": self.package, "rules": len(self.rules), "config_rules": len(self.config),
-                "source": self.source}
+        return {
+            "id": self.id,
+            "version": self.version,
+            "core": self.core,
+            "title": self.title,
+            "package": self.package,
+            "rules": len(self.rules),
+            "config_rules": len(self.config),
+            "source": self.source,
+        }
 
     def to_dict(self) -> dict:
         out: dict = {"id": self.id, "version": self.version}
@@ -208,8 +221,7 @@ def validate(data: dict, root: yaml.Node | None, source: str) -> None:
         err = errors[0]
         path = list(err.absolute_path)
         line, col = _yaml_line(root, path)
-        raise UserError(err.message, file=source, line=line, column=col,
-                        key=".".join(str(p) for p in path) or None)
+        raise UserError(err.message, file=source, line=line, column=col, key=".".join(str(p) for p in path) or None)
 
 
 def parse_migration(text: str, source: str) -> Migration:
@@ -224,9 +236,12 @@ def parse_migration(text: str, source: str) -> Migration:
             root, data = _compose(text, pure=True)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise UserError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=source,
-                        line=mark.line + 1 if mark else None,
-                        column=mark.column + 1 if mark else None) from None
+        raise UserError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            file=source,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
     if not isinstance(data, dict):
         raise UserError("a migration must be a YAML mapping", file=source, line=1)
     validate(data, root, source)
@@ -235,19 +250,30 @@ def parse_migration(text: str, source: str) -> Migration:
     for idx, raw in enumerate(data.get("rules") or []):
         if raw["id"] in seen:
             line, col = _yaml_line(root, ["rules", idx, "id"])
-            raise UserError(f"duplicate rule id {raw['id']!r}", file=source, line=line, column=col,
-                            key=f"rules.{idx}.id")
+            raise UserError(
+                f"duplicate rule id {raw['id']!r}", file=source, line=line, column=col, key=f"rules.{idx}.id"
+            )
         seen.add(raw["id"])
         fix = raw.get("fix")
         if isinstance(fix, dict):
             fix = fix["template"]
-        rules.append(Rule(
-            id=raw["id"], language=canonical(raw["language"]) or raw["language"], message=raw["message"],
-            rule=raw["rule"], severity=raw.get("severity", "error"), note=raw.get("note", ""), fix=fix,
-            constraints=raw.get("constraints") or {}, utils=raw.get("utils") or {},
-            transform=raw.get("transform") or {}, metadata=raw.get("metadata") or {},
-            line=_yaml_line(root, ["rules", idx, "rule"])[0], imports=list(raw.get("imports") or []),
-        ))
+        rules.append(
+            Rule(
+                id=raw["id"],
+                language=canonical(raw["language"]) or raw["language"],
+                message=raw["message"],
+                rule=raw["rule"],
+                severity=raw.get("severity", "error"),
+                note=raw.get("note", ""),
+                fix=fix,
+                constraints=raw.get("constraints") or {},
+                utils=raw.get("utils") or {},
+                transform=raw.get("transform") or {},
+                metadata=raw.get("metadata") or {},
+                line=_yaml_line(root, ["rules", idx, "rule"])[0],
+                imports=list(raw.get("imports") or []),
+            )
+        )
     for idx, entry in enumerate(data.get("renames") or []):
         line, col = _yaml_line(root, ["renames", idx])
         lang = canonical(entry["language"])
@@ -260,39 +286,72 @@ def parse_migration(text: str, source: str) -> Migration:
             raise UserError(str(exc), file=source, line=line, column=col, key=f"renames.{idx}.kind") from None
         for raw in expanded:
             if raw["id"] in seen:
-                raise UserError(f"duplicate rule id {raw['id']!r}", file=source, line=line, column=col,
-                                key=f"renames.{idx}.id")
+                raise UserError(
+                    f"duplicate rule id {raw['id']!r}", file=source, line=line, column=col, key=f"renames.{idx}.id"
+                )
             seen.add(raw["id"])
-            rules.append(Rule(
-                id=raw["id"], language=lang, message=raw["message"], rule=raw["rule"], severity=raw["severity"],
-                note=raw.get("note", ""), fix=raw.get("fix"), utils=raw.get("utils") or {},
-                metadata=raw.get("metadata") or {}, line=line, from_rename=entry["id"],
-                imports=list(raw.get("imports") or []),
-            ))
+            rules.append(
+                Rule(
+                    id=raw["id"],
+                    language=lang,
+                    message=raw["message"],
+                    rule=raw["rule"],
+                    severity=raw["severity"],
+                    note=raw.get("note", ""),
+                    fix=raw.get("fix"),
+                    utils=raw.get("utils") or {},
+                    metadata=raw.get("metadata") or {},
+                    line=line,
+                    from_rename=entry["id"],
+                    imports=list(raw.get("imports") or []),
+                )
+            )
     config = []
     for idx, raw in enumerate(data.get("config") or []):
         if raw["id"] in seen:
             line, col = _yaml_line(root, ["config", idx, "id"])
-            raise UserError(f"duplicate rule id {raw['id']!r}", file=source, line=line, column=col,
-                            key=f"config.{idx}.id")
+            raise UserError(
+                f"duplicate rule id {raw['id']!r}", file=source, line=line, column=col, key=f"config.{idx}.id"
+            )
         seen.add(raw["id"])
-        config.append(ConfigRename(
-            id=raw["id"], key=raw["key"], rename_to=raw["rename_to"], files=list(raw["files"]),
-            format=raw.get("format"), severity=raw.get("severity", "error"), message=raw.get("message", ""),
-            note=raw.get("note", ""), metadata=raw.get("metadata") or {},
-        ))
+        config.append(
+            ConfigRename(
+                id=raw["id"],
+                key=raw["key"],
+                rename_to=raw["rename_to"],
+                files=list(raw["files"]),
+                format=raw.get("format"),
+                severity=raw.get("severity", "error"),
+                message=raw.get("message", ""),
+                note=raw.get("note", ""),
+                metadata=raw.get("metadata") or {},
+            )
+        )
     from packaging.specifiers import InvalidSpecifier, SpecifierSet  # only when parsing, not from the cache
 
     try:
         SpecifierSet(data["core"])
     except InvalidSpecifier:
         line, col = _yaml_line(root, ["core"])
-        raise UserError(f"core range {data['core']!r} is not a version specifier (e.g. '>=1.6.5,<2')",
-                        file=source, line=line, column=col, key="core") from None
+        raise UserError(
+            f"core range {data['core']!r} is not a version specifier (e.g. '>=1.6.5,<2')",
+            file=source,
+            line=line,
+            column=col,
+            key="core",
+        ) from None
     return Migration(
-        id=data["id"], version=str(data["version"]), core=data["core"], rules=rules, config=config,
-        title=data.get("title", ""), description=data.get("description", ""), package=data.get("package", ""),
-        source=source, generated_from=data.get("generated_from"), renames=list(data.get("renames") or []),
+        id=data["id"],
+        version=str(data["version"]),
+        core=data["core"],
+        rules=rules,
+        config=config,
+        title=data.get("title", ""),
+        description=data.get("description", ""),
+        package=data.get("package", ""),
+        source=source,
+        generated_from=data.get("generated_from"),
+        renames=list(data.get("renames") or []),
     )
 
 

@@ -19,8 +19,7 @@ def export_sg_rules(migration: Migration) -> str:
     for lang, compiled in compile_migration(migration).items():
         for c in compiled:
             r = c.rule
-            doc = {"id": f"{r.id}@{lang}", "language": SG_NAMES[lang], "severity": r.severity,
-                   "message": r.message}
+            doc = {"id": f"{r.id}@{lang}", "language": SG_NAMES[lang], "severity": r.severity, "message": r.message}
             if r.note:
                 doc["note"] = r.note
             doc.update({k: v for k, v in c.config.items()})

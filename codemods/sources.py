@@ -45,8 +45,11 @@ def sourcemap_files(package_dir: str) -> list[Path]:
     if not dist.is_dir():
         return []
     # A map that is a symlink, a FIFO or a device is never read (see safe_files).
-    return sorted(p for p in dist.rglob("*.map") if "node_modules" not in p.parts
-                  and skip_reason(str(p), MAX_SOURCEMAP_BYTES) is None)
+    return sorted(
+        p
+        for p in dist.rglob("*.map")
+        if "node_modules" not in p.parts and skip_reason(str(p), MAX_SOURCEMAP_BYTES) is None
+    )
 
 
 def extract_sourcemap_sources(package_dir: str, out_dir: str) -> list[str]:

@@ -45,8 +45,17 @@ from canary.codemods.safe_files import MAX_SOURCEMAP_BYTES, Skipped, read_regula
 from canary.codemods.sources import sourcemap_files, unpack_tarball
 
 __all__ = [
-    "VERIFIED", "FAILS", "ERROR", "UNVERIFIED", "Verification", "decode_mappings", "DistPatch", "patch_dist",
-    "fixed_copy", "failing_line", "verify_fix",
+    "VERIFIED",
+    "FAILS",
+    "ERROR",
+    "UNVERIFIED",
+    "Verification",
+    "decode_mappings",
+    "DistPatch",
+    "patch_dist",
+    "fixed_copy",
+    "failing_line",
+    "verify_fix",
 ]
 
 VERIFIED, FAILS, ERROR, UNVERIFIED = "verified", "fails after fix", "error", "unverified"
@@ -60,6 +69,7 @@ _ERROR_LINE = re.compile(r"\b(error|failed|failure|FAIL)\b", re.I)
 @dataclass
 class Verification:
     """Whether a connector's tests pass against the new core after the fix was applied."""
+
     status: str  # verified | fails after fix | error
     connector: str
     core: str | None = None
@@ -134,6 +144,7 @@ class _Positions:
 @dataclass
 class DistPatch:
     """The fix applied to a package's built dist/ files, and the source matches it could not place there."""
+
     files: dict[str, str] = field(default_factory=dict)  # dist path -> new text
     edits: int = 0
     unplaced: list[str] = field(default_factory=list)  # "src/a.ts:12:5 rule" of matches not found in dist/
@@ -173,9 +184,17 @@ def _dist_matches(text: str, js_rules: list, anchors: dict[int, set[str]], rules
 
 def _match(rule, node, text: str) -> Match:
     rng = node.range()
-    return Match(rule=rule, start=rng.start.index, end=rng.end.index, line=rng.start.line + 1,
-                 column=rng.start.column + 1, end_line=rng.end.line + 1, end_column=rng.end.column + 1,
-                 text=node.text(), replacement=render_fix(rule.fix, node, text) if rule.fix is not None else None)
+    return Match(
+        rule=rule,
+        start=rng.start.index,
+        end=rng.end.index,
+        line=rng.start.line + 1,
+        column=rng.start.column + 1,
+        end_line=rng.end.line + 1,
+        end_column=rng.end.column + 1,
+        text=node.text(),
+        replacement=render_fix(rule.fix, node, text) if rule.fix is not None else None,
+    )
 
 
 def patch_dist(package_dir: str, migration: Migration, max_passes: int = 64) -> DistPatch:
@@ -193,7 +212,7 @@ def patch_dist(package_dir: str, migration: Migration, max_passes: int = 64) -> 
     for map_file in sourcemap_files(package_dir):
         try:
             smap = json.loads(read_regular(str(map_file), MAX_SOURCEMAP_BYTES))
-            js = Path(str(map_file)[:-len(".map")])
+            js = Path(str(map_file)[: -len(".map")])
             dist_text = read_regular(str(js), MAX_SOURCEMAP_BYTES)
         except (Skipped, OSError, ValueError):
             continue
@@ -229,11 +248,12 @@ def patch_dist(package_dir: str, migration: Migration, max_passes: int = 64) -> 
                 if all(m.end <= p.start or m.start >= p.end for p in picked):
                     picked.append(m)
             for m in sorted(picked, key=lambda m: m.start, reverse=True):  # from the end: earlier offsets hold
-                text = text[:m.start] + m.replacement + text[m.end:]
+                text = text[: m.start] + m.replacement + text[m.end :]
                 delta = len(m.replacement) - (m.end - m.start)
                 used.add(m.start)
-                anchors = {(a + delta if a >= m.end else a): r for a, r in anchors.items()
-                           if a <= m.start or a >= m.end}
+                anchors = {
+                    (a + delta if a >= m.end else a): r for a, r in anchors.items() if a <= m.start or a >= m.end
+                }
                 used = {(u + delta if u >= m.end else u) for u in used if u <= m.start or u >= m.end}
                 edits += 1
         for at in sorted(set(anchors) - used):
@@ -255,8 +275,11 @@ def patch_dist(package_dir: str, migration: Migration, max_passes: int = 64) -> 
 def _is_published(path: Path) -> bool:
     if path.is_file():
         return True
-    has_sources = any(language_of(str(p)) for p in path.rglob("*")
-                      if p.is_file() and not {"node_modules", "dist", ".git"} & set(p.parts))
+    has_sources = any(
+        language_of(str(p))
+        for p in path.rglob("*")
+        if p.is_file() and not {"node_modules", "dist", ".git"} & set(p.parts)
+    )
     return (path / "package.json").is_file() and not has_sources
 
 
@@ -272,8 +295,10 @@ def fixed_copy(path: str, migration: Migration, scratch: Path) -> tuple[Path, in
     if _is_published(src):
         patch = patch_dist(str(dest), migration)
         if patch.unplaced:
-            raise UserError(f"the fix could not be carried into dist/ at {', '.join(patch.unplaced[:5])}",
-                            hint="fix the connector's sources and verify the source tree instead")
+            raise UserError(
+                f"the fix could not be carried into dist/ at {', '.join(patch.unplaced[:5])}",
+                hint="fix the connector's sources and verify the source tree instead",
+            )
         for file, text in patch.files.items():
             Path(file).write_text(text, encoding="utf-8")
         return dest, patch.edits
@@ -303,8 +328,9 @@ def _matrix_for(matrix_file: str, connector: str, fixed_dir: Path, core: str | N
         specs, baseline = resolve_core_versions(matrix)
         cand = newest_candidate(matrix, [s.label for s in specs if s.label != baseline.label], specs)
         if cand is None or cand.version is None:
-            raise UserError("the matrix has no registry candidate core to verify on", file=matrix_file,
-                            hint="pass --core VERSION")
+            raise UserError(
+                "the matrix has no registry candidate core to verify on", file=matrix_file, hint="pass --core VERSION"
+            )
         core = cand.version
     with open(matrix_file, encoding="utf-8") as fh:
         data = yaml.safe_load(fh)
@@ -343,8 +369,14 @@ def failing_line(log: str) -> str:
     return (body or lines or [""])[-1][:300]
 
 
-def verify_fix(path: str, migration: str | Migration, matrix_file: str, connector: str,
-               core: str | None = None, keep: str | None = None) -> Verification:
+def verify_fix(
+    path: str,
+    migration: str | Migration,
+    matrix_file: str,
+    connector: str,
+    core: str | None = None,
+    keep: str | None = None,
+) -> Verification:
     """Apply the fix to a scratch copy of the connector at `path` and run its cell on the candidate core."""
     from canary.matrix import config
     from canary.matrix.execute import RunOptions, execute
@@ -354,7 +386,9 @@ def verify_fix(path: str, migration: str | Migration, matrix_file: str, connecto
 
     mig = resolve_migration(migration)
     with contextlib.ExitStack() as stack:
-        scratch = Path(keep) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="canary-verify-")))
+        scratch = (
+            Path(keep) if keep else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="canary-verify-")))
+        )
         scratch.mkdir(parents=True, exist_ok=True)
         result = Verification(status=ERROR, connector=connector, core=core)
         try:
@@ -366,9 +400,13 @@ def verify_fix(path: str, migration: str | Migration, matrix_file: str, connecto
         matrix = config.load(str(matrix_path))
         cells = plan(matrix)
         home = Home.default()
-        outcome = execute(matrix, cells, RunOptions(jobs=1, retries=0, use_cache=False, progress="none",
-                                                    argv=["fix", "--verify"]),
-                          store=Store(scratch / "runs"), home=home)
+        outcome = execute(
+            matrix,
+            cells,
+            RunOptions(jobs=1, retries=0, use_cache=False, progress="none", argv=["fix", "--verify"]),
+            store=Store(scratch / "runs"),
+            home=home,
+        )
         cell = next(iter(outcome.run.read_cells().values()), None)
         if keep:
             result.run = str(outcome.run.path)

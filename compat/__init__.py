@@ -14,8 +14,9 @@ from pathlib import Path
 SCHEMA_FILE = Path(__file__).with_name("schemas") / "diff.schema.json"
 
 
-def compare(old: str, new: str, language: str | None = None, config_file: str | None = None,
-         baseline_file: str | None = None) -> dict:
+def compare(
+    old: str, new: str, language: str | None = None, config_file: str | None = None, baseline_file: str | None = None
+) -> dict:
     """Diff two sides (npm:/pypi:/git: specs or directories) and return the JSON document."""
     from canary.compat.baseline import load_baseline
     from canary.compat.config import load_config

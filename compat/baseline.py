@@ -29,7 +29,8 @@ class Accepted:
 
     def matches(self, change) -> bool:
         return (self.rule in (change.rule, change.name)) and (
-            change.symbol == self.symbol or fnmatchcase(change.symbol, self.symbol))
+            change.symbol == self.symbol or fnmatchcase(change.symbol, self.symbol)
+        )
 
 
 def load_baseline(path: str | None) -> list[Accepted]:
@@ -65,18 +66,30 @@ def load_baseline(path: str | None) -> list[Accepted]:
                 raise UserError(f"missing '{required}'", file=path, line=line, key=f"accepted[{i}].{required}")
         unknown = set(fields) - {"rule", "symbol", "reason", "expires"}
         if unknown:
-            raise UserError(f"unknown key '{sorted(unknown)[0]}'", file=path, line=line,
-                            key=f"accepted[{i}].{sorted(unknown)[0]}")
+            raise UserError(
+                f"unknown key '{sorted(unknown)[0]}'", file=path, line=line, key=f"accepted[{i}].{sorted(unknown)[0]}"
+            )
         expires = None
         if "expires" in fields:
             raw = str(fields["expires"].value)
             try:
                 expires = dt.date.fromisoformat(raw)
             except ValueError as exc:
-                raise UserError(f"expires must be a date YYYY-MM-DD, not '{raw}'", file=path,
-                                line=fields["expires"].start_mark.line + 1, key=f"accepted[{i}].expires") from exc
-        out.append(Accepted(rule=str(fields["rule"].value), symbol=str(fields["symbol"].value),
-                            reason=str(fields["reason"].value), expires=expires, line=line))
+                raise UserError(
+                    f"expires must be a date YYYY-MM-DD, not '{raw}'",
+                    file=path,
+                    line=fields["expires"].start_mark.line + 1,
+                    key=f"accepted[{i}].expires",
+                ) from exc
+        out.append(
+            Accepted(
+                rule=str(fields["rule"].value),
+                symbol=str(fields["symbol"].value),
+                reason=str(fields["reason"].value),
+                expires=expires,
+                line=line,
+            )
+        )
     return out
 
 
@@ -96,9 +109,23 @@ def apply_baseline(changes: list, entries: list[Accepted], today: dt.date | None
             break
     for i, e in enumerate(entries):
         if e.expires is not None and e.expires < today:
-            notes.append({"kind": "expired", "rule": e.rule, "symbol": e.symbol, "line": e.line,
-                          "message": f"accepted break {e.rule} {e.symbol} expired on {e.expires.isoformat()}"})
+            notes.append(
+                {
+                    "kind": "expired",
+                    "rule": e.rule,
+                    "symbol": e.symbol,
+                    "line": e.line,
+                    "message": f"accepted break {e.rule} {e.symbol} expired on {e.expires.isoformat()}",
+                }
+            )
         elif i not in used:
-            notes.append({"kind": "unused", "rule": e.rule, "symbol": e.symbol, "line": e.line,
-                          "message": f"accepted break {e.rule} {e.symbol} matches no change"})
+            notes.append(
+                {
+                    "kind": "unused",
+                    "rule": e.rule,
+                    "symbol": e.symbol,
+                    "line": e.line,
+                    "message": f"accepted break {e.rule} {e.symbol} matches no change",
+                }
+            )
     return notes

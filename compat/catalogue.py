@@ -18,9 +18,15 @@ def markdown() -> str:
             if r.language != lang:
                 continue
             affects = ", ".join(r.affects) or "nobody"
-            out += [f"#### `{r.id}` {r.name} ({r.severity}, semver {r.semver})", "",
-                    f"- **Detects:** {r.detects}", f"- **Breaks:** {affects}",
-                    f"- **Example:** {r.example}", f"- **Migrate:** {r.migration}", ""]
+            out += [
+                f"#### `{r.id}` {r.name} ({r.severity}, semver {r.semver})",
+                "",
+                f"- **Detects:** {r.detects}",
+                f"- **Breaks:** {affects}",
+                f"- **Example:** {r.example}",
+                f"- **Migrate:** {r.migration}",
+                "",
+            ]
     return "\n".join(out)
 
 

@@ -14,22 +14,35 @@ from canary.kernel.exitcodes import ExitCode
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "diff", help="breaking changes between two core versions (TypeScript, Python, SQL)",
+        "diff",
+        help="breaking changes between two core versions (TypeScript, Python, SQL)",
         description="Compare the public contract of OLD and NEW. Each side: npm:<pkg>@<version>, "
-                    "pypi:<pkg>==<version>, git:<url-or-path>@<ref>[:<subdir>], or a directory.",
+        "pypi:<pkg>==<version>, git:<url-or-path>@<ref>[:<subdir>], or a directory.",
         epilog="exit codes: 0 nothing at or above --fail-on, 1 breaking changes, 2 usage or input error. "
-               "Rules and formats: docs/compat.md")
+        "Rules and formats: docs/compat.md",
+    )
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
     p.add_argument("--lang", choices=("ts", "py", "sql"), help="language (default: detected from NEW)")
-    p.add_argument("--format", choices=("text", "json", "markdown", "sarif", "github"), default="text",
-                   type=lambda v: "markdown" if v == "md" else v)  # `md`, as `canary report` spells it
-    p.add_argument("--fail-on", choices=("ERR", "WARN"), default="ERR", type=str.upper,
-                   help="lowest severity that makes the exit code 1 (default ERR)")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "markdown", "sarif", "github"),
+        default="text",
+        type=lambda v: "markdown" if v == "md" else v,
+    )  # `md`, as `canary report` spells it
+    p.add_argument(
+        "--fail-on",
+        choices=("ERR", "WARN"),
+        default="ERR",
+        type=str.upper,
+        help="lowest severity that makes the exit code 1 (default ERR)",
+    )
     p.add_argument("--config", metavar="FILE", help="YAML: severity overrides, declared renames, ignores")
     p.add_argument("--baseline", metavar="FILE", help="YAML/JSON of accepted breaks (rule, symbol, reason, expires)")
     p.add_argument("--output", "-o", "--out", metavar="FILE", help="write the report here instead of stdout")
-    p.add_argument("--emit-migration", metavar="FILE", help="also write codemod migration rules generated from the diff")
+    p.add_argument(
+        "--emit-migration", metavar="FILE", help="also write codemod migration rules generated from the diff"
+    )
     p.set_defaults(handler=run)
 
 

@@ -73,18 +73,26 @@ def load_config(path: str | None) -> Config:
         if key == "severity":
             for rule, sev in _mapping(value, path, "severity"):
                 if rule not in RULES and rule not in known_names:
-                    raise UserError(f"unknown rule '{rule}'", file=path, line=_line_of(sev),
-                                    key=f"severity.{rule}", hint="see docs/compat.md for rule ids")
+                    raise UserError(
+                        f"unknown rule '{rule}'",
+                        file=path,
+                        line=_line_of(sev),
+                        key=f"severity.{rule}",
+                        hint="see docs/compat.md for rule ids",
+                    )
                 level = str(sev.value).upper()
                 if level != "OFF" and level not in SEVERITIES:
-                    raise UserError(f"severity must be ERR, WARN, INFO or off, not '{sev.value}'", file=path,
-                                    line=_line_of(sev), key=f"severity.{rule}")
+                    raise UserError(
+                        f"severity must be ERR, WARN, INFO or off, not '{sev.value}'",
+                        file=path,
+                        line=_line_of(sev),
+                        key=f"severity.{rule}",
+                    )
                 cfg.severity[rule] = level
         elif key == "renames":
             for old, new in _mapping(value, path, "renames"):
                 if not isinstance(new.value, str) or not new.value:
-                    raise UserError("rename target must be a name", file=path, line=_line_of(new),
-                                    key=f"renames.{old}")
+                    raise UserError("rename target must be a name", file=path, line=_line_of(new), key=f"renames.{old}")
                 cfg.renames[old] = new.value
         elif key == "ignore":
             if not isinstance(value, yaml.SequenceNode):
@@ -93,6 +101,11 @@ def load_config(path: str | None) -> Config:
         elif key == "sql_dialect":
             cfg.sql_dialect = str(value.value)
         else:
-            raise UserError(f"unknown key '{key}'", file=path, line=_line_of(value), key=key,
-                            hint="expected severity, renames, ignore, sql_dialect")
+            raise UserError(
+                f"unknown key '{key}'",
+                file=path,
+                line=_line_of(value),
+                key=key,
+                hint="expected severity, renames, ignore, sql_dialect",
+            )
     return cfg

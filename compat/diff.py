@@ -43,33 +43,65 @@ class Change:
 # event -> rule name, per language. Events not listed for a language are not reported there.
 _EVENTS = {
     "ts": {
-        "export-removed": "export-removed", "member-removed": "member-removed",
-        "parameter-removed": "parameter-removed", "parameter-property-removed": "parameter-property-removed",
-        "destructured-dropped": "destructured-property-dropped", "enum-member-removed": "enum-member-removed",
-        "member-required": "member-became-required", "member-optional": "member-became-optional",
-        "member-type": "member-type-changed", "parameter-type": "parameter-type-changed",
-        "return-type": "return-type-changed", "parameter-required": "parameter-became-required",
-        "parameter-order": "parameter-order-changed", "readonly": "member-became-readonly",
-        "kind": "kind-changed", "enum-value": "enum-value-changed", "alias-rename": "renamed-with-deprecated-alias",
-        "deprecated": "deprecated", "export-added": "export-added", "required-member-added": "required-member-added",
-        "member-added": "member-added", "required-parameter-added": "required-parameter-added",
-        "base-removed": "base-removed", "parameter-renamed": "parameter-renamed",
+        "export-removed": "export-removed",
+        "member-removed": "member-removed",
+        "parameter-removed": "parameter-removed",
+        "parameter-property-removed": "parameter-property-removed",
+        "destructured-dropped": "destructured-property-dropped",
+        "enum-member-removed": "enum-member-removed",
+        "member-required": "member-became-required",
+        "member-optional": "member-became-optional",
+        "member-type": "member-type-changed",
+        "parameter-type": "parameter-type-changed",
+        "return-type": "return-type-changed",
+        "parameter-required": "parameter-became-required",
+        "parameter-order": "parameter-order-changed",
+        "readonly": "member-became-readonly",
+        "kind": "kind-changed",
+        "enum-value": "enum-value-changed",
+        "alias-rename": "renamed-with-deprecated-alias",
+        "deprecated": "deprecated",
+        "export-added": "export-added",
+        "required-member-added": "required-member-added",
+        "member-added": "member-added",
+        "required-parameter-added": "required-parameter-added",
+        "base-removed": "base-removed",
+        "parameter-renamed": "parameter-renamed",
     },
     "py": {
-        "export-removed": "object-removed", "member-removed": "object-removed", "parameter-removed": "parameter-removed",
-        "kind": "object-changed-kind", "parameter-order": "parameter-moved", "parameter-kind": "parameter-changed-kind",
-        "parameter-default": "parameter-changed-default", "parameter-required": "parameter-changed-required",
-        "required-parameter-added": "parameter-added-required", "return-type": "return-changed-type",
-        "member-type": "attribute-changed-type", "value": "attribute-changed-value", "base-removed": "class-removed-base",
-        "alias-rename": "renamed-with-deprecated-alias", "deprecated": "deprecated", "export-added": "object-added",
+        "export-removed": "object-removed",
+        "member-removed": "object-removed",
+        "parameter-removed": "parameter-removed",
+        "kind": "object-changed-kind",
+        "parameter-order": "parameter-moved",
+        "parameter-kind": "parameter-changed-kind",
+        "parameter-default": "parameter-changed-default",
+        "parameter-required": "parameter-changed-required",
+        "required-parameter-added": "parameter-added-required",
+        "return-type": "return-changed-type",
+        "member-type": "attribute-changed-type",
+        "value": "attribute-changed-value",
+        "base-removed": "class-removed-base",
+        "alias-rename": "renamed-with-deprecated-alias",
+        "deprecated": "deprecated",
+        "export-added": "object-added",
         "member-added": "object-added",
     },
     "sql": {
-        "export-removed": "table-removed", "member-removed": "column-removed", "column-renamed": "column-renamed",
-        "table-renamed": "table-renamed", "member-type": "column-type-changed", "member-required": "not-null-added",
-        "required-member-added": "required-column-added", "default-removed": "default-removed",
-        "primary-key": "primary-key-changed", "member-optional": "not-null-dropped", "export-added": "added",
-        "member-added": "added", "constraint-added": "constraint-added", "constraint-removed": "constraint-removed",
+        "export-removed": "table-removed",
+        "member-removed": "column-removed",
+        "column-renamed": "column-renamed",
+        "table-renamed": "table-renamed",
+        "member-type": "column-type-changed",
+        "member-required": "not-null-added",
+        "required-member-added": "required-column-added",
+        "default-removed": "default-removed",
+        "primary-key": "primary-key-changed",
+        "member-optional": "not-null-dropped",
+        "export-added": "added",
+        "member-added": "added",
+        "constraint-added": "constraint-added",
+        "constraint-removed": "constraint-removed",
     },
 }
 
@@ -108,16 +140,31 @@ class _Differ:
         self.changes: list[Change] = []
         self._class_index: dict[str, list[Decl]] | None = None  # NEW classes by name, built on first use
 
-    def emit(self, event: str, decl: Decl, message: str, *, old: str | None = None, new: str | None = None,
-             side: Decl | None = None, rename: Rename | None = None, old_decl: Decl | None = None,
-             new_decl: Decl | None = None, severity: str | None = None) -> None:
+    def emit(
+        self,
+        event: str,
+        decl: Decl,
+        message: str,
+        *,
+        old: str | None = None,
+        new: str | None = None,
+        side: Decl | None = None,
+        rename: Rename | None = None,
+        old_decl: Decl | None = None,
+        new_decl: Decl | None = None,
+        severity: str | None = None,
+    ) -> None:
         name = _EVENTS[self.lang].get(event)
         if name is None:
             return
         rule = by_name(self.lang, name)
         severity = severity or rule.severity  # a rule may judge one change milder (variance)
-        if self.lang == "ts" and decl.kind == "parameter" and severity == Severity.ERR and self._another_overload_accepts(
-                self.old.decls.get(decl.path) or old_decl or decl):
+        if (
+            self.lang == "ts"
+            and decl.kind == "parameter"
+            and severity == Severity.ERR
+            and self._another_overload_accepts(self.old.decls.get(decl.path) or old_decl or decl)
+        ):
             # the first signature changed, but another overload of NEW still takes the old argument
             severity = Severity.WARN
             message += " (another overload still accepts the old argument)"
@@ -125,15 +172,29 @@ class _Differ:
         n = new_decl or self.new.decls.get(decl.path)
         deprecated = None
         if (o is not None and o.deprecated is not None) or (n is not None and n.deprecated is not None):
-            deprecated = {"old": o.deprecated if o is not None else None,
-                          "new": n.deprecated if n is not None else None}
+            deprecated = {
+                "old": o.deprecated if o is not None else None,
+                "new": n.deprecated if n is not None else None,
+            }
         where = side or n or o or decl
         change = Change(
-            rule=rule.id, name=rule.name, severity=severity, language=self.lang, kind=decl.kind,
-            symbol=decl.path, container=_owner(decl), member=decl.name, message=message, old=old, new=new,
-            renamed_to=rename.new_name if rename else None, rename_evidence=rename.evidence if rename else None,
+            rule=rule.id,
+            name=rule.name,
+            severity=severity,
+            language=self.lang,
+            kind=decl.kind,
+            symbol=decl.path,
+            container=_owner(decl),
+            member=decl.name,
+            message=message,
+            old=old,
+            new=new,
+            renamed_to=rename.new_name if rename else None,
+            rename_evidence=rename.evidence if rename else None,
             location={"file": where.file, "line": where.line, "side": "new" if where is n or where is side else "old"},
-            affects=list(rule.affects), deprecated=deprecated, default_severity=rule.severity,
+            affects=list(rule.affects),
+            deprecated=deprecated,
+            default_severity=rule.severity,
         )
         self.changes.append(change)
 
@@ -163,8 +224,7 @@ class _Differ:
                 renames[path] = Rename(path, n.path, n.name, "positional", "same position")
             self.removed(old[path], renames.get(path), removed_set)
             rename = renames.get(path)
-            if self.lang == "sql" and rename is not None and old[path].kind == "column" \
-                    and rename.new_path in new:
+            if self.lang == "sql" and rename is not None and old[path].kind == "column" and rename.new_path in new:
                 # renamed and retyped in one migration: the type, NULL and default changes are breaks of
                 # their own, each under its rule, on the new column
                 self.changed(old[path], new[rename.new_path], None, report_path=rename.new_path)
@@ -208,9 +268,16 @@ class _Differ:
         return out
 
     def parameter_renamed(self, o: Decl, n: Decl) -> None:
-        self.emit("parameter-renamed", o, f"parameter {o.name} of {o.container} renamed to {n.name} at position "
-                  f"{o.index}: positional calls are unaffected", old=o.name, new=n.name,
-                  rename=Rename(o.path, n.path, n.name, "positional", "same position"), side=n)
+        self.emit(
+            "parameter-renamed",
+            o,
+            f"parameter {o.name} of {o.container} renamed to {n.name} at position "
+            f"{o.index}: positional calls are unaffected",
+            old=o.name,
+            new=n.name,
+            rename=Rename(o.path, n.path, n.name, "positional", "same position"),
+            side=n,
+        )
         self.changed(o, n, None, report_path=o.path)
 
     def _inherited_elsewhere(self, decl: Decl, in_old_only: bool) -> bool:
@@ -237,9 +304,9 @@ class _Differ:
         out = []
         for i, base in enumerate(cls.extra.get("bases", [])):
             leaf = base.split("[", 1)[0].rsplit(".", 1)[-1]
-            full = (cls.extra.get("base_paths") or [])
+            full = cls.extra.get("base_paths") or []
             exact = self.new.decls.get(full[i]) if i < len(full) else None
-            for cand in ([exact] if exact is not None and exact.kind == "class" else self._classes_named(leaf)):
+            for cand in [exact] if exact is not None and exact.kind == "class" else self._classes_named(leaf):
                 if cand.path not in seen:
                     seen.add(cand.path)
                     out.append(cand)
@@ -256,8 +323,11 @@ class _Differ:
     def _py_lazy(self, o: Decl) -> Decl | None:
         """The NEW module whose `__getattr__` still serves this name (lazy import, warning alias)."""
         mod = self.new.decls.get(o.container) if o.container else None
-        if mod is not None and mod.kind == "module" and (o.name in mod.extra.get("lazy_names", ())
-                                                         or o.name in mod.extra.get("imported_names", ())):
+        if (
+            mod is not None
+            and mod.kind == "module"
+            and (o.name in mod.extra.get("lazy_names", ()) or o.name in mod.extra.get("imported_names", ()))
+        ):
             return mod
         return None
 
@@ -286,10 +356,18 @@ class _Differ:
                 return
             mod = self._py_lazy(o)
             if mod is not None:
-                how = ("imported there from another module" if o.name in mod.extra.get("imported_names", ())
-                       else f"served by {mod.path}.__getattr__ (lazy import or deprecated alias)")
-                self.emit("deprecated", o, f"{o.path} is no longer defined in {mod.path} but still importable: "
-                          f"{how}", old_decl=o, side=mod)
+                how = (
+                    "imported there from another module"
+                    if o.name in mod.extra.get("imported_names", ())
+                    else f"served by {mod.path}.__getattr__ (lazy import or deprecated alias)"
+                )
+                self.emit(
+                    "deprecated",
+                    o,
+                    f"{o.path} is no longer defined in {mod.path} but still importable: {how}",
+                    old_decl=o,
+                    side=mod,
+                )
                 return
         if o.extra.get("inherited_path") and self._base_removed(o):
             return
@@ -317,19 +395,31 @@ class _Differ:
                 event = "column-renamed" if kind == "column" else "table-renamed"
             message = f"{what} removed; renamed to {rename.new_name} ({rename.evidence}: {rename.reason})"
             if event == "destructured-dropped":
-                message = (f"{_owner(o)} no longer destructures {o.name} from its object parameter but "
-                           f"{rename.new_name} ({rename.evidence}: {rename.reason}): a value passed as {o.name} "
-                           "is silently ignored")
+                message = (
+                    f"{_owner(o)} no longer destructures {o.name} from its object parameter but "
+                    f"{rename.new_name} ({rename.evidence}: {rename.reason}): a value passed as {o.name} "
+                    "is silently ignored"
+                )
         elif event == "destructured-dropped":
-            message = (f"{_owner(o)} no longer destructures {o.name} from its object parameter: "
-                       f"a value passed as {o.name} is silently ignored")
+            message = (
+                f"{_owner(o)} no longer destructures {o.name} from its object parameter: "
+                f"a value passed as {o.name} is silently ignored"
+            )
         else:
             message = f"{what} removed"
         if o.deprecated is not None:
             message += " (it was already deprecated"
             message += f": {o.deprecated})" if o.deprecated else ")"
-        self.emit(event, o, message, old=o.type, new=new_type, rename=rename, old_decl=o,
-                  side=self.new.decls.get(rename.new_path) if rename else None)
+        self.emit(
+            event,
+            o,
+            message,
+            old=o.type,
+            new=new_type,
+            rename=rename,
+            old_decl=o,
+            side=self.new.decls.get(rename.new_path) if rename else None,
+        )
 
     def _base_removed(self, o: Decl) -> bool:
         origin = o.extra.get("inherited_from")
@@ -383,73 +473,145 @@ class _Differ:
                 pass
             elif callable_:
                 # what a caller receives may narrow
-                self.emit("return-type", n, f"return type of {path} "
-                          f"{'narrowed' if way == 'narrower' else 'changed'} from {shown[0]} to {shown[1]}",
-                          old=o.type, new=n.type, severity=Severity.INFO if way == "narrower" else None)
+                self.emit(
+                    "return-type",
+                    n,
+                    f"return type of {path} "
+                    f"{'narrowed' if way == 'narrower' else 'changed'} from {shown[0]} to {shown[1]}",
+                    old=o.type,
+                    new=n.type,
+                    severity=Severity.INFO if way == "narrower" else None,
+                )
             elif param:
                 # what a caller passes may widen
                 if self.lang != "py":
-                    self.emit("parameter-type", n, f"type of {path} "
-                              f"{'widened' if way == 'wider' else 'changed'} from {shown[0]} to {shown[1]}"
-                              + (": every argument accepted before still is" if way == "wider" else ""),
-                              old=o.type, new=n.type, severity=Severity.INFO if way == "wider" else None)
+                    self.emit(
+                        "parameter-type",
+                        n,
+                        f"type of {path} "
+                        f"{'widened' if way == 'wider' else 'changed'} from {shown[0]} to {shown[1]}"
+                        + (": every argument accepted before still is" if way == "wider" else ""),
+                        old=o.type,
+                        new=n.type,
+                        severity=Severity.INFO if way == "wider" else None,
+                    )
             else:
-                self.emit("member-type", n, f"type of {path} changed from {shown[0]} to {shown[1]}",
-                          old=o.type, new=n.type)
+                self.emit(
+                    "member-type", n, f"type of {path} changed from {shown[0]} to {shown[1]}", old=o.type, new=n.type
+                )
         # optionality
         if o.optional and not n.optional and not (callable_ and self.lang == "ts"):
             if param:
                 self.emit("parameter-required", n, f"{path} became required", old="optional", new="required")
             else:
-                self.emit("member-required", n,
-                          f"{path} became {'NOT NULL' if self.lang == 'sql' else 'required'}",
-                          old="optional" if self.lang != "sql" else "NULL",
-                          new="required" if self.lang != "sql" else "NOT NULL")
+                self.emit(
+                    "member-required",
+                    n,
+                    f"{path} became {'NOT NULL' if self.lang == 'sql' else 'required'}",
+                    old="optional" if self.lang != "sql" else "NULL",
+                    new="required" if self.lang != "sql" else "NOT NULL",
+                )
         elif not o.optional and n.optional and not param and not callable_:
-            self.emit("member-optional", n,
-                      f"{path} became {'nullable' if self.lang == 'sql' else 'optional'}: readers may see "
-                      f"{'NULL' if self.lang == 'sql' else 'undefined'}",
-                      old="required" if self.lang != "sql" else "NOT NULL",
-                      new="optional" if self.lang != "sql" else "NULL")
+            self.emit(
+                "member-optional",
+                n,
+                f"{path} became {'nullable' if self.lang == 'sql' else 'optional'}: readers may see "
+                f"{'NULL' if self.lang == 'sql' else 'undefined'}",
+                old="required" if self.lang != "sql" else "NOT NULL",
+                new="optional" if self.lang != "sql" else "NULL",
+            )
         if not o.readonly and n.readonly and kind == "member":
             self.emit("readonly", n, f"{path} became readonly", old="mutable", new="readonly")
-        positional = self.lang != "py" or (o.extra.get("pkind") in ("positional-only", "positional or keyword")
-                                           and n.extra.get("pkind") in ("positional-only", "positional or keyword"))
-        if kind == "parameter" and o.index is not None and n.index is not None and o.index != n.index \
-                and positional and not o.extra.get("rest"):
-            self.emit("parameter-order", n, f"{path} moved from position {o.index} to {n.index}",
-                      old=str(o.index), new=str(n.index))
-        if kind == "parameter" and o.extra.get("pkind") != n.extra.get("pkind") and self.lang == "py" \
-                and not (n.extra.get("pkind") == "positional-only" and (self._positional_only(o) or (
-                    o.index == 0 and o.name in ("self", "cls")))):
-            self.emit("parameter-kind", n, f"{path} changed kind from {o.extra.get('pkind')} to "
-                      f"{n.extra.get('pkind')}", old=o.extra.get("pkind"), new=n.extra.get("pkind"))
-        if kind == "parameter" and self.lang == "py" and o.default is not None and n.default is not None \
-                and o.default != n.default:
-            self.emit("parameter-default", n, f"default of {path} changed from {o.default} to {n.default}",
-                      old=o.default, new=n.default)
+        positional = self.lang != "py" or (
+            o.extra.get("pkind") in ("positional-only", "positional or keyword")
+            and n.extra.get("pkind") in ("positional-only", "positional or keyword")
+        )
+        if (
+            kind == "parameter"
+            and o.index is not None
+            and n.index is not None
+            and o.index != n.index
+            and positional
+            and not o.extra.get("rest")
+        ):
+            self.emit(
+                "parameter-order",
+                n,
+                f"{path} moved from position {o.index} to {n.index}",
+                old=str(o.index),
+                new=str(n.index),
+            )
+        if (
+            kind == "parameter"
+            and o.extra.get("pkind") != n.extra.get("pkind")
+            and self.lang == "py"
+            and not (
+                n.extra.get("pkind") == "positional-only"
+                and (self._positional_only(o) or (o.index == 0 and o.name in ("self", "cls")))
+            )
+        ):
+            self.emit(
+                "parameter-kind",
+                n,
+                f"{path} changed kind from {o.extra.get('pkind')} to {n.extra.get('pkind')}",
+                old=o.extra.get("pkind"),
+                new=n.extra.get("pkind"),
+            )
+        if (
+            kind == "parameter"
+            and self.lang == "py"
+            and o.default is not None
+            and n.default is not None
+            and o.default != n.default
+        ):
+            self.emit(
+                "parameter-default",
+                n,
+                f"default of {path} changed from {o.default} to {n.default}",
+                old=o.default,
+                new=n.default,
+            )
         if kind == "attribute" and o.default != n.default and o.default is not None and n.default is not None:
-            self.emit("value", n, f"value of {path} changed from {o.default} to {n.default}",
-                      old=o.default, new=n.default)
+            self.emit(
+                "value", n, f"value of {path} changed from {o.default} to {n.default}", old=o.default, new=n.default
+            )
         if kind == "enum-member" and o.default != n.default and o.default is not None:
-            self.emit("enum-value", n, f"value of {path} changed from {o.default} to {n.default}",
-                      old=o.default, new=n.default)
+            self.emit(
+                "enum-value",
+                n,
+                f"value of {path} changed from {o.default} to {n.default}",
+                old=o.default,
+                new=n.default,
+            )
         if kind == "column" and o.default is not None and n.default is None:
             self.emit("default-removed", n, f"{path} lost its default {o.default}", old=o.default, new=None)
         if kind == "table" and o.extra.get("primary_key") != n.extra.get("primary_key"):
             ok, nk = o.extra.get("primary_key") or [], n.extra.get("primary_key") or []
-            self.emit("primary-key", n, f"primary key of {path} changed from ({', '.join(ok)}) to "
-                      f"({', '.join(nk)})", old=", ".join(ok) or None, new=", ".join(nk) or None)
+            self.emit(
+                "primary-key",
+                n,
+                f"primary key of {path} changed from ({', '.join(ok)}) to ({', '.join(nk)})",
+                old=", ".join(ok) or None,
+                new=", ".join(nk) or None,
+            )
         if kind == "table":
             ok, nk = set(o.extra.get("keys", [])), set(n.extra.get("keys", []))
             for key in sorted(nk - ok):
                 self.emit("constraint-added", n, f"{path}: {key} added", old=None, new=key)
             for key in sorted(ok - nk):
                 self.emit("constraint-removed", n, f"{path}: {key} removed", old=key, new=None)
-        if kind == "parameter-property" and o.extra.get("destructured") and not n.extra.get("destructured") \
-                and not rename:
-            self.emit("destructured-dropped", n, f"{_owner(n)} no longer destructures {n.name} from its object "
-                      "parameter: a value passed as it is silently ignored")
+        if (
+            kind == "parameter-property"
+            and o.extra.get("destructured")
+            and not n.extra.get("destructured")
+            and not rename
+        ):
+            self.emit(
+                "destructured-dropped",
+                n,
+                f"{_owner(n)} no longer destructures {n.name} from its object "
+                "parameter: a value passed as it is silently ignored",
+            )
         for base in o.extra.get("bases", []):
             leaf = base.split("[", 1)[0].rsplit(".", 1)[-1]
             if self.lang == "py" and any(a.name == leaf for a in self._new_ancestors(n)):
@@ -459,8 +621,15 @@ class _Differ:
         # deprecation
         if o.deprecated is None and n.deprecated is not None:
             if rename is not None and rename.evidence == "alias":
-                self.emit("alias-rename", n, f"{path} renamed to {rename.new_name}; {n.name} kept as a deprecated "
-                          f"alias ({n.deprecated or 'no message'})", old=o.type, new=n.type, rename=rename)
+                self.emit(
+                    "alias-rename",
+                    n,
+                    f"{path} renamed to {rename.new_name}; {n.name} kept as a deprecated "
+                    f"alias ({n.deprecated or 'no message'})",
+                    old=o.type,
+                    new=n.type,
+                    rename=rename,
+                )
             else:
                 msg = f"{path} is deprecated" + (f": {n.deprecated}" if n.deprecated else "")
                 self.emit("deprecated", n, msg)
@@ -481,8 +650,9 @@ class _Differ:
             return
         if kind == "parameter":
             if not n.optional:
-                self.emit("required-parameter-added", n, f"required parameter {n.name} added to {n.container}",
-                          new=n.type)
+                self.emit(
+                    "required-parameter-added", n, f"required parameter {n.name} added to {n.container}", new=n.type
+                )
             else:
                 self.emit("member-added", n, f"optional parameter {n.name} added to {n.container}", new=n.type)
             return
@@ -490,24 +660,35 @@ class _Differ:
             if not n.extra.get("in_type"):
                 return
             if not n.optional:
-                self.emit("required-parameter-added", n, f"required property {n.name} added to the object "
-                          f"parameter of {_owner(n)}", new=n.type)
+                self.emit(
+                    "required-parameter-added",
+                    n,
+                    f"required property {n.name} added to the object parameter of {_owner(n)}",
+                    new=n.type,
+                )
             else:
-                self.emit("member-added", n, f"optional property {n.name} added to the object parameter of "
-                          f"{_owner(n)}", new=n.type)
+                self.emit(
+                    "member-added",
+                    n,
+                    f"optional property {n.name} added to the object parameter of {_owner(n)}",
+                    new=n.type,
+                )
             return
         if kind == "column":
             if not n.optional and n.default is None:
-                self.emit("required-member-added", n, f"NOT NULL column {n.path} without default added",
-                          new=n.type)
+                self.emit("required-member-added", n, f"NOT NULL column {n.path} without default added", new=n.type)
             else:
                 self.emit("member-added", n, f"column {n.path} added", new=n.type)
             return
         in_shape = container is not None and container.kind in ("interface", "type", "member")
         required = not n.optional and not (kind == "method" and n.extra.get("optional"))
         if self.lang == "ts" and in_shape and required and kind in ("member", "method"):
-            self.emit("required-member-added", n, f"required {kind} {n.path} added: implementations and object "
-                      "literals must provide it", new=n.type)
+            self.emit(
+                "required-member-added",
+                n,
+                f"required {kind} {n.path} added: implementations and object literals must provide it",
+                new=n.type,
+            )
         else:
             self.emit("member-added", n, f"{kind} {n.path} added", new=n.type)
 
@@ -528,9 +709,21 @@ def diff_contracts(old: Contract, new: Contract, config=None) -> list[Change]:
 def apply_policy(change: Change, config) -> None:
     """Deprecation policy then per-rule overrides from the config file."""
     dep = change.deprecated
-    if dep and dep.get("old") is not None and change.name in (
-            "export-removed", "member-removed", "object-removed", "parameter-removed",
-            "parameter-property-removed", "enum-member-removed", "column-removed", "table-removed"):
+    if (
+        dep
+        and dep.get("old") is not None
+        and change.name
+        in (
+            "export-removed",
+            "member-removed",
+            "object-removed",
+            "parameter-removed",
+            "parameter-property-removed",
+            "enum-member-removed",
+            "column-removed",
+            "table-removed",
+        )
+    ):
         # Removing what OLD already announced as deprecated is the expected end of a deprecation.
         rank = max(SEVERITY_RANK[change.severity] - 1, 0)
         change.severity = SEVERITIES[len(SEVERITIES) - 1 - rank]

@@ -45,7 +45,14 @@ EXPORT_KINDS = frozenset(
     {"interface", "type", "class", "function", "enum", "const", "variable", "namespace", "module", "table"}
 )
 KINDS = EXPORT_KINDS | {
-    "member", "method", "constructor", "parameter", "parameter-property", "enum-member", "attribute", "column",
+    "member",
+    "method",
+    "constructor",
+    "parameter",
+    "parameter-property",
+    "enum-member",
+    "attribute",
+    "column",
 }
 
 

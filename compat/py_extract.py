@@ -21,9 +21,14 @@ def find_packages(root: Path) -> tuple[Path, list[str]]:
     for base in (root / "src", root):
         if not base.is_dir():
             continue
-        names = sorted(p.name for p in base.iterdir()
-                       if p.is_dir() and (p / "__init__.py").is_file() and p.name not in _SKIP_DIRS
-                       and not p.name.startswith((".", "_")))
+        names = sorted(
+            p.name
+            for p in base.iterdir()
+            if p.is_dir()
+            and (p / "__init__.py").is_file()
+            and p.name not in _SKIP_DIRS
+            and not p.name.startswith((".", "_"))
+        )
         if names:
             return base, names
     # sdists unpack into <name>-<version>/
@@ -74,7 +79,7 @@ def _reexported_from_private(alias, module_path: str, name: str) -> bool:
     root = module_path.split(".", 1)[0]
     if not _public(name) or not target.startswith(root + ".") or _type_checking_only(alias):
         return False
-    inner = target[len(root) + 1:].split(".")[:-1]
+    inner = target[len(root) + 1 :].split(".")[:-1]
     return any(part.startswith("_") for part in inner)
 
 
@@ -137,41 +142,94 @@ class _Walker:
             if lazy:
                 extra["lazy_names"] = lazy
             # imported names stay importable from here even when not public API by our rule
-            imported = sorted(n for n, m in obj.members.items()
-                              if isinstance(m, Alias) and not n.startswith("_") and not _type_checking_only(m))
+            imported = sorted(
+                n
+                for n, m in obj.members.items()
+                if isinstance(m, Alias) and not n.startswith("_") and not _type_checking_only(m)
+            )
             if imported:
                 extra["imported_names"] = imported
-            self.contract.add(Decl(path=path, kind="module", name=obj.name, container=container, file=file,
-                                   line=line, deprecated=dep, extra=extra))
+            self.contract.add(
+                Decl(
+                    path=path,
+                    kind="module",
+                    name=obj.name,
+                    container=container,
+                    file=file,
+                    line=line,
+                    deprecated=dep,
+                    extra=extra,
+                )
+            )
         elif kind == "class":
             bases = [str(b) for b in obj.bases]
             extra = {"bases": bases} if bases else {}
             base_paths = [_canonical(b) for b in obj.bases]
             if any(base_paths):
                 extra["base_paths"] = [b for b in base_paths if b]
-            self.contract.add(Decl(path=path, kind="class", name=obj.name, container=container, file=file,
-                                   line=line, deprecated=dep, extra=extra))
+            self.contract.add(
+                Decl(
+                    path=path,
+                    kind="class",
+                    name=obj.name,
+                    container=container,
+                    file=file,
+                    line=line,
+                    deprecated=dep,
+                    extra=extra,
+                )
+            )
         elif kind == "function":
-            in_class = container is not None and self.contract.decls.get(container) is not None and \
-                self.contract.decls[container].kind == "class"
-            self.contract.add(Decl(path=path, kind="method" if in_class else "function", name=obj.name,
-                                   container=container, type=str(obj.returns) if obj.returns is not None else None,
-                                   file=file, line=line, deprecated=dep))
+            in_class = (
+                container is not None
+                and self.contract.decls.get(container) is not None
+                and self.contract.decls[container].kind == "class"
+            )
+            self.contract.add(
+                Decl(
+                    path=path,
+                    kind="method" if in_class else "function",
+                    name=obj.name,
+                    container=container,
+                    type=str(obj.returns) if obj.returns is not None else None,
+                    file=file,
+                    line=line,
+                    deprecated=dep,
+                )
+            )
             for i, p in enumerate(obj.parameters):
                 pkind = p.kind.value if p.kind is not None else "positional or keyword"
                 var = pkind in ("variadic positional", "variadic keyword")
-                self.contract.add(Decl(
-                    path=f"{path}({p.name})", kind="parameter", name=p.name, container=path,
-                    type=str(p.annotation) if p.annotation is not None else None,
-                    optional=p.default is not None or var, index=i,
-                    default=str(p.default) if p.default is not None else None, file=file, line=line,
-                    extra={"pkind": pkind}))
+                self.contract.add(
+                    Decl(
+                        path=f"{path}({p.name})",
+                        kind="parameter",
+                        name=p.name,
+                        container=path,
+                        type=str(p.annotation) if p.annotation is not None else None,
+                        optional=p.default is not None or var,
+                        index=i,
+                        default=str(p.default) if p.default is not None else None,
+                        file=file,
+                        line=line,
+                        extra={"pkind": pkind},
+                    )
+                )
             return
         elif kind == "attribute":
-            self.contract.add(Decl(path=path, kind="attribute", name=obj.name, container=container,
-                                   type=str(obj.annotation) if obj.annotation is not None else None,
-                                   default=str(obj.value) if obj.value is not None else None,
-                                   file=file, line=line, deprecated=dep))
+            self.contract.add(
+                Decl(
+                    path=path,
+                    kind="attribute",
+                    name=obj.name,
+                    container=container,
+                    type=str(obj.annotation) if obj.annotation is not None else None,
+                    default=str(obj.value) if obj.value is not None else None,
+                    file=file,
+                    line=line,
+                    deprecated=dep,
+                )
+            )
             return
         else:
             return
@@ -180,7 +238,8 @@ class _Walker:
         for name, member in obj.members.items():
             if isinstance(member, Alias):
                 if not (exported and name in exported) and not (
-                        exported is None and kind == "module" and _reexported_from_private(member, path, name)):
+                    exported is None and kind == "module" and _reexported_from_private(member, path, name)
+                ):
                     continue
                 try:
                     target = member.final_target
@@ -217,16 +276,18 @@ def extract(root: Path) -> Contract:
         try:
             # try_relative_path=False: a folder of that name in the working directory (a core
             # repository's own checkout) must not stand in for this side's package.
-            pkg = griffe.load(name, search_paths=[str(base)], allow_inspection=False, resolve_aliases=False,
-                              try_relative_path=False)
+            pkg = griffe.load(
+                name, search_paths=[str(base)], allow_inspection=False, resolve_aliases=False, try_relative_path=False
+            )
         except (ImportError, ModuleNotFoundError) as exc:
             raise UserError(f"cannot load Python package {name}: {exc}", file=str(base)) from exc
         walker.walk(pkg, name, None)
         for sub, dotted in _namespace_subpackages(base / name, name):
             # griffe skips folders without __init__.py (flask.sansio); they are importable all the same
             try:
-                mod = griffe.load(sub.name, search_paths=[str(sub.parent)], allow_inspection=False,
-                                  resolve_aliases=False)
+                mod = griffe.load(
+                    sub.name, search_paths=[str(sub.parent)], allow_inspection=False, resolve_aliases=False
+                )
             except (ImportError, ModuleNotFoundError):
                 continue
             walker.walk(mod, dotted, dotted.rsplit(".", 1)[0])

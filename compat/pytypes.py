@@ -11,10 +11,20 @@ from __future__ import annotations
 import re
 
 _PREFIXES = ("typing_extensions.", "typing.", "t.", "collections.abc.", "cabc.", "abc.", "te.")
-_BUILTIN = {"List": "list", "Dict": "dict", "Tuple": "tuple", "Set": "set", "FrozenSet": "frozenset",
-            "Type": "type", "DefaultDict": "collections.defaultdict", "Deque": "collections.deque",
-            "ContextManager": "AbstractContextManager", "AsyncContextManager": "AbstractAsyncContextManager",
-            "Text": "str", "NoneType": "None"}
+_BUILTIN = {
+    "List": "list",
+    "Dict": "dict",
+    "Tuple": "tuple",
+    "Set": "set",
+    "FrozenSet": "frozenset",
+    "Type": "type",
+    "DefaultDict": "collections.defaultdict",
+    "Deque": "collections.deque",
+    "ContextManager": "AbstractContextManager",
+    "AsyncContextManager": "AbstractAsyncContextManager",
+    "Text": "str",
+    "NoneType": "None",
+}
 _TOKEN = re.compile(r"\s*(\.\.\.|[\w.]+|'[^']*'|\"[^\"]*\"|[\[\],|])")
 
 
@@ -79,7 +89,7 @@ def _name(tok: str) -> str:
         return _canon_text(tok[1:-1])
     for prefix in _PREFIXES:
         if tok.startswith(prefix):
-            tok = tok[len(prefix):]
+            tok = tok[len(prefix) :]
             break
     return _BUILTIN.get(tok, tok)
 

@@ -83,12 +83,19 @@ def alias_renames(old: Contract, new: Contract) -> dict[str, Rename]:
                 candidates.append(word)
             # the named replacement must be new: pointing at something that already existed is a plain
             # deprecation (INFO), not a rename
-            target = next((c for c in candidates if c in new.decls and c != path and c not in old.decls
-                           and _valid_target(n, new.decls[c])), None)
+            target = next(
+                (
+                    c
+                    for c in candidates
+                    if c in new.decls and c != path and c not in old.decls and _valid_target(n, new.decls[c])
+                ),
+                None,
+            )
             if target is None:
                 continue
-            out[path] = Rename(path, target, new.decls[target].name, "alias",
-                               f"kept as @deprecated alias: {n.deprecated}")
+            out[path] = Rename(
+                path, target, new.decls[target].name, "alias", f"kept as @deprecated alias: {n.deprecated}"
+            )
             break
     return out
 
@@ -112,8 +119,13 @@ def find_renames(old: Contract, new: Contract, removed: list[str], added: list[s
         value = declared[path]
         target = value if value in new.decls else _sibling_path(o, value)
         if target in new.decls and target not in taken:
-            renames[path] = Rename(path, target, new.decls[target].name, "declared",
-                                   "declared in " + ("the schema" if path in new.renames else "config"))
+            renames[path] = Rename(
+                path,
+                target,
+                new.decls[target].name,
+                "declared",
+                "declared in " + ("the schema" if path in new.renames else "config"),
+            )
             taken.add(target)
 
     # probable

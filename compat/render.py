@@ -10,7 +10,11 @@ from canary.kernel.ghactions import escape as gh_escape
 
 __all__ = ["text", "markdown", "sarif", "github", "json_doc", "FORMATS"]
 
-_TITLES: dict[str, str] = {Severity.ERR: "Breaking (ERR)", Severity.WARN: "Warnings (WARN)", Severity.INFO: "Notes (INFO)"}
+_TITLES: dict[str, str] = {
+    Severity.ERR: "Breaking (ERR)",
+    Severity.WARN: "Warnings (WARN)",
+    Severity.INFO: "Notes (INFO)",
+}
 _SARIF_LEVEL: dict[str, str] = {Severity.ERR: "error", Severity.WARN: "warning", Severity.INFO: "note"}
 _GH_LEVEL: dict[str, str] = {Severity.ERR: "error", Severity.WARN: "warning", Severity.INFO: "notice"}
 
@@ -36,8 +40,10 @@ def text(doc: dict) -> str:
     """A compat diff document as plain text for a terminal."""
     out = [f"compat {doc['language']}: {_side(doc['old'])} -> {_side(doc['new'])}"]
     s = doc["summary"]
-    out.append(f"{s[Severity.ERR]} ERR, {s[Severity.WARN]} WARN, {s[Severity.INFO]} INFO" +
-               (f", {s['accepted']} accepted" if s["accepted"] else ""))
+    out.append(
+        f"{s[Severity.ERR]} ERR, {s[Severity.WARN]} WARN, {s[Severity.INFO]} INFO"
+        + (f", {s['accepted']} accepted" if s["accepted"] else "")
+    )
     out.append(_semver_line(doc))
     for sev in SEVERITIES:
         group = [c for c in doc["changes"] if c["severity"] == sev and not c["accepted"]]
@@ -74,18 +80,28 @@ def markdown(doc: dict) -> str:
     """A compat diff document as Markdown (a PR comment)."""
     s = doc["summary"]
     out = [f"### Breaking-change check: `{doc['old']['spec']}` → `{doc['new']['spec']}`", ""]
-    out.append(f"**{s[Severity.ERR]} breaking**, {s[Severity.WARN]} warnings, {s[Severity.INFO]} notes"
-               + (f", {s['accepted']} accepted" if s["accepted"] else "") + ".  ")
+    out.append(
+        f"**{s[Severity.ERR]} breaking**, {s[Severity.WARN]} warnings, {s[Severity.INFO]} notes"
+        + (f", {s['accepted']} accepted" if s["accepted"] else "")
+        + ".  "
+    )
     out.append(_semver_line(doc).replace("semver:", "**semver:**"))
     for sev in SEVERITIES:
         group = [c for c in doc["changes"] if c["severity"] == sev and not c["accepted"]]
         if not group:
             continue
-        out += ["", f"#### {_TITLES[sev]}", "", "| rule | symbol | change | renamed to | where |",
-                "|---|---|---|---|---|"]
+        out += [
+            "",
+            f"#### {_TITLES[sev]}",
+            "",
+            "| rule | symbol | change | renamed to | where |",
+            "|---|---|---|---|---|",
+        ]
         for c in group:
-            out.append(f"| {c['rule']} `{c['name']}` | `{_md_escape(c['symbol'])}` | {_md_text(c['message'])} | "
-                       f"{'`' + c['renamed_to'] + '`' if c['renamed_to'] else ''} | {_md_text(_loc(c))} |")
+            out.append(
+                f"| {c['rule']} `{c['name']}` | `{_md_escape(c['symbol'])}` | {_md_text(c['message'])} | "
+                f"{'`' + c['renamed_to'] + '`' if c['renamed_to'] else ''} | {_md_text(_loc(c))} |"
+            )
     accepted = [c for c in doc["changes"] if c["accepted"]]
     if accepted:
         out += ["", "<details><summary>Accepted breaks</summary>", ""]
@@ -101,15 +117,20 @@ def sarif(doc: dict) -> str:
     rules = []
     for rid in used:
         r = RULES[rid]
-        rules.append({
-            "id": r.id, "name": r.name,
-            "shortDescription": {"text": r.detects.split(": ")[0][:200]},
-            "fullDescription": {"text": r.detects},
-            "help": {"text": f"{r.detects}\nExample: {r.example}\nMigration: {r.migration}",
-                     "markdown": f"{r.detects}\n\n**Example:** {r.example}\n\n**Migration:** {r.migration}"},
-            "defaultConfiguration": {"level": _SARIF_LEVEL[r.severity]},
-            "properties": {"affects": list(r.affects), "semver": r.semver},
-        })
+        rules.append(
+            {
+                "id": r.id,
+                "name": r.name,
+                "shortDescription": {"text": r.detects.split(": ")[0][:200]},
+                "fullDescription": {"text": r.detects},
+                "help": {
+                    "text": f"{r.detects}\nExample: {r.example}\nMigration: {r.migration}",
+                    "markdown": f"{r.detects}\n\n**Example:** {r.example}\n\n**Migration:** {r.migration}",
+                },
+                "defaultConfiguration": {"level": _SARIF_LEVEL[r.severity]},
+                "properties": {"affects": list(r.affects), "semver": r.semver},
+            }
+        )
     # Locations are in the new side's sources; a local directory is in the user's repository.
     new = doc.get("new") or {}
     base = new.get("path") if new.get("kind") == "path" else None
@@ -117,15 +138,21 @@ def sarif(doc: dict) -> str:
     for c in doc["changes"]:
         loc = c.get("location") or {}
         result = {
-            "ruleId": c["rule"], "ruleIndex": index[c["rule"]], "level": _SARIF_LEVEL[c["severity"]],
+            "ruleId": c["rule"],
+            "ruleIndex": index[c["rule"]],
+            "level": _SARIF_LEVEL[c["severity"]],
             "message": {"text": f"{c['symbol']}: {c['message']}"},
             "partialFingerprints": {"symbol": f"{c['rule']}:{c['symbol']}"},
-            "properties": {k: c[k] for k in ("symbol", "container", "member", "renamed_to", "old", "new", "kind",
-                                              "affects")},
+            "properties": {
+                k: c[k] for k in ("symbol", "container", "member", "renamed_to", "old", "new", "kind", "affects")
+            },
         }
         if loc.get("file"):
-            result["locations"] = [sarif_doc.location(sarif_doc.repo_uri(loc["file"], base),
-                                                      {"startLine": max(int(loc.get("line") or 1), 1)})]
+            result["locations"] = [
+                sarif_doc.location(
+                    sarif_doc.repo_uri(loc["file"], base), {"startLine": max(int(loc.get("line") or 1), 1)}
+                )
+            ]
         if c["accepted"]:
             result["suppressions"] = [{"kind": "external", "justification": c["accepted"]["reason"]}]
         results.append(result)

@@ -14,12 +14,15 @@ SCHEMA = "canary/compat-diff/v1"
 def extract(path, language: str, config: Config):
     if language == "ts":
         from canary.compat.ts_extract import extract as ts
+
         return ts(path)
     if language == "py":
         from canary.compat.py_extract import extract as py
+
         return py(path)
     if language == "sql":
         from canary.compat.sql_extract import extract as sql
+
         return sql(path, config.sql_dialect)
     raise ValueError(language)
 

@@ -39,9 +39,15 @@ class Rule:
     @classmethod
     def as_dict(cls) -> dict:
         return {
-            "id": cls.id, "name": cls.name, "language": cls.language, "severity": cls.severity,
-            "affects": list(cls.affects), "semver": cls.semver, "detects": cls.detects,
-            "example": cls.example, "migration": cls.migration,
+            "id": cls.id,
+            "name": cls.name,
+            "language": cls.language,
+            "severity": cls.severity,
+            "affects": list(cls.affects),
+            "semver": cls.semver,
+            "detects": cls.detects,
+            "example": cls.example,
+            "migration": cls.migration,
         }
 
 
@@ -68,7 +74,9 @@ def by_name(language: str, name: str) -> type[Rule]:
 class TsExportRemoved(Rule):
     id, name, language = "TS001", "export-removed", "ts"
     affects = ("readers", "writers", "callers", "implementers")
-    detects = "An exported interface, type, class, function, enum or constant is no longer exported from the package entry."
+    detects = (
+        "An exported interface, type, class, function, enum or constant is no longer exported from the package entry."
+    )
     example = "`export interface Room` in OLD, absent in NEW: `import { Room } from '@elizaos/core'` fails."
     migration = "Import the replacement named by `renamed_to`, or copy the declaration into the connector."
 
@@ -207,8 +215,10 @@ class TsDestructuredPropertyDropped(Rule):
     id, name, language = "TS016", "destructured-property-dropped", "ts"
     severity = Severity.ERR
     affects = ("callers",)
-    detects = ("A function no longer destructures a property of its object parameter although the "
-               "parameter's type still allows it: callers still compile but the value is silently ignored.")
+    detects = (
+        "A function no longer destructures a property of its object parameter although the "
+        "parameter's type still allows it: callers still compile but the value is silently ignored."
+    )
     example = "`createRoom({ serverId }: Room)` became `createRoom({ messageServerId }: Room)`."
     migration = "Pass the property the function now reads (`renamed_to`)."
 
@@ -229,8 +239,10 @@ class TsRenamedWithAlias(Rule):
     severity = Severity.WARN
     affects = ("readers", "writers")
     semver = "minor"
-    detects = ("A declaration was renamed; the old name is kept as a `@deprecated` alias naming the new one. "
-               "Code compiles, but data written under one name is not seen under the other.")
+    detects = (
+        "A declaration was renamed; the old name is kept as a `@deprecated` alias naming the new one. "
+        "Code compiles, but data written under one name is not seen under the other."
+    )
     example = "`World.serverId` kept as `@deprecated Use messageServerId instead`, `World.messageServerId` added."
     migration = "Read the new name with a fallback to the old one; write the new name."
 

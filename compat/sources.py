@@ -42,8 +42,14 @@ class Side:
     commit: str | None = None
 
     def as_dict(self) -> dict:
-        return {"spec": self.spec, "kind": self.kind, "name": self.name, "version": self.version,
-                "commit": self.commit, "path": str(self.path)}
+        return {
+            "spec": self.spec,
+            "kind": self.kind,
+            "name": self.name,
+            "version": self.version,
+            "commit": self.commit,
+            "path": str(self.path),
+        }
 
 
 def cache_dir(*parts: str) -> Path:
@@ -89,7 +95,7 @@ def _npm_name_version(spec: str) -> tuple[str, str]:
     at = body.rfind("@")
     if at <= 0:
         raise UserError("npm side needs a version", key=spec, hint="npm:<pkg>@<version>")
-    return body[:at], body[at + 1:]
+    return body[:at], body[at + 1 :]
 
 
 def _keep(language: str):
@@ -130,8 +136,9 @@ def _npm_sides(specs: list[str], language: str) -> list[Side]:
 
         home = Home.default()
         try:
-            arts = materialize_npm_all([spec[4:] for spec in fetch], home.dir("cache", "artifacts", "npm"),
-                                       home.npm_cache, phase="npm pack")
+            arts = materialize_npm_all(
+                [spec[4:] for spec in fetch], home.dir("cache", "artifacts", "npm"), home.npm_cache, phase="npm pack"
+            )
         except InfrastructureError as exc:
             named = [spec for spec in fetch if spec[4:] in f"{exc.reason}\n{exc.detail}"]
             reason = exc.reason.removeprefix("npm pack: ").replace("dependency not in registry", "not in the registry")
@@ -161,8 +168,20 @@ def _pypi_side(spec: str, body: str) -> Side:
     if not dest.is_dir():
         dl = Path(tempfile.mkdtemp(dir=root, prefix=".dl-"))
         try:
-            proc = _run([sys.executable, "-m", "pip", "--disable-pip-version-check", "download", "--no-deps",
-                         "--quiet", "-d", str(dl), f"{name}=={version}"])
+            proc = _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "--disable-pip-version-check",
+                    "download",
+                    "--no-deps",
+                    "--quiet",
+                    "-d",
+                    str(dl),
+                    f"{name}=={version}",
+                ]
+            )
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["pip download failed"])[-1]
                 raise UserError(f"pip download failed: {last}", key=spec)
@@ -277,8 +296,10 @@ def resolve_side(spec: str, language: str = "ts") -> Side:
         return _git_side(spec, spec[4:])
     path = Path(spec).expanduser()
     if not path.is_dir():
-        raise UserError(f"'{spec}' is not a directory",
-                        hint="use npm:<pkg>@<version>, pypi:<pkg>==<version>, git:<url>@<ref>[:<subdir>] or a path")
+        raise UserError(
+            f"'{spec}' is not a directory",
+            hint="use npm:<pkg>@<version>, pypi:<pkg>==<version>, git:<url>@<ref>[:<subdir>] or a path",
+        )
     meta = _package_json(path)
     return Side(spec=spec, kind="path", path=path.resolve(), name=meta.get("name"), version=_local_version(path))
 

@@ -44,8 +44,16 @@ class _Schema:
         from sqlglot import exp
 
         kind = coldef.args.get("kind")
-        col = {"name": _name(coldef.this), "type": kind.sql(dialect=self.dialect) if kind is not None else None,
-               "not_null": False, "default": None, "pk": False, "file": file, "line": _line(coldef), "keys": []}
+        col = {
+            "name": _name(coldef.this),
+            "type": kind.sql(dialect=self.dialect) if kind is not None else None,
+            "not_null": False,
+            "default": None,
+            "pk": False,
+            "file": file,
+            "line": _line(coldef),
+            "keys": [],
+        }
         for cons in coldef.args.get("constraints") or []:
             k = cons.args.get("kind")
             if isinstance(k, exp.NotNullColumnConstraint):
@@ -187,19 +195,42 @@ def extract(root: Path, dialect: str = "postgres") -> Contract:
             statements = sqlglot.parse(text, read=dialect)
         except (ParseError, TokenError) as exc:
             err = (getattr(exc, "errors", None) or [{}])[0]
-            raise UserError(f"cannot parse SQL: {err.get('description') or str(exc).splitlines()[0]}",
-                            file=str(f), line=err.get("line"), column=err.get("col")) from exc
+            raise UserError(
+                f"cannot parse SQL: {err.get('description') or str(exc).splitlines()[0]}",
+                file=str(f),
+                line=err.get("line"),
+                column=err.get("col"),
+            ) from exc
         for stmt in statements:
             if stmt is not None:
                 schema.apply(stmt, rel)
     contract = Contract(language="sql", root=str(root))
     for tname, table in schema.tables.items():
-        contract.add(Decl(path=tname, kind="table", name=tname, file=table["file"], line=table["line"],
-                          extra={"primary_key": table["pk"], "keys": sorted(table["keys"])}))
+        contract.add(
+            Decl(
+                path=tname,
+                kind="table",
+                name=tname,
+                file=table["file"],
+                line=table["line"],
+                extra={"primary_key": table["pk"], "keys": sorted(table["keys"])},
+            )
+        )
         for cname, col in table["columns"].items():
-            contract.add(Decl(path=f"{tname}.{cname}", kind="column", name=cname, container=tname,
-                              type=col["type"], optional=not col["not_null"], default=col["default"],
-                              file=col["file"], line=col["line"], extra={"primary_key": True} if col["pk"] else {}))
+            contract.add(
+                Decl(
+                    path=f"{tname}.{cname}",
+                    kind="column",
+                    name=cname,
+                    container=tname,
+                    type=col["type"],
+                    optional=not col["not_null"],
+                    default=col["default"],
+                    file=col["file"],
+                    line=col["line"],
+                    extra={"primary_key": True} if col["pk"] else {},
+                )
+            )
     # Only renames whose old name is gone and new name present are evidence for this pair.
     contract.renames = dict(schema.renames)
     return contract

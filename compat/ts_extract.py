@@ -78,9 +78,17 @@ def _unwrap(node):
 
 
 _DECL_KINDS = {
-    "interface_declaration", "type_alias_declaration", "class_declaration", "abstract_class_declaration",
-    "function_signature", "function_declaration", "enum_declaration", "lexical_declaration",
-    "variable_declaration", "internal_module", "module",
+    "interface_declaration",
+    "type_alias_declaration",
+    "class_declaration",
+    "abstract_class_declaration",
+    "function_signature",
+    "function_declaration",
+    "enum_declaration",
+    "lexical_declaration",
+    "variable_declaration",
+    "internal_module",
+    "module",
 }
 
 
@@ -303,8 +311,17 @@ class TsExtractor:
         add = self.contract.add
         if kind == "interface_declaration":
             bases = _heritage_names(node, "extends_type_clause")
-            add(Decl(path=path, kind="interface", name=path, file=file, line=line, deprecated=dep,
-                     extra={"bases": bases} if bases else {}))
+            add(
+                Decl(
+                    path=path,
+                    kind="interface",
+                    name=path,
+                    file=file,
+                    line=line,
+                    deprecated=dep,
+                    extra={"bases": bases} if bases else {},
+                )
+            )
             body = node.field("body")
             if body is not None:
                 self.members(body, path, mod)
@@ -322,8 +339,11 @@ class TsExtractor:
                         bases.append(_base_name(part))
             type_text = None if objects else norm_type(value.text() if value is not None else None)
             extra = {"bases": bases} if bases else {}
-            add(Decl(path=path, kind="type", name=path, type=type_text, file=file, line=line, deprecated=dep,
-                     extra=extra))
+            add(
+                Decl(
+                    path=path, kind="type", name=path, type=type_text, file=file, line=line, deprecated=dep, extra=extra
+                )
+            )
             for obj in objects:
                 self.members(obj, path, mod)
         elif kind in ("class_declaration", "abstract_class_declaration"):
@@ -331,14 +351,32 @@ class TsExtractor:
             heritage = next((c for c in node.children() if c.kind() == "class_heritage"), None)
             if heritage is not None:
                 bases = _heritage_names(heritage, "extends_clause")
-            add(Decl(path=path, kind="class", name=path, file=file, line=line, deprecated=dep,
-                     extra={"bases": bases} if bases else {}))
+            add(
+                Decl(
+                    path=path,
+                    kind="class",
+                    name=path,
+                    file=file,
+                    line=line,
+                    deprecated=dep,
+                    extra={"bases": bases} if bases else {},
+                )
+            )
             body = node.field("body")
             if body is not None:
                 self.members(body, path, mod, is_class=True)
         elif kind in ("function_signature", "function_declaration"):
-            add(Decl(path=path, kind="function", name=path, file=file, line=line, deprecated=dep,
-                     type=norm_type(_text(node.field("return_type")))))
+            add(
+                Decl(
+                    path=path,
+                    kind="function",
+                    name=path,
+                    file=file,
+                    line=line,
+                    deprecated=dep,
+                    type=norm_type(_text(node.field("return_type"))),
+                )
+            )
             self.parameters(node.field("parameters"), path, mod)
         elif kind == "enum_declaration":
             add(Decl(path=path, kind="enum", name=path, file=file, line=line, deprecated=dep))
@@ -358,8 +396,18 @@ class TsExtractor:
             type_node = node.field("type")
             tnode = type_node.children()[-1] if type_node is not None and type_node.children() else None
             is_obj = tnode is not None and tnode.kind() == "object_type"
-            add(Decl(path=path, kind="const" if const else "variable", name=path, file=file, line=line,
-                     deprecated=dep, type=_OBJECT if is_obj else norm_type(_text(type_node)), readonly=const))
+            add(
+                Decl(
+                    path=path,
+                    kind="const" if const else "variable",
+                    name=path,
+                    file=file,
+                    line=line,
+                    deprecated=dep,
+                    type=_OBJECT if is_obj else norm_type(_text(type_node)),
+                    readonly=const,
+                )
+            )
             if is_obj:  # `declare const X: { readonly A: "A"; ... }` (an `as const` object): compare its keys
                 self.members(tnode, path, mod)
         elif kind in ("internal_module", "module"):
@@ -368,9 +416,18 @@ class TsExtractor:
     def _enum_member(self, container, name, value, node, kids, i, mod) -> None:
         name = name.strip("'\"")
         file, line = self._loc(mod, node)
-        self.contract.add(Decl(path=f"{container}.{name}", kind="enum-member", name=name, container=container,
-                               default=value, file=file, line=line,
-                               deprecated=deprecation(_doc_before(kids, i))))
+        self.contract.add(
+            Decl(
+                path=f"{container}.{name}",
+                kind="enum-member",
+                name=name,
+                container=container,
+                default=value,
+                file=file,
+                line=line,
+                deprecated=deprecation(_doc_before(kids, i)),
+            )
+        )
 
     def members(self, body, container: str, mod: _Module, is_class: bool = False) -> None:
         kids = body.children()
@@ -383,8 +440,13 @@ class TsExtractor:
                     setters.add(name_node.text())
         for i, m in enumerate(kids):
             kind = m.kind()
-            if kind not in ("property_signature", "method_signature", "public_field_definition",
-                            "abstract_method_signature", "method_definition"):
+            if kind not in (
+                "property_signature",
+                "method_signature",
+                "public_field_definition",
+                "abstract_method_signature",
+                "method_definition",
+            ):
                 continue
             sub = [c.kind() for c in m.children()]
             if "accessibility_modifier" in sub:
@@ -414,11 +476,21 @@ class TsExtractor:
                 type_node = m.field("type") or m.field("return_type")
                 tnode = type_node.children()[-1] if type_node is not None and type_node.children() else None
                 is_obj = tnode is not None and tnode.kind() == "object_type"
-                self.contract.add(Decl(path=path, kind="member", name=name, container=container,
-                                       type=_OBJECT if is_obj else norm_type(_text(type_node)),
-                                       optional="?" in sub,
-                                       readonly="readonly" in sub or ("get" in sub and name not in setters),
-                                       deprecated=dep, file=file, line=line, extra=extra))
+                self.contract.add(
+                    Decl(
+                        path=path,
+                        kind="member",
+                        name=name,
+                        container=container,
+                        type=_OBJECT if is_obj else norm_type(_text(type_node)),
+                        optional="?" in sub,
+                        readonly="readonly" in sub or ("get" in sub and name not in setters),
+                        deprecated=dep,
+                        file=file,
+                        line=line,
+                        extra=extra,
+                    )
+                )
                 if is_obj:
                     self.members(tnode, path, mod)
                 continue
@@ -426,9 +498,20 @@ class TsExtractor:
             if "?" in sub:
                 extra["optional"] = True
             extra["overloads"] = [_signature(m.field("parameters"))]
-            self.contract.add(Decl(path=path, kind=ckind, name=name, container=container,
-                                   type=norm_type(_text(m.field("return_type"))), optional="?" in sub,
-                                   deprecated=dep, file=file, line=line, extra=extra))
+            self.contract.add(
+                Decl(
+                    path=path,
+                    kind=ckind,
+                    name=name,
+                    container=container,
+                    type=norm_type(_text(m.field("return_type"))),
+                    optional="?" in sub,
+                    deprecated=dep,
+                    file=file,
+                    line=line,
+                    extra=extra,
+                )
+            )
             self.parameters(m.field("parameters"), path, mod)
 
     def parameters(self, params, callable_path: str, mod: _Module) -> None:
@@ -461,10 +544,20 @@ class TsExtractor:
                 name = f"arg{index}"
             is_obj = tnode is not None and tnode.kind() == "object_type"
             path = f"{callable_path}({name})"
-            self.contract.add(Decl(path=path, kind="parameter", name=name, container=callable_path,
-                                   type=_OBJECT if is_obj else norm_type(_text(type_ann)),
-                                   optional=optional or rest, index=index, file=file, line=line,
-                                   extra={"rest": True} if rest else {}))
+            self.contract.add(
+                Decl(
+                    path=path,
+                    kind="parameter",
+                    name=name,
+                    container=callable_path,
+                    type=_OBJECT if is_obj else norm_type(_text(type_ann)),
+                    optional=optional or rest,
+                    index=index,
+                    file=file,
+                    line=line,
+                    extra={"rest": True} if rest else {},
+                )
+            )
             index += 1
             typed: set[str] = set()
             if is_obj:
@@ -479,23 +572,43 @@ class TsExtractor:
                     typed.add(pname)
                     sub = [c.kind() for c in prop.children()]
                     ptype = prop.field("type")
-                    ptype_text = norm_type(_text(ptype)) if ptype is not None else norm_type(prop.text()[len(pname):])
+                    ptype_text = norm_type(_text(ptype)) if ptype is not None else norm_type(prop.text()[len(pname) :])
                     pfile, pline = self._loc(mod, prop)
                     extra = {"owner": callable_path, "in_type": True}
                     if pname in destructured:
                         extra["destructured"] = True
-                    self.contract.add(Decl(path=f"{path}.{pname}", kind="parameter-property", name=pname,
-                                           container=path, type=ptype_text, optional="?" in sub,
-                                           deprecated=deprecation(_doc_before(kids, i)),
-                                           file=pfile, line=pline, extra=extra))
+                    self.contract.add(
+                        Decl(
+                            path=f"{path}.{pname}",
+                            kind="parameter-property",
+                            name=pname,
+                            container=path,
+                            type=ptype_text,
+                            optional="?" in sub,
+                            deprecated=deprecation(_doc_before(kids, i)),
+                            file=pfile,
+                            line=pline,
+                            extra=extra,
+                        )
+                    )
             for pname in destructured:
                 if pname in typed:
                     continue
                 # Destructured from a named type (`{ serverId }: Room`): the type is checked elsewhere;
                 # what matters here is which properties the function actually reads.
-                self.contract.add(Decl(path=f"{path}.{pname}", kind="parameter-property", name=pname,
-                                       container=path, type=None, optional=True, file=file, line=line,
-                                       extra={"owner": callable_path, "destructured": True}))
+                self.contract.add(
+                    Decl(
+                        path=f"{path}.{pname}",
+                        kind="parameter-property",
+                        name=pname,
+                        container=path,
+                        type=None,
+                        optional=True,
+                        file=file,
+                        line=line,
+                        extra={"owner": callable_path, "destructured": True},
+                    )
+                )
 
     # ------------------------------------------------------------ inheritance
     def _inherit(self) -> None:
@@ -508,19 +621,29 @@ class TsExtractor:
 
         def copy_subtree(src: str, dst: str, origin: str) -> None:
             for child in children.get(src, []):
-                new_path = dst + child.path[len(src):]
+                new_path = dst + child.path[len(src) :]
                 if new_path in decls:
                     continue
                 extra = dict(child.extra)
                 extra["inherited_from"] = origin
                 extra.setdefault("inherited_path", child.path)
                 if "owner" in extra:
-                    extra["owner"] = dst + extra["owner"][len(src):]
-                decls[new_path] = copied = Decl(path=new_path, kind=child.kind, name=child.name,
-                                       container=dst + child.container[len(src):], type=child.type,
-                                       optional=child.optional, readonly=child.readonly,
-                                       deprecated=child.deprecated, file=child.file, line=child.line,
-                                       index=child.index, default=child.default, extra=extra)
+                    extra["owner"] = dst + extra["owner"][len(src) :]
+                decls[new_path] = copied = Decl(
+                    path=new_path,
+                    kind=child.kind,
+                    name=child.name,
+                    container=dst + child.container[len(src) :],
+                    type=child.type,
+                    optional=child.optional,
+                    readonly=child.readonly,
+                    deprecated=child.deprecated,
+                    file=child.file,
+                    line=child.line,
+                    index=child.index,
+                    default=child.default,
+                    extra=extra,
+                )
                 children.setdefault(copied.container, []).append(copied)
                 copy_subtree(child.path, new_path, origin)
 
@@ -552,8 +675,12 @@ def _signature(params) -> list[list]:
         pattern = p.field("pattern")
         if pattern is None or pattern.kind() == "this":
             continue
-        out.append([norm_type(_text(p.field("type"))), kind == "optional_parameter" or p.field("value") is not None
-                    or pattern.kind() == "rest_pattern"])
+        out.append(
+            [
+                norm_type(_text(p.field("type"))),
+                kind == "optional_parameter" or p.field("value") is not None or pattern.kind() == "rest_pattern",
+            ]
+        )
     return out
 
 
@@ -569,8 +696,7 @@ def _base_name(node) -> str:
 
 
 def _heritage_names(node, clause_kind: str) -> list[str]:
-    clause = node if node.kind() == clause_kind else next(
-        (c for c in node.children() if c.kind() == clause_kind), None)
+    clause = node if node.kind() == clause_kind else next((c for c in node.children() if c.kind() == clause_kind), None)
     if clause is None:
         return []
     out = []
@@ -620,8 +746,9 @@ def entry_files(root: Path) -> list[Path]:
         try:
             pkg = json.loads(pkg_file.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise UserError(f"invalid package.json: {exc.msg}", file=str(pkg_file), line=exc.lineno,
-                            column=exc.colno) from exc
+            raise UserError(
+                f"invalid package.json: {exc.msg}", file=str(pkg_file), line=exc.lineno, column=exc.colno
+            ) from exc
         exports = pkg.get("exports")
         if isinstance(exports, dict):
             dot = exports.get(".", exports if not any(k.startswith(".") for k in exports) else None)
@@ -641,14 +768,18 @@ def entry_files(root: Path) -> list[Path]:
         if p.is_file() and (root in p.parents):
             return [p]
     # No entry: every declaration file is public.
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".ts", ".tsx", ".mts", ".cts") and
-                   "node_modules" not in p.parts and p.is_file())
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix in (".ts", ".tsx", ".mts", ".cts") and "node_modules" not in p.parts and p.is_file()
+    )
     return [p.resolve() for p in files]
 
 
 def extract(root: Path) -> Contract:
     entries = entry_files(root)
     if not entries:
-        raise UserError("no TypeScript entry found (no package.json types, no index.d.ts, no .ts files)",
-                        file=str(root))
+        raise UserError(
+            "no TypeScript entry found (no package.json types, no index.d.ts, no .ts files)", file=str(root)
+        )
     return TsExtractor(root).extract(entries)

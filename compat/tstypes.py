@@ -25,7 +25,7 @@ def split_union(text: str) -> list[str]:
         elif ch in "'\"`":
             quote = ch
             cur.append(ch)
-        elif ch == "=" and text[i + 1:i + 2] == ">":
+        elif ch == "=" and text[i + 1 : i + 2] == ">":
             if depth == 0:
                 return [text.strip()]  # `(a) => B | C` is one function type returning a union
             cur.append("=>")

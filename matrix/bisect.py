@@ -99,7 +99,9 @@ def _order(matrix: Matrix, specs: list[CoreSpec], home: Home) -> list[CoreSpec]:
         return sorted(specs, key=lambda s: version_key(matrix.core.ecosystem, s.version or ""))
     if all(s.kind == "git" for s in specs) and len({s.url for s in specs}) == 1:
         repo = gitsrc.mirror(home.mirrors, specs[0].url or "")
-        return sorted(specs, key=lambda s: int(repo.git.rev_list("--count", gitsrc.resolve(repo, s.ref or "") or s.ref)))
+        return sorted(
+            specs, key=lambda s: int(repo.git.rev_list("--count", gitsrc.resolve(repo, s.ref or "") or s.ref))
+        )
     return specs
 
 
@@ -147,9 +149,13 @@ def between(matrix: Matrix, good: CoreSpec, bad: CoreSpec, home: Home) -> tuple[
             raise UserError(f"git: {good.ref if g is None else bad.ref!r} does not exist in {bad.url}")
         commits = repo.git.rev_list("--first-parent", "--reverse", f"{g}..{b}").split()
         commits = [c for c in commits if c != b]
-        return "git", [CoreSpec(label=f"git:{c[:12]}", kind="git", url=bad.url, ref=c, subdir=bad.subdir) for c in commits]
-    raise UserError(f"cannot list the versions between core {good.label} ({good.kind}) and {bad.label} ({bad.kind})",
-                    hint="bisection needs two registry versions or two commits of one git repository")
+        return "git", [
+            CoreSpec(label=f"git:{c[:12]}", kind="git", url=bad.url, ref=c, subdir=bad.subdir) for c in commits
+        ]
+    raise UserError(
+        f"cannot list the versions between core {good.label} ({good.kind}) and {bad.label} ({bad.kind})",
+        hint="bisection needs two registry versions or two commits of one git repository",
+    )
 
 
 # ---------------------------------------------------------------- the search
@@ -199,8 +205,14 @@ def judge_probe(result: CellResult | None, run_path: Path) -> tuple[str, str, st
         failed = [a.number for a in result.attempts if a.status in ("fail", "timeout")]
         passed = [a.number for a in result.attempts if a.status == "pass"]
         if passed:
-            return "flaky", "good", (f"flaky: failed on attempt {failed[0]}, passed on attempt {passed[0]} (retried); "
-                                     "counted as good, the regression fails on every attempt")
+            return (
+                "flaky",
+                "good",
+                (
+                    f"flaky: failed on attempt {failed[0]}, passed on attempt {passed[0]} (retried); "
+                    "counted as good, the regression fails on every attempt"
+                ),
+            )
         return "fail", "bad", reason
     return status, "skipped", f"{status}: {reason or 'no reason given'}"
 
@@ -216,16 +228,18 @@ class Prober:
 
     def __call__(self, connector: str, ref: str, spec: CoreSpec) -> Probe:
         cell = make_cell(self.matrix, self.matrix.connector(connector), ref, spec, self.baseline)
-        cell = replace(cell, id=cell_id(connector, ref, spec.label) + PROBE_SUFFIX, role="bisect",
-                       tags=(*cell.tags[:-1], "bisect"))
+        cell = replace(
+            cell, id=cell_id(connector, ref, spec.label) + PROBE_SUFFIX, role="bisect", tags=(*cell.tags[:-1], "bisect")
+        )
         record = self.run.read_run()
         if cell.id not in {p.id for p in record.cells}:
             record.cells += planned([cell], self.matrix.file)
             self.run.write_run(record)
         if self.run.read_cell(cell.id) is None:
             # A flaky probe must get its retry even when the matrix retries nothing.
-            options = RunOptions(retries=max(1, self.matrix.settings.retries), use_cache=self.use_cache,
-                                 progress=self.progress)
+            options = RunOptions(
+                retries=max(1, self.matrix.settings.retries), use_cache=self.use_cache, progress=self.progress
+            )
             self._execute_keeping_verdicts(cell, options)
             self.cell_runs += 1
         status, verdict, note = judge_probe(self.run.read_cell(cell.id), self.run.path)
@@ -249,10 +263,12 @@ def bisect_step(step: Step, matrix: Matrix, prober: Prober, home: Home) -> Searc
     lo, hi, probes = search(labels, lambda i: prober(step.connector, step.ref, specs[i]), budget)
     last_good = labels[lo] if lo >= 0 else step.good.label
     first_bad = labels[hi]
-    untested = labels[lo + 1:hi]
+    untested = labels[lo + 1 : hi]
     conclusive = not untested
-    note = (f"{len(inside)} version(s) between {step.good.label} and {step.bad.label}; "
-            f"{len(probes)} probe(s) of at most {budget}")
+    note = (
+        f"{len(inside)} version(s) between {step.good.label} and {step.bad.label}; "
+        f"{len(probes)} probe(s) of at most {budget}"
+    )
     skipped = [p.label for p in probes if p.verdict == "skipped"]
     flaky = [p.label for p in probes if p.status == "flaky"]
     if skipped:
@@ -263,15 +279,30 @@ def bisect_step(step: Step, matrix: Matrix, prober: Prober, home: Home) -> Searc
         note += f"; first bad: {first_bad} (last good {last_good})"
     else:
         why = "only skipped versions are left" if set(untested) <= set(skipped) else "the probe budget is spent"
-        note += (f"; not conclusive ({why}): the first bad is {first_bad} or one of the untested "
-                 f"{', '.join(untested)}")
-    return Search(connector=step.connector, ref=step.ref, ecosystem=ecosystem, last_good=last_good,
-                  first_bad=first_bad, between=[s.label for s in inside], probes=probes, max_probes=budget,
-                  conclusive=conclusive, note=note)
+        note += f"; not conclusive ({why}): the first bad is {first_bad} or one of the untested {', '.join(untested)}"
+    return Search(
+        connector=step.connector,
+        ref=step.ref,
+        ecosystem=ecosystem,
+        last_good=last_good,
+        first_bad=first_bad,
+        between=[s.label for s in inside],
+        probes=probes,
+        max_probes=budget,
+        conclusive=conclusive,
+        note=note,
+    )
 
 
-def bisect_cells(matrix: Matrix, run: RunDir, cells: list[str], home: Home | None = None, *,
-                 use_cache: bool = True, progress: str = "auto") -> list[Search]:
+def bisect_cells(
+    matrix: Matrix,
+    run: RunDir,
+    cells: list[str],
+    home: Home | None = None,
+    *,
+    use_cache: bool = True,
+    progress: str = "auto",
+) -> list[Search]:
     """Bisect the regressed cells `cells` of `run` (one search per step, however many cells share
     it) and write `<run>/bisect.json`, keeping the searches of other steps already in it."""
     home = home or Home.default()

@@ -16,9 +16,15 @@ def register(sub) -> None:
         help="write a matrix.yaml whose connectors come from an elizaOS generated-registry.json",
     )
     p.add_argument("registry", help="path of generated-registry.json")
-    p.add_argument("--band", default="v1", help="registry band to take versions/branches from (v0, v1, alpha; default v1)")
-    p.add_argument("--source", choices=("npm", "git"), default="npm",
-                   help="npm: the band's published version; git: the band's branch (default npm)")
+    p.add_argument(
+        "--band", default="v1", help="registry band to take versions/branches from (v0, v1, alpha; default v1)"
+    )
+    p.add_argument(
+        "--source",
+        choices=("npm", "git"),
+        default="npm",
+        help="npm: the band's published version; git: the band's branch (default npm)",
+    )
     p.add_argument("--names", nargs="+", metavar="NAME", help="only these plugins (package or short names)")
     p.add_argument("--required", nargs="+", metavar="NAME", default=[], help="plugins whose cells are required")
     p.add_argument("--core-versions", required=True, help="comma list of core versions, e.g. 1.6.4,1.7.2")
@@ -29,8 +35,9 @@ def register(sub) -> None:
 
 def cmd_import_registry(args) -> int:
     plugins = elizaos_registry.load(args.registry)
-    entries = elizaos_registry.connectors(plugins, band=args.band, source=args.source, names=args.names,
-                                          required=args.required)
+    entries = elizaos_registry.connectors(
+        plugins, band=args.band, source=args.source, names=args.names, required=args.required
+    )
     versions = [v.strip() for v in args.core_versions.split(",") if v.strip()]
     text = elizaos_registry.render_matrix(entries, versions, args.baseline)
     if args.output:

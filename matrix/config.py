@@ -74,16 +74,23 @@ def loads(text: str, file: str = DEFAULT_MATRIX) -> Matrix:
     matrix = _build(data, pos)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Matrix(
-        file=file, core=matrix["core"], connectors=matrix["connectors"],
-        include=tuple(data.get("include", ())), exclude=tuple(data.get("exclude", ())),
-        waivers=matrix["waivers"], settings=matrix["settings"], digest=digest,
+        file=file,
+        core=matrix["core"],
+        connectors=matrix["connectors"],
+        include=tuple(data.get("include", ())),
+        exclude=tuple(data.get("exclude", ())),
+        waivers=matrix["waivers"],
+        settings=matrix["settings"],
+        digest=digest,
         exposure_migration=(data.get("exposure") or {}).get("migration"),
-        exposure_verify=bool((data.get("exposure") or {}).get("verify")), positions=pos,
+        exposure_verify=bool((data.get("exposure") or {}).get("verify")),
+        positions=pos,
         compat=dict(data.get("compat") or {}),
     )
 
 
 # --- validation -------------------------------------------------------------
+
 
 def _schema_at(path: tuple, root: dict) -> dict:
     """The (sub)schema that describes the object at `path`, for did-you-mean."""
@@ -153,7 +160,9 @@ def _validate(data: dict, pos: Positions) -> None:
         extra = [k for k in error.instance if k not in allowed]
         key = extra[0] if extra else "?"
         raise pos.error(
-            f"unknown key '{key}'", path + (key,), key=True,
+            f"unknown key '{key}'",
+            path + (key,),
+            key=True,
             hint=_did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}",
         )
     if error.validator == "oneOf" and isinstance(error.instance, dict):
@@ -178,6 +187,7 @@ def _validate(data: dict, pos: Positions) -> None:
 
 
 # --- duplicates and waiver dates (gate: a wrong promotion starts with a wrong input) -----------
+
 
 def check_waiver_dates(text: str, file: str) -> None:
     """Every `waivers[i].expires` is a real calendar date (`2026-02-30` is not), checked when the
@@ -205,9 +215,14 @@ def check_waiver_dates(text: str, file: str) -> None:
             try:
                 _dt.date.fromisoformat(str(vnode.value).strip())
             except ValueError:
-                raise UserError(f"not a calendar date: {vnode.value!r}", file=file, line=vnode.start_mark.line + 1,
-                                column=vnode.start_mark.column + 1, key=f"waivers[{i}].expires",
-                                hint="write YYYY-MM-DD, a day that exists") from None
+                raise UserError(
+                    f"not a calendar date: {vnode.value!r}",
+                    file=file,
+                    line=vnode.start_mark.line + 1,
+                    column=vnode.start_mark.column + 1,
+                    key=f"waivers[{i}].expires",
+                    hint="write YYYY-MM-DD, a day that exists",
+                ) from None
 
 
 def check_duplicate_refs(data: dict, pos: Positions) -> None:
@@ -220,12 +235,16 @@ def check_duplicate_refs(data: dict, pos: Positions) -> None:
         seen: dict[str, int] = {}
         for j, ref in enumerate(c[kind].get(key) or ()):
             if str(ref) in seen:
-                raise pos.error(f"{key[:-1]} {ref!r} of connector {c.get('name')!r} is listed twice "
-                                f"(first at index {seen[str(ref)]})", ("connectors", i, kind, key, j))
+                raise pos.error(
+                    f"{key[:-1]} {ref!r} of connector {c.get('name')!r} is listed twice "
+                    f"(first at index {seen[str(ref)]})",
+                    ("connectors", i, kind, key, j),
+                )
             seen[str(ref)] = j
 
 
 # --- building ---------------------------------------------------------------
+
 
 def parse_duration(value, pos: Positions, path: tuple) -> float:
     """Seconds of a duration in matrix.yaml: a number of seconds, or the grammar of every duration
@@ -274,7 +293,9 @@ def _core_spec(item, ecosystem: str, pos: Positions, path: tuple, base_dir: Path
     if "git" in item:
         ref = item.get("ref", "HEAD")
         url = _local_or_url(item["git"], base_dir)
-        return CoreSpec(label=item.get("label") or f"git:{ref}", kind="git", url=url, ref=ref, subdir=item.get("subdir"))
+        return CoreSpec(
+            label=item.get("label") or f"git:{ref}", kind="git", url=url, ref=ref, subdir=item.get("subdir")
+        )
     p = str((base_dir / item["path"]).resolve())
     return CoreSpec(label=item.get("label") or f"path:{Path(item['path']).name}", kind="path", path=p)
 
@@ -286,13 +307,20 @@ def _local_or_url(url: str, base_dir: Path) -> str:
 
 
 def _conditions(items, pos) -> tuple[Condition, ...]:
-    return tuple(Condition(core=c["core"], reason=c.get("reason", ""), refs=tuple(c.get("refs", ()))) for c in items or ())
+    return tuple(
+        Condition(core=c["core"], reason=c.get("reason", ""), refs=tuple(c.get("refs", ()))) for c in items or ()
+    )
 
 
 def _docker_settings(data: dict) -> DockerSettings:
     d = DockerSettings()
-    return DockerSettings(images=dict(data.get("images") or {}), memory=data.get("memory", d.memory),
-                          cpus=float(data.get("cpus", d.cpus)), pids=data.get("pids", d.pids), tmp=data.get("tmp", d.tmp))
+    return DockerSettings(
+        images=dict(data.get("images") or {}),
+        memory=data.get("memory", d.memory),
+        cpus=float(data.get("cpus", d.cpus)),
+        pids=data.get("pids", d.pids),
+        tmp=data.get("tmp", d.tmp),
+    )
 
 
 def _build(data: dict, pos: Positions) -> dict:
@@ -313,12 +341,16 @@ def _build(data: dict, pos: Positions) -> dict:
         if baseline is None and not any(isinstance(s, dict) for s in specs):
             raise pos.error(
                 f"baseline {baseline_label!r} is not one of the core versions",
-                ("core", "baseline"), hint=_did_you_mean(baseline_label, labels) or f"versions: {', '.join(labels)}",
+                ("core", "baseline"),
+                hint=_did_you_mean(baseline_label, labels) or f"versions: {', '.join(labels)}",
             )
     elif isinstance(specs[0], CoreSpec):
         baseline = specs[0]
     core = Core(
-        name=core_data["name"], ecosystem=eco, versions=tuple(specs), baseline=baseline,
+        name=core_data["name"],
+        ecosystem=eco,
+        versions=tuple(specs),
+        baseline=baseline,
         companions=tuple(Companion(c["name"], c.get("version", "{core}")) for c in core_data.get("companions", ())),
         index={**core_data.get("index", {}), "_baseline_label": baseline_label},
     )
@@ -327,18 +359,27 @@ def _build(data: dict, pos: Positions) -> dict:
     for i, c in enumerate(data["connectors"]):
         path = ("connectors", i)
         if c["name"] in seen:
-            raise pos.error(f"connector name {c['name']!r} is used twice (first at index {seen[c['name']]})", path + ("name",))
+            raise pos.error(
+                f"connector name {c['name']!r} is used twice (first at index {seen[c['name']]})", path + ("name",)
+            )
         seen[c["name"]] = i
         kinds = [k for k in SOURCE_KEYS if k in c]
         if len(kinds) != 1:
             raise pos.error(
-                "a connector needs exactly one source: git, pypi, npm or path" + (f" (found {', '.join(kinds)})" if kinds else ""),
+                "a connector needs exactly one source: git, pypi, npm or path"
+                + (f" (found {', '.join(kinds)})" if kinds else ""),
                 path,
             )
         kind = kinds[0]
         package = c.get("package", c["name"])
         if kind == "git":
-            src = Source("git", tuple(c["git"]["refs"]), url=_local_or_url(c["git"]["url"], base_dir), package=package, subdir=c["git"].get("subdir"))
+            src = Source(
+                "git",
+                tuple(c["git"]["refs"]),
+                url=_local_or_url(c["git"]["url"], base_dir),
+                package=package,
+                subdir=c["git"].get("subdir"),
+            )
         elif kind == "path":
             src = Source("path", (c["path"],), url=str((base_dir / c["path"]).resolve()), package=package)
         else:
@@ -346,18 +387,29 @@ def _build(data: dict, pos: Positions) -> dict:
         for name in ("skip", "flaky", "expect_fail"):
             for j, cond in enumerate(c.get(name, ())):
                 _check_range(eco, cond["core"], pos, path + (name, j, "core"))
-        connectors.append(Connector(
-            name=c["name"], package=package, source=src, test=_commands(c["test"]),
-            install=_commands(c.get("install")), setup=_commands(c.get("setup")),
-            env={k: str(v) for k, v in (c.get("env") or {}).items()}, pass_env=tuple(c.get("pass_env", ())),
-            timeout=parse_duration(c.get("timeout", 600), pos, path + ("timeout",)),
-            install_timeout=parse_duration(c.get("install_timeout", 900), pos, path + ("install_timeout",)),
-            tier=c.get("tier", "required"), skip=_conditions(c.get("skip"), pos),
-            flaky=_conditions(c.get("flaky"), pos), expect_fail=_conditions(c.get("expect_fail"), pos),
-            junit=c.get("junit"), install_scripts=bool(c.get("install_scripts", False)),
-            infra_exit_codes=tuple(c.get("infra_exit_codes", ())),
-            runner=c.get("runner"), image=c.get("image"),
-        ))
+        connectors.append(
+            Connector(
+                name=c["name"],
+                package=package,
+                source=src,
+                test=_commands(c["test"]),
+                install=_commands(c.get("install")),
+                setup=_commands(c.get("setup")),
+                env={k: str(v) for k, v in (c.get("env") or {}).items()},
+                pass_env=tuple(c.get("pass_env", ())),
+                timeout=parse_duration(c.get("timeout", 600), pos, path + ("timeout",)),
+                install_timeout=parse_duration(c.get("install_timeout", 900), pos, path + ("install_timeout",)),
+                tier=c.get("tier", "required"),
+                skip=_conditions(c.get("skip"), pos),
+                flaky=_conditions(c.get("flaky"), pos),
+                expect_fail=_conditions(c.get("expect_fail"), pos),
+                junit=c.get("junit"),
+                install_scripts=bool(c.get("install_scripts", False)),
+                infra_exit_codes=tuple(c.get("infra_exit_codes", ())),
+                runner=c.get("runner"),
+                image=c.get("image"),
+            )
+        )
     settings_data = data.get("settings", {})
     settings = Settings(
         retries=settings_data.get("retries", Settings.retries),
@@ -375,7 +427,8 @@ def _build(data: dict, pos: Positions) -> dict:
         for i, sel in enumerate(data.get(key, ())):
             if "connector" in sel and sel["connector"] not in seen:
                 raise pos.error(
-                    f"no connector named {sel['connector']!r}", (key, i, "connector"),
+                    f"no connector named {sel['connector']!r}",
+                    (key, i, "connector"),
                     hint=_did_you_mean(sel["connector"], seen) or f"connectors: {', '.join(seen)}",
                 )
     return {"core": core, "connectors": tuple(connectors), "waivers": waivers, "settings": settings}

@@ -19,6 +19,7 @@ from canary.matrix.model import Cell, Connector, Matrix
 from canary.matrix.proc import Outcome, run_command
 from canary.matrix.results import CommandRecord, ConnectorRecord, CoreRecord
 
+
 def scenarios_dir() -> Path:
     """The smoke scenarios: $CANARY_SCENARIOS, the project's own `scenarios/` (source checkout or
     editable install), or `scenarios/` in the current directory (a plain `pip install .` in CI)."""
@@ -82,16 +83,29 @@ class CellContext:
         self.log.write(f"# {text}\n")
         self.log.flush()
 
-    def run(self, phase: str, argv: list[str], *, cwd: Path | str | None = None, timeout: float | None = None,
-            env: dict[str, str] | None = None, infra: bool = False) -> Outcome:
+    def run(
+        self,
+        phase: str,
+        argv: list[str],
+        *,
+        cwd: Path | str | None = None,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
+        infra: bool = False,
+    ) -> Outcome:
         """Run one command. infra=True: a failure is an infrastructure error (setup), not a test failure."""
         # The matrix's `env:` values take the same templates as argv ({python}, {cell_dir}, ...).
         own = {k: self.expand(str(v)) for k, v in self.connector.env.items()}
         full_env = {**self.env, **own, **self.runner_env, **(env or {})}
         outcome = self.executor(
-            phase, [self.expand(a) for a in argv], cwd=str(cwd or self.cell_dir), env=full_env,
+            phase,
+            [self.expand(a) for a in argv],
+            cwd=str(cwd or self.cell_dir),
+            env=full_env,
             timeout=timeout or (self.connector.timeout if phase == "test" else self.connector.install_timeout),
-            log=self.log, secrets=self.secrets, token=self.process_token,
+            log=self.log,
+            secrets=self.secrets,
+            token=self.process_token,
         )
         self.processes_killed += outcome.leftovers_killed
         self.commands.append(outcome.record)

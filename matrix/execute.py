@@ -43,15 +43,25 @@ from canary.matrix.store import RunDir, Store, now_iso, read_json
 from canary.matrix.verdicts import Summary, classify
 
 __all__ = [
-    "JUNIT_MAX_BYTES", "FAILURE_LINE", "EXCEPTION_LINE", "failure_reason", "RunOptions", "RunOutcome", "planned",
-    "new_record", "provenance", "execute",
+    "JUNIT_MAX_BYTES",
+    "FAILURE_LINE",
+    "EXCEPTION_LINE",
+    "failure_reason",
+    "RunOptions",
+    "RunOutcome",
+    "planned",
+    "new_record",
+    "provenance",
+    "execute",
 ]
 
 JUNIT_MAX_BYTES = 32 << 20
 FAILURE_LINE = re.compile(r"(error|Error|ERROR|FAIL|fail(ed|ure)|assert|exception)")
 # What a test sees when it reaches for the network in a container without one.
-NETWORK_ERROR = re.compile(r"Network is unreachable|ENETUNREACH|Temporary failure in name resolution|EAI_AGAIN"
-                           r"|Name or service not known|ENOTFOUND|Connection refused|ECONNREFUSED")
+NETWORK_ERROR = re.compile(
+    r"Network is unreachable|ENETUNREACH|Temporary failure in name resolution|EAI_AGAIN"
+    r"|Name or service not known|ENOTFOUND|Connection refused|ECONNREFUSED"
+)
 # "SomethingError: message" says more than "test_x ... ERROR": prefer it.
 EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception)|AssertionError|Error)\b:? .+")
 
@@ -68,6 +78,7 @@ def failure_reason(tail: list[str]) -> str:
 @dataclass
 class RunOptions:
     """How to run the cells: parallel jobs, retries, cache, and the hooks the app wires in."""
+
     jobs: int = 1
     retries: int | None = None  # None: the matrix's settings.retries
     use_cache: bool = True
@@ -90,6 +101,7 @@ class RunOptions:
 @dataclass
 class RunOutcome:
     """What a run produced: its directory, its record and the verdicts' summary."""
+
     run: RunDir
     record: RunRecord
     summary: Summary
@@ -98,19 +110,30 @@ class RunOutcome:
 
 def planned(cells: list[Cell], matrix_file: str) -> list[PlannedCell]:
     """The planned-cell entries of run.json for `cells`."""
-    return [PlannedCell(c.id, c.tier, c.role, c.connector, c.ref, c.core.label, c.nox_command(matrix_file)) for c in cells]
+    return [
+        PlannedCell(c.id, c.tier, c.role, c.connector, c.ref, c.core.label, c.nox_command(matrix_file)) for c in cells
+    ]
 
 
 def new_record(matrix: Matrix, cells: list[Cell], run: RunDir, options: RunOptions) -> RunRecord:
     """A new run record (run.json) for `cells` of `matrix`, before any cell runs."""
     baseline = next((c.core.label for c in cells if c.role == "baseline"), None)
     record = RunRecord(
-        run_id=run.run_id, matrix_file=matrix.file, matrix_digest=matrix.digest, started_at=now_iso(),
-        cells=planned(cells, matrix.file), argv=options.argv, tool_version=__version__,
-        core_name=matrix.core.name, ecosystem=matrix.core.ecosystem, baseline=baseline,
+        run_id=run.run_id,
+        matrix_file=matrix.file,
+        matrix_digest=matrix.digest,
+        started_at=now_iso(),
+        cells=planned(cells, matrix.file),
+        argv=options.argv,
+        tool_version=__version__,
+        core_name=matrix.core.name,
+        ecosystem=matrix.core.ecosystem,
+        baseline=baseline,
         candidates=sorted({c.core.label for c in cells if c.role == "candidate"}),
         partial=options.planned_total is not None and len(cells) < options.planned_total,
-        selection=list(options.selection), planned_total=options.planned_total, kind=options.kind,
+        selection=list(options.selection),
+        planned_total=options.planned_total,
+        kind=options.kind,
         **provenance(matrix.file),
     )
     return record
@@ -123,12 +146,20 @@ def provenance(matrix_file: str) -> dict:
     from canary.kernel.digest import file_sha256
 
     waivers_file = _waivers.beside(matrix_file)
-    return {"matrix_path": str(Path(matrix_file).resolve()),
-            "waivers_digest": file_sha256(waivers_file) if waivers_file.is_file() else None}
+    return {
+        "matrix_path": str(Path(matrix_file).resolve()),
+        "waivers_digest": file_sha256(waivers_file) if waivers_file.is_file() else None,
+    }
 
 
-def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store | None = None,
-            resume: RunDir | None = None, home: Home | None = None) -> RunOutcome:
+def execute(
+    matrix: Matrix,
+    cells: list[Cell],
+    options: RunOptions,
+    store: Store | None = None,
+    resume: RunDir | None = None,
+    home: Home | None = None,
+) -> RunOutcome:
     """Run `cells` (cached results reused unless told not to), judge them, and return the outcome."""
     home = home or Home.default()
     store = store or Store(home.runs)
@@ -149,8 +180,9 @@ def execute(matrix: Matrix, cells: list[Cell], options: RunOptions, store: Store
     return outcome
 
 
-def _execute(matrix: Matrix, cells: list[Cell], options: RunOptions, run: RunDir, home: Home,
-             resumed: bool) -> RunOutcome:
+def _execute(
+    matrix: Matrix, cells: list[Cell], options: RunOptions, run: RunDir, home: Home, resumed: bool
+) -> RunOutcome:
     if resumed:
         record = run.read_run()
         planned_ids = {p.id for p in record.cells}
@@ -234,18 +266,36 @@ class _Worker:
         if cell_dir.exists():  # left by a killed run of this cell: start clean
             shutil.rmtree(cell_dir, ignore_errors=True)
         return CellContext(
-            cell=cell, matrix=self.matrix, connector=connector, home=self.home, run_id=self.run.run_id,
-            cell_dir=self.home.work(self.run.run_id, cell.id), log=log, env=env, secrets=self.secrets,
+            cell=cell,
+            matrix=self.matrix,
+            connector=connector,
+            home=self.home,
+            run_id=self.run.run_id,
+            cell_dir=self.home.work(self.run.run_id, cell.id),
+            log=log,
+            env=env,
+            secrets=self.secrets,
             core_record=CoreRecord(self.matrix.core.name, cell.core.label, cell.core.kind, requested=cell.core.version),
             connector_record=ConnectorRecord(connector.name, connector.package, connector.source.kind, cell.ref),
-            process_token=reaper.token_for(self.run.run_id, cell.id), run_path=self.run.path,
+            process_token=reaper.token_for(self.run.run_id, cell.id),
+            run_path=self.run.path,
         )
 
     def _base_result(self, cell: Cell, cx: CellContext) -> CellResult:
         return CellResult(
-            run_id=self.run.run_id, cell_id=cell.id, tier=cell.tier, role=cell.role, core=cx.core_record,
-            connector=cx.connector_record, status=Status.ERROR, expectation=cell.expectation, tags=list(cell.tags),
-            env_keys=sorted(cx.env), started_at=now_iso(), runner=self.runners[cell.connector].NAME, tool_version=__version__,
+            run_id=self.run.run_id,
+            cell_id=cell.id,
+            tier=cell.tier,
+            role=cell.role,
+            core=cx.core_record,
+            connector=cx.connector_record,
+            status=Status.ERROR,
+            expectation=cell.expectation,
+            tags=list(cell.tags),
+            env_keys=sorted(cx.env),
+            started_at=now_iso(),
+            runner=self.runners[cell.connector].NAME,
+            tool_version=__version__,
             nox=cell.nox_command(self.matrix.file),
         )
 
@@ -301,12 +351,20 @@ class _Worker:
                 _record_failure(attempt, _infrastructure_kind(exc, attempt, cx))
                 log.write(f"!! infrastructure error: {exc.reason}\n")
             except OSError as exc:
-                reason = "no space left on device" if getattr(exc, "errno", None) == 28 else f"{exc.strerror or exc}: {exc.filename or ''}".strip(": ")
+                reason = (
+                    "no space left on device"
+                    if getattr(exc, "errno", None) == 28
+                    else f"{exc.strerror or exc}: {exc.filename or ''}".strip(": ")
+                )
                 attempt.status = result.status = Status.ERROR
                 attempt.reason = result.reason = reason
                 attempt.commands = attempt.commands or list(cx.commands)
-                _record_failure(attempt, failures.FailureKind.NO_SPACE if getattr(exc, "errno", None) == 28
-                                else failures.FailureKind.ENVIRONMENT)
+                _record_failure(
+                    attempt,
+                    failures.FailureKind.NO_SPACE
+                    if getattr(exc, "errno", None) == 28
+                    else failures.FailureKind.ENVIRONMENT,
+                )
                 log.write(f"!! infrastructure error: {reason}\n")
             finally:
                 if not attempt.commands:
@@ -347,16 +405,26 @@ class _Worker:
             if out.record.exit_code != 0:
                 status = Status.FAIL
                 reason = failure_reason(out.tail) or f"{Path(out.record.argv[0]).name} exited {out.record.exit_code}"
-                if (cx.sandbox.get("network") or {}).get("test") == "none" and NETWORK_ERROR.search("\n".join(out.tail)):
+                if (cx.sandbox.get("network") or {}).get("test") == "none" and NETWORK_ERROR.search(
+                    "\n".join(out.tail)
+                ):
                     reason += " (the network is off while tests run: runner docker)"
                 break
             failed = None
         attempt.status, attempt.reason = status, reason
         attempt.commands = cx.commands[first_test:] if attempt.number > 1 else list(cx.commands)
         if failed is not None:  # recorded now, while the failing command and its output are at hand
-            _record_failure(attempt, failures.command_kind(
-                "test", failed.record.exit_code, failed.record.timed_out, "\n".join(failed.tail),
-                printed=failed.output_lines > 0, infra_exit=failed.record.exit_code in cx.connector.infra_exit_codes))
+            _record_failure(
+                attempt,
+                failures.command_kind(
+                    "test",
+                    failed.record.exit_code,
+                    failed.record.timed_out,
+                    "\n".join(failed.tail),
+                    printed=failed.output_lines > 0,
+                    infra_exit=failed.record.exit_code in cx.connector.infra_exit_codes,
+                ),
+            )
         if cx.connector.junit:
             junit = Path(cx.expand(str(cx.checkout.path / cx.connector.junit)))
             if junit.is_file():
@@ -371,8 +439,14 @@ class _Worker:
     def _should_retry(self, cell: Cell) -> bool:
         if cell.role == "baseline" or self.retries <= 0:
             return False
-        base = next((p for p in self.run.read_run().cells
-                     if p.role == "baseline" and p.connector == cell.connector and p.ref == cell.ref), None)
+        base = next(
+            (
+                p
+                for p in self.run.read_run().cells
+                if p.role == "baseline" and p.connector == cell.connector and p.ref == cell.ref
+            ),
+            None,
+        )
         # No baseline in this run (a CI shard, or one cell run alone): retry anyway, since a
         # flaky cell is cheaper to re-run than to report as a regression after the merge.
         base_result = self.run.read_cell(base.id) if base is not None else None
@@ -401,9 +475,17 @@ class _Worker:
             if key in self._exposure_done:
                 return
             self._exposure_done.add(key)
-        identity = value_sha256([migration, __version__, cx.connector_record.commit, cx.connector_record.digest,
-                                 cx.connector.source.subdir, self.matrix.exposure_verify,
-                                 "places"])  # entries without places predate them
+        identity = value_sha256(
+            [
+                migration,
+                __version__,
+                cx.connector_record.commit,
+                cx.connector_record.digest,
+                cx.connector.source.subdir,
+                self.matrix.exposure_verify,
+                "places",
+            ]
+        )  # entries without places predate them
         cache = self.home.results_cache / f"exposure-{identity}.json"
         entry = read_json(cache) if cache.exists() else None
         if entry is None:
@@ -427,7 +509,11 @@ class _Worker:
             write_json_atomic(cache, entry)
         path = self.run.path / "exposure.json"
         with exclusive(self.run.path / ".exposure.lock"):
-            doc = read_json(path) if path.exists() else {"schema": "canary/exposure/v1", "migration": migration, "connectors": {}}
+            doc = (
+                read_json(path)
+                if path.exists()
+                else {"schema": "canary/exposure/v1", "migration": migration, "connectors": {}}
+            )
             doc["connectors"][key] = entry
             write_json_atomic(path, doc)
         cx.note(f"static exposure: {entry['findings']} place(s) touch symbols changed by {migration}")
@@ -447,16 +533,22 @@ class _Worker:
     # -- result cache ---------------------------------------------------------
     def _cache_key(self, cx: CellContext) -> str:
         c = cx.connector
-        return value_sha256({
-            "core": [cx.core_record.name, cx.core_artifact.digest, cx.core_artifact.commit],
-            "companions": [(x.name, x.version) for x in self.matrix.core.companions],
-            "connector": [c.package, cx.cell.ref, cx.connector_record.commit, cx.connector_record.digest],
-            "commands": [c.install, c.setup, c.test],
-            "env": c.env, "pass_env": c.pass_env, "runner": self.runners[c.name].NAME,
-            "runner_identity": self.runners[c.name].identity(cx),
-            "tool": __version__, "index": self.matrix.core.index, "retries": self.retries,
-            "aa": self.options.aa_check and cx.cell.role == "baseline",
-        })
+        return value_sha256(
+            {
+                "core": [cx.core_record.name, cx.core_artifact.digest, cx.core_artifact.commit],
+                "companions": [(x.name, x.version) for x in self.matrix.core.companions],
+                "connector": [c.package, cx.cell.ref, cx.connector_record.commit, cx.connector_record.digest],
+                "commands": [c.install, c.setup, c.test],
+                "env": c.env,
+                "pass_env": c.pass_env,
+                "runner": self.runners[c.name].NAME,
+                "runner_identity": self.runners[c.name].identity(cx),
+                "tool": __version__,
+                "index": self.matrix.core.index,
+                "retries": self.retries,
+                "aa": self.options.aa_check and cx.cell.role == "baseline",
+            }
+        )
 
     def _cache_paths(self, key: str) -> tuple[Path, Path]:
         root = self.home.results_cache
@@ -527,9 +619,14 @@ def _count(values) -> dict:
 def _record_failure(attempt: Attempt, kind: failures.FailureKind) -> None:
     """Record on the attempt why it failed and which of its commands failed (the last that did)."""
     attempt.failure = str(kind)
-    attempt.failed_command = next((i for i in range(len(attempt.commands) - 1, -1, -1)
-                                   if attempt.commands[i].timed_out or attempt.commands[i].exit_code not in (0, None)),
-                                  None)
+    attempt.failed_command = next(
+        (
+            i
+            for i in range(len(attempt.commands) - 1, -1, -1)
+            if attempt.commands[i].timed_out or attempt.commands[i].exit_code not in (0, None)
+        ),
+        None,
+    )
 
 
 def _infrastructure_kind(exc: InfrastructureError, attempt: Attempt, cx: CellContext) -> failures.FailureKind:

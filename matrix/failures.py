@@ -16,8 +16,16 @@ import re
 from enum import StrEnum
 
 __all__ = [
-    "FailureKind", "INFRASTRUCTURE", "PATTERNS", "INSTALL_PHASES", "SIGKILLED", "output_kind", "command_kind",
-    "infrastructure", "failure_of", "last_command_output",
+    "FailureKind",
+    "INFRASTRUCTURE",
+    "PATTERNS",
+    "INSTALL_PHASES",
+    "SIGKILLED",
+    "output_kind",
+    "command_kind",
+    "infrastructure",
+    "failure_of",
+    "last_command_output",
 ]
 
 
@@ -47,15 +55,35 @@ SIGKILLED = (-9, 137)  # Popen's -9, or a shell's 128 + 9
 # (pattern, kind, phases it counts in: None = any). Resource exhaustion counts anywhere (a test dies
 # of it too); a 404 or an unreachable host printed by a test is the test's business.
 PATTERNS: list[tuple[re.Pattern[str], FailureKind, tuple[str, ...] | None]] = [
-    (re.compile(r"\b(?:No space left on device|ENOSPC|Disk quota exceeded|EDQUOT)\b", re.I), FailureKind.NO_SPACE, None),
-    (re.compile(r"\b(?:out of memory|MemoryError|ENOMEM|Cannot allocate memory|heap limit|OOM[- ]?kill(?:ed|er)?)\b",
-                re.I), FailureKind.OOM, None),
-    (re.compile(r"\bE404\b|\bETARGET\b|No matching version found|No matching distribution found"
-                r"|Could not find a version that satisfies|404 Not Found|is not in (?:this|the npm) registry", re.I),
-     FailureKind.MISSING_DEPENDENCY, INSTALL_PHASES),
-    (re.compile(r"\b(?:ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|ENETUNREACH|EHOSTUNREACH"
-                r"|Temporary failure in name resolution|Could not resolve host|NewConnectionError)\b"),
-     FailureKind.NETWORK, INSTALL_PHASES),
+    (
+        re.compile(r"\b(?:No space left on device|ENOSPC|Disk quota exceeded|EDQUOT)\b", re.I),
+        FailureKind.NO_SPACE,
+        None,
+    ),
+    (
+        re.compile(
+            r"\b(?:out of memory|MemoryError|ENOMEM|Cannot allocate memory|heap limit|OOM[- ]?kill(?:ed|er)?)\b", re.I
+        ),
+        FailureKind.OOM,
+        None,
+    ),
+    (
+        re.compile(
+            r"\bE404\b|\bETARGET\b|No matching version found|No matching distribution found"
+            r"|Could not find a version that satisfies|404 Not Found|is not in (?:this|the npm) registry",
+            re.I,
+        ),
+        FailureKind.MISSING_DEPENDENCY,
+        INSTALL_PHASES,
+    ),
+    (
+        re.compile(
+            r"\b(?:ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|ENETUNREACH|EHOSTUNREACH"
+            r"|Temporary failure in name resolution|Could not resolve host|NewConnectionError)\b"
+        ),
+        FailureKind.NETWORK,
+        INSTALL_PHASES,
+    ),
 ]
 
 
@@ -67,8 +95,9 @@ def output_kind(phase: str | None, text: str) -> FailureKind | None:
     return None
 
 
-def command_kind(phase: str, exit_code: int | None, timed_out: bool, output: str, printed: bool = True,
-                 infra_exit: bool = False) -> FailureKind:
+def command_kind(
+    phase: str, exit_code: int | None, timed_out: bool, output: str, printed: bool = True, infra_exit: bool = False
+) -> FailureKind:
     """The kind of one failed command, from what the executor sees when it fails."""
     if timed_out:
         if phase != "test":
@@ -124,6 +153,6 @@ def last_command_output(tail: str) -> str:
     lines = tail.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("$ [")]
     if starts:
-        lines = lines[starts[-1] + 1:]
+        lines = lines[starts[-1] + 1 :]
     harness = ("    (cwd ", "!! timed out", "-> exit ")
     return "\n".join(line for line in lines if not line.startswith(harness))

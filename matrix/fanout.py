@@ -23,8 +23,21 @@ from canary.matrix.results import CellResult, PlannedCell, RunRecord
 from canary.matrix.store import RunDir, Store, now_iso, read_json
 
 __all__ = [
-    "DEFAULT_MAX_JOBS", "artifact_name", "shards", "ci_matrix", "planned_from_cell", "Plan", "load_plan_file",
-    "plan_from_matrix", "MergeResult", "find_run_dirs", "merge", "DIFF_FILE", "output_run", "warn", "dumps_matrix",
+    "DEFAULT_MAX_JOBS",
+    "artifact_name",
+    "shards",
+    "ci_matrix",
+    "planned_from_cell",
+    "Plan",
+    "load_plan_file",
+    "plan_from_matrix",
+    "MergeResult",
+    "find_run_dirs",
+    "merge",
+    "DIFF_FILE",
+    "output_run",
+    "warn",
+    "dumps_matrix",
 ]
 
 DEFAULT_MAX_JOBS = 256  # GitHub Actions' limit of jobs per matrix
@@ -38,7 +51,7 @@ def artifact_name(text: str) -> str:
     name = _NOT_SAFE.sub("_", text).strip("_.") or "cell"
     if len(name) > _MAX_NAME:
         digest = hashlib.sha256(text.encode()).hexdigest()[:10]
-        name = f"{name[:_MAX_NAME - 11]}-{digest}"
+        name = f"{name[: _MAX_NAME - 11]}-{digest}"
     return name
 
 
@@ -89,8 +102,15 @@ def ci_matrix(cells: list[Cell] | list[PlannedCell] | list[str], max_jobs: int =
 
 def planned_from_cell(cell: Cell, matrix_file: str | None = None) -> PlannedCell:
     """The plan entry of a cell (id, tier, role, refs and its nox command)."""
-    return PlannedCell(id=cell.id, tier=cell.tier, role=cell.role, connector=cell.connector,
-                       ref=cell.ref, core=cell.core.label, nox=cell.nox_command(matrix_file))
+    return PlannedCell(
+        id=cell.id,
+        tier=cell.tier,
+        role=cell.role,
+        connector=cell.connector,
+        ref=cell.ref,
+        core=cell.core.label,
+        nox=cell.nox_command(matrix_file),
+    )
 
 
 def _planned_from_dict(data: dict, file: str, index: int) -> PlannedCell:
@@ -98,9 +118,15 @@ def _planned_from_dict(data: dict, file: str, index: int) -> PlannedCell:
         core = data["core"]
         if isinstance(core, dict):
             core = core.get("label") or core.get("version") or ""
-        return PlannedCell(id=str(data["id"]), tier=str(data.get("tier", "required")), role=str(data["role"]),
-                           connector=str(data["connector"]), ref=str(data["ref"]), core=str(core),
-                           nox=str(data.get("nox") or ""))
+        return PlannedCell(
+            id=str(data["id"]),
+            tier=str(data.get("tier", "required")),
+            role=str(data["role"]),
+            connector=str(data["connector"]),
+            ref=str(data["ref"]),
+            core=str(core),
+            nox=str(data.get("nox") or ""),
+        )
     except (KeyError, TypeError) as exc:
         raise UserError(f"not a planned cell: missing {exc}", file=file, key=f"cells[{index}]") from None
 
@@ -108,6 +134,7 @@ def _planned_from_dict(data: dict, file: str, index: int) -> PlannedCell:
 @dataclass
 class Plan:
     """The plan document: the cells to run, the matrix they came from (file and digest), baseline and candidates."""
+
     cells: list[PlannedCell]
     matrix_file: str = ""
     matrix_digest: str = ""
@@ -137,19 +164,30 @@ def load_plan_file(path: Path | str) -> Plan:
     core_name = core if isinstance(core, str) else (core or {}).get("name", "") if isinstance(core, dict) else ""
     ecosystem = meta.get("ecosystem") or (core.get("ecosystem") if isinstance(core, dict) else "") or ""
     matrix_file = meta.get("matrix_file") or meta.get("matrix") or meta.get("file") or ""
-    return Plan(cells=cells, matrix_file=str(matrix_file) if isinstance(matrix_file, str) else "",
-                matrix_digest=str(meta.get("matrix_digest") or meta.get("digest") or ""),
-                baseline=meta.get("baseline") if isinstance(meta.get("baseline"), str) else baseline,
-                candidates=candidates, core_name=str(meta.get("core_name") or core_name),
-                ecosystem=str(ecosystem))
+    return Plan(
+        cells=cells,
+        matrix_file=str(matrix_file) if isinstance(matrix_file, str) else "",
+        matrix_digest=str(meta.get("matrix_digest") or meta.get("digest") or ""),
+        baseline=meta.get("baseline") if isinstance(meta.get("baseline"), str) else baseline,
+        candidates=candidates,
+        core_name=str(meta.get("core_name") or core_name),
+        ecosystem=str(ecosystem),
+    )
 
 
 def plan_from_matrix(matrix, cells: list[Cell]) -> Plan:
     """The plan of `cells` planned from `matrix`."""
     planned = [planned_from_cell(c, matrix.file) for c in cells]
     baseline, candidates = _roles(planned)
-    return Plan(cells=planned, matrix_file=matrix.file, matrix_digest=matrix.digest, baseline=baseline,
-                candidates=candidates, core_name=matrix.core.name, ecosystem=matrix.core.ecosystem)
+    return Plan(
+        cells=planned,
+        matrix_file=matrix.file,
+        matrix_digest=matrix.digest,
+        baseline=baseline,
+        candidates=candidates,
+        core_name=matrix.core.name,
+        ecosystem=matrix.core.ecosystem,
+    )
 
 
 # ---------------------------------------------------------------- merge
@@ -158,6 +196,7 @@ def plan_from_matrix(matrix, cells: list[Cell]) -> Plan:
 @dataclass
 class MergeResult:
     """What a merge of fanned-out runs produced: the merged run, the cells found and those missing."""
+
     run: RunDir
     found: list[str]
     missing: list[str]
@@ -202,8 +241,9 @@ def _cell_files(run_dir: Path, result: CellResult) -> list[Path]:
     return out
 
 
-def merge(sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | None = None,
-          tool_version: str = "") -> MergeResult:
+def merge(
+    sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | None = None, tool_version: str = ""
+) -> MergeResult:
     """Merge the cell results of fanned-out CI jobs into one run directory, following the plan."""
     planned_ids = {c.id for c in plan.cells}
     chosen: dict[str, tuple[CellResult, Path]] = {}
@@ -238,15 +278,30 @@ def merge(sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | 
     _carry_diff(run_dirs, out, corrupt)
     missing = [c.id for c in plan.cells if c.id not in chosen]
     record = RunRecord(
-        run_id=out.run_id, matrix_file=plan.matrix_file, matrix_digest=plan.matrix_digest,
+        run_id=out.run_id,
+        matrix_file=plan.matrix_file,
+        matrix_digest=plan.matrix_digest,
         started_at=min((r.started_at for r, _ in chosen.values() if r.started_at), default=now_iso()),
-        finished_at=now_iso(), cells=list(plan.cells), state="complete", argv=list(argv or []),
-        tool_version=tool_version, core_name=plan.core_name, ecosystem=plan.ecosystem,
-        baseline=plan.baseline, candidates=list(plan.candidates),
+        finished_at=now_iso(),
+        cells=list(plan.cells),
+        state="complete",
+        argv=list(argv or []),
+        tool_version=tool_version,
+        core_name=plan.core_name,
+        ecosystem=plan.ecosystem,
+        baseline=plan.baseline,
+        candidates=list(plan.candidates),
     )
     out.write_run(record)
-    return MergeResult(run=out, found=sorted(chosen), missing=missing, unplanned=sorted(set(unplanned)),
-                       duplicates=sorted(set(duplicates)), corrupt=corrupt, sources=run_dirs)
+    return MergeResult(
+        run=out,
+        found=sorted(chosen),
+        missing=missing,
+        unplanned=sorted(set(unplanned)),
+        duplicates=sorted(set(duplicates)),
+        corrupt=corrupt,
+        sources=run_dirs,
+    )
 
 
 def _merge_exposure(run_dirs: list[Path], out: RunDir, problems: list[str]) -> None:

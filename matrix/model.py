@@ -13,8 +13,21 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 __all__ = [
-    "Ecosystem", "Tier", "Role", "slug", "CoreSpec", "Companion", "Condition", "Core", "Source", "Connector",
-    "Waiver", "Settings", "Matrix", "Cell", "cell_id",
+    "Ecosystem",
+    "Tier",
+    "Role",
+    "slug",
+    "CoreSpec",
+    "Companion",
+    "Condition",
+    "Core",
+    "Source",
+    "Connector",
+    "Waiver",
+    "Settings",
+    "Matrix",
+    "Cell",
+    "cell_id",
 ]
 
 Ecosystem = Literal["pypi", "npm"]
@@ -73,6 +86,7 @@ class Condition:
 @dataclass(frozen=True)
 class Core:
     """The core package under test: its name, ecosystem and versions."""
+
     name: str
     ecosystem: Ecosystem
     versions: tuple[CoreSpec, ...]
@@ -95,6 +109,7 @@ class Source:
 @dataclass(frozen=True)
 class Connector:
     """A downstream package tested against the core: where it comes from, its refs and commands."""
+
     name: str
     package: str
     source: Source
@@ -119,6 +134,7 @@ class Connector:
 @dataclass(frozen=True)
 class Waiver:
     """An accepted failure: the cells it covers (fnmatch), why, and until when."""
+
     cell: str  # fnmatch pattern over cell ids
     reason: str
     issue: str = ""
@@ -139,6 +155,7 @@ class DockerSettings:
 @dataclass(frozen=True)
 class Settings:
     """Run-wide settings of matrix.yaml (retries, the A/A check, parallel jobs, ...)."""
+
     retries: int = 2  # extra attempts for a regressed candidate cell (flaky detection)
     aa_check: bool = False  # run baseline cells twice
     jobs: int = 1
@@ -150,6 +167,7 @@ class Settings:
 @dataclass(frozen=True)
 class Matrix:
     """A validated matrix.yaml: the core, the connectors, settings and waivers."""
+
     file: str
     core: Core
     connectors: tuple[Connector, ...]
@@ -201,8 +219,10 @@ class Cell:
         project = Path(__file__).resolve().parent.parent
         if matrix_file is None or Path(matrix_file).resolve() == project / "matrix.yaml":
             return f'nox -f {shlex.quote(str(project / "noxfile.py"))} -s "{self.session}"'
-        return (f"CANARY_MATRIX={shlex.quote(str(Path(matrix_file).resolve()))} "
-                f'nox -f {shlex.quote(str(project / "noxfile.py"))} -s "{self.session}"')
+        return (
+            f"CANARY_MATRIX={shlex.quote(str(Path(matrix_file).resolve()))} "
+            f'nox -f {shlex.quote(str(project / "noxfile.py"))} -s "{self.session}"'
+        )
 
     def to_dict(self, matrix_file: str | None = None) -> dict:
         return {

@@ -28,8 +28,21 @@ from canary.matrix.failures import output_kind
 from canary.matrix.model import slug
 
 __all__ = [
-    "Run", "NpmArtifact", "plain_run", "split_spec", "read_manifest", "explain_npm", "debug_log_of", "npm_failure",
-    "pack", "pack_all", "tarball_name", "materialize_npm", "materialize_npm_all", "read_version", "pack_directory",
+    "Run",
+    "NpmArtifact",
+    "plain_run",
+    "split_spec",
+    "read_manifest",
+    "explain_npm",
+    "debug_log_of",
+    "npm_failure",
+    "pack",
+    "pack_all",
+    "tarball_name",
+    "materialize_npm",
+    "materialize_npm_all",
+    "read_version",
+    "pack_directory",
 ]
 
 # A command runner: (phase, argv, cwd) -> (exit_code, output lines). The harness passes
@@ -42,6 +55,7 @@ _EXACT = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$
 @dataclass
 class NpmArtifact:
     """A packed npm tarball and the identity of what it holds."""
+
     path: Path  # the .tgz
     name: str
     version: str
@@ -51,8 +65,9 @@ class NpmArtifact:
 def plain_run(phase: str, argv: list, cwd: Path, timeout: float = 600.0) -> tuple[int | None, list[str]]:
     """Run a command without the harness (standalone use and tests)."""
     try:
-        proc = subprocess.run(argv, cwd=str(cwd), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            argv, cwd=str(cwd), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired:
         return None, [f"{phase} timed out after {timeout:g}s"]
     return proc.returncode, (proc.stdout + proc.stderr).splitlines()
@@ -62,7 +77,7 @@ def split_spec(spec: str) -> tuple[str, str | None]:
     """`@scope/name@1.2.3` -> (`@scope/name`, `1.2.3`); no version -> (name, None)."""
     at = spec.rfind("@")
     if at > 0:
-        return spec[:at], spec[at + 1:]
+        return spec[:at], spec[at + 1 :]
     return spec, None
 
 
@@ -70,7 +85,9 @@ def read_manifest(tgz: Path) -> dict:
     """package.json of a packed tarball (npm puts it at package/package.json)."""
     try:
         with tarfile.open(tgz, "r:gz") as tf:
-            member = next((m for m in tf.getmembers() if m.name.count("/") == 1 and m.name.endswith("/package.json")), None)
+            member = next(
+                (m for m in tf.getmembers() if m.name.count("/") == 1 and m.name.endswith("/package.json")), None
+            )
             if member is None:
                 raise InfrastructureError(f"npm: {tgz.name} has no package.json")
             return json.load(tf.extractfile(member))
@@ -114,7 +131,12 @@ def _wanted_by(what: str, debug_log: str | None) -> str:
         return ""
     name, version = split_spec(what)
     for line in debug_log.splitlines():
-        if "placeDep" in line and f" {name}@" in line and "for:" in line and (version is None or f"want: {version}" in line):
+        if (
+            "placeDep" in line
+            and f" {name}@" in line
+            and "for:" in line
+            and (version is None or f"want: {version}" in line)
+        ):
             m = re.search(r"for: (\S+)", line)
             if m:
                 return f" (wanted by {m.group(1)})"
@@ -148,15 +170,27 @@ def pack(target: str, out_dir: Path, npm_cache: Path, *, run: Run | None = None,
     return pack_all([target], out_dir, npm_cache, run=run, phase=phase)[-1]
 
 
-def pack_all(targets: list[str], out_dir: Path, npm_cache: Path, *, run: Run | None = None,
-             phase: str = "materialize") -> list[Path]:
+def pack_all(
+    targets: list[str], out_dir: Path, npm_cache: Path, *, run: Run | None = None, phase: str = "materialize"
+) -> list[Path]:
     """One `npm pack <target>...` into out_dir: npm fetches the targets in parallel, so two
     versions take the time of one. Returns the tarballs it wrote (at most one per target)."""
     run = run or plain_run
     out_dir.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in out_dir.glob("*.tgz")}
-    argv = ["npm", "pack", *targets, "--pack-destination", str(out_dir), "--cache", str(npm_cache),
-            "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"]
+    argv = [
+        "npm",
+        "pack",
+        *targets,
+        "--pack-destination",
+        str(out_dir),
+        "--cache",
+        str(npm_cache),
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        "--prefer-offline",
+    ]
     code, lines = run(phase, argv, out_dir)
     if code != 0:
         raise npm_failure(phase, code, lines)
@@ -183,8 +217,9 @@ def _cached(base: Path, version: str | None) -> Path | None:
     return None
 
 
-def materialize_npm(spec: str, cache_dir: Path, npm_cache: Path | None = None, *, run: Run | None = None,
-                    phase: str = "materialize") -> NpmArtifact:
+def materialize_npm(
+    spec: str, cache_dir: Path, npm_cache: Path | None = None, *, run: Run | None = None, phase: str = "materialize"
+) -> NpmArtifact:
     """A published package as a tarball in `cache_dir/<name>/<version>/`, packed at most once.
 
     An exact version already in the cache is reused without asking npm; a tag or a
@@ -193,8 +228,14 @@ def materialize_npm(spec: str, cache_dir: Path, npm_cache: Path | None = None, *
     return materialize_npm_all([spec], cache_dir, npm_cache, run=run, phase=phase)[0]
 
 
-def materialize_npm_all(specs: list[str], cache_dir: Path, npm_cache: Path | None = None, *,
-                        run: Run | None = None, phase: str = "materialize") -> list[NpmArtifact]:
+def materialize_npm_all(
+    specs: list[str],
+    cache_dir: Path,
+    npm_cache: Path | None = None,
+    *,
+    run: Run | None = None,
+    phase: str = "materialize",
+) -> list[NpmArtifact]:
     """`materialize_npm` for several specs, in their order: the exact versions missing from the
     cache are fetched by a single `npm pack` (under every package's lock, taken in name order);
     a tag or a range is packed on its own, since only its tarball tells its version."""
@@ -288,8 +329,9 @@ def _pack_resolved(spec: str, cache_dir: Path, npm_cache: Path, run: Run | None,
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def pack_directory(directory: Path, out_dir: Path, npm_cache: Path, *, run: Run | None = None,
-                   phase: str = "materialize") -> NpmArtifact:
+def pack_directory(
+    directory: Path, out_dir: Path, npm_cache: Path, *, run: Run | None = None, phase: str = "materialize"
+) -> NpmArtifact:
     """A package directory (git worktree or local path) packed as it is, scripts off."""
     if not (Path(directory) / "package.json").is_file():
         raise InfrastructureError(f"{phase}: no package.json in {directory}")

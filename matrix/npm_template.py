@@ -79,6 +79,7 @@ def template_key(connector: str, connector_digest: str, core: str, companions: l
 
 # --- which template fits a cell ---------------------------------------------------------
 
+
 def _version_at(root: Path, name: str) -> str | None:
     try:
         return json.loads((root / "node_modules" / name / "package.json").read_text()).get("version")
@@ -168,6 +169,7 @@ def _package_dirs(modules: Path):
 
 # --- templates on disk -------------------------------------------------------------------
 
+
 @dataclass
 class Template:
     path: Path  # an install directory: package.json, node_modules/
@@ -187,8 +189,9 @@ def templates(base: Path) -> list[Template]:
             doc = json.loads(mark.read_text())
         except (OSError, ValueError):
             continue
-        found.append(Template(mark.parent, doc.get("core_version", ""), doc.get("dependents", {}),
-                              doc.get("built_from", {})))
+        found.append(
+            Template(mark.parent, doc.get("core_version", ""), doc.get("dependents", {}), doc.get("built_from", {}))
+        )
     return found
 
 
@@ -217,8 +220,15 @@ def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
             if copy_mode() == "hardlink":
                 _read_only(tmp / "node_modules")
             built_from = {s.name: s.tgz.name for s in swaps}
-            write_json_atomic(tmp / MARK, {"core_version": core.version, "core_tgz": core.tgz.name,
-                                            "dependents": dependents, "built_from": built_from})
+            write_json_atomic(
+                tmp / MARK,
+                {
+                    "core_version": core.version,
+                    "core_tgz": core.tgz.name,
+                    "dependents": dependents,
+                    "built_from": built_from,
+                },
+            )
             final = base / f"{core.version}-{value_sha256(str(core.tgz))[:8]}"
             n = 1
             while final.exists():  # never replace a template: another cell may be copying it
@@ -228,8 +238,11 @@ def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        note = "new template" + (f" from the one built with core {existing[0].core_version}"
-                                 f" (none fits: {'; '.join(reasons)})" if existing else "")
+        note = "new template" + (
+            f" from the one built with core {existing[0].core_version} (none fits: {'; '.join(reasons)})"
+            if existing
+            else ""
+        )
         return Template(final, core.version, dependents, built_from), note
 
 
@@ -242,6 +255,7 @@ def _read_only(modules: Path) -> None:
 
 
 # --- copies ------------------------------------------------------------------------------
+
 
 def copy_mode() -> str:
     """reflink where the file system can clone files; hardlinks to read-only files where permissions
@@ -267,8 +281,12 @@ def _can_reflink() -> bool:
     probe = Path(tempfile.mkdtemp(prefix=".reflink-probe-"))
     try:
         (probe / "a").write_bytes(b"x")
-        return subprocess.run(["cp", "--reflink=always", str(probe / "a"), str(probe / "b")],
-                              capture_output=True).returncode == 0
+        return (
+            subprocess.run(
+                ["cp", "--reflink=always", str(probe / "a"), str(probe / "b")], capture_output=True
+            ).returncode
+            == 0
+        )
     finally:
         shutil.rmtree(probe, ignore_errors=True)
 
@@ -304,8 +322,11 @@ def swap_in(install_dir: Path, swaps: list[Swap], connector: str, run: Run) -> N
             if where.exists() or where.is_symlink():
                 shutil.rmtree(where) if where.is_dir() and not where.is_symlink() else where.unlink()
             where.mkdir(parents=True)
-            code, lines = run("install", ["tar", "-xzf", str(s.tgz), "-C", str(where), "--strip-components=1",
-                                          "--no-same-owner"], install_dir)
+            code, lines = run(
+                "install",
+                ["tar", "-xzf", str(s.tgz), "-C", str(where), "--strip-components=1", "--no-same-owner"],
+                install_dir,
+            )
             if code != 0:
                 raise InfrastructureError(f"install: cannot unpack {s.tgz.name}", "\n".join(lines[-20:]))
     own = modules / connector

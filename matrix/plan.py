@@ -28,16 +28,18 @@ def resolve_core_versions(matrix: Matrix) -> tuple[list[CoreSpec], CoreSpec]:
         rng = spec["range"]
         published = available_versions(core.ecosystem, core.name, core.index)
         matching = [
-            v for v in published
+            v
+            for v in published
             if satisfies(core.ecosystem, v, rng) and (spec.get("prereleases") or not is_prerelease(core.ecosystem, v))
         ]
         matching = sort_versions(core.ecosystem, matching)
         if spec.get("latest"):
-            matching = matching[-spec["latest"]:]
+            matching = matching[-spec["latest"] :]
         if not matching:
             newest = ", ".join(sort_versions(core.ecosystem, published)[-5:]) or "none found"
             raise pos.error(
-                f"range {rng!r} matches no published release of {core.name}", spec["path"],
+                f"range {rng!r} matches no published release of {core.name}",
+                spec["path"],
                 hint=f"newest published: {newest}",
             )
         out.extend(CoreSpec(label=v, kind="registry", version=v) for v in matching if v not in {s.label for s in out})
@@ -46,7 +48,10 @@ def resolve_core_versions(matrix: Matrix) -> tuple[list[CoreSpec], CoreSpec]:
     if baseline is None and wanted:
         baseline = next((s for s in out if s.label == wanted), None)
         if baseline is None:
-            raise pos.error(f"baseline {wanted!r} is not one of the resolved core versions ({', '.join(s.label for s in out)})", ("core", "baseline"))
+            raise pos.error(
+                f"baseline {wanted!r} is not one of the resolved core versions ({', '.join(s.label for s in out)})",
+                ("core", "baseline"),
+            )
     return out, baseline or out[0]
 
 
@@ -81,9 +86,17 @@ def make_cell(matrix: Matrix, connector: Connector, ref: str, core: CoreSpec, ba
     expectation, reason = _expectation(connector, ref, core, matrix.core.ecosystem)
     tags = (connector.tier, connector.name, f"core-{core.label}", role)
     return Cell(
-        id=cell_id(connector.name, ref, core.label), core=core, connector=connector.name, package=connector.package,
-        ref=ref, source_kind=connector.source.kind, tier=connector.tier, role=role, tags=tags,
-        expectation=expectation, expectation_reason=reason,
+        id=cell_id(connector.name, ref, core.label),
+        core=core,
+        connector=connector.name,
+        package=connector.package,
+        ref=ref,
+        source_kind=connector.source.kind,
+        tier=connector.tier,
+        role=role,
+        tags=tags,
+        expectation=expectation,
+        expectation_reason=reason,
     )
 
 
@@ -98,15 +111,20 @@ def plan(matrix: Matrix) -> list[Cell]:
                     continue
                 cells.append(make_cell(matrix, connector, ref, core, baseline))
     if not cells and matrix.exclude:
-        raise matrix.positions.error("`exclude` removes every cell of the matrix", ("exclude",),
-                                     hint="an omitted field matches everything")
+        raise matrix.positions.error(
+            "`exclude` removes every cell of the matrix", ("exclude",), hint="an omitted field matches everything"
+        )
     triples = {(c.connector, c.ref, c.core.label) for c in cells}
     for i, sel in enumerate(matrix.include):
         missing = [k for k in ("connector", "ref", "core") if k not in sel]
         if missing:
-            raise matrix.positions.error(f"an include entry needs connector, ref and core (missing {', '.join(missing)})", ("include", i))
+            raise matrix.positions.error(
+                f"an include entry needs connector, ref and core (missing {', '.join(missing)})", ("include", i)
+            )
         connector = matrix.connector(sel["connector"])
-        core = next((c for c in cores if c.label == sel["core"]), None) or CoreSpec(label=sel["core"], kind="registry", version=sel["core"])
+        core = next((c for c in cores if c.label == sel["core"]), None) or CoreSpec(
+            label=sel["core"], kind="registry", version=sel["core"]
+        )
         cell = make_cell(matrix, connector, sel["ref"], core, baseline)
         if (cell.connector, cell.ref, cell.core.label) not in triples:
             cells.append(cell)
@@ -133,11 +151,17 @@ def check_published(matrix: Matrix) -> None:
     """Exact core versions (listed or named by an `include`) exist in the registry: asked once, at plan
     time, so an unpublished one is an error at its line (exit 2), not a cell `error` later."""
     core = matrix.core
-    wanted = [(s.version, ("core", "versions", i)) for i, s in enumerate(core.versions)
-              if isinstance(s, CoreSpec) and s.kind == "registry"]
+    wanted = [
+        (s.version, ("core", "versions", i))
+        for i, s in enumerate(core.versions)
+        if isinstance(s, CoreSpec) and s.kind == "registry"
+    ]
     listed = {s.label for s in core.versions if isinstance(s, CoreSpec)}
-    wanted += [(sel["core"], ("include", i, "core")) for i, sel in enumerate(matrix.include)
-               if "core" in sel and sel["core"] not in listed]
+    wanted += [
+        (sel["core"], ("include", i, "core"))
+        for i, sel in enumerate(matrix.include)
+        if "core" in sel and sel["core"] not in listed
+    ]
     if not wanted:
         return
     published = set(available_versions(core.ecosystem, core.name, core.index))
@@ -145,9 +169,13 @@ def check_published(matrix: Matrix) -> None:
         if version not in published:
             newest = ", ".join(sort_versions(core.ecosystem, list(published))[-5:]) or "none found"
             where = "listed in core.versions" if path[0] == "include" else "published"
-            raise matrix.positions.error(f"{core.name} {version} is not published (nor {where})" if path[0] == "include"
-                                         else f"{core.name} {version} is not published", path,
-                                         hint=f"newest published: {newest}")
+            raise matrix.positions.error(
+                f"{core.name} {version} is not published (nor {where})"
+                if path[0] == "include"
+                else f"{core.name} {version} is not published",
+                path,
+                hint=f"newest published: {newest}",
+            )
 
 
 def select(cells: list[Cell], patterns: list[str] | None) -> list[Cell]:

@@ -81,8 +81,16 @@ def run_command(
         return Outcome(CommandRecord(phase, list(argv), 127, 0.0, False, cwd), [msg], 1)
     try:
         proc = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, text=True, errors="replace", bufsize=1,
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+            bufsize=1,
         )
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         msg = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
@@ -134,5 +142,7 @@ def run_command(
         log.write(f"!! killed {leftovers} process(es) the command left running\n")
     log.write(f"-> exit {proc.returncode} in {duration:.2f}s\n")
     log.flush()
-    record = CommandRecord(phase, list(argv), None if timed_out else proc.returncode, round(duration, 3), timed_out, cwd)
+    record = CommandRecord(
+        phase, list(argv), None if timed_out else proc.returncode, round(duration, 3), timed_out, cwd
+    )
     return Outcome(record, list(tail), count, leftovers)

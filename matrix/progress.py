@@ -20,6 +20,7 @@ __all__ = ["Progress", "step"]
 
 class Progress:
     """Progress of a run on the terminal (a live line) or as plain lines, as cells finish."""
+
     def __init__(self, total: int, mode: str = "auto", stream=None) -> None:
         self.total = total
         self.done = 0
@@ -35,13 +36,27 @@ class Progress:
         self._tasks: dict[str, int] = {}
         if mode == "rich":
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress as RichProgress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._live = RichProgress(
-                TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                console=Console(file=self.stream), refresh_per_second=1, transient=True, auto_refresh=True,
+                TextColumn("{task.description}", markup=False),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("elapsed"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=Console(file=self.stream),
+                refresh_per_second=1,
+                transient=True,
+                auto_refresh=True,
             )
             self._overall = self._live.add_task("cells", total=total)
             self._live.start()

@@ -46,13 +46,25 @@ def pip_index_env(index: dict) -> dict[str, str]:
 def _pypi_versions(name: str, index_key: tuple) -> tuple[str, ...]:
     index = dict(index_key)
     index["find_links"] = list(index.get("find_links", ()))
-    argv = [sys.executable, "-m", "pip", "index", "versions", name, "--pre", "--disable-pip-version-check", *pip_index_args(index)]
+    argv = [
+        sys.executable,
+        "-m",
+        "pip",
+        "index",
+        "versions",
+        name,
+        "--pre",
+        "--disable-pip-version-check",
+        *pip_index_args(index),
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
         if "No matching distribution" in proc.stderr:
             return ()
-        raise UserError(f"could not list versions of {name} from the package index: {tail[0]}", exit_code=ExitCode.INCONCLUSIVE)
+        raise UserError(
+            f"could not list versions of {name} from the package index: {tail[0]}", exit_code=ExitCode.INCONCLUSIVE
+        )
     m = re.search(r"Available versions:\s*(.*)", proc.stdout)
     return tuple(v.strip() for v in m.group(1).split(",")) if m else ()
 
@@ -65,7 +77,10 @@ def _npm_versions(name: str) -> tuple[str, ...]:
         if "E404" in err:
             return ()
         code = re.search(r"npm error code (\S+)", err)
-        raise UserError(f"could not list versions of {name} from the npm registry: {code.group(1) if code else err.strip()[:200]}", exit_code=ExitCode.INCONCLUSIVE)
+        raise UserError(
+            f"could not list versions of {name} from the npm registry: {code.group(1) if code else err.strip()[:200]}",
+            exit_code=ExitCode.INCONCLUSIVE,
+        )
     data = json.loads(proc.stdout or "[]")
     return tuple(data if isinstance(data, list) else [data])
 

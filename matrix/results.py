@@ -11,12 +11,22 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 
 __all__ = [
-    "CELL_SCHEMA", "RUN_SCHEMA", "Status", "STATUSES", "CommandRecord", "Attempt", "CoreRecord", "ConnectorRecord",
-    "CellResult", "PlannedCell", "RunRecord",
+    "CELL_SCHEMA",
+    "RUN_SCHEMA",
+    "Status",
+    "STATUSES",
+    "CommandRecord",
+    "Attempt",
+    "CoreRecord",
+    "ConnectorRecord",
+    "CellResult",
+    "PlannedCell",
+    "RunRecord",
 ]
 
 CELL_SCHEMA = "canary/cell-result/v1"
 RUN_SCHEMA = "canary/run/v1"
+
 
 class Status(StrEnum):
     """The status of a cell or an attempt, as the cell result records it (README: "Status of a cell")."""
@@ -34,6 +44,7 @@ STATUSES = tuple(Status)
 @dataclass
 class CommandRecord:
     """One command a cell ran: its phase, argv, exit code, duration and whether it timed out."""
+
     phase: str  # materialize | install | force-core | check | setup | test
     argv: list[str]
     exit_code: int | None
@@ -45,6 +56,7 @@ class CommandRecord:
 @dataclass
 class Attempt:
     """One attempt at a cell: its status and why."""
+
     number: int
     status: Status
     reason: str = ""  # why error/timeout/skipped; first failing line for fail
@@ -62,6 +74,7 @@ class Attempt:
 @dataclass
 class CoreRecord:
     """The identity of the core a cell ran against (what was installed, its digest)."""
+
     name: str
     label: str
     kind: str
@@ -78,6 +91,7 @@ class CoreRecord:
 @dataclass
 class ConnectorRecord:
     """The identity of the connector a cell tested (source, ref, commit)."""
+
     name: str
     package: str
     source: str
@@ -91,6 +105,7 @@ class ConnectorRecord:
 @dataclass
 class CellResult:
     """The result document of one cell (cells/<id>.json): attempts, commands, identities."""
+
     run_id: str
     cell_id: str
     tier: str
@@ -140,6 +155,7 @@ class CellResult:
 @dataclass
 class PlannedCell:
     """A cell as planned in run.json (id, tier, role, refs, its nox command)."""
+
     id: str
     tier: str
     role: str
@@ -152,6 +168,7 @@ class PlannedCell:
 @dataclass
 class RunRecord:
     """The record of one run (run.json): the matrix, the planned cells, when, with what."""
+
     run_id: str
     matrix_file: str
     matrix_digest: str

@@ -49,6 +49,7 @@ def _cells(run: RunDir) -> dict:
 def longest_first(cells: list[Cell], durations: dict[str, float]) -> list[Cell]:
     """Baseline cells, then the others; each group longest first, untimed cells before timed ones,
     ties in planned order (the sort is stable)."""
+
     def key(cell: Cell) -> float:
         return -durations.get(cell.id, float("inf"))
 

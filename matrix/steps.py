@@ -147,9 +147,14 @@ def read_bisect(run_path: Path) -> dict[tuple[str, str], BisectAnswer]:
         if not isinstance(s, dict) or not s.get("connector") or not s.get("last_good"):
             continue
         out[(str(s["connector"]), str(s.get("ref", "")))] = BisectAnswer(
-            connector=str(s["connector"]), ref=str(s.get("ref", "")), last_good=str(s["last_good"]),
-            first_bad=s.get("first_bad"), conclusive=bool(s.get("conclusive")), note=str(s.get("note") or ""),
-            probes=len(s.get("probes") or []))
+            connector=str(s["connector"]),
+            ref=str(s.get("ref", "")),
+            last_good=str(s["last_good"]),
+            first_bad=s.get("first_bad"),
+            conclusive=bool(s.get("conclusive")),
+            note=str(s.get("note") or ""),
+            probes=len(s.get("probes") or []),
+        )
     return out
 
 
@@ -159,14 +164,22 @@ def refine(steps: list[Step], bisect: dict[tuple[str, str], BisectAnswer]) -> li
     for s in steps:
         b = bisect.get((s.connector, s.ref))
         if b is not None and b.first_bad:
-            s = Step(s.connector, s.ref, b.last_good, str(b.first_bad), list(s.cells), "bisect",
-                     b.note or f"bisection: {b.probes} probe(s)")
+            s = Step(
+                s.connector,
+                s.ref,
+                b.last_good,
+                str(b.first_bad),
+                list(s.cells),
+                "bisect",
+                b.note or f"bisection: {b.probes} probe(s)",
+            )
         out.append(s)
     return out
 
 
-def attribute_run(verdicts: list[Verdict], ecosystem: str, baseline: str | None, candidates: list[str],
-                  run_path: Path | None = None) -> list[Step]:
+def attribute_run(
+    verdicts: list[Verdict], ecosystem: str, baseline: str | None, candidates: list[str], run_path: Path | None = None
+) -> list[Step]:
     """attribute + refine: the steps the explanation uses for one run."""
     steps = attribute(verdicts, order_cores(ecosystem, baseline, candidates))
     return refine(steps, read_bisect(run_path)) if run_path is not None else steps

@@ -107,6 +107,7 @@ class RunDir:
 
 class Store:
     """The run store: run directories under a root (by default $CANARY_HOME/runs)."""
+
     def __init__(self, root: Path | str = DEFAULT_STORE) -> None:
         self.root = Path(root)
 

@@ -34,11 +34,25 @@ from canary.matrix.results import Attempt, CellResult, PlannedCell, RunRecord, S
 from canary.matrix.store import RunDir
 
 __all__ = [
-    "VerdictKind", "Decision", "VERDICTS", "EXIT_OK", "EXIT_REGRESSED", "EXIT_INCONCLUSIVE", "MISSING_REASON",
-    "Verdict", "Summary",
-    "last_command_output", "infrastructure_reason", "effective_status", "classify_cell", "waiver_report",
-    "classify", "summarize", "decide",
+    "VerdictKind",
+    "Decision",
+    "VERDICTS",
+    "EXIT_OK",
+    "EXIT_REGRESSED",
+    "EXIT_INCONCLUSIVE",
+    "MISSING_REASON",
+    "Verdict",
+    "Summary",
+    "last_command_output",
+    "infrastructure_reason",
+    "effective_status",
+    "classify_cell",
+    "waiver_report",
+    "classify",
+    "summarize",
+    "decide",
 ]
+
 
 class VerdictKind(StrEnum):
     """The verdict of a cell (docs/verdicts.md): a candidate compared with its baseline cell."""
@@ -77,6 +91,7 @@ _BASELINE_VERDICT: dict[str, VerdictKind] = {Status.PASS: VerdictKind.OK, Status
 @dataclass
 class Verdict:
     """The verdict of one candidate cell against its baseline (ok, regressed, fixed, broken, ...)."""
+
     cell_id: str
     connector: str
     ref: str
@@ -117,6 +132,7 @@ class Verdict:
 @dataclass
 class Summary:
     """The verdicts of a run, their counts, the decision and the exit code."""
+
     run_id: str
     baseline: str | None
     candidates: list[str]
@@ -186,10 +202,14 @@ def _log_tail(run_path: Path | None, attempt: Attempt | None) -> str | None:
 
 # What a verdict says of an infrastructure failure, by kind (the cell's own reason follows in parentheses).
 _KIND_TEXT = {
-    FailureKind.OOM: "out of memory", FailureKind.NO_SPACE: "no space left on device",
-    FailureKind.MISSING_DEPENDENCY: "missing dependency", FailureKind.NETWORK: "registry or network unreachable",
-    FailureKind.TIMEOUT_NO_OUTPUT: "timeout with no output", FailureKind.MATERIALIZE: "materialize failed",
-    FailureKind.CORE_MISMATCH: "core mismatch", FailureKind.TEST_SETUP: "the test harness could not start",
+    FailureKind.OOM: "out of memory",
+    FailureKind.NO_SPACE: "no space left on device",
+    FailureKind.MISSING_DEPENDENCY: "missing dependency",
+    FailureKind.NETWORK: "registry or network unreachable",
+    FailureKind.TIMEOUT_NO_OUTPUT: "timeout with no output",
+    FailureKind.MATERIALIZE: "materialize failed",
+    FailureKind.CORE_MISMATCH: "core mismatch",
+    FailureKind.TEST_SETUP: "the test harness could not start",
 }
 
 
@@ -260,8 +280,9 @@ def _baseline_verdict(v: Verdict, result: CellResult, run_path: Path | None) -> 
         v.reason = reason
 
 
-def _candidate_verdict(v: Verdict, result: CellResult, base: CellResult | None, run_path: Path | None,
-                       baseline_planned: bool) -> None:
+def _candidate_verdict(
+    v: Verdict, result: CellResult, base: CellResult | None, run_path: Path | None, baseline_planned: bool
+) -> None:
     status, reason = effective_status(result, run_path)
     if status in (Status.SKIPPED, Status.ERROR):
         v.verdict, v.reason = status, reason
@@ -330,8 +351,14 @@ def classify_cell(
     baseline_planned=False says the plan holds no baseline cell for this connector ref."""
     run_path = Path(run_path) if run_path is not None else None
     v = Verdict(
-        cell_id=planned.id, connector=planned.connector, ref=planned.ref, core=planned.core,
-        tier=planned.tier, role=planned.role, verdict=VerdictKind.ERROR, status=None,
+        cell_id=planned.id,
+        connector=planned.connector,
+        ref=planned.ref,
+        core=planned.core,
+        tier=planned.tier,
+        role=planned.role,
+        verdict=VerdictKind.ERROR,
+        status=None,
     )
     if result is None:
         v.reason = MISSING_REASON
@@ -347,7 +374,9 @@ def classify_cell(
             v.newly_failing_tests = junit.newly_failing(_junit_runs(base, run_path), _junit_runs(result, run_path))
         if result.unsupported and v.verdict not in (VerdictKind.ERROR, VerdictKind.SKIPPED):
             v.outside_range, v.judged = True, v.verdict
-            v.reason = f"{v.verdict}: core outside the connector's declared range" + (f"; {v.reason}" if v.reason else "")
+            v.reason = f"{v.verdict}: core outside the connector's declared range" + (
+                f"; {v.reason}" if v.reason else ""
+            )
             v.verdict = VerdictKind.UNSUPPORTED
     # A waiver covers a regression or an infrastructure error; a missing result is never
     # waived, because it means the run itself lost a cell.
@@ -402,10 +431,17 @@ def classify(
     # Bisection probes (role `bisect`, canary.matrix.bisect) are evidence for bisect.json, not
     # cells of the matrix: they never count in the decision.
     verdicts = [
-        classify_cell(p, results.get(p.id), baseline_by_ref.get((p.connector, p.ref)),
-                      run_path=run.path, waivers=waivers, today=today,
-                      baseline_planned=(p.connector, p.ref) in planned_refs)
-        for p in record.cells if p.role != "bisect"
+        classify_cell(
+            p,
+            results.get(p.id),
+            baseline_by_ref.get((p.connector, p.ref)),
+            run_path=run.path,
+            waivers=waivers,
+            today=today,
+            baseline_planned=(p.connector, p.ref) in planned_refs,
+        )
+        for p in record.cells
+        if p.role != "bisect"
     ]
     expired, removable = waiver_report(verdicts, waivers, today)
     return summarize(record, verdicts, expired_waivers=expired, removable_waivers=removable)
@@ -414,8 +450,13 @@ def classify(
 def summarize(record: RunRecord, verdicts: list[Verdict], **extra) -> Summary:
     """The summary of a run's verdicts: counts, decision and exit code."""
     summary = Summary(
-        run_id=record.run_id, baseline=record.baseline, candidates=list(record.candidates),
-        verdicts=verdicts, exit_code=EXIT_OK, decision=Decision.GREEN, **extra,
+        run_id=record.run_id,
+        baseline=record.baseline,
+        candidates=list(record.candidates),
+        verdicts=verdicts,
+        exit_code=EXIT_OK,
+        decision=Decision.GREEN,
+        **extra,
     )
     decide(summary, record)
     return summary
@@ -463,17 +504,22 @@ def decide(summary: Summary, record: RunRecord) -> Summary:
     reasons += [f"{v.cell_id}: {v.verdict}: {v.reason}" for v in bad]
     if blocking:
         summary.decision, summary.exit_code = Decision.REGRESSED, EXIT_REGRESSED
-        sentence = (f"{what} cannot be promoted: {_plural(len(blocking), 'required cell')} regressed{base}: "
-                    f"{_names(blocking)}.")
+        sentence = (
+            f"{what} cannot be promoted: {_plural(len(blocking), 'required cell')} regressed{base}: {_names(blocking)}."
+        )
     elif bad:
         summary.decision, summary.exit_code = Decision.INCONCLUSIVE, EXIT_INCONCLUSIVE
-        sentence = (f"{what} cannot be promoted yet: the run is inconclusive because "
-                    f"{_plural(len(bad), 'required cell')} had an infrastructure error or no result: {_names(bad)}.")
+        sentence = (
+            f"{what} cannot be promoted yet: the run is inconclusive because "
+            f"{_plural(len(bad), 'required cell')} had an infrastructure error or no result: {_names(bad)}."
+        )
     elif record.partial or record.kind == "repro":
         summary.decision, summary.exit_code = Decision.PARTIAL, EXIT_OK
-        sentence = (f"Partial run: {reasons[0].removeprefix('partial run: ')}; no required cell regressed among "
-                    f"them, but {what.lower()} "
-                    "cannot be promoted from a partial run: run the whole matrix.")
+        sentence = (
+            f"Partial run: {reasons[0].removeprefix('partial run: ')}; no required cell regressed among "
+            f"them, but {what.lower()} "
+            "cannot be promoted from a partial run: run the whole matrix."
+        )
     else:
         summary.decision, summary.exit_code = Decision.GREEN, EXIT_OK
         required = [v for v in verdicts if v.tier == "required" and v.role == "candidate"]
@@ -481,8 +527,10 @@ def decide(summary: Summary, record: RunRecord) -> Summary:
         note = f" ({_plural(len(waived), 'waived regression')})" if waived else ""
         if record.state not in ("complete", "", "running"):
             note += f"; note the run is {record.state}"
-        sentence = (f"{what} can be promoted: none of the {len(required)} required candidate "
-                    f"cell{'s' if len(required) != 1 else ''} regressed{base}{note}.")
+        sentence = (
+            f"{what} can be promoted: none of the {len(required)} required candidate "
+            f"cell{'s' if len(required) != 1 else ''} regressed{base}{note}."
+        )
     if record.partial and not sentence.startswith("Partial run"):
         sentence = f"Partial run ({reasons[0]}). {sentence}"
     if outside:

@@ -18,7 +18,9 @@ _SEMVER = re.compile(
     r"^v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
     r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$"
 )
-_PARTIAL = re.compile(r"^v?(?P<major>\d+|[xX*])(?:\.(?P<minor>\d+|[xX*]))?(?:\.(?P<patch>\d+|[xX*]))?(?:-(?P<pre>[0-9A-Za-z.-]+))?$")
+_PARTIAL = re.compile(
+    r"^v?(?P<major>\d+|[xX*])(?:\.(?P<minor>\d+|[xX*]))?(?:\.(?P<patch>\d+|[xX*]))?(?:-(?P<pre>[0-9A-Za-z.-]+))?$"
+)
 
 
 @dataclass(frozen=True, order=False)
@@ -41,10 +43,17 @@ class SemVer:
         pre = tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in self.pre)
         return (self.major, self.minor, self.patch, 0 if self.pre else 1, pre)
 
-    def __lt__(self, other): return self._key() < other._key()
-    def __le__(self, other): return self._key() <= other._key()
-    def __gt__(self, other): return self._key() > other._key()
-    def __ge__(self, other): return self._key() >= other._key()
+    def __lt__(self, other):
+        return self._key() < other._key()
+
+    def __le__(self, other):
+        return self._key() <= other._key()
+
+    def __gt__(self, other):
+        return self._key() > other._key()
+
+    def __ge__(self, other):
+        return self._key() >= other._key()
 
     def __str__(self) -> str:
         base = f"{self.major}.{self.minor}.{self.patch}"
@@ -98,7 +107,11 @@ def _comparators(token: str) -> list[tuple[str, SemVer]]:
 
 def _ok(op: str, v: SemVer, ref: SemVer) -> bool:
     return {
-        "=": v._key() == ref._key(), "<": v < ref, "<=": v <= ref, ">": v > ref, ">=": v >= ref,
+        "=": v._key() == ref._key(),
+        "<": v < ref,
+        "<=": v <= ref,
+        ">": v > ref,
+        ">=": v >= ref,
     }[op]
 
 
@@ -118,8 +131,13 @@ def npm_satisfies(version: str, rng: str, include_prerelease: bool = False) -> b
         if not all(_ok(op, v, ref) for op, ref in comps):
             continue
         # npm: a prerelease only matches a comparator on the same [major, minor, patch] with a prerelease.
-        if v.pre and not include_prerelease and not any(
-                ref.pre and (ref.major, ref.minor, ref.patch) == (v.major, v.minor, v.patch) for _, ref in comps):
+        if (
+            v.pre
+            and not include_prerelease
+            and not any(
+                ref.pre and (ref.major, ref.minor, ref.patch) == (v.major, v.minor, v.patch) for _, ref in comps
+            )
+        ):
             continue
         return True
     return False

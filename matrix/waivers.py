@@ -27,8 +27,17 @@ from canary.kernel.yamlpos import compose_file
 from canary.matrix.model import Waiver
 
 __all__ = [
-    "WAIVERS_FILE", "parse_date", "is_expired", "matches", "waiver_dict", "waivers_from_node", "load_waivers",
-    "beside", "load_beside", "for_matrix", "combine",
+    "WAIVERS_FILE",
+    "parse_date",
+    "is_expired",
+    "matches",
+    "waiver_dict",
+    "waivers_from_node",
+    "load_waivers",
+    "beside",
+    "load_beside",
+    "for_matrix",
+    "combine",
 ]
 
 WAIVERS_FILE = "waivers.yaml"
@@ -89,8 +98,13 @@ def waivers_from_node(node: yaml.Node | None, file: str, key: str = "waivers") -
         for knode, vnode in item.value:
             name = knode.value
             if name not in _KEYS:
-                raise _err(f"unknown waiver key '{name}'", file, knode, f"{where}.{name}",
-                           hint="known keys: " + ", ".join(_KEYS))
+                raise _err(
+                    f"unknown waiver key '{name}'",
+                    file,
+                    knode,
+                    f"{where}.{name}",
+                    hint="known keys: " + ", ".join(_KEYS),
+                )
             if not isinstance(vnode, yaml.ScalarNode) or vnode.tag.endswith(":null"):
                 raise _err("expected a text value", file, vnode, f"{where}.{name}")
             fields[name] = str(vnode.value).strip()
@@ -98,15 +112,22 @@ def waivers_from_node(node: yaml.Node | None, file: str, key: str = "waivers") -
                 try:
                     _dt.date.fromisoformat(fields[name])
                 except ValueError:
-                    raise _err(f"not an ISO date: '{vnode.value}'", file, vnode, f"{where}.{name}",
-                               hint="write YYYY-MM-DD") from None
+                    raise _err(
+                        f"not an ISO date: '{vnode.value}'", file, vnode, f"{where}.{name}", hint="write YYYY-MM-DD"
+                    ) from None
             elif name == "cell" and not fields[name]:
                 raise _err("empty cell pattern", file, vnode, f"{where}.{name}")
         for name in _REQUIRED:
             if not fields.get(name):
                 raise _err(f"missing '{name}'", file, item, f"{where}.{name}")
-        out.append(Waiver(cell=fields["cell"], reason=fields["reason"], issue=fields.get("issue", ""),
-                          expires=fields.get("expires")))
+        out.append(
+            Waiver(
+                cell=fields["cell"],
+                reason=fields["reason"],
+                issue=fields.get("issue", ""),
+                expires=fields.get("expires"),
+            )
+        )
     return tuple(out)
 
 
@@ -137,8 +158,9 @@ def load_beside(matrix_file: Path | str) -> tuple[Waiver, ...]:
     return load_waivers(path) if path.is_file() else ()
 
 
-def for_matrix(matrix_file: Path | str | None, extra: list[Path | str] | tuple = (),
-               required: bool = False) -> tuple[Waiver, ...]:
+def for_matrix(
+    matrix_file: Path | str | None, extra: list[Path | str] | tuple = (), required: bool = False
+) -> tuple[Waiver, ...]:
     """Every waiver that applies to a run of this matrix: its `waivers:` key, the waivers.yaml
     beside it, then extra waivers files. A matrix file that does not exist (a run copied from
     another machine) contributes none, unless `required`."""

@@ -43,9 +43,15 @@ FORMAT_ALIASES = {"markdown": "md"}
 RUN_DIFF_FILE = "compat-diff.json"
 
 
-def render_all(run_dir: RunDir | Path | str, formats=FORMATS, out_dir: Path | str | None = None,
-               diff=None, badge_label: str | None = None, history_depth: int | None = None,
-               waivers: tuple | None = None) -> dict[str, Path]:
+def render_all(
+    run_dir: RunDir | Path | str,
+    formats=FORMATS,
+    out_dir: Path | str | None = None,
+    diff=None,
+    badge_label: str | None = None,
+    history_depth: int | None = None,
+    waivers: tuple | None = None,
+) -> dict[str, Path]:
     """Render the chosen formats of one run; returns where each went (badges: their directory).
 
     `diff` is a path to a compat diff JSON (or an already loaded inputs.Diff); default: the
@@ -66,8 +72,9 @@ def render_all(run_dir: RunDir | Path | str, formats=FORMATS, out_dir: Path | st
         diff = run.path / RUN_DIFF_FILE  # written by `canary run` when the matrix asks for a compat diff
     loaded = diff if isinstance(diff, Diff) or diff is None else load_diff(diff)
     out = Path(out_dir) if out_dir is not None else run.path / "report"
-    report = build(run, diff=loaded, badge_label=badge_label, history_depth=history_depth or DEFAULT_DEPTH,
-                   waivers=waivers)
+    report = build(
+        run, diff=loaded, badge_label=badge_label, history_depth=history_depth or DEFAULT_DEPTH, waivers=waivers
+    )
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for fmt in wanted:

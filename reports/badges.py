@@ -39,8 +39,12 @@ class Badge:
 
 DECISION_FILE = "decision.svg"
 # The run's decision (canary.matrix.verdicts.decide) as the words of the decision badge.
-DECISION_STATUS = {"green": "promotable", "regressed": "regressed", "inconclusive": "inconclusive",
-                   "partial": "partial"}
+DECISION_STATUS = {
+    "green": "promotable",
+    "regressed": "regressed",
+    "inconclusive": "inconclusive",
+    "partial": "partial",
+}
 
 
 def status_of(cells: list[CellView]) -> str:
@@ -72,12 +76,23 @@ def plan(report: Report) -> list[Badge]:
         newest_core = (sort_if_versions(report.record.ecosystem, of_mm) or of_mm)[-1]
         for name in connectors:
             rows = [r for r in report.rows if r.connector == name]
-            mine = [c for r in rows for c in r.cells.values()
-                    if c.planned.role == "candidate" and major_minor(c.planned.core) == mm]
+            mine = [
+                c
+                for r in rows
+                for c in r.cells.values()
+                if c.planned.role == "candidate" and major_minor(c.planned.core) == mm
+            ]
             newest = newest_ref(report, name)
             on_newest = [c for c in mine if c.planned.ref == newest and c.planned.core == newest_core]
-            out.append(Badge(name, newest if len(rows) > 1 else None, newest_core, status_of(on_newest),
-                             f"{slug(name)}{suffix}.svg"))
+            out.append(
+                Badge(
+                    name,
+                    newest if len(rows) > 1 else None,
+                    newest_core,
+                    status_of(on_newest),
+                    f"{slug(name)}{suffix}.svg",
+                )
+            )
             if len(rows) > 1:
                 for r in rows:
                     cells = [c for c in mine if c.planned.ref == r.ref]
@@ -104,8 +119,9 @@ def write(report: Report, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     decision = out_dir / DECISION_FILE
-    decision.write_text(badge(f"{report.badge_label} promotion", DECISION_STATUS[report.summary.decision]),
-                        encoding="utf-8")
+    decision.write_text(
+        badge(f"{report.badge_label} promotion", DECISION_STATUS[report.summary.decision]), encoding="utf-8"
+    )
     paths.append(decision)
     for b in plan(report):
         path = out_dir / b.file

@@ -24,8 +24,10 @@ def history_label(h: CellHistory) -> str:
     if not h.points:
         return f"No history for {h.cell_id}"
     seq = ", ".join(p.verdict for p in h.points)
-    return (f"Verdicts of {h.cell_id} over {h.runs} run{'s' if h.runs != 1 else ''}, oldest first: {seq}; "
-            f"flake rate {h.flake_rate:.0%}")
+    return (
+        f"Verdicts of {h.cell_id} over {h.runs} run{'s' if h.runs != 1 else ''}, oldest first: {seq}; "
+        f"flake rate {h.flake_rate:.0%}"
+    )
 
 
 def history_strip(h: CellHistory) -> str:
@@ -43,7 +45,7 @@ def history_strip(h: CellHistory) -> str:
         lk = look(p.verdict)
         x = i * (CELL + GAP)
         parts.append(
-            f'<g><title>{escape(p.run_id)}: {escape(p.verdict)}{" (flaked)" if p.flaked else ""}</title>'
+            f"<g><title>{escape(p.run_id)}: {escape(p.verdict)}{' (flaked)' if p.flaked else ''}</title>"
             f'<rect x="{x}" y="0" width="{CELL}" height="{CELL}" rx="2" fill="{lk.bg}" stroke="{lk.fg}"/>'
             f'<text x="{x + CELL / 2}" y="{CELL - 3.5}" font-size="10" text-anchor="middle" fill="{lk.fg}" '
             f'font-family="sans-serif">{escape(lk.symbol)}</text>'
@@ -55,8 +57,14 @@ def history_strip(h: CellHistory) -> str:
     return "".join(parts)
 
 
-BADGE_COLOURS = {"compatible": "#2e7d32", "regressed": "#c62828", "untested": "#6a737d",
-                 "promotable": "#2e7d32", "inconclusive": "#b26a00", "partial": "#6a737d"}
+BADGE_COLOURS = {
+    "compatible": "#2e7d32",
+    "regressed": "#c62828",
+    "untested": "#6a737d",
+    "promotable": "#2e7d32",
+    "inconclusive": "#b26a00",
+    "partial": "#6a737d",
+}
 
 
 def _text_width(text: str) -> int:
@@ -93,7 +101,8 @@ def trend(run_ids: list[str], counts: dict[str, dict[str, int]]) -> str:
     width = max(len(run_ids), 1) * (bar + gap)
     summary = "; ".join(
         f"{rid}: " + ", ".join(f"{counts.get(rid, {}).get(v, 0)} {v}" for v in STACK if counts.get(rid, {}).get(v))
-        for rid in run_ids)
+        for rid in run_ids
+    )
     label = f"Verdicts per run, oldest first: {summary}"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="trend" width="{width}" height="{height + 2}" '
@@ -109,7 +118,9 @@ def trend(run_ids: list[str], counts: dict[str, dict[str, int]]) -> str:
             h = n / total_max * height
             y -= h
             lk = look(v)
-            parts.append(f'<rect x="{x}" y="{y:.2f}" width="{bar}" height="{h:.2f}" fill="{lk.bg}" stroke="{lk.fg}" '
-                         f'stroke-width="0.6"><title>{escape(rid)}: {n} {escape(v)}</title></rect>')
+            parts.append(
+                f'<rect x="{x}" y="{y:.2f}" width="{bar}" height="{h:.2f}" fill="{lk.bg}" stroke="{lk.fg}" '
+                f'stroke-width="0.6"><title>{escape(rid)}: {n} {escape(v)}</title></rect>'
+            )
     parts.append("</svg>")
     return "".join(parts)

@@ -47,7 +47,9 @@ _QUOTED_ID = re.compile(r"(['\"])[\w-]*\d[\w-]*\1")  # 'guild-10', "user_42": an
 # A line with an exception (or a scenario's own verdict) and its message: what a reader quotes.
 _ERROR_LINE = re.compile(r"^\s*(?:Uncaught\s+)?(?:[\w.$]*(?:Error|Exception)|SCENARIO FAIL|FAIL(?:ED)?)\b\s*[:\[(]")
 # Lines that say where, not what: stack frames, traceback headers, test-runner totals.
-_FRAME = re.compile(r"^\s*(?:at\s|File\s\"|Traceback\b|-{3,}|={3,}|Ran \d+ tests?|FAILED \(|npm ERR! (?:A complete log|\s*$))")
+_FRAME = re.compile(
+    r"^\s*(?:at\s|File\s\"|Traceback\b|-{3,}|={3,}|Ran \d+ tests?|FAILED \(|npm ERR! (?:A complete log|\s*$))"
+)
 _TEST = re.compile(r"^(?:FAIL|ERROR): (\w+) \(([\w.]+?)(?:\.\1)?\)|^\s*(?:[✗✘×]|not ok \d+ -)\s*(.+)$")
 
 
@@ -93,8 +95,9 @@ def _failed_command(result: CellResult | None) -> str:
     return ""
 
 
-def signature(log_text: str, result: CellResult | None = None, reason: str = "",
-              tests: list[str] | None = None) -> Signature:
+def signature(
+    log_text: str, result: CellResult | None = None, reason: str = "", tests: list[str] | None = None
+) -> Signature:
     """The signature of one failed cell, from its log (the output of the first failing command)."""
     _kind, hits = first_failing_lines(log_text, limit=40)
     lines = [h.text.strip() for h in hits if h.text.strip()]
@@ -105,15 +108,75 @@ def signature(log_text: str, result: CellResult | None = None, reason: str = "",
             name = f"{m.group(2)}.{m.group(1)}" if m.group(1) else m.group(3).strip()
             failing_tests.append(name)
     words = [line for line in lines if not _FRAME.match(line) and not _TEST.match(line)]
-    first = next((line for line in words if _ERROR_LINE.match(line) and not line.startswith(("FAIL:", "ERROR:"))),
-                 None) or (words[0] if words else (reason or "").strip() or "no failure line in the log")
+    first = next(
+        (line for line in words if _ERROR_LINE.match(line) and not line.startswith(("FAIL:", "ERROR:"))), None
+    ) or (words[0] if words else (reason or "").strip() or "no failure line in the log")
     test = ", ".join(sorted(dict.fromkeys(normalise(t) for t in failing_tests))) or normalise(_failed_command(result))
     return Signature(error=normalise(first)[:300], test=test[:300], example=first[:300], lines=words[:12])
 
 
 # ---------------------------------------------------------------- words of a failure and a symbol
 
-_STOP = frozenset(["a", "an", "and", "are", "as", "at", "be", "by", "can", "cannot", "could", "does", "error", "errors", "exception", "expected", "fail", "failed", "failure", "false", "file", "for", "found", "from", "get", "has", "have", "in", "is", "it", "line", "missing", "must", "no", "none", "not", "null", "object", "of", "on", "or", "property", "read", "set", "should", "than", "that", "the", "this", "to", "true", "type", "undefined", "value", "was", "with"])
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "cannot",
+        "could",
+        "does",
+        "error",
+        "errors",
+        "exception",
+        "expected",
+        "fail",
+        "failed",
+        "failure",
+        "false",
+        "file",
+        "for",
+        "found",
+        "from",
+        "get",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "line",
+        "missing",
+        "must",
+        "no",
+        "none",
+        "not",
+        "null",
+        "object",
+        "of",
+        "on",
+        "or",
+        "property",
+        "read",
+        "set",
+        "should",
+        "than",
+        "that",
+        "the",
+        "this",
+        "to",
+        "true",
+        "type",
+        "undefined",
+        "value",
+        "was",
+        "with",
+    ]
+)
 
 
 def words(text: str) -> set[str]:
@@ -230,23 +293,39 @@ class Group:
 
     def to_dict(self) -> dict:
         return {
-            "id": self.id, "number": self.number, "title": self.title, "signature": self.signature.to_dict(),
-            "cells": self.cells, "refs": self.refs, "cores": self.cores, "blocking": self.blocking,
-            "first_bad": self.first_bad, "steps": [s.to_dict() for s in self.steps], "diff_files": self.diff_files,
-            "probable_causes": [c.to_dict() for c in self.causes], "no_match": self.no_match,
-            "fixes": [f.to_dict() for f in self.fixes], "cores_by_ref": self.cores_by_ref,
+            "id": self.id,
+            "number": self.number,
+            "title": self.title,
+            "signature": self.signature.to_dict(),
+            "cells": self.cells,
+            "refs": self.refs,
+            "cores": self.cores,
+            "blocking": self.blocking,
+            "first_bad": self.first_bad,
+            "steps": [s.to_dict() for s in self.steps],
+            "diff_files": self.diff_files,
+            "probable_causes": [c.to_dict() for c in self.causes],
+            "no_match": self.no_match,
+            "fixes": [f.to_dict() for f in self.fixes],
+            "cores_by_ref": self.cores_by_ref,
             "cell_refs": [list(p) for p in self.cell_refs],
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> Group:
         return cls(
-            id=data["id"], number=int(data["number"]), signature=Signature.from_dict(data["signature"]),
-            cells=list(data["cells"]), refs=list(data["refs"]), cores=list(data["cores"]),
-            blocking=bool(data["blocking"]), steps=[Step.from_dict(s) for s in data.get("steps", [])],
+            id=data["id"],
+            number=int(data["number"]),
+            signature=Signature.from_dict(data["signature"]),
+            cells=list(data["cells"]),
+            refs=list(data["refs"]),
+            cores=list(data["cores"]),
+            blocking=bool(data["blocking"]),
+            steps=[Step.from_dict(s) for s in data.get("steps", [])],
             diff_files=list(data.get("diff_files", [])),
             causes=[Cause.from_dict(c) for c in data.get("probable_causes", [])],
-            no_match=str(data.get("no_match", "")), fixes=[Fix.from_dict(f) for f in data.get("fixes", [])],
+            no_match=str(data.get("no_match", "")),
+            fixes=[Fix.from_dict(f) for f in data.get("fixes", [])],
             cores_by_ref={k: list(v) for k, v in (data.get("cores_by_ref") or {}).items()},
             cell_refs=[(str(a), str(b)) for a, b in data.get("cell_refs") or []],
         )
@@ -272,18 +351,28 @@ class Explanation:
             return {"group": None, "first_bad": None, "probable_causes": [], "fixes": []}
         ref_key = g.ref_of.get(cell_id)
         step = g.step_of(ref_key) if ref_key else None
-        return {"group": g.id, "first_bad": step.first_bad if step else (g.first_bad[0] if g.first_bad else None),
-                "probable_causes": [c.to_dict() for c in g.causes],
-                "fixes": [f.to_dict() for f in g.fixes if ref_key is None or f"{f.connector}@{f.ref}" == ref_key]}
+        return {
+            "group": g.id,
+            "first_bad": step.first_bad if step else (g.first_bad[0] if g.first_bad else None),
+            "probable_causes": [c.to_dict() for c in g.causes],
+            "fixes": [f.to_dict() for f in g.fixes if ref_key is None or f"{f.connector}@{f.ref}" == ref_key],
+        }
 
     def to_dict(self) -> dict:
-        return {"schema": EXPLAIN_SCHEMA, "run_id": self.run_id, "groups": [g.to_dict() for g in self.groups],
-                "steps": [s.to_dict() for s in self.steps]}
+        return {
+            "schema": EXPLAIN_SCHEMA,
+            "run_id": self.run_id,
+            "groups": [g.to_dict() for g in self.groups],
+            "steps": [s.to_dict() for s in self.steps],
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Explanation:
-        return cls(run_id=str(data.get("run_id", "")), groups=[Group.from_dict(g) for g in data.get("groups", [])],
-                   steps=[Step.from_dict(s) for s in data.get("steps", [])])
+        return cls(
+            run_id=str(data.get("run_id", "")),
+            groups=[Group.from_dict(g) for g in data.get("groups", [])],
+            steps=[Step.from_dict(s) for s in data.get("steps", [])],
+        )
 
 
 # ---------------------------------------------------------------- causes
@@ -293,8 +382,9 @@ def _is_rename(ch) -> bool:
     return bool(ch.renamed_to) or "renam" in ch.rule
 
 
-def exposure_by_change(diff: Diff, exposure: Exposure | None, refs: dict[str, str],
-                       keep_zero: bool = False) -> list[dict[str, int]]:
+def exposure_by_change(
+    diff: Diff, exposure: Exposure | None, refs: dict[str, str], keep_zero: bool = False
+) -> list[dict[str, int]]:
     """Places per connector ref for each change. Where a rename and another change (its deprecated
     alias's type, say) name the same symbol, the places belong to the rename: the lint rule that
     counted them is the rename's migration."""
@@ -328,8 +418,9 @@ def _places(exposure: Exposure | None, keys: list[str], symbol: str, limit: int 
     return out[:limit]
 
 
-def rank_causes(diff: Diff, step: str, failure: set[str], exposure: Exposure | None,
-                refs: dict[str, str]) -> list[Cause]:
+def rank_causes(
+    diff: Diff, step: str, failure: set[str], exposure: Exposure | None, refs: dict[str, str]
+) -> list[Cause]:
     """Breaking changes of one step that could explain the failure, best first; [] when none scores."""
     causes = []
     for ch, counts in zip(diff.changes, exposure_by_change(diff, exposure, refs)):
@@ -339,8 +430,20 @@ def rank_causes(diff: Diff, step: str, failure: set[str], exposure: Exposure | N
         score = (1.0 if counts else 0.0) + ov
         if score <= 0:
             continue
-        causes.append(Cause(ch.rule, ch.severity, ch.symbol, ch.message, ch.renamed_to, step, round(score, 3),
-                            counts, _places(exposure, list(counts), ch.symbol), shared))
+        causes.append(
+            Cause(
+                ch.rule,
+                ch.severity,
+                ch.symbol,
+                ch.message,
+                ch.renamed_to,
+                step,
+                round(score, 3),
+                counts,
+                _places(exposure, list(counts), ch.symbol),
+                shared,
+            )
+        )
     causes.sort(key=lambda c: (-c.score, -c.exposed, -_SEVERITY_RANK.get(c.severity, 0), not c.renamed_to))
     return causes
 
@@ -348,7 +451,9 @@ def rank_causes(diff: Diff, step: str, failure: set[str], exposure: Exposure | N
 # ---------------------------------------------------------------- fixes
 
 
-def _newer_ref_fix(connector: str, ref: str, bad_cores: list[str], verdicts: list[Verdict], ecosystem: str) -> Fix | None:
+def _newer_ref_fix(
+    connector: str, ref: str, bad_cores: list[str], verdicts: list[Verdict], ecosystem: str
+) -> Fix | None:
     by_ref: dict[str, dict[str, Verdict]] = {}
     for v in verdicts:
         if v.connector == connector and v.ref != ref:
@@ -358,8 +463,14 @@ def _newer_ref_fix(connector: str, ref: str, bad_cores: list[str], verdicts: lis
     if not versions:
         return None
     best = versions[-1]
-    return Fix("newer-ref", f"{connector}@{best} passes on core {', '.join(bad_cores)} (instead of {ref})", connector, ref,
-               other_ref=best, cores=list(bad_cores))
+    return Fix(
+        "newer-ref",
+        f"{connector}@{best} passes on core {', '.join(bad_cores)} (instead of {ref})",
+        connector,
+        ref,
+        other_ref=best,
+        cores=list(bad_cores),
+    )
 
 
 def _passed(v: Verdict) -> bool:
@@ -371,7 +482,7 @@ def _passed(v: Verdict) -> bool:
 def _versions_newer_than(ecosystem: str, ref: str, refs: list[str]) -> list[str]:
     """Refs newer than `ref` oldest first; refs that are not versions (git branches) all count, as listed."""
     ordered = sort_if_versions(ecosystem, [ref, *refs])
-    return refs if ordered is None else ordered[ordered.index(ref) + 1:]
+    return refs if ordered is None else ordered[ordered.index(ref) + 1 :]
 
 
 def _migration_fix(connector: str, ref: str, key: str, exposure: Exposure | None, cause: Cause | None) -> Fix | None:
@@ -382,23 +493,35 @@ def _migration_fix(connector: str, ref: str, key: str, exposure: Exposure | None
     raw = getattr(exp, "verification", None)
     verified = (raw.get("status") if isinstance(raw, dict) else raw) or "unverified"
     core = raw.get("core") if isinstance(raw, dict) else None
-    how = {"pass": f"verified: passes on core {core}" if core else "verified: passes",
-           "fail": "verified: still fails", "error": "verification could not run"}.get(verified, "not verified")
+    how = {
+        "pass": f"verified: passes on core {core}" if core else "verified: passes",
+        "fail": "verified: still fails",
+        "error": "verification could not run",
+    }.get(verified, "not verified")
     command = f"canary fix --migration {exposure.migration}"
-    return Fix("migration", f"`{command}`: {places} place{'s' if places != 1 else ''} in {key}, {how}",
-               connector, ref, command=command, places=places, verified=verified)
+    return Fix(
+        "migration",
+        f"`{command}`: {places} place{'s' if places != 1 else ''} in {key}, {how}",
+        connector,
+        ref,
+        command=command,
+        places=places,
+        verified=verified,
+    )
 
 
-def _waiver_fix(connector: str, ref: str, cells: list[str], cause: Cause | None, error: str,
-                today: _dt.date) -> Fix:
+def _waiver_fix(connector: str, ref: str, cells: list[str], cause: Cause | None, error: str, today: _dt.date) -> Fix:
     pattern = cells[0] if len(cells) == 1 else cells[0].rsplit("--core-", 1)[0] + "--core-*"
     why = f"{cause.what} ({cause.rule})" if cause else error
     expires = (today + _dt.timedelta(days=WAIVER_DAYS)).isoformat()
     waiver = {"cell": pattern, "reason": f"known regression: {why}"[:200], "issue": "", "expires": expires}
-    snippet = (f'- cell: "{pattern}"\n  reason: "{_yaml_text(waiver["reason"])}"\n'
-               f'  issue: ""  # the issue that tracks it\n  expires: {expires}\n')
-    return Fix("waiver", f"waive {pattern} until {expires} (waivers.yaml)", connector, ref, waiver=waiver,
-               snippet=snippet)
+    snippet = (
+        f'- cell: "{pattern}"\n  reason: "{_yaml_text(waiver["reason"])}"\n'
+        f'  issue: ""  # the issue that tracks it\n  expires: {expires}\n'
+    )
+    return Fix(
+        "waiver", f"waive {pattern} until {expires} (waivers.yaml)", connector, ref, waiver=waiver, snippet=snippet
+    )
 
 
 def _yaml_text(s: str) -> str:
@@ -443,8 +566,13 @@ def _log_text(run: RunDir, result: CellResult | None) -> str:
     return read_log(run.path, rel).text
 
 
-def explain(run: RunDir, summary: Summary, record: RunRecord | None = None,
-            results: dict[str, CellResult] | None = None, today: _dt.date | None = None) -> Explanation:
+def explain(
+    run: RunDir,
+    summary: Summary,
+    record: RunRecord | None = None,
+    results: dict[str, CellResult] | None = None,
+    today: _dt.date | None = None,
+) -> Explanation:
     """The explanation of one judged run (reads its logs, step diffs, exposure.json and bisect.json)."""
     record = record or run.read_run()
     results = results if results is not None else run.read_cells()
@@ -454,8 +582,10 @@ def explain(run: RunDir, summary: Summary, record: RunRecord | None = None,
     steps = attribute_run(summary.verdicts, ecosystem, record.baseline, cores, run.path)
     step_by_ref = {s.key: s for s in steps}
     exposure = load_exposure(run)
-    packages = {f"{p.connector}@{p.ref}": f"{(results.get(p.id).connector.package if results.get(p.id) else '')}@{p.ref}"
-                for p in record.cells}
+    packages = {
+        f"{p.connector}@{p.ref}": f"{(results.get(p.id).connector.package if results.get(p.id) else '')}@{p.ref}"
+        for p in record.cells
+    }
 
     regressed = [v for v in summary.verdicts if is_regression(v)]
     by_sig: dict[str, tuple[Signature, list[Verdict]]] = {}
@@ -464,8 +594,9 @@ def explain(run: RunDir, summary: Summary, record: RunRecord | None = None,
         sig = signature(_log_text(run, result), result, v.reason, v.newly_failing_tests)
         by_sig.setdefault(sig.key, (sig, []))[1].append(v)
 
-    ordered = sorted(by_sig.values(), key=lambda item: (not any(v.blocking for v in item[1]), -len(item[1]),
-                                                        item[1][0].cell_id))
+    ordered = sorted(
+        by_sig.values(), key=lambda item: (not any(v.blocking for v in item[1]), -len(item[1]), item[1][0].cell_id)
+    )
     diff_cache: dict = {}
     groups = []
     for number, (sig, members) in enumerate(ordered, 1):
@@ -487,12 +618,27 @@ def explain(run: RunDir, summary: Summary, record: RunRecord | None = None,
         causes = _dedupe(causes)[:TOP_CAUSES]
         no_match = ""
         if not causes:
-            no_match = ("no matching change: no breaking change of the step touches what this connector uses "
-                        "or is named by its failure") if diff_files else (
-                        "no matching change: the run has no compat diff of this step (compat: {diff: true})")
-        group = Group(f"g-{sig.digest}", number, sig, [v.cell_id for v in members], refs,
-                      list(dict.fromkeys(v.core for v in members)), any(v.blocking for v in members),
-                      group_steps, diff_files, causes, no_match)
+            no_match = (
+                (
+                    "no matching change: no breaking change of the step touches what this connector uses "
+                    "or is named by its failure"
+                )
+                if diff_files
+                else ("no matching change: the run has no compat diff of this step (compat: {diff: true})")
+            )
+        group = Group(
+            f"g-{sig.digest}",
+            number,
+            sig,
+            [v.cell_id for v in members],
+            refs,
+            list(dict.fromkeys(v.core for v in members)),
+            any(v.blocking for v in members),
+            group_steps,
+            diff_files,
+            causes,
+            no_match,
+        )
         for v in members:
             key = f"{v.connector}@{v.ref}"
             group.cores_by_ref.setdefault(key, []).append(v.core)

@@ -76,7 +76,7 @@ def collect(run: RunDir, depth: int = DEFAULT_DEPTH, current=None) -> History:
     `current` is `(summary, results)` for `run` when the caller already has them.
     """
     runs = [r for r in Store(run.path.parent).runs() if r.run_id < run.run_id]
-    runs = runs[-(depth - 1):] if depth > 1 else []
+    runs = runs[-(depth - 1) :] if depth > 1 else []
     cells: dict[str, CellHistory] = {}
     run_ids: list[str] = []
     unreadable: list[str] = []

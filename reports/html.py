@@ -29,9 +29,13 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=False,
     )
-    env.globals.update(looks=LOOKS, look=look, cell_file=cell_file,
-                       strip=lambda h: Markup(history_strip(h)),
-                       trend=lambda hist: Markup(trend(hist.run_ids, hist.counts())))
+    env.globals.update(
+        looks=LOOKS,
+        look=look,
+        cell_file=cell_file,
+        strip=lambda h: Markup(history_strip(h)),
+        trend=lambda hist: Markup(trend(hist.run_ids, hist.counts())),
+    )
     return env
 
 

@@ -86,10 +86,16 @@ def load_diff(path: Path | str) -> Diff:
         _expect(isinstance(c, dict), "a change must be an object", f, f"changes[{i}]")
         for name in ("rule", "symbol"):
             _expect(isinstance(c.get(name), str) and c.get(name), "missing or not a string", f, f"changes[{i}].{name}")
-        out.append(Change(
-            rule=c["rule"], severity=str(c.get("severity") or "unknown"), symbol=c["symbol"],
-            message=str(c.get("message") or ""), renamed_to=c.get("renamed_to"), kind=str(c.get("kind") or ""),
-        ))
+        out.append(
+            Change(
+                rule=c["rule"],
+                severity=str(c.get("severity") or "unknown"),
+                symbol=c["symbol"],
+                message=str(c.get("message") or ""),
+                renamed_to=c.get("renamed_to"),
+                kind=str(c.get("kind") or ""),
+            )
+        )
     old, new = data.get("old"), data.get("new")
     # `old`/`new` may be a label string or an object with a version; keep what reads well.
     old = old.get("version") or old.get("label") if isinstance(old, dict) else old
@@ -114,13 +120,20 @@ def load_exposure(run: RunDir) -> Exposure | None:
         _expect(isinstance(entry, dict), "must be an object", f, where)
         for name in ("by_rule", "by_symbol"):
             value = entry.get(name, {})
-            _expect(isinstance(value, dict) and all(isinstance(n, int) for n in value.values()),
-                    "must map names to integer counts", f, f"{where}.{name}")
+            _expect(
+                isinstance(value, dict) and all(isinstance(n, int) for n in value.values()),
+                "must map names to integer counts",
+                f,
+                f"{where}.{name}",
+            )
         findings = entry.get("findings", sum(entry.get("by_rule", {}).values()))
         _expect(isinstance(findings, int), "must be an integer", f, f"{where}.findings")
         out[key] = ConnectorExposure(
-            key=key, findings=findings, by_rule=dict(entry.get("by_rule", {})),
-            by_symbol=dict(entry.get("by_symbol", {})), files=list(entry.get("files", [])),
+            key=key,
+            findings=findings,
+            by_rule=dict(entry.get("by_rule", {})),
+            by_symbol=dict(entry.get("by_symbol", {})),
+            files=list(entry.get("files", [])),
             places={str(k): [str(p) for p in v] for k, v in (entry.get("places") or {}).items() if isinstance(v, list)},
             verification=entry.get("verification"),
         )

@@ -14,8 +14,11 @@ SCHEMA_FILE = Path(__file__).parent / "schemas" / "report.schema.json"
 
 def _cell(c: CellView, report: Report) -> dict:
     v = c.verdict
-    explained = report.explanation.for_cell(c.id) if report.explanation else \
-        {"group": None, "first_bad": None, "probable_causes": [], "fixes": []}
+    explained = (
+        report.explanation.for_cell(c.id)
+        if report.explanation
+        else {"group": None, "first_bad": None, "probable_causes": [], "fixes": []}
+    )
     r = c.result
     return {
         "id": c.id,
@@ -41,8 +44,16 @@ def _cell(c: CellView, report: Report) -> dict:
         "connector_digest": r.connector.digest if r else None,
         "connector_version": r.connector.version if r else None,
         "duration_s": c.duration_s,
-        "attempts": [{"number": a.number, "status": a.status, "reason": a.reason,
-                      "duration_s": a.duration_s, "log": a.log.path or None} for a in c.attempts],
+        "attempts": [
+            {
+                "number": a.number,
+                "status": a.status,
+                "reason": a.reason,
+                "duration_s": a.duration_s,
+                "log": a.log.path or None,
+            }
+            for a in c.attempts
+        ],
         "failing_kind": c.failing_kind,
         "failing_lines": [{"line": fl.number, "text": fl.text} for fl in c.failing_lines],
         "nox": c.nox,
@@ -58,8 +69,10 @@ def to_dict(report: Report) -> dict:
     s = report.summary
     exposure = None
     if report.exposure:
-        exposure = {k: {"findings": e.findings, "by_rule": e.by_rule, "by_symbol": e.by_symbol}
-                    for k, e in report.exposure.connectors.items()}
+        exposure = {
+            k: {"findings": e.findings, "by_rule": e.by_rule, "by_symbol": e.by_symbol}
+            for k, e in report.exposure.connectors.items()
+        }
     return {
         "schema": REPORT_SCHEMA,
         "run_id": report.record.run_id,
@@ -80,14 +93,32 @@ def to_dict(report: Report) -> dict:
         "columns": report.columns,
         "cells": [_cell(c, report) for c in report.cells],
         "groups": [g.to_dict() for g in report.explanation.groups] if report.explanation else [],
-        "step_changes": [{"step": sc.label, "file": sc.file, "total": sc.total,
-                          "explaining": [f"{ch.rule} {ch.symbol}" for ch in sc.key]} for sc in report.step_changes],
-        "changes": [{"rule": ch.rule, "severity": ch.severity, "symbol": ch.symbol, "message": ch.message,
-                     "renamed_to": ch.renamed_to, "exposure": ch.exposure} for ch in report.changes],
+        "step_changes": [
+            {
+                "step": sc.label,
+                "file": sc.file,
+                "total": sc.total,
+                "explaining": [f"{ch.rule} {ch.symbol}" for ch in sc.key],
+            }
+            for sc in report.step_changes
+        ],
+        "changes": [
+            {
+                "rule": ch.rule,
+                "severity": ch.severity,
+                "symbol": ch.symbol,
+                "message": ch.message,
+                "renamed_to": ch.renamed_to,
+                "exposure": ch.exposure,
+            }
+            for ch in report.changes
+        ],
         "diff_file": report.diff.file if report.diff else None,
         "exposure": exposure,
-        "badges": [{"connector": b.connector, "ref": b.ref, "core": b.core, "status": b.status,
-                    "file": f"badges/{b.file}"} for b in badges.plan(report)],
+        "badges": [
+            {"connector": b.connector, "ref": b.ref, "core": b.core, "status": b.status, "file": f"badges/{b.file}"}
+            for b in badges.plan(report)
+        ],
         "history_runs": report.history.run_ids,
         "expired_waivers": list(getattr(s, "expired_waivers", []) or []),
         "removable_waivers": list(getattr(s, "removable_waivers", []) or []),

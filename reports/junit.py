@@ -75,8 +75,9 @@ def render(report: Report) -> bytes:
                 continue
             # No <properties> in a testcase: the Jenkins schema most CI tools follow has none there;
             # the cell's facts are in system-out (_details).
-            case = ET.SubElement(suite, "testcase", classname=_clean(row.key), name=_clean(col),
-                                 time=f"{c.duration_s:.3f}")
+            case = ET.SubElement(
+                suite, "testcase", classname=_clean(row.key), name=_clean(col), time=f"{c.duration_s:.3f}"
+            )
             kind = outcome(c)
             message = _clean(c.verdict.reason or c.verdict.verdict)
             if kind == "failure":
@@ -122,8 +123,12 @@ def _decision(root: ET.Element, report: Report) -> None:
         if props is None:
             props = ET.Element("properties")
             suite.insert(0, props)
-        for k, val in (("canary.decision", s.decision), ("canary.promotable", str(s.promotable).lower()),
-                       ("canary.exit_code", str(s.exit_code)), ("canary.sentence", s.sentence)):
+        for k, val in (
+            ("canary.decision", s.decision),
+            ("canary.promotable", str(s.promotable).lower()),
+            ("canary.exit_code", str(s.exit_code)),
+            ("canary.sentence", s.sentence),
+        ):
             ET.SubElement(props, "property", name=k, value=_clean(val))
 
 

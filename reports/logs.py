@@ -15,7 +15,9 @@ MAX_LOG_CHARS = 1_000_000
 _ERRORISH = re.compile(r"\b\w*(Error|Exception)\b|\bERR!|Traceback|\bpanic\b|[✗✘×]|\btimed out\b")
 _ERRORWORD = re.compile(r"\b(error|errors|fail|failed|failure|failing|cannot|not found|no such file)\b", re.IGNORECASE)
 # Noise that matches the pattern without meaning a failure ("0 failed", "errors: 0").
-_BENIGN = re.compile(r"\b0 (failed|failures|errors?)\b|\b(failed|errors?)[:=] ?0\b|--no-fail|ignore-errors", re.IGNORECASE)
+_BENIGN = re.compile(
+    r"\b0 (failed|failures|errors?)\b|\b(failed|errors?)[:=] ?0\b|--no-fail|ignore-errors", re.IGNORECASE
+)
 
 # canary.matrix.proc frames each command: `$ [phase] argv`, `    (cwd ..., timeout Ns)`, the output,
 # then `!! timed out ...` and `-> exit N in Ts`; the harness adds `# ...` notes between commands.
@@ -86,8 +88,11 @@ def first_failing_lines(text: str, limit: int = 12, tail: int = 15) -> tuple[str
     lines = text.splitlines()
     framed = any(line.startswith("$ [") for line in lines)
     section = [i for i in _failing_section(lines) if not (framed and lines[i].startswith(_HARNESS))]
-    hits = [LogLine(i + 1, lines[i]) for i in section
-            if (_ERRORISH.search(lines[i]) or _ERRORWORD.search(lines[i])) and not _BENIGN.search(lines[i])]
+    hits = [
+        LogLine(i + 1, lines[i])
+        for i in section
+        if (_ERRORISH.search(lines[i]) or _ERRORWORD.search(lines[i])) and not _BENIGN.search(lines[i])
+    ]
     if hits:
         return "errors", hits[:limit]
     if not section:

@@ -106,13 +106,19 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
     fixed += _why(report)
     sections: list[Section] = []
 
-    waivers = [f for g in (report.explanation.groups if report.explanation else []) for f in g.fixes
-               if f.kind == "waiver"]
+    waivers = [
+        f for g in (report.explanation.groups if report.explanation else []) for f in g.fixes if f.kind == "waiver"
+    ]
     if waivers:  # ready to paste; after the groups, and cut before them
-        sections.append(Section(
-            f"\n<details><summary>Waivers ready to paste ({len(waivers)})</summary>\n\n```yaml\n",
-            [_code_line(f.snippet or "", 1000) for f in waivers], "```\n\n</details>\n", share=0.1,
-            more_note="# … {n} more in report.json and explain.json"))
+        sections.append(
+            Section(
+                f"\n<details><summary>Waivers ready to paste ({len(waivers)})</summary>\n\n```yaml\n",
+                [_code_line(f.snippet or "", 1000) for f in waivers],
+                "```\n\n</details>\n",
+                share=0.1,
+                more_note="# … {n} more in report.json and explain.json",
+            )
+        )
     grouped = {cid for g in (report.explanation.groups if report.explanation else []) for cid in g.cells}
     ungrouped = [c for c in report.blocking if c.id not in grouped]
     if ungrouped:
@@ -130,52 +136,87 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
 
     if report.inconclusive:
         items = [f"- {_text(c.title)}: {_text(c.verdict.reason)}\n" for c in report.inconclusive]
-        sections.append(Section(
-            f"\n<details><summary>Inconclusive required cells ({len(items)})</summary>\n\n", items, "\n</details>\n",
-            share=0.1))
+        sections.append(
+            Section(
+                f"\n<details><summary>Inconclusive required cells ({len(items)})</summary>\n\n",
+                items,
+                "\n</details>\n",
+                share=0.1,
+            )
+        )
 
-    table = ("| rule | severity | symbol | change | connectors exposed (places) |\n"
-             "|---|---|---|---|---|\n")
+    table = "| rule | severity | symbol | change | connectors exposed (places) |\n|---|---|---|---|---|\n"
 
     def change_row(ch) -> str:
         exposed = ", ".join(f"{k} ({n})" for k, n in sorted(ch.exposure.items()) if n)
         renamed = f" → {_code(ch.renamed_to, 120)}" if ch.renamed_to else ""
-        return (f"| {_code(ch.rule, 80)} | {_text(ch.severity, 20)} | {_code(ch.symbol, 120)}{renamed} | "
-                f"{_text(ch.message, 200)} | {_text(exposed, 600) or ('none' if report.exposure else 'n/a')} |\n")
+        return (
+            f"| {_code(ch.rule, 80)} | {_text(ch.severity, 20)} | {_code(ch.symbol, 120)}{renamed} | "
+            f"{_text(ch.message, 200)} | {_text(exposed, 600) or ('none' if report.exposure else 'n/a')} |\n"
+        )
 
     for sc in report.step_changes:
         step = _text(sc.label.replace("->", "→"), 80)
         if sc.key:
-            sections.append(Section(
-                f"\n<details open><summary>Breaking changes ({len(sc.key)} of {sc.total}) of core {step}: "
-                "those a connector uses or a failure names</summary>\n\n" + table,
-                [change_row(ch) for ch in sc.key], "\n</details>\n", share=0.15))
+            sections.append(
+                Section(
+                    f"\n<details open><summary>Breaking changes ({len(sc.key)} of {sc.total}) of core {step}: "
+                    "those a connector uses or a failure names</summary>\n\n" + table,
+                    [change_row(ch) for ch in sc.key],
+                    "\n</details>\n",
+                    share=0.15,
+                )
+            )
         rest = [ch for ch in sc.rest if ch.severity != "INFO"]
         if rest:  # no connector uses them, no failure names them: folded, and cut first
-            sections.append(Section(
-                f"\n<details><summary>Other breaking changes of core {step} ({len(rest)})</summary>\n\n" + table,
-                [change_row(ch) for ch in rest], "\n</details>\n", share=0.08))
+            sections.append(
+                Section(
+                    f"\n<details><summary>Other breaking changes of core {step} ({len(rest)})</summary>\n\n" + table,
+                    [change_row(ch) for ch in rest],
+                    "\n</details>\n",
+                    share=0.08,
+                )
+            )
 
     # Candidate cells only: baseline problems are context, visible in the grid.
-    others = [c for c in report.cells if c.planned.role == "candidate"
-              and c.verdict.verdict in ("regressed", "broken", "flaky", "error", "unsupported")
-              and not c.verdict.blocking and not c.verdict.inconclusive]
+    others = [
+        c
+        for c in report.cells
+        if c.planned.role == "candidate"
+        and c.verdict.verdict in ("regressed", "broken", "flaky", "error", "unsupported")
+        and not c.verdict.blocking
+        and not c.verdict.inconclusive
+    ]
     if others:
-        items = [f"- {_verdict(c)}: {_text(c.title)}{': ' + _text(c.verdict.reason) if c.verdict.reason else ''}\n"
-                 for c in others]
-        sections.append(Section(
-            f"\n<details><summary>Other cells to look at ({len(items)})</summary>\n\n", items, "\n</details>\n",
-            share=0.1))
+        items = [
+            f"- {_verdict(c)}: {_text(c.title)}{': ' + _text(c.verdict.reason) if c.verdict.reason else ''}\n"
+            for c in others
+        ]
+        sections.append(
+            Section(
+                f"\n<details><summary>Other cells to look at ({len(items)})</summary>\n\n",
+                items,
+                "\n</details>\n",
+                share=0.1,
+            )
+        )
 
     cols = report.columns
     header = "| connector ref | tier | " + " | ".join(f"core {_text(c, 40)}" for c in cols) + " |\n"
     header += "|---|---|" + "---|" * len(cols) + "\n"
-    items = [f"| {_text(row.key, 120)} | {row.tier} | " + " | ".join(_verdict(row.cells.get(col)) for col in cols) + " |\n"
-             for row in report.rows]
-    sections.append(Section(
-        f"\n<details><summary>Verdict grid ({len(report.rows)} connector refs × {len(cols)} cores)</summary>\n\n" + header,
-        items, "\n</details>\n",
-        more_note="\n… {n} more rows not shown here (see the HTML report or report.json).\n"))
+    items = [
+        f"| {_text(row.key, 120)} | {row.tier} | " + " | ".join(_verdict(row.cells.get(col)) for col in cols) + " |\n"
+        for row in report.rows
+    ]
+    sections.append(
+        Section(
+            f"\n<details><summary>Verdict grid ({len(report.rows)} connector refs × {len(cols)} cores)</summary>\n\n"
+            + header,
+            items,
+            "\n</details>\n",
+            more_note="\n… {n} more rows not shown here (see the HTML report or report.json).\n",
+        )
+    )
     return _within(_fit(fixed, sections, max_chars), max_chars)
 
 
@@ -191,12 +232,17 @@ def _why(report: Report) -> list[str]:
     if not ex or not ex.groups:
         return []
     cells = sum(len(g.cells) for g in ex.groups)
-    out = [f"#### Why: {len(ex.groups)} cause{'s' if len(ex.groups) != 1 else ''}, "
-           f"{cells} cell{'s' if cells != 1 else ''}", ""]
+    out = [
+        f"#### Why: {len(ex.groups)} cause{'s' if len(ex.groups) != 1 else ''}, "
+        f"{cells} cell{'s' if cells != 1 else ''}",
+        "",
+    ]
     for g in ex.groups[:MAX_WHY_GROUPS]:
-        out.append(f"{g.number}. **{len(g.cells)} cell{'s' if len(g.cells) != 1 else ''}: "
-                   f"{_inline_code(g.signature.error)}**{' (blocking)' if g.blocking else ''} — "
-                   f"{_text(cells_of(g), WHY_LINE_CAP)}")
+        out.append(
+            f"{g.number}. **{len(g.cells)} cell{'s' if len(g.cells) != 1 else ''}: "
+            f"{_inline_code(g.signature.error)}**{' (blocking)' if g.blocking else ''} — "
+            f"{_text(cells_of(g), WHY_LINE_CAP)}"
+        )
         if g.steps:
             out.append(f"   - {_text(step_text(g).replace('->', '→'), WHY_LINE_CAP)}")
         if g.causes:
@@ -208,8 +254,10 @@ def _why(report: Report) -> list[str]:
                 out.append(f"   - fix: {_text(f.text, WHY_LINE_CAP)}")
         waivers = [f for f in g.fixes if f.kind == "waiver"]
         if waivers:
-            out.append(f"   - or waive: {', '.join(_inline_code(f.waiver['cell']) for f in waivers)} "
-                       f"until {waivers[0].waiver['expires']} (entries below)")
+            out.append(
+                f"   - or waive: {', '.join(_inline_code(f.waiver['cell']) for f in waivers)} "
+                f"until {waivers[0].waiver['expires']} (entries below)"
+            )
     if len(ex.groups) > MAX_WHY_GROUPS:
         out.append(f"\n… {len(ex.groups) - MAX_WHY_GROUPS} more groups in report.json and the HTML report.")
     out.append("")

@@ -198,8 +198,9 @@ def _attempts(run: RunDir, result: CellResult | None) -> list[AttemptView]:
     out = []
     for a in result.attempts:
         rel = a.log or (str(run.log_file(result.cell_id, a.number).relative_to(run.path)))
-        out.append(AttemptView(a.number, a.status, a.reason, a.duration_s, a.started_at, a.commands,
-                               read_log(run.path, rel)))
+        out.append(
+            AttemptView(a.number, a.status, a.reason, a.duration_s, a.started_at, a.commands, read_log(run.path, rel))
+        )
     return out
 
 
@@ -223,8 +224,13 @@ def run_waivers(record: RunRecord, extra: list | tuple = ()) -> tuple:
     return for_matrix(matrix_file, list(extra))
 
 
-def build(run: RunDir, diff: Diff | None = None, badge_label: str | None = None,
-          history_depth: int = _history.DEFAULT_DEPTH, waivers: tuple | None = None) -> Report:
+def build(
+    run: RunDir,
+    diff: Diff | None = None,
+    badge_label: str | None = None,
+    history_depth: int = _history.DEFAULT_DEPTH,
+    waivers: tuple | None = None,
+) -> Report:
     record = run.read_run()
     results = run.read_cells()
     if waivers is None:
@@ -255,10 +261,21 @@ def build(run: RunDir, diff: Diff | None = None, badge_label: str | None = None,
     for v in summary.verdicts:
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
     report = Report(
-        run=run, record=record, summary=summary, cells=cells, columns=_columns(record), rows=rows,
-        headline="", diff=diff, changes=[], exposure=exposure, history=hist,
+        run=run,
+        record=record,
+        summary=summary,
+        cells=cells,
+        columns=_columns(record),
+        rows=rows,
+        headline="",
+        diff=diff,
+        changes=[],
+        exposure=exposure,
+        history=hist,
         generated_at=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        core_name=core_name, badge_label=badge_label or core_name, counts=counts,
+        core_name=core_name,
+        badge_label=badge_label or core_name,
+        counts=counts,
     )
     report.changes = _changes(report, report.diff)
     report.explanation = explain(run, summary, record, results)
@@ -285,7 +302,9 @@ def _step_changes(report: Report) -> list[StepChanges]:
     """One table per diff an explanation used (the step where a regression appeared), else the run's
     own diff; changes that are exposed or a probable cause first, the rest folded."""
     causes = {(c.rule, c.symbol) for g in (report.explanation.groups if report.explanation else []) for c in g.causes}
-    files = list(dict.fromkeys(f for g in (report.explanation.groups if report.explanation else []) for f in g.diff_files))
+    files = list(
+        dict.fromkeys(f for g in (report.explanation.groups if report.explanation else []) for f in g.diff_files)
+    )
     out = []
     for f in files or ([report.diff.file] if report.diff else []):
         diff = report.diff if report.diff and report.diff.file == f else _load(f)

@@ -13,7 +13,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def cells_of(group: Group) -> str:
-    """"plugin-discord@1.3.3 on core 1.6.5, 1.7.0, 1.7.2" (refs with their cores)."""
+    """ "plugin-discord@1.3.3 on core 1.6.5, 1.7.0, 1.7.2" (refs with their cores)."""
     parts = []
     for ref, cores in group.cores_by_ref.items():
         more = f" and {len(cores) - MAX_CELLS} more" if len(cores) > MAX_CELLS else ""
@@ -39,8 +39,11 @@ def cause_text(c: Cause, places: int = 2) -> str:
     exposed = ", ".join(f"{_plural(n, 'place')} in {k}" for k, n in c.exposure.items())
     where = f" ({', '.join(p.split(': ', 1)[-1] for p in c.places[:places])})" if c.places else ""
     said = f"; the failure says {'/'.join(c.words)}" if c.words else ""
-    return (f"[{c.rule}] {c.what} ({c.severity}, step {c.step}): {c.message}"
-            + (f"; {exposed}{where}" if exposed else "") + said)
+    return (
+        f"[{c.rule}] {c.what} ({c.severity}, step {c.step}): {c.message}"
+        + (f"; {exposed}{where}" if exposed else "")
+        + said
+    )
 
 
 def group_lines(group: Group, indent: str = "  ") -> list[str]:
@@ -72,5 +75,7 @@ def explanation_lines(explanation: Explanation, max_groups: int = MAX_GROUPS) ->
     waivers = [f for g in groups for f in g.fixes if f.kind == "waiver"]
     if waivers:
         n = len(waivers)
-        lines.append(f"or waive: {n} waivers.yaml entr{'y' if n == 1 else 'ies'} ready to paste (expiring {waivers[0].waiver['expires']}) in the report and explain.json")
+        lines.append(
+            f"or waive: {n} waivers.yaml entr{'y' if n == 1 else 'ies'} ready to paste (expiring {waivers[0].waiver['expires']}) in the report and explain.json"
+        )
     return lines

@@ -29,21 +29,25 @@ BASE_LABEL, CAND_LABEL = "git:v1.0.0", "git:v2.0.0"
 def core_source(i: int) -> str:
     attr = "message_server_id" if i >= RENAME else "server_id"
     if i == FLAKY:
-        health = ('    marker = os.path.join(os.getcwd(), ".democore-health")\n'
-                  '    if not os.path.exists(marker):\n'
-                  '        open(marker, "w").close()\n'
-                  '        raise RuntimeError("health check timed out (first call)")\n'
-                  '    return "ok"\n')
+        health = (
+            '    marker = os.path.join(os.getcwd(), ".democore-health")\n'
+            "    if not os.path.exists(marker):\n"
+            '        open(marker, "w").close()\n'
+            '        raise RuntimeError("health check timed out (first call)")\n'
+            '    return "ok"\n'
+        )
     elif i >= BETA_BREAK:
         health = '    raise RuntimeError("health endpoint removed")\n'
     else:
         health = '    return "ok"\n'
-    return (f'"""democore, bisection history step {i}"""\nimport os\n\nSTEP = {i}\n\n\n'
-            f'class Room:\n    def __init__(self, name, {attr}):\n        self.name = name\n'
-            f'        self.{attr} = {attr}\n\n\n'
-            f'def make_room(name, {attr}):\n    return Room(name, {attr})\n\n\n'
-            f'def api_level():\n    return {2 if i >= GAMMA_BREAK else 1}\n\n\n'
-            f'def health():\n{health}')
+    return (
+        f'"""democore, bisection history step {i}"""\nimport os\n\nSTEP = {i}\n\n\n'
+        f"class Room:\n    def __init__(self, name, {attr}):\n        self.name = name\n"
+        f"        self.{attr} = {attr}\n\n\n"
+        f"def make_room(name, {attr}):\n    return Room(name, {attr})\n\n\n"
+        f"def api_level():\n    return {2 if i >= GAMMA_BREAK else 1}\n\n\n"
+        f"def health():\n{health}"
+    )
 
 
 def build_core(root: Path) -> tuple[Path, list[str]]:
@@ -67,7 +71,7 @@ def build_core(root: Path) -> tuple[Path, list[str]]:
     return repo, commits
 
 
-BETA_TEST = '''import unittest
+BETA_TEST = """import unittest
 import democore
 
 
@@ -78,9 +82,9 @@ class Health(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
-'''
+"""
 
-GAMMA_CHECK = '''import sys
+GAMMA_CHECK = """import sys
 import democore
 
 if democore.STEP == 4:
@@ -91,7 +95,7 @@ if level != 1:
     print(f"AssertionError: expected api level 1, got {level}")
     sys.exit(1)
 print("ok")
-'''
+"""
 
 
 def build_connector(root: Path, name: str, files: dict[str, str]) -> Path:
@@ -134,17 +138,27 @@ class BisectEco:
 def build(root: Path, settings: str = "{retries: 1, bisect: true}", compat: bool = True) -> BisectEco:
     root = Path(root)
     core, commits = build_core(root)
-    alpha = build_connector(root, "alpha", {"__init__": demo.READ_OLD, "tests/test_server.py":
-                                            demo.TEST_SERVER.format(module="alpha_connector", expected="guild-10")})
+    alpha = build_connector(
+        root,
+        "alpha",
+        {
+            "__init__": demo.READ_OLD,
+            "tests/test_server.py": demo.TEST_SERVER.format(module="alpha_connector", expected="guild-10"),
+        },
+    )
     beta = build_connector(root, "beta", {"tests/test_health.py": BETA_TEST})
     gamma = build_connector(root, "gamma", {"check.py": GAMMA_CHECK})
-    text = ("version: 1\ncore:\n  name: democore\n  ecosystem: pypi\n"
-            f"  versions: [{{git: {str(core)!r}, ref: v1.0.0}}, {{git: {str(core)!r}, ref: v2.0.0}}]\n"
-            f"  baseline: {BASE_LABEL!r}\n  index: {{no_index: true}}\n"
-            f"settings: {settings}\n" + ("compat: {diff: true, language: py}\n" if compat else "") + "connectors:\n")
+    text = (
+        "version: 1\ncore:\n  name: democore\n  ecosystem: pypi\n"
+        f"  versions: [{{git: {str(core)!r}, ref: v1.0.0}}, {{git: {str(core)!r}, ref: v2.0.0}}]\n"
+        f"  baseline: {BASE_LABEL!r}\n  index: {{no_index: true}}\n"
+        f"settings: {settings}\n" + ("compat: {diff: true, language: py}\n" if compat else "") + "connectors:\n"
+    )
     text += CONNECTOR.format(name="alpha", url=str(alpha), test=UNITTEST)
     text += CONNECTOR.format(name="beta", url=str(beta), test=UNITTEST)
-    text += CONNECTOR.format(name="gamma", url=str(gamma), test='["{python}", check.py]') + "    infra_exit_codes: [5]\n"
+    text += (
+        CONNECTOR.format(name="gamma", url=str(gamma), test='["{python}", check.py]') + "    infra_exit_codes: [5]\n"
+    )
     matrix = root / "matrix.yaml"
     matrix.write_text(text)
     return BisectEco(root, core, commits, matrix, root / "home")

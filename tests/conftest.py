@@ -15,16 +15,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 pytest_plugins = [
-    f"tests.conftest_{p.stem.split('conftest_', 1)[1]}"
-    for p in sorted(Path(__file__).parent.glob("conftest_*.py"))
+    f"tests.conftest_{p.stem.split('conftest_', 1)[1]}" for p in sorted(Path(__file__).parent.glob("conftest_*.py"))
 ]
 
 
-def canary(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def canary(
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run the real `canary` command line in a subprocess (as a user would)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "canary", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "canary", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -40,8 +46,19 @@ def demo(tmp_path_factory):
 def demo_run(demo, tmp_path_factory):
     """One real `canary run` of the demo matrix, shared by every test that only reads its results."""
     home = tmp_path_factory.mktemp("canary-home")
-    proc = canary("run", "-c", str(demo.matrix), "-j", "2", "--progress", "plain", "--report", "none",
-                  cwd=demo.root, env={"CANARY_HOME": str(home)})
+    proc = canary(
+        "run",
+        "-c",
+        str(demo.matrix),
+        "-j",
+        "2",
+        "--progress",
+        "plain",
+        "--report",
+        "none",
+        cwd=demo.root,
+        env={"CANARY_HOME": str(home)},
+    )
     from canary.matrix.store import Store
 
     runs = Store(home / "runs").runs()

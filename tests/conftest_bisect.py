@@ -14,8 +14,18 @@ def bisect_run(tmp_path_factory):
     from tests import bisect_eco
 
     eco = bisect_eco.build(tmp_path_factory.mktemp("bisect-eco"))
-    proc = canary("run", "-c", str(eco.matrix), "--progress", "plain", "--report", "none",
-                  cwd=eco.root, env=eco.env(), timeout=1800)
+    proc = canary(
+        "run",
+        "-c",
+        str(eco.matrix),
+        "--progress",
+        "plain",
+        "--report",
+        "none",
+        cwd=eco.root,
+        env=eco.env(),
+        timeout=1800,
+    )
     runs = Store(eco.home / "runs").runs()
     assert runs, proc.stderr
     return {"eco": eco, "proc": proc, "run": runs[-1]}

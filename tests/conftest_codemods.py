@@ -14,7 +14,9 @@ def discord_133_tarball(tmp_path_factory) -> Path:
     dest = tmp_path_factory.mktemp("npm-pack")
     proc = subprocess.run(
         ["npm", "pack", "@elizaos/plugin-discord@1.3.3", "--pack-destination", str(dest), "--silent"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     tgz = dest / "elizaos-plugin-discord-1.3.3.tgz"
     if proc.returncode != 0 or not tgz.is_file():

@@ -32,16 +32,36 @@ import pytest
 FAKE_PACKAGES = [
     ("@canary-fake/core", "1.0.0", {}, "export const VERSION = '1.0.0';\n"),
     ("@canary-fake/core", "2.0.0", {}, "export const VERSION = '2.0.0';\n"),
-    ("@canary-fake/mid", "0.1.0", {"@canary-fake/core": "^2.0.0"},
-     "export { VERSION as MID_CORE } from '@canary-fake/core';\n"),
-    ("@canary-fake/plugin", "0.1.0", {"@canary-fake/core": "^2.0.0"},
-     "export { VERSION } from '@canary-fake/core';\nexport default { name: 'fake' };\n"),
-    ("@canary-fake/plugin-nested", "0.1.0", {"@canary-fake/core": "^2.0.0", "@canary-fake/mid": "^0.1.0"},
-     "export { VERSION } from '@canary-fake/core';\nexport { MID_CORE } from '@canary-fake/mid';\n"),
-    ("@canary-fake/plugin-missing", "0.1.0", {"@canary-fake/core": "^2.0.0", "@canary-fake/mid": "^9.0.0"},
-     "export const X = 1;\n"),
-    ("@canary-fake/plugin-absent", "0.1.0", {"@canary-fake/core": "^2.0.0", "@canary-fake/absent": "^1.0.0"},
-     "export const X = 1;\n"),
+    (
+        "@canary-fake/mid",
+        "0.1.0",
+        {"@canary-fake/core": "^2.0.0"},
+        "export { VERSION as MID_CORE } from '@canary-fake/core';\n",
+    ),
+    (
+        "@canary-fake/plugin",
+        "0.1.0",
+        {"@canary-fake/core": "^2.0.0"},
+        "export { VERSION } from '@canary-fake/core';\nexport default { name: 'fake' };\n",
+    ),
+    (
+        "@canary-fake/plugin-nested",
+        "0.1.0",
+        {"@canary-fake/core": "^2.0.0", "@canary-fake/mid": "^0.1.0"},
+        "export { VERSION } from '@canary-fake/core';\nexport { MID_CORE } from '@canary-fake/mid';\n",
+    ),
+    (
+        "@canary-fake/plugin-missing",
+        "0.1.0",
+        {"@canary-fake/core": "^2.0.0", "@canary-fake/mid": "^9.0.0"},
+        "export const X = 1;\n",
+    ),
+    (
+        "@canary-fake/plugin-absent",
+        "0.1.0",
+        {"@canary-fake/core": "^2.0.0", "@canary-fake/absent": "^1.0.0"},
+        "export const X = 1;\n",
+    ),
     # For npm templates (tests/test_npm_template.py): a core whose dependencies moved (1.1.0 needs
     # util), and a companion released in lockstep with the core (sql X needs core X exactly).
     ("@canary-fake/util", "1.0.0", {}, "export const UTIL = 1;\n"),
@@ -70,22 +90,32 @@ class FakeNpm:
 def write_package(dest: Path, name: str, version: str, deps: dict, code: str) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     manifest = {
-        "name": name, "version": version, "type": "module", "main": "index.js",
-        "exports": {".": "./index.js", "./package.json": "./package.json"}, "dependencies": deps,
+        "name": name,
+        "version": version,
+        "type": "module",
+        "main": "index.js",
+        "exports": {".": "./index.js", "./package.json": "./package.json"},
+        "dependencies": deps,
     }
     (dest / "package.json").write_text(json.dumps(manifest, indent=2))
     (dest / "index.js").write_text(code)
     # declarations too, as published packages have them: `canary diff npm:...` reads these
-    (dest / "index.d.ts").write_text("".join(f"export declare const {name}: string;\n"
-                                             for name in re.findall(r"export const (\w+)", code)))
+    (dest / "index.d.ts").write_text(
+        "".join(f"export declare const {name}: string;\n" for name in re.findall(r"export const (\w+)", code))
+    )
     return dest
 
 
 def npm_pack_dir(src: Path, out: Path, cache: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     before = set(out.glob("*.tgz"))
-    subprocess.run(["npm", "pack", str(src), "--pack-destination", str(out), "--cache", str(cache), "--ignore-scripts"],
-                   check=True, capture_output=True, text=True, timeout=120)
+    subprocess.run(
+        ["npm", "pack", str(src), "--pack-destination", str(out), "--cache", str(cache), "--ignore-scripts"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return (set(out.glob("*.tgz")) - before).pop()
 
 
@@ -96,7 +126,7 @@ class _Registry(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server naming)
         path = unquote(self.path.split("?", 1)[0]).lstrip("/")
         if path.startswith("-/tarballs/"):
-            blob = self.files.get(path[len("-/tarballs/"):])
+            blob = self.files.get(path[len("-/tarballs/") :])
             return self._send(200, blob, "application/octet-stream") if blob else self._send(404, b"{}")
         doc = self.packuments.get(path)
         if doc is None:
@@ -123,8 +153,9 @@ def serve_tarballs(tarballs: dict) -> tuple[ThreadingHTTPServer, str]:
     for (name, version), tgz in tarballs.items():
         blob = tgz.read_bytes()
         handler.files[tgz.name] = blob
-        manifest = json.loads(subprocess.run(["tar", "-xzOf", str(tgz), "package/package.json"],
-                                             capture_output=True, check=True).stdout)
+        manifest = json.loads(
+            subprocess.run(["tar", "-xzOf", str(tgz), "package/package.json"], capture_output=True, check=True).stdout
+        )
         doc = handler.packuments.setdefault(name, {"name": name, "dist-tags": {}, "versions": {}})
         doc["versions"][version] = {
             **manifest,

@@ -74,20 +74,41 @@ class Spec:
         return cell_id(self.connector, self.ref, self.core)
 
 
-def write_run(store: Path, run_id: str, specs: list[Spec], baseline: str = "1.6.4",
-              candidates: tuple = ("1.7.2",), state: str = "complete") -> RunDir:
+def write_run(
+    store: Path,
+    run_id: str,
+    specs: list[Spec],
+    baseline: str = "1.6.4",
+    candidates: tuple = ("1.7.2",),
+    state: str = "complete",
+) -> RunDir:
     path = store / run_id
     (path / "cells").mkdir(parents=True)
     (path / "logs").mkdir()
     run = RunDir(path)
-    planned = [PlannedCell(id=s.id, tier=s.tier, role=s.role, connector=s.connector, ref=s.ref, core=s.core,
-                           nox=f'nox -s "{s.id}"') for s in specs]
-    run.write_run(RunRecord(
-        run_id=run_id, matrix_file=str(store.parent / "matrix.yaml"), matrix_digest="sha256:" + "ab" * 32,
-        started_at="2026-11-21T08:00:00+00:00", finished_at="2026-11-21T08:20:00+00:00", cells=planned,
-        state=state, core_name=CORE, ecosystem="npm", baseline=baseline, candidates=list(candidates),
-        exit_code=None, tool_version="0.1.0",
-    ))
+    planned = [
+        PlannedCell(
+            id=s.id, tier=s.tier, role=s.role, connector=s.connector, ref=s.ref, core=s.core, nox=f'nox -s "{s.id}"'
+        )
+        for s in specs
+    ]
+    run.write_run(
+        RunRecord(
+            run_id=run_id,
+            matrix_file=str(store.parent / "matrix.yaml"),
+            matrix_digest="sha256:" + "ab" * 32,
+            started_at="2026-11-21T08:00:00+00:00",
+            finished_at="2026-11-21T08:20:00+00:00",
+            cells=planned,
+            state=state,
+            core_name=CORE,
+            ecosystem="npm",
+            baseline=baseline,
+            candidates=list(candidates),
+            exit_code=None,
+            tool_version="0.1.0",
+        )
+    )
     for s in specs:
         if s.status is None:
             continue
@@ -96,26 +117,56 @@ def write_run(store: Path, run_id: str, specs: list[Spec], baseline: str = "1.6.
         for n, st in enumerate(statuses, start=1):
             log = run.log_file(s.id, n)
             log.write_text(s.log if st != "pass" or len(statuses) == 1 else PASS_LOG, encoding="utf-8")
-            attempts.append(Attempt(
-                number=n, status=st, reason=s.reason if st != "pass" else "", duration_s=12.5 + n,
-                log=str(log.relative_to(path)), started_at="2026-11-21T08:01:00+00:00",
-                commands=[
-                    CommandRecord("install", ["npm", "install", "--ignore-scripts"], 0, 9.1),
-                    CommandRecord("test", ["node", "scenarios/smoke.mjs"], 0 if st == "pass" else 1, 3.4),
-                ],
-            ))
-        run.write_cell(CellResult(
-            run_id=run_id, cell_id=s.id, tier=s.tier, role=s.role,
-            core=CoreRecord(name=CORE, label=s.core, kind="registry", requested=s.core, resolved=s.core,
-                            digest="sha256:" + "c0" * 32),
-            connector=ConnectorRecord(name=s.connector, package=f"@elizaos/{s.connector}", source="npm",
-                                      ref=s.ref, version=s.ref, digest="sha512-" + "Zm9v" * 10,
-                                      declared_core_range="^1.6.4"),
-            status=s.status, reason=s.reason, unsupported=s.unsupported, attempts=attempts,
-            started_at="2026-11-21T08:01:00+00:00", finished_at="2026-11-21T08:01:30+00:00",
-            duration_s=sum(a.duration_s for a in attempts), runner="node", tool_version="0.1.0",
-            nox=f'nox -s "{s.id}"', **s.extra,
-        ))
+            attempts.append(
+                Attempt(
+                    number=n,
+                    status=st,
+                    reason=s.reason if st != "pass" else "",
+                    duration_s=12.5 + n,
+                    log=str(log.relative_to(path)),
+                    started_at="2026-11-21T08:01:00+00:00",
+                    commands=[
+                        CommandRecord("install", ["npm", "install", "--ignore-scripts"], 0, 9.1),
+                        CommandRecord("test", ["node", "scenarios/smoke.mjs"], 0 if st == "pass" else 1, 3.4),
+                    ],
+                )
+            )
+        run.write_cell(
+            CellResult(
+                run_id=run_id,
+                cell_id=s.id,
+                tier=s.tier,
+                role=s.role,
+                core=CoreRecord(
+                    name=CORE,
+                    label=s.core,
+                    kind="registry",
+                    requested=s.core,
+                    resolved=s.core,
+                    digest="sha256:" + "c0" * 32,
+                ),
+                connector=ConnectorRecord(
+                    name=s.connector,
+                    package=f"@elizaos/{s.connector}",
+                    source="npm",
+                    ref=s.ref,
+                    version=s.ref,
+                    digest="sha512-" + "Zm9v" * 10,
+                    declared_core_range="^1.6.4",
+                ),
+                status=s.status,
+                reason=s.reason,
+                unsupported=s.unsupported,
+                attempts=attempts,
+                started_at="2026-11-21T08:01:00+00:00",
+                finished_at="2026-11-21T08:01:30+00:00",
+                duration_s=sum(a.duration_s for a in attempts),
+                runner="node",
+                tool_version="0.1.0",
+                nox=f'nox -s "{s.id}"',
+                **s.extra,
+            )
+        )
     return run
 
 
@@ -125,21 +176,49 @@ def demo_specs(discord_regressed: bool = True, twitter_flaky: bool = True) -> li
     for core, role in (("1.6.4", "baseline"), ("1.7.2", "candidate")):
         cand = role == "candidate"
         specs += [
-            Spec("plugin-discord", "1.3.3", core, role,
-                 status="fail" if cand and discord_regressed else "pass",
-                 attempts=("fail", "fail", "fail") if cand and discord_regressed else (),
-                 log=DISCORD_FAIL_LOG if cand and discord_regressed else PASS_LOG,
-                 reason="Error: No server ID found 10" if cand and discord_regressed else ""),
+            Spec(
+                "plugin-discord",
+                "1.3.3",
+                core,
+                role,
+                status="fail" if cand and discord_regressed else "pass",
+                attempts=("fail", "fail", "fail") if cand and discord_regressed else (),
+                log=DISCORD_FAIL_LOG if cand and discord_regressed else PASS_LOG,
+                reason="Error: No server ID found 10" if cand and discord_regressed else "",
+            ),
             Spec("plugin-discord", "1.3.8", core, role, unsupported=not cand),
             Spec("plugin-telegram", "1.6.4", core, role),
-            Spec("plugin-twitter", "1.2.22", core, role, tier="optional",
-                 status="fail" if cand and twitter_flaky else "pass",
-                 attempts=("fail", "pass") if cand and twitter_flaky else (),
-                 log=QUIET_FAIL_LOG, reason="exit status 7" if cand and twitter_flaky else ""),
-            Spec("plugin-farcaster", "1.7.2", core, role, tier="optional", status="error",
-                 log=FARCASTER_LOG, reason="install: @standard-crypto/farcaster-js-hub-rest not in the registry"),
-            Spec("plugin-openai", "1.5.0", core, role, tier="optional", status="fail",
-                 log=QUIET_FAIL_LOG, reason="exit status 7"),
+            Spec(
+                "plugin-twitter",
+                "1.2.22",
+                core,
+                role,
+                tier="optional",
+                status="fail" if cand and twitter_flaky else "pass",
+                attempts=("fail", "pass") if cand and twitter_flaky else (),
+                log=QUIET_FAIL_LOG,
+                reason="exit status 7" if cand and twitter_flaky else "",
+            ),
+            Spec(
+                "plugin-farcaster",
+                "1.7.2",
+                core,
+                role,
+                tier="optional",
+                status="error",
+                log=FARCASTER_LOG,
+                reason="install: @standard-crypto/farcaster-js-hub-rest not in the registry",
+            ),
+            Spec(
+                "plugin-openai",
+                "1.5.0",
+                core,
+                role,
+                tier="optional",
+                status="fail",
+                log=QUIET_FAIL_LOG,
+                reason="exit status 7",
+            ),
         ]
     return specs
 
@@ -149,10 +228,20 @@ DIFF = {
     "old": "1.6.4",
     "new": "1.7.2",
     "changes": [
-        {"rule": "TS-PROP-REMOVED-FROM-PARAM", "severity": "breaking", "symbol": "IAgentRuntime.ensureConnection.serverId",
-         "message": "ensureConnection() no longer accepts serverId", "renamed_to": "messageServerId"},
-        {"rule": "TS-PROP-DEPRECATED", "severity": "warning", "symbol": "Room.serverId",
-         "message": "Room.serverId is deprecated; use messageServerId", "renamed_to": "Room.messageServerId"},
+        {
+            "rule": "TS-PROP-REMOVED-FROM-PARAM",
+            "severity": "breaking",
+            "symbol": "IAgentRuntime.ensureConnection.serverId",
+            "message": "ensureConnection() no longer accepts serverId",
+            "renamed_to": "messageServerId",
+        },
+        {
+            "rule": "TS-PROP-DEPRECATED",
+            "severity": "warning",
+            "symbol": "Room.serverId",
+            "message": "Room.serverId is deprecated; use messageServerId",
+            "renamed_to": "Room.messageServerId",
+        },
     ],
 }
 
@@ -160,12 +249,19 @@ EXPOSURE = {
     "schema": "canary/exposure/v1",
     "migration": "elizaos-core-1.6.5-serverid",
     "connectors": {
-        "plugin-discord@1.3.3": {"findings": 9, "by_rule": {"server-id-param": 2, "server-id-read": 7},
-                                 "by_symbol": {"IAgentRuntime.ensureConnection.serverId": 2, "Room.serverId": 7},
-                                 "files": ["src/service.ts", "src/providers/voiceState.ts"]},
+        "plugin-discord@1.3.3": {
+            "findings": 9,
+            "by_rule": {"server-id-param": 2, "server-id-read": 7},
+            "by_symbol": {"IAgentRuntime.ensureConnection.serverId": 2, "Room.serverId": 7},
+            "files": ["src/service.ts", "src/providers/voiceState.ts"],
+        },
         "plugin-discord@1.3.8": {"findings": 0, "by_rule": {}, "by_symbol": {}, "files": []},
-        "plugin-telegram@1.6.4": {"findings": 3, "by_rule": {"server-id-param": 3},
-                                  "by_symbol": {"serverId": 3}, "files": ["src/messageManager.ts"]},
+        "plugin-telegram@1.6.4": {
+            "findings": 3,
+            "by_rule": {"server-id-param": 3},
+            "by_symbol": {"serverId": 3},
+            "files": ["src/messageManager.ts"],
+        },
     },
 }
 
@@ -183,8 +279,9 @@ def demo_store(tmp_path):
     return store, run, diff
 
 
-def big_specs(connectors: int = 50, cores: tuple = ("1.6.4", "1.7.0", "1.7.2", "2.0.0-alpha.1"),
-              fail_every: int = 3) -> list[Spec]:
+def big_specs(
+    connectors: int = 50, cores: tuple = ("1.6.4", "1.7.0", "1.7.2", "2.0.0-alpha.1"), fail_every: int = 3
+) -> list[Spec]:
     """A 200-cell matrix with long reasons and failing logs in many cells (the Markdown budget case).
 
     fail_every=1 is the worst case: every candidate cell of every connector regressed."""
@@ -193,14 +290,20 @@ def big_specs(connectors: int = 50, cores: tuple = ("1.6.4", "1.7.0", "1.7.2", "
         for core in cores:
             role = "baseline" if core == cores[0] else "candidate"
             failing = role == "candidate" and i % fail_every == 0
-            specs.append(Spec(
-                f"plugin-connector-with-a-long-name-{i:03d}", f"1.{i}.0-next.{i}", core, role,
-                tier="required" if i % 2 == 0 else "optional",
-                status="fail" if failing else ("error" if i % 7 == 0 and role == "candidate" else "pass"),
-                log=DISCORD_FAIL_LOG * 3 if failing else PASS_LOG,
-                reason=("Error: No server ID found 10 " + "while composing the voice state " * 8) if failing else
-                       ("install failed: " + "E404 " * 40 if i % 7 == 0 and role == "candidate" else ""),
-            ))
+            specs.append(
+                Spec(
+                    f"plugin-connector-with-a-long-name-{i:03d}",
+                    f"1.{i}.0-next.{i}",
+                    core,
+                    role,
+                    tier="required" if i % 2 == 0 else "optional",
+                    status="fail" if failing else ("error" if i % 7 == 0 and role == "candidate" else "pass"),
+                    log=DISCORD_FAIL_LOG * 3 if failing else PASS_LOG,
+                    reason=("Error: No server ID found 10 " + "while composing the voice state " * 8)
+                    if failing
+                    else ("install failed: " + "E404 " * 40 if i % 7 == 0 and role == "candidate" else ""),
+                )
+            )
     return specs
 
 

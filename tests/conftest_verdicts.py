@@ -56,8 +56,9 @@ class Spec:
         return "baseline" if self.core == BASE else "candidate"
 
     def planned(self) -> PlannedCell:
-        return PlannedCell(id=self.id, tier=self.tier, role=self.role, connector=self.connector,
-                           ref=self.ref, core=self.core)
+        return PlannedCell(
+            id=self.id, tier=self.tier, role=self.role, connector=self.connector, ref=self.ref, core=self.core
+        )
 
 
 def write_result(run: RunDir, spec: Spec) -> CellResult:
@@ -75,18 +76,34 @@ def write_result(run: RunDir, spec: Spec) -> CellResult:
             jpath.parent.mkdir(parents=True, exist_ok=True)
             jpath.write_text(spec.junit[i - 1])
             junit = str(jpath.relative_to(run.path))
-        attempts.append(Attempt(
-            number=i, status=status, log=log, junit=junit,
-            reason=spec.attempt_reasons[i - 1] if spec.attempt_reasons else spec.reason,
-            commands=spec.commands[i - 1] if spec.commands else [],
-        ))
+        attempts.append(
+            Attempt(
+                number=i,
+                status=status,
+                log=log,
+                junit=junit,
+                reason=spec.attempt_reasons[i - 1] if spec.attempt_reasons else spec.reason,
+                commands=spec.commands[i - 1] if spec.commands else [],
+            )
+        )
     result = CellResult(
-        run_id=run.run_id, cell_id=spec.id, tier=spec.tier, role=spec.role,
-        core=CoreRecord(name="@elizaos/core", label=spec.core, kind="registry", requested=spec.core, resolved=spec.core),
-        connector=ConnectorRecord(name=spec.connector, package=f"@elizaos/{spec.connector}", source="npm", ref=spec.ref),
-        status=spec.status or spec.statuses[-1], reason=spec.reason, attempts=attempts,
-        unsupported=spec.unsupported, expectation=spec.expectation,
-        started_at="2026-11-21T08:00:00+00:00", finished_at="2026-11-21T08:01:00+00:00",
+        run_id=run.run_id,
+        cell_id=spec.id,
+        tier=spec.tier,
+        role=spec.role,
+        core=CoreRecord(
+            name="@elizaos/core", label=spec.core, kind="registry", requested=spec.core, resolved=spec.core
+        ),
+        connector=ConnectorRecord(
+            name=spec.connector, package=f"@elizaos/{spec.connector}", source="npm", ref=spec.ref
+        ),
+        status=spec.status or spec.statuses[-1],
+        reason=spec.reason,
+        attempts=attempts,
+        unsupported=spec.unsupported,
+        expectation=spec.expectation,
+        started_at="2026-11-21T08:00:00+00:00",
+        finished_at="2026-11-21T08:01:00+00:00",
     )
     run.write_cell(result)
     return result
@@ -96,10 +113,18 @@ def make_run(root: Path, specs: list[Spec], planned_only: list[Spec] = ()) -> Ru
     """A run whose plan holds every spec (and planned_only: planned cells with no result)."""
     run = Store(root).new_run()
     cells = [s.planned() for s in list(specs) + list(planned_only)]
-    run.write_run(RunRecord(
-        run_id=run.run_id, matrix_file="", matrix_digest="", started_at="2026-11-21T08:00:00+00:00",
-        cells=cells, state="complete", baseline=BASE, candidates=[CAND],
-    ))
+    run.write_run(
+        RunRecord(
+            run_id=run.run_id,
+            matrix_file="",
+            matrix_digest="",
+            started_at="2026-11-21T08:00:00+00:00",
+            cells=cells,
+            state="complete",
+            baseline=BASE,
+            candidates=[CAND],
+        )
+    )
     for spec in specs:
         write_result(run, spec)
     return run
@@ -110,7 +135,11 @@ def junit_xml(cases: dict[str, str], suite: str = "discord") -> str:
     body = []
     for tid, status in cases.items():
         classname, name = tid.split("::")
-        inner = {"pass": "", "fail": "<failure message='boom'>trace</failure>",
-                 "error": "<error message='err'/>", "skipped": "<skipped/>"}[status]
+        inner = {
+            "pass": "",
+            "fail": "<failure message='boom'>trace</failure>",
+            "error": "<error message='err'/>",
+            "skipped": "<skipped/>",
+        }[status]
         body.append(f"<testcase classname='{classname}' name='{name}'>{inner}</testcase>")
     return f"<?xml version='1.0'?><testsuites><testsuite name='{suite}'>{''.join(body)}</testsuite></testsuites>"

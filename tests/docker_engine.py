@@ -68,19 +68,30 @@ def _answers(host: str) -> bool:
 def _apt_install(*packages: str) -> None:
     if os.getuid() != 0 or not shutil.which("apt-get"):
         raise Unavailable(f"{packages[0]} is missing and cannot be installed here (needs root and apt-get)")
-    proc = subprocess.run(["apt-get", "install", "-y", "-q", *packages], capture_output=True, text=True,
-                          env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, timeout=900)
+    proc = subprocess.run(
+        ["apt-get", "install", "-y", "-q", *packages],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        timeout=900,
+    )
     if proc.returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600)
-        proc = subprocess.run(["apt-get", "install", "-y", "-q", *packages], capture_output=True, text=True,
-                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, timeout=900)
+        proc = subprocess.run(
+            ["apt-get", "install", "-y", "-q", *packages],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            timeout=900,
+        )
     if proc.returncode != 0:
         raise Unavailable(f"apt-get install {' '.join(packages)} failed: {proc.stderr.strip()[-200:]}")
 
 
 def start() -> Engine:
-    for host in filter(None, [os.environ.get("DOCKER_HOST"), f"unix://{ENGINE_DIR / 'docker.sock'}",
-                              "unix:///var/run/docker.sock"]):
+    for host in filter(
+        None, [os.environ.get("DOCKER_HOST"), f"unix://{ENGINE_DIR / 'docker.sock'}", "unix:///var/run/docker.sock"]
+    ):
         if _answers(host):
             return Engine(host, None)
     if not shutil.which("dockerd"):
@@ -93,10 +104,24 @@ def start() -> Engine:
     for driver in ("overlay2", "vfs"):
         log = open(ENGINE_DIR / f"dockerd-{driver}.log", "w")  # noqa: SIM115 (dockerd writes to it after we return)
         proc = subprocess.Popen(
-            ["dockerd", "--iptables=false", "--ip-masq=false", "--bridge=none", f"--storage-driver={driver}",
-             "--data-root", str(ENGINE_DIR / f"data-{driver}"), "--exec-root", str(ENGINE_DIR / "exec"),
-             "-H", host, "--pidfile", str(ENGINE_DIR / "pid")],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                "dockerd",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--bridge=none",
+                f"--storage-driver={driver}",
+                "--data-root",
+                str(ENGINE_DIR / f"data-{driver}"),
+                "--exec-root",
+                str(ENGINE_DIR / "exec"),
+                "-H",
+                host,
+                "--pidfile",
+                str(ENGINE_DIR / "pid"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
@@ -127,8 +152,18 @@ def ensure_image(engine: Engine) -> str:
         IMAGE_DIR.mkdir(parents=True, exist_ok=True)
         partial = tar.with_suffix(".partial")
         proc = subprocess.run(
-            ["mmdebstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", "--mode=root", "--format=tar",
-             SUITE, str(partial)], capture_output=True, text=True, timeout=1800,
+            [
+                "mmdebstrap",
+                "--variant=minbase",
+                f"--include={','.join(PACKAGES)}",
+                "--mode=root",
+                "--format=tar",
+                SUITE,
+                str(partial),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=1800,
         )
         if proc.returncode != 0:
             raise Unavailable(f"could not build the test image: {proc.stderr.strip()[-300:]}")

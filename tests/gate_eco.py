@@ -27,9 +27,15 @@ CAND_LABEL = f"git:{PRE}"
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-           "GIT_AUTHOR_NAME": "Gate", "GIT_AUTHOR_EMAIL": "gate@example.invalid",
-           "GIT_COMMITTER_NAME": "Gate", "GIT_COMMITTER_EMAIL": "gate@example.invalid"}
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Gate",
+        "GIT_AUTHOR_EMAIL": "gate@example.invalid",
+        "GIT_COMMITTER_NAME": "Gate",
+        "GIT_COMMITTER_EMAIL": "gate@example.invalid",
+    }
     proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
@@ -59,8 +65,14 @@ def build_core(root: Path, versions=(("1.0.0", demo.CORE_V1), ("2.1.0b1", demo.C
     return repo
 
 
-def build_connector(root: Path, name: str, body: str, expected: str, declared: str = "democore>=1",
-                    branches: dict[str, tuple[str, str]] | None = None) -> Path:
+def build_connector(
+    root: Path,
+    name: str,
+    body: str,
+    expected: str,
+    declared: str = "democore>=1",
+    branches: dict[str, tuple[str, str]] | None = None,
+) -> Path:
     """A connector repository; `branches` adds more refs (name -> (body, expected))."""
     repo = root / "connectors" / name
     repo.mkdir(parents=True)
@@ -109,13 +121,22 @@ class Eco:
 
 
 def matrix_text(core_versions: list[str], baseline: str, connectors: list[dict], extra: str = "") -> str:
-    lines = ["version: 1", "core:", "  name: democore", "  ecosystem: pypi",
-             f"  versions: [{', '.join(core_versions)}]", f"  baseline: {baseline!r}", "  index: {no_index: true}",
-             "settings: {retries: 0}", "connectors:"]
+    lines = [
+        "version: 1",
+        "core:",
+        "  name: democore",
+        "  ecosystem: pypi",
+        f"  versions: [{', '.join(core_versions)}]",
+        f"  baseline: {baseline!r}",
+        "  index: {no_index: true}",
+        "settings: {retries: 0}",
+        "connectors:",
+    ]
     text = "\n".join(lines) + "\n"
     for c in connectors:
-        text += CONNECTOR_BLOCK.format(name=c["name"], tier=c.get("tier", "required"), url=str(c["url"]),
-                                       refs=", ".join(c.get("refs", ["main"])))
+        text += CONNECTOR_BLOCK.format(
+            name=c["name"], tier=c.get("tier", "required"), url=str(c["url"]), refs=", ".join(c.get("refs", ["main"]))
+        )
     return text + extra
 
 
@@ -126,12 +147,22 @@ def build(root: Path, home: Path | None = None) -> Eco:
     alpha = build_connector(root, "alpha", demo.READ_OLD, "guild-10")
     beta = build_connector(root, "beta", demo.NO_READ, "n/a")
     matrix = root / "matrix.yaml"
-    matrix.write_text(matrix_text(
-        [f"{{git: {str(core)!r}, ref: v1.0.0}}", f"{{git: {str(core)!r}, ref: {PRE}}}"], BASE_LABEL,
-        [{"name": "alpha", "url": alpha}, {"name": "beta", "url": beta}]))
+    matrix.write_text(
+        matrix_text(
+            [f"{{git: {str(core)!r}, ref: v1.0.0}}", f"{{git: {str(core)!r}, ref: {PRE}}}"],
+            BASE_LABEL,
+            [{"name": "alpha", "url": alpha}, {"name": "beta", "url": beta}],
+        )
+    )
     return Eco(root, core, {"alpha": alpha, "beta": beta}, matrix, Path(home or root / "home"))
 
 
 def canary(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600):
-    return subprocess.run([sys.executable, "-m", "canary", *args], cwd=cwd, env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "canary", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE = '"""heldcore {version}"""\n__version__ = "{version}"\n{body}'
 GREET = "\n\ndef greet(name):\n    return 'hello ' + name\n"
 PLUG = "import heldcore\n\n\ndef hello():\n    return heldcore.greet('world')\n"
-PLUG_TEST = ("import unittest\nfrom heldplug import hello\n\n\nclass T(unittest.TestCase):\n"
-             "    def test_hello(self):\n        self.assertEqual(hello(), 'hello world')\n")
+PLUG_TEST = (
+    "import unittest\nfrom heldplug import hello\n\n\nclass T(unittest.TestCase):\n"
+    "    def test_hello(self):\n        self.assertEqual(hello(), 'hello world')\n"
+)
 MIGRATION = """\
 id: heldcore-greet
 version: "1.0.0"
@@ -41,6 +43,7 @@ renames:
 
 class FakeGitHub(BaseHTTPRequestHandler):
     """MOCK of GitHub's issue-comments API for one repository and pull request."""
+
     comments: list = []
     calls: list = []
 
@@ -58,7 +61,7 @@ class FakeGitHub(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self.calls.append(("GET", self.path, self.headers.get("Authorization")))
         page = int(self.path.split("page=")[-1]) if "page=" in self.path else 1
-        self._send(200, self.comments[(page - 1) * 100: page * 100])
+        self._send(200, self.comments[(page - 1) * 100 : page * 100])
 
     def do_POST(self):  # noqa: N802
         self.calls.append(("POST", self.path, self.headers.get("Authorization")))
@@ -127,15 +130,24 @@ connectors:
 """)
     # The pull request: greet removed (the build under test is this working tree, never published).
     _write(core / "pyproject.toml", _pyproject("heldcore", "1.1.0", []))
-    _write(core / "heldcore" / "__init__.py", CORE.format(version="1.1.0", body="\n\ndef welcome(name):\n    return name\n"))
+    _write(
+        core / "heldcore" / "__init__.py",
+        CORE.format(version="1.1.0", body="\n\ndef welcome(name):\n    return name\n"),
+    )
     repo.git.add(A=True)
     repo.index.commit("remove greet")  # the PR's commit, what actions/checkout gives the jobs
     return core, plug
 
 
 def step(name: str, cwd: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "canary.ci_action", name, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "canary.ci_action", name, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     return proc
 
 
@@ -146,16 +158,27 @@ def test_action_steps_on_a_git_only_core_to_merged_report_and_sticky_comment(tmp
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 5}}))
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
-    base_env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", CI="true",
-                    GITHUB_ACTIONS="true", INPUT_MATRIX="matrix.yaml", INPUT_CORE_PATH=".", INPUT_CORE_LABEL="pr",
-                    INPUT_FORMATS="html,md,junit,json", INPUT_LINT_PATHS="heldcore",
-                    INPUT_MIGRATION="ci/heldcore-greet.yaml")
+    base_env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        CI="true",
+        GITHUB_ACTIONS="true",
+        INPUT_MATRIX="matrix.yaml",
+        INPUT_CORE_PATH=".",
+        INPUT_CORE_LABEL="pr",
+        INPUT_FORMATS="html,md,junit,json",
+        INPUT_LINT_PATHS="heldcore",
+        INPUT_MIGRATION="ci/heldcore-greet.yaml",
+    )
 
     def job_env(name: str) -> dict:
         out = tmp_path / f"{name}.output"
         out.touch()
-        return dict(base_env, CANARY_HOME=str(tmp_path / f"home-{name}"), GITHUB_OUTPUT=str(out),
-                    GITHUB_STEP_SUMMARY=str(tmp_path / f"{name}.summary.md"))
+        return dict(
+            base_env,
+            CANARY_HOME=str(tmp_path / f"home-{name}"),
+            GITHUB_OUTPUT=str(out),
+            GITHUB_STEP_SUMMARY=str(tmp_path / f"{name}.summary.md"),
+        )
 
     def outputs(name: str) -> dict:
         text = (tmp_path / f"{name}.output").read_text()
@@ -174,11 +197,25 @@ def test_action_steps_on_a_git_only_core_to_merged_report_and_sticky_comment(tmp
         logs[entry["cells"]] = proc.stdout + proc.stderr
     assert "green" not in logs["heldplug@main--core-pr"] and "1 fail" in logs["heldplug@main--core-pr"]
 
-    gather_env = dict(job_env("gather"), GITHUB_TOKEN="test-token-not-real", GITHUB_REPOSITORY="acme/heldcore",
-                      GITHUB_API_URL=api, GITHUB_EVENT_PATH=str(event))
+    gather_env = dict(
+        job_env("gather"),
+        GITHUB_TOKEN="test-token-not-real",
+        GITHUB_REPOSITORY="acme/heldcore",
+        GITHUB_API_URL=api,
+        GITHUB_EVENT_PATH=str(event),
+    )
     out = tmp_path / "out"
-    proc = step("gather", core, gather_env, "--shards", str(tmp_path / "artifacts"),
-                "--plan", str(tmp_path / "artifacts" / "plan" / "plan.json"), "--out", str(out))
+    proc = step(
+        "gather",
+        core,
+        gather_env,
+        "--shards",
+        str(tmp_path / "artifacts"),
+        "--plan",
+        str(tmp_path / "artifacts" / "plan" / "plan.json"),
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert outputs("gather")["exit-code"] == "1"
     verdicts = {v["cell_id"]: v["verdict"] for v in json.loads((out / "verdicts.json").read_text())["verdicts"]}
@@ -195,8 +232,11 @@ def test_action_steps_on_a_git_only_core_to_merged_report_and_sticky_comment(tmp
     assert json.loads((merged / "run.json").read_text())["matrix_digest"] == plan["matrix_digest"]
     # SARIF: diff findings relative to the repository root (the checkout is the root here).
     sarif = json.loads((out / "sarif" / "diff.sarif").read_text())
-    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]
-            if r.get("locations")]
+    uris = [
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in sarif["runs"][0]["results"]
+        if r.get("locations")
+    ]
     assert uris and all(u.startswith("heldcore/") for u in uris), uris
     assert json.loads((out / "sarif" / "lint.sarif").read_text())["runs"][0]["tool"]["driver"]["version"]
     # Report, step summary and the PR comment body: regression, breaking change, exposure.
@@ -211,8 +251,17 @@ def test_action_steps_on_a_git_only_core_to_merged_report_and_sticky_comment(tmp
     assert all(auth == "Bearer test-token-not-real" for _, _, auth in fake.calls)
     assert "test-token-not-real" not in proc.stdout + proc.stderr
     out2 = tmp_path / "out2"
-    proc = step("gather", core, gather_env, "--shards", str(tmp_path / "artifacts"),
-                "--plan", str(tmp_path / "artifacts" / "plan" / "plan.json"), "--out", str(out2))
+    proc = step(
+        "gather",
+        core,
+        gather_env,
+        "--shards",
+        str(tmp_path / "artifacts"),
+        "--plan",
+        str(tmp_path / "artifacts" / "plan" / "plan.json"),
+        "--out",
+        str(out2),
+    )
     assert proc.returncode == 0, proc.stderr
     assert [c["id"] for c in fake.comments if "<!-- canary:report -->" in c["body"]] == [ours[0]["id"]]
     assert [m for m, _, _ in fake.calls].count("POST") == 1 and "PATCH" in [m for m, _, _ in fake.calls]
@@ -224,4 +273,6 @@ def test_plan_step_on_a_bad_matrix_is_one_line_and_exit_2(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("INPUT_")}
     proc = step("plan", tmp_path, dict(env, INPUT_MATRIX="matrix.yaml"), "--out", str(tmp_path / "plan"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip().startswith("canary: error: matrix.yaml:2:1:") and len(proc.stderr.strip().splitlines()) == 1
+    assert (
+        proc.stderr.strip().startswith("canary: error: matrix.yaml:2:1:") and len(proc.stderr.strip().splitlines()) == 1
+    )

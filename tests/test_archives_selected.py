@@ -34,8 +34,15 @@ def _files(root: Path) -> set[str]:
 
 
 def test_only_kept_members_are_written(tmp_path):
-    archive = _tgz(tmp_path / "a.tgz", [("package/package.json", b"{}"), ("package/dist/index.js", b"x" * 5000),
-                                        ("package/dist/index.d.ts", b"export {};"), ("package/README.md", b"#")])
+    archive = _tgz(
+        tmp_path / "a.tgz",
+        [
+            ("package/package.json", b"{}"),
+            ("package/dist/index.js", b"x" * 5000),
+            ("package/dist/index.d.ts", b"export {};"),
+            ("package/README.md", b"#"),
+        ],
+    )
     kept = safe_extract_selected(archive, tmp_path / "out", _declarations)
     assert kept == ["package/package.json", "package/dist/index.d.ts"]
     assert _files(tmp_path / "out") == {"package/package.json", "package/dist/index.d.ts"}

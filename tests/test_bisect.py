@@ -22,6 +22,7 @@ def _probe_with_break(labels, first_bad, errors=(), calls=None):
         if i in errors:
             return Probe(labels[i], f"cell-{i}", "error", "skipped", "error: install failed")
         return Probe(labels[i], f"cell-{i}", "pass" if i < first_bad else "fail", "good" if i < first_bad else "bad")
+
     return probe
 
 
@@ -152,8 +153,20 @@ def test_probes_are_cached_like_any_cell(bisect_run):
     """A run of alpha's cells only (a CI shard's shape) does not bisect by itself; `canary bisect`
     on it runs the same probes, and every one comes from the result cache."""
     eco = bisect_run["eco"]
-    proc = canary("run", "-c", str(eco.matrix), "--cells", "alpha*", "--progress", "plain", "--report", "none",
-                  cwd=eco.root, env=eco.env(), timeout=900)
+    proc = canary(
+        "run",
+        "-c",
+        str(eco.matrix),
+        "--cells",
+        "alpha*",
+        "--progress",
+        "plain",
+        "--report",
+        "none",
+        cwd=eco.root,
+        env=eco.env(),
+        timeout=900,
+    )
     from canary.matrix.store import Store
 
     run = Store(eco.home / "runs").runs()[-1]
@@ -172,8 +185,10 @@ def test_settings_bisect_is_off_by_default_and_checked(tmp_path):
     from canary.kernel.errors import UserError
     from canary.matrix import config
 
-    base = ("version: 1\ncore: {name: democore, ecosystem: pypi, versions: ['1.0.0', '2.0.0']}\n"
-            "connectors:\n  - {name: a, package: a, pypi: {versions: ['1.0']}, test: [[python, -V]]}\n")
+    base = (
+        "version: 1\ncore: {name: democore, ecosystem: pypi, versions: ['1.0.0', '2.0.0']}\n"
+        "connectors:\n  - {name: a, package: a, pypi: {versions: ['1.0']}, test: [[python, -V]]}\n"
+    )
     assert config.loads(base).settings.bisect is False
     assert config.loads(base + "settings: {bisect: true}\n").settings.bisect is True
     with pytest.raises(UserError) as err:
@@ -206,7 +221,8 @@ def test_pypi_versions_between_come_from_the_configured_index_in_pep440_order(tm
     matrix = config.loads(
         "version: 1\ncore:\n  name: bisectcore\n  ecosystem: pypi\n  versions: ['1.0.0', '2.0.0']\n"
         f"  index: {{find_links: [{str(links)!r}], no_index: true}}\n"
-        "connectors:\n  - {name: a, package: a, pypi: {versions: ['1.0']}, test: [[python, -V]]}\n")
+        "connectors:\n  - {name: a, package: a, pypi: {versions: ['1.0']}, test: [[python, -V]]}\n"
+    )
     specs, baseline = resolve_core_versions(matrix)
     ecosystem, inside = bisect.between(matrix, baseline, specs[-1], Home(tmp_path / "home"))
     # prereleases included, 1.10 after 1.5 (not text order), nothing outside the step

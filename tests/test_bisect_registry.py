@@ -21,8 +21,20 @@ GOOD, BAD = "plugin-discord@1.3.3--core-1.6.4", "plugin-discord@1.3.3--core-1.6.
 def discord_bisect(tmp_path_factory):
     home = tmp_path_factory.mktemp("bisect-registry-home")
     env = {"CANARY_HOME": str(home)}
-    ran = canary("run", "-c", str(ROOT / "matrix.yaml"), "--cells", GOOD, BAD, "--progress", "plain",
-                 "--report", "none", env=env, timeout=1800)
+    ran = canary(
+        "run",
+        "-c",
+        str(ROOT / "matrix.yaml"),
+        "--cells",
+        GOOD,
+        BAD,
+        "--progress",
+        "plain",
+        "--report",
+        "none",
+        env=env,
+        timeout=1800,
+    )
     runs = Store(home / "runs").runs()
     assert runs, ran.stderr
     assert ran.returncode == 1, ran.stderr[-2000:]

@@ -14,12 +14,19 @@ def _parse(argv: list[str]):
     return build_parser(argv).parse_args(argv)
 
 
-@pytest.mark.parametrize("argv,dest", [
-    (["report", "--out", "X"], "out"), (["report", "--output", "X"], "out"), (["report", "-o", "X"], "out"),
-    (["merge", "d", "--out", "X"], "out"), (["merge", "d", "--output", "X"], "out"),
-    (["diff", "a", "b", "--out", "X"], "output"), (["diff", "a", "b", "-o", "X"], "output"),
-    (["lint", "src", "-m", "m", "--out", "X"], "output"),
-])
+@pytest.mark.parametrize(
+    "argv,dest",
+    [
+        (["report", "--out", "X"], "out"),
+        (["report", "--output", "X"], "out"),
+        (["report", "-o", "X"], "out"),
+        (["merge", "d", "--out", "X"], "out"),
+        (["merge", "d", "--output", "X"], "out"),
+        (["diff", "a", "b", "--out", "X"], "output"),
+        (["diff", "a", "b", "-o", "X"], "output"),
+        (["lint", "src", "-m", "m", "--out", "X"], "output"),
+    ],
+)
 def test_out_and_output(argv, dest):
     assert getattr(_parse(argv), dest) == "X"
 

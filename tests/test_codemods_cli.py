@@ -29,12 +29,18 @@ export async function get(runtime: any, roomId: string) {
   return { data: { serverId }, values: { serverId } };
 }
 """
-FIXED_TS = PROVIDER_TS.replace("room.serverId", "room.messageServerId").replace(
-    "room?.serverId", "room?.messageServerId").replace(
-    "roomId, serverId, source", "roomId, messageServerId: serverId ? stringToUuid(serverId) : undefined, source").replace(
-    "import type { Room } from '@elizaos/core';\n",
-    # a type-only import cannot carry the value the conversion needs: a value import is added
-    "import type { Room } from '@elizaos/core';\nimport { stringToUuid } from '@elizaos/core';\n")
+FIXED_TS = (
+    PROVIDER_TS.replace("room.serverId", "room.messageServerId")
+    .replace("room?.serverId", "room?.messageServerId")
+    .replace(
+        "roomId, serverId, source", "roomId, messageServerId: serverId ? stringToUuid(serverId) : undefined, source"
+    )
+    .replace(
+        "import type { Room } from '@elizaos/core';\n",
+        # a type-only import cannot carry the value the conversion needs: a value import is added
+        "import type { Room } from '@elizaos/core';\nimport { stringToUuid } from '@elizaos/core';\n",
+    )
+)
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -90,8 +96,12 @@ def test_lint_json_matches_schema(tmp_path, capsys):
     assert code == 1 and doc["counts"]["error"] == 3
     f = doc["findings"][0]
     assert (f["line"], f["column"], f["symbol"]) == (5, 20, "World.serverId")
-    assert f["fix"] == {"replacement": "room.messageServerId", "preview": "  const serverId = room.messageServerId;",
-                        "imports": [], "verification": "unverified"}
+    assert f["fix"] == {
+        "replacement": "room.messageServerId",
+        "preview": "  const serverId = room.messageServerId;",
+        "imports": [],
+        "verification": "unverified",
+    }
 
 
 def test_lint_sarif_and_github(tmp_path, capsys):
@@ -103,9 +113,13 @@ def test_lint_sarif_and_github(tmp_path, capsys):
     assert [r["ruleId"] for r in res] == ["elizaos-serverid-member-read"]
     region = res[0]["locations"][0]["physicalLocation"]["region"]
     assert (region["startLine"], region["startColumn"]) == (1, 11)
-    assert res[0]["fixes"][0]["artifactChanges"][0]["replacements"][0]["insertedContent"]["text"] == "room.messageServerId"
+    assert (
+        res[0]["fixes"][0]["artifactChanges"][0]["replacements"][0]["insertedContent"]["text"] == "room.messageServerId"
+    )
     _, out, _ = run(capsys, "lint", str(tmp_path), "-m", MIG, "--format", "github")
-    assert out.startswith("::error file=") and ",line=1,col=11," in out and "title=elizaos-serverid-member-read::" in out
+    assert (
+        out.startswith("::error file=") and ",line=1,col=11," in out and "title=elizaos-serverid-member-read::" in out
+    )
 
 
 def test_lint_covers_all_script_extensions_and_skips_dependencies(tmp_path):
@@ -125,11 +139,15 @@ def test_unknown_migration_and_bad_file_are_user_errors(tmp_path, capsys):
     code, _, err = run(capsys, "lint", str(tmp_path), "-m", "no-such-migration")
     assert code == 2 and "no shipped migration 'no-such-migration'" in err
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: bad\nversion: '1'\ncore: '>=1'\nrules:\n  - id: r\n    language: cobol\n    message: m\n    rule: {pattern: x}\n")
+    bad.write_text(
+        "id: bad\nversion: '1'\ncore: '>=1'\nrules:\n  - id: r\n    language: cobol\n    message: m\n    rule: {pattern: x}\n"
+    )
     code, _, err = run(capsys, "lint", str(tmp_path), "-m", str(bad))
     assert code == 2 and f"{bad}:6:15: key 'rules.0.language'" in err
-    bad.write_text("id: bad\nversion: '1'\ncore: '>=1'\nrules:\n  - id: r\n    language: ts\n    message: m\n"
-                   "    rule: {kind: no_such_kind}\n")
+    bad.write_text(
+        "id: bad\nversion: '1'\ncore: '>=1'\nrules:\n  - id: r\n    language: ts\n    message: m\n"
+        "    rule: {kind: no_such_kind}\n"
+    )
     code, _, err = run(capsys, "lint", str(tmp_path), "-m", str(bad))
     assert code == 2 and f"{bad}:8: key 'r.rule': rule 'r' does not compile" in err and "no_such_kind" in err
     bad.write_text("id: bad\nversion: '1'\ncore: 'not a range'\nrules: []\n")
@@ -165,7 +183,11 @@ def test_fix_diff_then_write_then_idempotent(tmp_path, capsys):
     target = repo / "src" / "provider.ts"
     code, out, _ = run(capsys, "fix", str(repo), "-m", MIG)
     assert code == 1
-    assert "--- a/" in out and "-  const serverId = room.serverId;" in out and "+  const serverId = room.messageServerId;" in out
+    assert (
+        "--- a/" in out
+        and "-  const serverId = room.serverId;" in out
+        and "+  const serverId = room.messageServerId;" in out
+    )
     assert target.read_text() == PROVIDER_TS  # diff mode writes nothing
     code, _, err = run(capsys, "fix", str(repo), "-m", MIG, "--write")
     assert code == 0 and "fixed 3 place(s) in 1 file(s)" in err
@@ -207,8 +229,14 @@ def test_fix_leaves_a_file_that_would_not_parse(tmp_path, capsys):
         "  - id: fine\n    language: typescript\n    message: m\n"
         "    rule: {pattern: $X.oldName}\n    fix: '$X.newName'\n"
     )
-    repo = make_repo(tmp_path / "repo", {"bad.ts": "const a = room.serverId;\n", "good.ts": "const b = x.oldName;\n",
-                                         "bad2.ts": "const c = y.otherId;\n"})
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "bad.ts": "const a = room.serverId;\n",
+            "good.ts": "const b = x.oldName;\n",
+            "bad2.ts": "const c = y.otherId;\n",
+        },
+    )
     code, _, err = run(capsys, "fix", str(repo), "-m", str(mig), "--write")
     assert code == 1
     assert "bad.ts: the fixed file would no longer parse; left unchanged" in err
@@ -226,14 +254,28 @@ def make_package(root: Path) -> Path:
     (pkg / "dist").mkdir(parents=True)
     (pkg / "package.json").write_text(json.dumps({"name": "@elizaos/plugin-x", "version": "1.0.0"}))
     (pkg / "dist" / "index.js").write_text("var r = room.serverId;\n//# sourceMappingURL=index.js.map\n")
-    (pkg / "dist" / "index.js.map").write_text(json.dumps({
-        "version": 3,
-        "sources": ["../src/providers/a.ts", "../../../evil.ts", "/etc/abs.ts", "../node_modules/dep/i.js",
-                    "webpack://plugin-x/src/b.ts"],
-        "sourcesContent": [PROVIDER_TS, "const e = room.serverId;\n", "const f = room.serverId;\n",
-                           "const g = room.serverId;\n", "const h = room.serverId;\n"],
-        "mappings": "",
-    }))
+    (pkg / "dist" / "index.js.map").write_text(
+        json.dumps(
+            {
+                "version": 3,
+                "sources": [
+                    "../src/providers/a.ts",
+                    "../../../evil.ts",
+                    "/etc/abs.ts",
+                    "../node_modules/dep/i.js",
+                    "webpack://plugin-x/src/b.ts",
+                ],
+                "sourcesContent": [
+                    PROVIDER_TS,
+                    "const e = room.serverId;\n",
+                    "const f = room.serverId;\n",
+                    "const g = room.serverId;\n",
+                    "const h = room.serverId;\n",
+                ],
+                "mappings": "",
+            }
+        )
+    )
     return pkg
 
 
@@ -285,10 +327,13 @@ def test_exported_rules_give_sg_scan_the_same_findings(tmp_path, capsys):
     rules = tmp_path / "rules.yml"
     assert run(capsys, "migration", "export-sg", MIG, "-o", str(rules))[0] == 0
     sg = Path(sys.executable).parent / "ast-grep"
-    proc = subprocess.run([str(sg), "scan", "--rule", str(rules), "--json=compact", str(tree)],
-                          capture_output=True, text=True)
-    sg_hits = sorted((Path(m["file"]).name, m["range"]["start"]["line"] + 1, m["range"]["start"]["column"] + 1)
-                     for m in json.loads(proc.stdout))
+    proc = subprocess.run(
+        [str(sg), "scan", "--rule", str(rules), "--json=compact", str(tree)], capture_output=True, text=True
+    )
+    sg_hits = sorted(
+        (Path(m["file"]).name, m["range"]["start"]["line"] + 1, m["range"]["start"]["column"] + 1)
+        for m in json.loads(proc.stdout)
+    )
     ours = sorted((Path(f.file).name, f.line, f.column) for f in lint_paths([str(tree)], MIG).findings)
     assert ours == sg_hits and len(ours) == 5
 

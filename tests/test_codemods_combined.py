@@ -119,8 +119,10 @@ CODE_PY = """def f(room, world):
 
 
 def _found(text: str, language: str, rules, combined: bool) -> list[tuple]:
-    return [(m.rule.id, m.start, m.end, m.line, m.column, m.text, m.replacement)
-            for m in scan(text, language, rules, combined=combined)]
+    return [
+        (m.rule.id, m.start, m.end, m.line, m.column, m.text, m.replacement)
+        for m in scan(text, language, rules, combined=combined)
+    ]
 
 
 def _same(migration, texts: list[tuple[str, str]]) -> int:
@@ -147,8 +149,18 @@ def test_hard_rules_are_combined_and_find_what_they_find_one_by_one():
     found = _found(CODE_TS, "typescript", rules, combined=True)
     assert found == _found(CODE_TS, "typescript", rules, combined=False)
     ids = {f[0] for f in found}
-    assert ids == {"r1-read", "r2-read-identifier", "r3-write-uuid", "r4-write-other", "r5-call", "r6-shorthand",
-                   "r7-transform", "r8-same", "r9-member", "r10-recursive"}
+    assert ids == {
+        "r1-read",
+        "r2-read-identifier",
+        "r3-write-uuid",
+        "r4-write-other",
+        "r5-call",
+        "r6-shorthand",
+        "r7-transform",
+        "r8-same",
+        "r9-member",
+        "r10-recursive",
+    }
     # one node, several rules: `room.serverId` is r1, r2, r7 and r9 at once
     at = {}
     for f in found:
@@ -161,17 +173,42 @@ def test_hard_rules_are_combined_and_find_what_they_find_one_by_one():
 
 
 def test_a_generated_many_rule_migration_combined_equals_one_by_one():
-    doc = {"id": "many", "version": "1.0.0", "core": ">=2", "renames": [
-        {"id": f"m{i}", "language": "typescript", "kind": "member", "old": f"field{i}", "new": f"renamed{i}",
-         **({"types": ["World", "Room"]} if i % 3 == 0 else {})} for i in range(40)] + [
-        {"id": f"k{i}", "language": "typescript", "kind": "key", "old": f"field{i}", "new": f"key{i}",
-         "callees": ["ensureConnection"]} for i in range(0, 40, 5)]}
+    doc = {
+        "id": "many",
+        "version": "1.0.0",
+        "core": ">=2",
+        "renames": [
+            {
+                "id": f"m{i}",
+                "language": "typescript",
+                "kind": "member",
+                "old": f"field{i}",
+                "new": f"renamed{i}",
+                **({"types": ["World", "Room"]} if i % 3 == 0 else {}),
+            }
+            for i in range(40)
+        ]
+        + [
+            {
+                "id": f"k{i}",
+                "language": "typescript",
+                "kind": "key",
+                "old": f"field{i}",
+                "new": f"key{i}",
+                "callees": ["ensureConnection"],
+            }
+            for i in range(0, 40, 5)
+        ],
+    }
     mig = parse_migration(yaml.safe_dump(doc, sort_keys=False), "many.yaml")
     lines = ["import type { World, Room } from '@x/core';", "export function f(w: World, r: any) {"]
     for i in range(0, 44, 3):
-        lines += [f"  const a{i} = w.field{i} ?? r?.field{i + 1};", f"  r.field{i} = w.field1{i % 10};",
-                  f"  runtime.ensureConnection({{ field{i}: 1, field{i + 5}: w.field{i} }});",
-                  f"  const o{i} = {{ field{i}: 2 }} as World;"]
+        lines += [
+            f"  const a{i} = w.field{i} ?? r?.field{i + 1};",
+            f"  r.field{i} = w.field1{i % 10};",
+            f"  runtime.ensureConnection({{ field{i}: 1, field{i + 5}: w.field{i} }});",
+            f"  const o{i} = {{ field{i}: 2 }} as World;",
+        ]
     text = "\n".join(lines + ["}"]) + "\n"
     assert _same(mig, _family(text)) > 40
 

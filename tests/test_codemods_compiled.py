@@ -88,8 +88,9 @@ def _lint_modules(tmp_path: Path, env: dict) -> dict:
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
         "print(rc, ','.join(mods) or '-', int(hwm) // 1024)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **env}, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, check=True
+    )
     rc, mods, rss = proc.stdout.split()
     return {"rc": int(rc), "modules": mods, "rss_mib": int(rss)}
 

@@ -19,31 +19,49 @@ MIG = "elizaos-server-id"
 IMPORT_ESM = "import { stringToUuid } from '@elizaos/core';\n"
 IMPORT_CJS = "const { stringToUuid } = require('@elizaos/core');\n"
 
-BODY = ("const id = a.serverId.serverId;\n"
-        "const other = b?.serverId;\n"
-        "await rt.ensureConnection({ entityId, serverId: channel.guild.id, metadata: { serverId: 1 } });\n")
-FIXED_BODY = ("const id = a.messageServerId.messageServerId;\n"
-              "const other = b?.messageServerId;\n"
-              "await rt.ensureConnection({ entityId, messageServerId: stringToUuid(channel.guild.id), "
-              "metadata: { serverId: 1 } });\n")
+BODY = (
+    "const id = a.serverId.serverId;\n"
+    "const other = b?.serverId;\n"
+    "await rt.ensureConnection({ entityId, serverId: channel.guild.id, metadata: { serverId: 1 } });\n"
+)
+FIXED_BODY = (
+    "const id = a.messageServerId.messageServerId;\n"
+    "const other = b?.messageServerId;\n"
+    "await rt.ensureConnection({ entityId, messageServerId: stringToUuid(channel.guild.id), "
+    "metadata: { serverId: 1 } });\n"
+)
 CODE = {  # per extension: what is valid in that file's grammar
-    ".ts": ("", BODY + "const w = { serverId: g.id } as World;\n",
-            FIXED_BODY + "const w = { messageServerId: stringToUuid(g.id) } as World;\n"),
+    ".ts": (
+        "",
+        BODY + "const w = { serverId: g.id } as World;\n",
+        FIXED_BODY + "const w = { messageServerId: stringToUuid(g.id) } as World;\n",
+    ),
     ".mts": ("", BODY, FIXED_BODY),
     ".cts": ("", BODY, FIXED_BODY),
-    ".tsx": ("", BODY + "export const A = () => <div>{room.serverId}</div>;\n",
-             FIXED_BODY + "export const A = () => <div>{room.messageServerId}</div>;\n"),
+    ".tsx": (
+        "",
+        BODY + "export const A = () => <div>{room.serverId}</div>;\n",
+        FIXED_BODY + "export const A = () => <div>{room.messageServerId}</div>;\n",
+    ),
     ".js": ("", BODY, FIXED_BODY),
-    ".jsx": ("", BODY + "export const A = () => <div>{room.serverId}</div>;\n",
-             FIXED_BODY + "export const A = () => <div>{room.messageServerId}</div>;\n"),
+    ".jsx": (
+        "",
+        BODY + "export const A = () => <div>{room.serverId}</div>;\n",
+        FIXED_BODY + "export const A = () => <div>{room.messageServerId}</div>;\n",
+    ),
     ".mjs": ("", BODY, FIXED_BODY),
     ".cjs": ("'use strict';\n", BODY, FIXED_BODY),
 }
 
 
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=cwd,
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def test_every_claimed_code_extension_has_a_case():
@@ -91,7 +109,8 @@ def test_deeply_nested_matches_are_all_fixed_in_one_run():
 def test_overlapping_edits_are_applied_one_at_a_time():
     """An outer and an inner match of different rules: the outer is rendered from the original
     text and the inner is matched again in the rewritten text, never spliced into a stale span."""
-    mig = parse_migration("""id: overlap
+    mig = parse_migration(
+        """id: overlap
 version: "1"
 core: ">=1"
 rules:
@@ -99,7 +118,9 @@ rules:
   - {id: member, language: typescript, message: m, rule: {pattern: $X.old}, fix: $X.new}
   - {id: same-span-a, language: typescript, message: m, rule: {pattern: $X.twice}, fix: $X.first}
   - {id: same-span-b, language: typescript, message: m, rule: {pattern: $X.twice}, fix: $X.second}
-""", "overlap.yaml")
+""",
+        "overlap.yaml",
+    )
     rules = compile_migration(mig)["typescript"]
     text = "foo(foo(a.old.old));\nconst t = z.twice;\n"
     fixed, _, _ = fix_code(text, "typescript", rules)
@@ -109,10 +130,12 @@ rules:
 
 def test_fixes_that_never_settle_leave_the_file_alone(tmp_path, capsys):
     mig = tmp_path / "grow.yaml"
-    mig.write_text('id: grow\nversion: "1"\ncore: ">=1"\nrules:\n'
-                   "  - {id: grow, language: typescript, message: m, rule: {pattern: $X.foo}, fix: $X.foo.foo}\n"
-                   "  - {id: flip, language: typescript, message: m, rule: {pattern: $X.ping}, fix: $X.pong}\n"
-                   "  - {id: flop, language: typescript, message: m, rule: {pattern: $X.pong}, fix: $X.ping}\n")
+    mig.write_text(
+        'id: grow\nversion: "1"\ncore: ">=1"\nrules:\n'
+        "  - {id: grow, language: typescript, message: m, rule: {pattern: $X.foo}, fix: $X.foo.foo}\n"
+        "  - {id: flip, language: typescript, message: m, rule: {pattern: $X.ping}, fix: $X.pong}\n"
+        "  - {id: flop, language: typescript, message: m, rule: {pattern: $X.pong}, fix: $X.ping}\n"
+    )
     rules = compile_migration(parse_migration(mig.read_text(), str(mig)))["typescript"]
     with pytest.raises(FixDoesNotConverge):
         fix_code("a.foo;\n", "typescript", rules)

@@ -223,11 +223,15 @@ def test_renames_shorthand_expands_to_rules(tmp_path):
     compiled = compile_migration(mig)
     fixed, _, _ = fix_code(PY, "python", compiled["python"])
     assert fixed == PY_FIXED  # same result as the hand-written ast-grep rules above
-    ts = ("rt.sendMessage({ channel, text });\nconst m = { channel: 1 } as Memory;\n"
-          "other({ channel });\nif (cfg.legacyFlag) {}\n")
+    ts = (
+        "rt.sendMessage({ channel, text });\nconst m = { channel: 1 } as Memory;\n"
+        "other({ channel });\nif (cfg.legacyFlag) {}\n"
+    )
     fixed, _, left = fix_code(ts, "typescript", compiled["typescript"])
-    assert fixed == ("rt.sendMessage({ channelId: channel, text });\nconst m = { channelId: 1 } as Memory;\n"
-                     "other({ channel });\nif (cfg.legacyFlag) {}\n")
+    assert fixed == (
+        "rt.sendMessage({ channelId: channel, text });\nconst m = { channelId: 1 } as Memory;\n"
+        "other({ channel });\nif (cfg.legacyFlag) {}\n"
+    )
     assert left == 1  # the removal is lint-only
     assert {r.severity for r in mig.rules} == {"error"}
     # The file round-trips: renames stay renames, their expansion is not written out as rules.
@@ -239,8 +243,10 @@ def test_renames_shorthand_expands_to_rules(tmp_path):
 
 def test_renames_kind_not_available_for_language(tmp_path, capsys):
     mig_file = tmp_path / "m.yaml"
-    mig_file.write_text("id: x\nversion: '1'\ncore: '>=1'\nrenames:\n  - id: k\n    language: python\n"
-                        "    kind: key\n    old: a\n    new: b\n")
+    mig_file.write_text(
+        "id: x\nversion: '1'\ncore: '>=1'\nrenames:\n  - id: k\n    language: python\n"
+        "    kind: key\n    old: a\n    new: b\n"
+    )
     (tmp_path / "a.py").write_text("a = 1\n")
     assert main(["lint", str(tmp_path / "a.py"), "-m", str(mig_file)]) == 2
     err = capsys.readouterr().err

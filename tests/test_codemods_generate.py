@@ -20,8 +20,17 @@ SCHEMA = Path(__file__).resolve().parent.parent / "codemods" / "schemas" / "migr
 
 
 def change(**kw):
-    base = {"rule": "TS018", "name": "renamed-with-deprecated-alias", "severity": "WARN", "language": "ts",
-            "kind": "member", "message": "renamed", "old": None, "new": None, "renamed_to": None}
+    base = {
+        "rule": "TS018",
+        "name": "renamed-with-deprecated-alias",
+        "severity": "WARN",
+        "language": "ts",
+        "kind": "member",
+        "message": "renamed",
+        "old": None,
+        "new": None,
+        "renamed_to": None,
+    }
     base.update(kw)
     return base
 
@@ -33,20 +42,67 @@ DIFF = {
     "changes": [
         change(symbol="World.serverId", container="World", member="serverId", renamed_to="messageServerId"),
         change(symbol="Room.serverId", container="Room", member="serverId", renamed_to="messageServerId"),
-        change(rule="TS007", name="parameter-property-removed", severity="ERR", kind="parameter-property",
-               symbol="IAgentRuntime.ensureConnection(params).serverId", container="IAgentRuntime.ensureConnection",
-               member="serverId", renamed_to="messageServerId"),
-        change(rule="TS001", name="export-removed", severity="ERR", kind="function", symbol="legacyHelper",
-               container=None, member="legacyHelper"),
-        change(rule="TS010", name="enum-member-removed", severity="ERR", kind="enum-member", symbol="Role.GUEST",
-               container="Role", member="GUEST", renamed_to="VISITOR"),
-        change(rule="TS005", name="member-type-changed", severity="ERR", symbol="World.name", container="World",
-               member="name", old="string", new="UUID"),
-        change(rule="PY003", name="parameter-removed", severity="ERR", language="py", kind="parameter",
-               symbol="agent.runtime.connect(server_id)", container="agent.runtime.connect", member="server_id",
-               renamed_to="message_server_id"),
-        change(rule="SQL003", name="column-renamed", severity="ERR", language="sql", kind="column",
-               symbol="rooms.server_id", container="rooms", member="server_id", renamed_to="message_server_id"),
+        change(
+            rule="TS007",
+            name="parameter-property-removed",
+            severity="ERR",
+            kind="parameter-property",
+            symbol="IAgentRuntime.ensureConnection(params).serverId",
+            container="IAgentRuntime.ensureConnection",
+            member="serverId",
+            renamed_to="messageServerId",
+        ),
+        change(
+            rule="TS001",
+            name="export-removed",
+            severity="ERR",
+            kind="function",
+            symbol="legacyHelper",
+            container=None,
+            member="legacyHelper",
+        ),
+        change(
+            rule="TS010",
+            name="enum-member-removed",
+            severity="ERR",
+            kind="enum-member",
+            symbol="Role.GUEST",
+            container="Role",
+            member="GUEST",
+            renamed_to="VISITOR",
+        ),
+        change(
+            rule="TS005",
+            name="member-type-changed",
+            severity="ERR",
+            symbol="World.name",
+            container="World",
+            member="name",
+            old="string",
+            new="UUID",
+        ),
+        change(
+            rule="PY003",
+            name="parameter-removed",
+            severity="ERR",
+            language="py",
+            kind="parameter",
+            symbol="agent.runtime.connect(server_id)",
+            container="agent.runtime.connect",
+            member="server_id",
+            renamed_to="message_server_id",
+        ),
+        change(
+            rule="SQL003",
+            name="column-renamed",
+            severity="ERR",
+            language="sql",
+            kind="column",
+            symbol="rooms.server_id",
+            container="rooms",
+            member="server_id",
+            renamed_to="message_server_id",
+        ),
     ],
 }
 
@@ -131,13 +187,30 @@ def _retyped_diff(with_types_on_rename: bool) -> dict:
     types = {"old": "string", "new": "UUID"} if with_types_on_rename else {}
     changes = [
         change(symbol="World.serverId", container="World", member="serverId", renamed_to="messageServerId", **types),
-        change(rule="TS007", name="parameter-property-removed", severity="ERR", kind="parameter-property",
-               symbol="IAgentRuntime.ensureConnection(params).serverId", container="IAgentRuntime.ensureConnection",
-               member="serverId", renamed_to="messageServerId"),
+        change(
+            rule="TS007",
+            name="parameter-property-removed",
+            severity="ERR",
+            kind="parameter-property",
+            symbol="IAgentRuntime.ensureConnection(params).serverId",
+            container="IAgentRuntime.ensureConnection",
+            member="serverId",
+            renamed_to="messageServerId",
+        ),
     ]
     if not with_types_on_rename:  # the type change reported as its own change on the same symbol
-        changes.append(change(rule="TS005", name="member-type-changed", severity="ERR", symbol="World.serverId",
-                              container="World", member="serverId", old="string", new="UUID"))
+        changes.append(
+            change(
+                rule="TS005",
+                name="member-type-changed",
+                severity="ERR",
+                symbol="World.serverId",
+                container="World",
+                member="serverId",
+                old="string",
+                new="UUID",
+            )
+        )
     return {"package": "@elizaos/core", "old": {"version": "1.6.4"}, "new": {"version": "1.6.5"}, "changes": changes}
 
 
@@ -179,10 +252,12 @@ renames:
     rules = compile_migration(load_migration(str(mig_file)))["typescript"]
     code = "room.serverId = g.id;\nconst w = { serverId: g.id } as World;\nconst r = room.serverId;\n"
     fixed, _, left = fix_code(code, "typescript", rules, "a.ts")
-    assert fixed == ("import { stringToUuid } from '@elizaos/core';\n"
-                     "room.messageServerId = stringToUuid(g.id);\n"
-                     "const w = { messageServerId: stringToUuid(g.id) } as World;\n"
-                     "const r = room.messageServerId;\n")
+    assert fixed == (
+        "import { stringToUuid } from '@elizaos/core';\n"
+        "room.messageServerId = stringToUuid(g.id);\n"
+        "const w = { messageServerId: stringToUuid(g.id) } as World;\n"
+        "const r = room.messageServerId;\n"
+    )
     assert left == 0
 
 

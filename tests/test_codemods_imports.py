@@ -13,29 +13,72 @@ from canary.codemods.migration import load_migration
 WANT = [{"name": "stringToUuid", "from": "@elizaos/core"}]
 
 
-@pytest.mark.parametrize("lang,path,before,after", [
-    ("typescript", "a.ts", "import { logger } from '@elizaos/core';\nx();\n",
-     "import { logger, stringToUuid } from '@elizaos/core';\nx();\n"),
-    ("typescript", "a.ts", 'import {\n  logger,\n  type UUID,\n} from "@elizaos/core";\n',
-     'import {\n  logger,\n  type UUID,\n  stringToUuid,\n} from "@elizaos/core";\n'),
-    ("typescript", "a.ts", "import {\n  logger\n} from '@elizaos/core';\n",
-     "import {\n  logger,\n  stringToUuid\n} from '@elizaos/core';\n"),
-    ("typescript", "a.ts", "import type { Room } from '@elizaos/core';\nimport x from 'x';\nf();\n",
-     "import type { Room } from '@elizaos/core';\nimport x from 'x';\nimport { stringToUuid } from '@elizaos/core';\nf();\n"),
-    ("typescript", "a.ts", "import { stringToUuid } from '@elizaos/core';\n",
-     "import { stringToUuid } from '@elizaos/core';\n"),
-    ("typescript", "a.mts", "f();\n", "import { stringToUuid } from '@elizaos/core';\nf();\n"),
-    ("javascript", "a.mjs", "#!/usr/bin/env node\nf();\n",
-     "#!/usr/bin/env node\nimport { stringToUuid } from '@elizaos/core';\nf();\n"),
-    ("javascript", "a.cjs", "'use strict';\nf();\n",
-     "'use strict';\nconst { stringToUuid } = require('@elizaos/core');\nf();\n"),
-    ("javascript", "a.js", "const { logger } = require('@elizaos/core');\nf();\n",
-     "const { logger, stringToUuid } = require('@elizaos/core');\nf();\n"),
-    ("javascript", "a.js", "const path = require('path');\nf();\n",
-     "const path = require('path');\nconst { stringToUuid } = require('@elizaos/core');\nf();\n"),
-    ("tsx", "a.tsx", "import React from 'react';\nexport const A = () => <div/>;\n",
-     "import React from 'react';\nimport { stringToUuid } from '@elizaos/core';\nexport const A = () => <div/>;\n"),
-])
+@pytest.mark.parametrize(
+    "lang,path,before,after",
+    [
+        (
+            "typescript",
+            "a.ts",
+            "import { logger } from '@elizaos/core';\nx();\n",
+            "import { logger, stringToUuid } from '@elizaos/core';\nx();\n",
+        ),
+        (
+            "typescript",
+            "a.ts",
+            'import {\n  logger,\n  type UUID,\n} from "@elizaos/core";\n',
+            'import {\n  logger,\n  type UUID,\n  stringToUuid,\n} from "@elizaos/core";\n',
+        ),
+        (
+            "typescript",
+            "a.ts",
+            "import {\n  logger\n} from '@elizaos/core';\n",
+            "import {\n  logger,\n  stringToUuid\n} from '@elizaos/core';\n",
+        ),
+        (
+            "typescript",
+            "a.ts",
+            "import type { Room } from '@elizaos/core';\nimport x from 'x';\nf();\n",
+            "import type { Room } from '@elizaos/core';\nimport x from 'x';\nimport { stringToUuid } from '@elizaos/core';\nf();\n",
+        ),
+        (
+            "typescript",
+            "a.ts",
+            "import { stringToUuid } from '@elizaos/core';\n",
+            "import { stringToUuid } from '@elizaos/core';\n",
+        ),
+        ("typescript", "a.mts", "f();\n", "import { stringToUuid } from '@elizaos/core';\nf();\n"),
+        (
+            "javascript",
+            "a.mjs",
+            "#!/usr/bin/env node\nf();\n",
+            "#!/usr/bin/env node\nimport { stringToUuid } from '@elizaos/core';\nf();\n",
+        ),
+        (
+            "javascript",
+            "a.cjs",
+            "'use strict';\nf();\n",
+            "'use strict';\nconst { stringToUuid } = require('@elizaos/core');\nf();\n",
+        ),
+        (
+            "javascript",
+            "a.js",
+            "const { logger } = require('@elizaos/core');\nf();\n",
+            "const { logger, stringToUuid } = require('@elizaos/core');\nf();\n",
+        ),
+        (
+            "javascript",
+            "a.js",
+            "const path = require('path');\nf();\n",
+            "const path = require('path');\nconst { stringToUuid } = require('@elizaos/core');\nf();\n",
+        ),
+        (
+            "tsx",
+            "a.tsx",
+            "import React from 'react';\nexport const A = () => <div/>;\n",
+            "import React from 'react';\nimport { stringToUuid } from '@elizaos/core';\nexport const A = () => <div/>;\n",
+        ),
+    ],
+)
 def test_ensure_imports(lang, path, before, after):
     got = ensure_imports(before, lang, WANT, path)
     assert got == after
@@ -54,9 +97,11 @@ def test_import_added_only_when_a_conversion_was_applied():
 
 def test_compatibility_shims_are_left_alone():
     rules = compile_migration(load_migration("elizaos-server-id"))["typescript"]
-    shim = ("export function addServerId(obj: any) {\n"
-            "  return { ...obj, serverId: obj.serverId ?? obj.messageServerId };\n}\n"
-            "const id = room.messageServerId ?? room.serverId;\n"
-            "await runtime.ensureConnection({ entityId, messageServerId: stringToUuid(g.id), serverId: g.id });\n"
-            "room.messageServerId = stringToUuid(g.id);\nroom.serverId = g.id;\n")
+    shim = (
+        "export function addServerId(obj: any) {\n"
+        "  return { ...obj, serverId: obj.serverId ?? obj.messageServerId };\n}\n"
+        "const id = room.messageServerId ?? room.serverId;\n"
+        "await runtime.ensureConnection({ entityId, messageServerId: stringToUuid(g.id), serverId: g.id });\n"
+        "room.messageServerId = stringToUuid(g.id);\nroom.serverId = g.id;\n"
+    )
     assert fix_code(shim, "typescript", rules, "a.ts") == (shim, 0, 0)

@@ -28,8 +28,13 @@ def _run(capsys, *argv):
 
 
 def _git(cwd, *args):
-    return subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=cwd,
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def test_lint_published_plugin_discord(discord_133_tarball, capsys):
@@ -48,11 +53,12 @@ def test_lint_published_plugin_discord(discord_133_tarball, capsys):
     assert ("src/messages.ts", 133, "elizaos-serverid-call-shorthand") in found
     # Only one finding per provider: `const serverId = ...` and the `{ serverId }` results are locals.
     assert [f for f in found if f[0] == "src/providers/voiceState.ts"] == [
-        ("src/providers/voiceState.ts", 37, "elizaos-serverid-member-read")]
+        ("src/providers/voiceState.ts", 37, "elizaos-serverid-member-read")
+    ]
     assert len([f for f in found if f[0] == "src/providers/channelState.ts"]) == 1
     for f in doc["findings"]:
         line = f["source_line"]
-        before = line[:f["column"] - 1]
+        before = line[: f["column"] - 1]
         assert not before.rstrip().endswith(("const", "let", "var")), f"local variable reported: {f}"
         assert f["origin"] == "sourcemap" and f["fix"] is not None
     # The commented-out ensureConnection block in service.ts (~line 348) is not code.
@@ -91,16 +97,26 @@ def test_fix_published_sources_then_lint_is_clean(discord_133_tarball, tmp_path,
     assert all(n == 0 for n in before.values())
 
 
-def test_migration_generated_from_the_real_core_diff_finds_the_same_places(discord_133_tarball, tmp_path,
-                                                                           monkeypatch, capsys):
+def test_migration_generated_from_the_real_core_diff_finds_the_same_places(
+    discord_133_tarball, tmp_path, monkeypatch, capsys
+):
     """compat diff of @elizaos/core 1.6.4 -> 1.6.5 --emit-migration, then lint plugin-discord 1.3.3 with it."""
     from canary.codemods.lint import lint_paths
 
     monkeypatch.setenv("CANARY_HOME", str(tmp_path / "home"))
     generated = tmp_path / "generated.yaml"
-    code, _, err = _run(capsys, "diff", "npm:@elizaos/core@1.6.4", "npm:@elizaos/core@1.6.5",
-                        "--format", "json", "--output", str(tmp_path / "diff.json"),
-                        "--emit-migration", str(generated))
+    code, _, err = _run(
+        capsys,
+        "diff",
+        "npm:@elizaos/core@1.6.4",
+        "npm:@elizaos/core@1.6.5",
+        "--format",
+        "json",
+        "--output",
+        str(tmp_path / "diff.json"),
+        "--emit-migration",
+        str(generated),
+    )
     assert generated.is_file(), err
     shipped = {(f.file, f.line) for f in lint_paths([str(discord_133_tarball)], MIG).findings}
     ours = lint_paths([str(discord_133_tarball)], str(generated))

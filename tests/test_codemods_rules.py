@@ -100,5 +100,6 @@ def test_prefilter_words_are_conservative():
     assert required_words({"regex": "server.*Id"}, {}) is None
     assert required_words({"not": {"pattern": "$X.serverId"}}, {}) is None
     # all / relations / utils: any one constrained part is enough.
-    assert required_words({"kind": "pair", "inside": {"matches": "u"}}, {"u": {"pattern": "ensureConnection($$$A)"}}) \
-        == {"ensureConnection"}
+    assert required_words(
+        {"kind": "pair", "inside": {"matches": "u"}}, {"u": {"pattern": "ensureConnection($$$A)"}}
+    ) == {"ensureConnection"}

@@ -66,12 +66,36 @@ def core_project(tmp_path_factory) -> Path:
     """A project with the real @elizaos/core and a pinned tsc installed from the registry."""
     root = tmp_path_factory.mktemp("tsc-oracle")
     (root / "package.json").write_text(json.dumps({"name": "oracle", "private": True}))
-    (root / "tsconfig.json").write_text(json.dumps({"compilerOptions": {
-        "strict": True, "noEmit": True, "skipLibCheck": True, "module": "esnext",
-        "moduleResolution": "bundler", "target": "es2022"}, "files": ["connector.ts"]}))
-    proc = subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund",
-                           f"@elizaos/core@{CORE}", f"typescript@{TYPESCRIPT}"],
-                          cwd=root, capture_output=True, text=True, timeout=600)
+    (root / "tsconfig.json").write_text(
+        json.dumps(
+            {
+                "compilerOptions": {
+                    "strict": True,
+                    "noEmit": True,
+                    "skipLibCheck": True,
+                    "module": "esnext",
+                    "moduleResolution": "bundler",
+                    "target": "es2022",
+                },
+                "files": ["connector.ts"],
+            }
+        )
+    )
+    proc = subprocess.run(
+        [
+            "npm",
+            "install",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            f"@elizaos/core@{CORE}",
+            f"typescript@{TYPESCRIPT}",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0:
         pytest.fail(f"npm install failed: {proc.stderr[-500:]}")
     return root
@@ -79,8 +103,9 @@ def core_project(tmp_path_factory) -> Path:
 
 def _tsc(project: Path, source: str) -> list[str]:
     (project / "connector.ts").write_text(source)
-    proc = subprocess.run(["node_modules/.bin/tsc", "-p", "."], cwd=project, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        ["node_modules/.bin/tsc", "-p", "."], cwd=project, capture_output=True, text=True, timeout=300
+    )
     return [ln for ln in proc.stdout.splitlines() if re.search(r"error TS\d+", ln)]
 
 

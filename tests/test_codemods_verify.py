@@ -29,12 +29,17 @@ FAKE_UUID = """export function stringToUuid(s) {
   return h.toString(16).padStart(8, '0') + '-0000-4000-8000-000000000000';
 }
 """
-CORE_1 = FAKE_UUID + """export function saveRoom(room) {
+CORE_1 = (
+    FAKE_UUID
+    + """export function saveRoom(room) {
   if (!room.serverId) throw new Error('No server ID found');
   return room;
 }
 """
-CORE_2 = FAKE_UUID + """const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+)
+CORE_2 = (
+    FAKE_UUID
+    + """const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export function saveRoom(room) {
   if (!UUID.test(room.messageServerId)) {
     throw new Error(`Failed query: insert into "worlds" ("message_server_id") values ('${room.messageServerId}')`);
@@ -42,6 +47,7 @@ export function saveRoom(room) {
   return room;
 }
 """
+)
 PLUGIN_TS = """import { saveRoom } from '@verify-fake/core';
 
 export function onGuild(guild: { id: string }) {
@@ -76,8 +82,11 @@ rules:
     fix: "{fix}"
 {imports}"""
 PLAIN = RULE.format(id="plain-rename", fix="messageServerId: $V", imports="")
-CONVERTING = RULE.format(id="converting", fix="messageServerId: stringToUuid($V)",
-                         imports='    imports: [{name: stringToUuid, from: "@verify-fake/core"}]\n')
+CONVERTING = RULE.format(
+    id="converting",
+    fix="messageServerId: stringToUuid($V)",
+    imports='    imports: [{name: stringToUuid, from: "@verify-fake/core"}]\n',
+)
 
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _TOK = re.compile(r"[A-Za-z0-9_$]+|[^\sA-Za-z0-9_$]")
@@ -120,15 +129,26 @@ def source_map(source: str, generated: str, name: str) -> dict:
             segs.append(_vlq(gc - prev_gc) + _vlq(0) + _vlq(sl - prev_sl) + _vlq(sc - prev_sc))
             prev_gc, prev_sl, prev_sc = gc, sl, sc
         encoded.append(",".join(segs))
-    return {"version": 3, "file": "index.js", "sources": [f"../src/{name}"], "sourcesContent": [source],
-            "names": [], "mappings": ";".join(encoded)}
+    return {
+        "version": 3,
+        "file": "index.js",
+        "sources": [f"../src/{name}"],
+        "sourcesContent": [source],
+        "names": [],
+        "mappings": ";".join(encoded),
+    }
 
 
 def _publish(fake_npm, name: str, version: str, files: dict[str, str], deps: dict) -> Path:
     src = fake_npm.root / "verify-src" / f"{name.split('/')[-1]}-{version}"
     src.mkdir(parents=True, exist_ok=True)
-    manifest = {"name": name, "version": version, "type": "module", "main": files.get("main", "index.js"),
-                "dependencies": deps}
+    manifest = {
+        "name": name,
+        "version": version,
+        "type": "module",
+        "main": files.get("main", "index.js"),
+        "dependencies": deps,
+    }
     for rel, text in files.items():
         if rel != "main":
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -138,10 +158,14 @@ def _publish(fake_npm, name: str, version: str, files: dict[str, str], deps: dic
     blob = tgz.read_bytes()
     fake_npm.handler.files[tgz.name] = blob
     doc = fake_npm.handler.packuments.setdefault(name, {"name": name, "dist-tags": {}, "versions": {}})
-    doc["versions"][version] = {**manifest, "dist": {
-        "tarball": f"{fake_npm.registry}-/tarballs/{tgz.name}",
-        "integrity": "sha512-" + base64.b64encode(hashlib.sha512(blob).digest()).decode(),
-        "shasum": hashlib.sha1(blob).hexdigest()}}
+    doc["versions"][version] = {
+        **manifest,
+        "dist": {
+            "tarball": f"{fake_npm.registry}-/tarballs/{tgz.name}",
+            "integrity": "sha512-" + base64.b64encode(hashlib.sha512(blob).digest()).decode(),
+            "shasum": hashlib.sha1(blob).hexdigest(),
+        },
+    }
     doc["dist-tags"]["latest"] = max(doc["versions"])
     return tgz
 
@@ -151,12 +175,20 @@ def verify_setup(fake_npm, tmp_path_factory):
     root = tmp_path_factory.mktemp("verify")
     _publish(fake_npm, "@verify-fake/core", "1.0.0", {"index.js": CORE_1}, {})
     _publish(fake_npm, "@verify-fake/core", "2.0.0", {"index.js": CORE_2}, {})
-    plugin = _publish(fake_npm, "@verify-fake/plugin", "0.1.0", {
-        "main": "dist/index.js", "dist/index.js": PLUGIN_JS,
-        "dist/index.js.map": json.dumps(source_map(PLUGIN_TS, PLUGIN_JS, "index.ts")),
-    }, {"@verify-fake/core": "^1.0.0"})
+    plugin = _publish(
+        fake_npm,
+        "@verify-fake/plugin",
+        "0.1.0",
+        {
+            "main": "dist/index.js",
+            "dist/index.js": PLUGIN_JS,
+            "dist/index.js.map": json.dumps(source_map(PLUGIN_TS, PLUGIN_JS, "index.ts")),
+        },
+        {"@verify-fake/core": "^1.0.0"},
+    )
     (root / "check.mjs").write_text(CHECK)
-    (root / "matrix.yaml").write_text(textwrap.dedent(f"""\
+    (root / "matrix.yaml").write_text(
+        textwrap.dedent(f"""\
         version: 1
         core:
           name: "@verify-fake/core"
@@ -167,10 +199,11 @@ def verify_setup(fake_npm, tmp_path_factory):
           - name: plugin
             package: "@verify-fake/plugin"
             npm: {{versions: ["0.1.0"]}}
-            test: ["node", "{root / 'check.mjs'}"]
+            test: ["node", "{root / "check.mjs"}"]
         settings:
           retries: 0
-        """))
+        """)
+    )
     (root / "plain.yaml").write_text(PLAIN)
     (root / "converting.yaml").write_text(CONVERTING)
     return root, plugin
@@ -197,8 +230,9 @@ def test_dist_is_patched_through_the_source_map(verify_setup, tmp_path):
     assert "const kept = { serverId: guild.id };" in new  # not passed to saveRoom: untouched
 
 
-def test_plain_rename_fails_after_fix_and_conversion_is_verified(verify_setup, fake_registry_env, tmp_path,
-                                                                  monkeypatch):
+def test_plain_rename_fails_after_fix_and_conversion_is_verified(
+    verify_setup, fake_registry_env, tmp_path, monkeypatch
+):
     root, plugin = verify_setup
     monkeypatch.setenv("CANARY_HOME", str(tmp_path / "home"))
     bad = verify_fix(str(plugin), str(root / "plain.yaml"), str(root / "matrix.yaml"), "plugin")
@@ -213,8 +247,21 @@ def test_plain_rename_fails_after_fix_and_conversion_is_verified(verify_setup, f
 def test_cli_verify_reports_and_exits(verify_setup, fake_registry_env, tmp_path, monkeypatch, capsys):
     root, plugin = verify_setup
     monkeypatch.setenv("CANARY_HOME", str(tmp_path / "home"))
-    code = main(["fix", str(plugin), "-m", str(root / "plain.yaml"), "--verify", "--matrix", str(root / "matrix.yaml"),
-                 "--connector", "plugin", "--format", "json"])
+    code = main(
+        [
+            "fix",
+            str(plugin),
+            "-m",
+            str(root / "plain.yaml"),
+            "--verify",
+            "--matrix",
+            str(root / "matrix.yaml"),
+            "--connector",
+            "plugin",
+            "--format",
+            "json",
+        ]
+    )
     out = capsys.readouterr()
     assert code == 1
     assert "fails after fix: plugin on core 2.0.0: " in out.err
@@ -230,8 +277,11 @@ def test_exposure_verify_records_the_verification(verify_setup, fake_registry_en
     root, _ = verify_setup
     work = tmp_path / "m"
     work.mkdir()
-    text = (root / "matrix.yaml").read_text().replace(
-        "settings:", f"exposure:\n  migration: {root / 'plain.yaml'}\n  verify: true\nsettings:")
+    text = (
+        (root / "matrix.yaml")
+        .read_text()
+        .replace("settings:", f"exposure:\n  migration: {root / 'plain.yaml'}\n  verify: true\nsettings:")
+    )
     (work / "matrix.yaml").write_text(text)
     env = {"CANARY_HOME": str(tmp_path / "home"), **fake_registry_env.env()}
     proc = canary("run", "-c", "matrix.yaml", "--progress", "none", "--report", "none", cwd=work, env=env)
@@ -243,8 +293,9 @@ def test_exposure_verify_records_the_verification(verify_setup, fake_registry_en
     assert "Failed query" in entry["verification"]["line"]
 
 
-def test_source_tree_is_fixed_in_a_scratch_copy_and_verified(verify_setup, fake_registry_env, tmp_path, monkeypatch,
-                                                              capsys):
+def test_source_tree_is_fixed_in_a_scratch_copy_and_verified(
+    verify_setup, fake_registry_env, tmp_path, monkeypatch, capsys
+):
     """A connector's own git checkout (plain JavaScript here: nothing to build): the copy is fixed and
     run; `--write` then writes the checkout only once the fix is verified."""
     import subprocess as sp
@@ -253,9 +304,17 @@ def test_source_tree_is_fixed_in_a_scratch_copy_and_verified(verify_setup, fake_
     monkeypatch.setenv("CANARY_HOME", str(tmp_path / "home"))
     repo = tmp_path / "plugin"
     repo.mkdir()
-    (repo / "package.json").write_text(json.dumps({"name": "@verify-fake/plugin", "version": "0.1.0", "type": "module",
-                                                   "main": "index.js",
-                                                   "dependencies": {"@verify-fake/core": "^1.0.0"}}))
+    (repo / "package.json").write_text(
+        json.dumps(
+            {
+                "name": "@verify-fake/plugin",
+                "version": "0.1.0",
+                "type": "module",
+                "main": "index.js",
+                "dependencies": {"@verify-fake/core": "^1.0.0"},
+            }
+        )
+    )
     source = PLUGIN_JS.replace("//# sourceMappingURL=index.js.map\n", "")
     (repo / "index.js").write_text(source)
     for argv in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "0.1.0"]):

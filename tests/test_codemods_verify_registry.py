@@ -21,8 +21,12 @@ OLD_MIGRATION_COMMIT = "361c005"
 
 @pytest.fixture(scope="module")
 def old_migration(tmp_path_factory) -> Path:
-    text = subprocess.run(["git", "show", f"{OLD_MIGRATION_COMMIT}:codemods/migrations/elizaos-server-id.yaml"],
-                          cwd=ROOT, capture_output=True, text=True)
+    text = subprocess.run(
+        ["git", "show", f"{OLD_MIGRATION_COMMIT}:codemods/migrations/elizaos-server-id.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if text.returncode != 0:  # not a git checkout (an sdist): rebuild the plain-rename rules
         pytest.skip("the previous migration needs the project's git history")
     path = tmp_path_factory.mktemp("old") / "old.yaml"

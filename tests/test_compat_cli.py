@@ -15,6 +15,7 @@ import pytest
 from canary.compat.rules import RULES
 from canary.compat.semver import step, verdict
 from canary.cli import main
+
 try:  # tests/ may or may not be a package
     from tests.test_compat_ts import NEW, OLD, write_tree
 except ImportError:  # pragma: no cover
@@ -50,11 +51,13 @@ def test_json_output_validates_against_the_schema(pair, capsys):
     assert doc["schema"] == "canary/compat-diff/v1" and doc["language"] == "ts"
     assert doc["old"]["version"] == "1.0.0" and doc["new"]["version"] == "1.0.1"
     assert doc["summary"]["ERR"] == sum(1 for c in doc["changes"] if c["severity"] == "ERR")
-    assert doc["semver"] == {"old": "1.0.0", "new": "1.0.1", "step": "patch", "required": "major",
-                             "sufficient": False}
+    assert doc["semver"] == {"old": "1.0.0", "new": "1.0.1", "step": "patch", "required": "major", "sufficient": False}
     c = next(c for c in doc["changes"] if c["symbol"] == "IAgentRuntime.ensureConnection(params).serverId")
-    assert (c["container"], c["member"], c["renamed_to"]) == ("IAgentRuntime.ensureConnection", "serverId",
-                                                              "messageServerId")
+    assert (c["container"], c["member"], c["renamed_to"]) == (
+        "IAgentRuntime.ensureConnection",
+        "serverId",
+        "messageServerId",
+    )
 
 
 def test_schema_rejects_a_change_without_rule(pair, capsys):
@@ -134,11 +137,16 @@ def test_exit_codes_and_fail_on(tmp_path, capsys):
 
 
 def test_usage_error_exit_2_from_the_real_entry_point(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "canary.cli", "diff", "only-one"], capture_output=True, text=True,
-                          cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "canary.cli", "diff", "only-one"], capture_output=True, text=True, cwd=ROOT
+    )
     assert proc.returncode == 2 and "usage" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "canary.cli", "diff", "npm:nopkg", "npm:nopkg"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "canary.cli", "diff", "npm:nopkg", "npm:nopkg"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and "npm side needs a version" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -167,15 +175,17 @@ def test_config_renames_and_ignore_through_the_cli(tmp_path, capsys):
     doc = json.loads(out)
     assert code == 1
     assert [(c["symbol"], c["renamed_to"], c["rename_evidence"]) for c in doc["changes"]] == [
-        ("A.alpha", "zeta", "declared")]
+        ("A.alpha", "zeta", "declared")
+    ]
 
 
 def test_baseline_accepts_known_breaks_until_expiry(tmp_path, capsys):
     old = write_tree(tmp_path / "o", {"index.d.ts": "export interface A { x: string; y: number; }\n"})
     new = write_tree(tmp_path / "n", {"index.d.ts": "export interface A { y: number; }\n"})
     base = tmp_path / "baseline.yaml"
-    base.write_text("accepted:\n  - rule: TS002\n    symbol: A.x\n    reason: announced in the changelog\n"
-                    "    expires: 2999-01-01\n")
+    base.write_text(
+        "accepted:\n  - rule: TS002\n    symbol: A.x\n    reason: announced in the changelog\n    expires: 2999-01-01\n"
+    )
     code, out, _ = run(capsys, str(old), str(new), "--baseline", str(base), "--format", "json")
     doc = json.loads(out)
     assert code == 0
@@ -195,17 +205,28 @@ def test_git_sides_with_subdir(tmp_path, capsys):
     repo = git.Repo.init(repo_dir)
     with repo.config_writer() as cw:
         cw.set_value("user", "name", "t").set_value("user", "email", "t@example.invalid")
-    write_tree(repo_dir, {"packages/core/index.d.ts": "export declare function f(a: string): void;\n",
-                          "packages/core/package.json": '{"name": "c", "version": "0.3.0", "types": "index.d.ts"}'})
+    write_tree(
+        repo_dir,
+        {
+            "packages/core/index.d.ts": "export declare function f(a: string): void;\n",
+            "packages/core/package.json": '{"name": "c", "version": "0.3.0", "types": "index.d.ts"}',
+        },
+    )
     repo.index.add(["packages/core/index.d.ts", "packages/core/package.json"])
     repo.index.commit("v1")
     repo.create_tag("v1")
-    write_tree(repo_dir, {"packages/core/index.d.ts": "export declare function f(a: string, b: number): void;\n",
-                          "packages/core/package.json": '{"name": "c", "version": "0.4.0", "types": "index.d.ts"}'})
+    write_tree(
+        repo_dir,
+        {
+            "packages/core/index.d.ts": "export declare function f(a: string, b: number): void;\n",
+            "packages/core/package.json": '{"name": "c", "version": "0.4.0", "types": "index.d.ts"}',
+        },
+    )
     repo.index.add(["packages/core/index.d.ts", "packages/core/package.json"])
     repo.index.commit("v2")
-    code, out, _ = run(capsys, f"git:{repo_dir}@v1:packages/core", f"git:{repo_dir}@HEAD:packages/core",
-                       "--format", "json")
+    code, out, _ = run(
+        capsys, f"git:{repo_dir}@v1:packages/core", f"git:{repo_dir}@HEAD:packages/core", "--format", "json"
+    )
     doc = json.loads(out)
     assert code == 1
     assert [c["rule"] for c in doc["changes"]] == ["TS008"]
@@ -226,22 +247,31 @@ def test_language_detection_and_lang_flag(tmp_path, capsys):
     assert code == 2 and "no TypeScript entry" in err
 
 
-@pytest.mark.parametrize("old,new,expected", [
-    ("1.6.4", "1.6.5", "patch"), ("1.6.5", "1.7.0", "minor"), ("1.7.2", "2.0.0", "major"),
-    ("2.0.0-alpha.1", "2.0.0-alpha.2", "prerelease"), ("0.3.1", "0.4.0", "major"), ("0.3.1", "0.3.2", "minor"),
-    ("1.0.0", "not-a-version", None),
-])
+@pytest.mark.parametrize(
+    "old,new,expected",
+    [
+        ("1.6.4", "1.6.5", "patch"),
+        ("1.6.5", "1.7.0", "minor"),
+        ("1.7.2", "2.0.0", "major"),
+        ("2.0.0-alpha.1", "2.0.0-alpha.2", "prerelease"),
+        ("0.3.1", "0.4.0", "major"),
+        ("0.3.1", "0.3.2", "minor"),
+        ("1.0.0", "not-a-version", None),
+    ],
+)
 def test_semver_steps(old, new, expected):
     assert step(old, new) == expected
 
 
 def test_semver_verdict_uses_rule_levels():
     sem = {r.id: r.semver for r in RULES.values()}
-    assert verdict("1.6.4", "1.6.5", [{"rule": "TS020", "severity": "INFO", "accepted": None}], sem)["sufficient"] \
-        is False  # an addition needs a minor
+    assert (
+        verdict("1.6.4", "1.6.5", [{"rule": "TS020", "severity": "INFO", "accepted": None}], sem)["sufficient"] is False
+    )  # an addition needs a minor
     assert verdict("1.6.4", "1.7.0", [{"rule": "TS020", "severity": "INFO", "accepted": None}], sem)["sufficient"]
-    assert verdict("1.6.4", "1.7.0", [{"rule": "TS002", "severity": "ERR", "accepted": None}], sem)["required"] \
-        == "major"
+    assert (
+        verdict("1.6.4", "1.7.0", [{"rule": "TS002", "severity": "ERR", "accepted": None}], sem)["required"] == "major"
+    )
 
 
 def test_rule_catalogue_is_complete_and_documented():

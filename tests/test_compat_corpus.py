@@ -72,32 +72,73 @@ def test_python_probe_exercises_the_old_api_for_real(tmp_path):
         "class Base:\n    def route(self):\n        pass\n"
         "class App(Base):\n    def __init__(self):\n        self.config = {}\n"
         "def __getattr__(name):\n    if name == 'Old':\n        warnings.warn('use App')\n        return App\n"
-        "    raise AttributeError(name)\n")
-    params = [{"name": "url", "kind": "positional or keyword", "optional": False},
-              {"name": "cert", "kind": "positional or keyword", "optional": True}]
-    fwd = [{"name": "__self", "kind": "positional or keyword", "optional": False},
-           {"name": "__cmd", "kind": "positional or keyword", "optional": False},
-           {"name": "args", "kind": "variadic positional", "optional": True},
-           {"name": "attrs", "kind": "variadic keyword", "optional": True}]
+        "    raise AttributeError(name)\n"
+    )
+    params = [
+        {"name": "url", "kind": "positional or keyword", "optional": False},
+        {"name": "cert", "kind": "positional or keyword", "optional": True},
+    ]
+    fwd = [
+        {"name": "__self", "kind": "positional or keyword", "optional": False},
+        {"name": "__cmd", "kind": "positional or keyword", "optional": False},
+        {"name": "args", "kind": "variadic positional", "optional": True},
+        {"name": "attrs", "kind": "variadic keyword", "optional": True},
+    ]
     items = [
-        {"key": "PY003 newpkg.get(cert)", "rule": "PY003", "symbol": "newpkg.get(cert)", "callable": "newpkg.get",
-         "param": "cert", "old_params": params},
-        {"key": "PY003 newpkg.forward(__cmd)", "rule": "PY003", "symbol": "newpkg.forward(__cmd)",
-         "callable": "newpkg.forward", "param": "__cmd", "old_params": fwd},
-        {"key": "PY003 newpkg.forward(attrs)", "rule": "PY003", "symbol": "newpkg.forward(attrs)",
-         "callable": "newpkg.forward", "param": "attrs", "old_params": fwd},
+        {
+            "key": "PY003 newpkg.get(cert)",
+            "rule": "PY003",
+            "symbol": "newpkg.get(cert)",
+            "callable": "newpkg.get",
+            "param": "cert",
+            "old_params": params,
+        },
+        {
+            "key": "PY003 newpkg.forward(__cmd)",
+            "rule": "PY003",
+            "symbol": "newpkg.forward(__cmd)",
+            "callable": "newpkg.forward",
+            "param": "__cmd",
+            "old_params": fwd,
+        },
+        {
+            "key": "PY003 newpkg.forward(attrs)",
+            "rule": "PY003",
+            "symbol": "newpkg.forward(attrs)",
+            "callable": "newpkg.forward",
+            "param": "attrs",
+            "old_params": fwd,
+        },
         {"key": "PY001 newpkg.App.route", "rule": "PY001", "symbol": "newpkg.App.route"},
         {"key": "PY001 newpkg.App.config", "rule": "PY001", "symbol": "newpkg.App.config"},
         {"key": "PY001 newpkg.Old", "rule": "PY001", "symbol": "newpkg.Old"},
         {"key": "PY001 newpkg.Gone", "rule": "PY001", "symbol": "newpkg.Gone"},
-        {"key": "PY010 newpkg.App.x", "rule": "PY010", "symbol": "newpkg.App.x", "old": "t.Optional[t.List[str]]",
-         "new": "list[str] | None"},
+        {
+            "key": "PY010 newpkg.App.x",
+            "rule": "PY010",
+            "symbol": "newpkg.App.x",
+            "old": "t.Optional[t.List[str]]",
+            "new": "list[str] | None",
+        },
     ]
-    proc = subprocess.run([sys.executable, str(oracle.HERE / "py_probe.py")], input=json.dumps(items),
-                          capture_output=True, text=True, cwd=tmp_path, timeout=60, env={"PYTHONPATH": str(tmp_path)})
+    proc = subprocess.run(
+        [sys.executable, str(oracle.HERE / "py_probe.py")],
+        input=json.dumps(items),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        env={"PYTHONPATH": str(tmp_path)},
+    )
     assert proc.returncode == 0, proc.stderr
     got = {k: v["label"] for k, v in json.loads(proc.stdout).items()}
-    assert got == {"PY003 newpkg.get(cert)": True, "PY003 newpkg.forward(__cmd)": False,
-                   "PY003 newpkg.forward(attrs)": False, "PY001 newpkg.App.route": False,
-                   "PY001 newpkg.App.config": False, "PY001 newpkg.Old": False, "PY001 newpkg.Gone": True,
-                   "PY010 newpkg.App.x": False}
+    assert got == {
+        "PY003 newpkg.get(cert)": True,
+        "PY003 newpkg.forward(__cmd)": False,
+        "PY003 newpkg.forward(attrs)": False,
+        "PY001 newpkg.App.route": False,
+        "PY001 newpkg.App.config": False,
+        "PY001 newpkg.Old": False,
+        "PY001 newpkg.Gone": True,
+        "PY010 newpkg.App.x": False,
+    }

@@ -23,8 +23,10 @@ OLD, NEW = f"npm:{NAME}@1.0.0", f"npm:{NAME}@2.0.0"
 
 WORLD = {
     "1.0.0": "export interface World {\n    id: string;\n    serverId: string;\n}\n",
-    "2.0.0": ("export interface World {\n    id: string;\n    /** @deprecated Use messageServerId instead. */\n"
-              "    serverId?: string;\n    messageServerId?: string;\n}\n"),
+    "2.0.0": (
+        "export interface World {\n    id: string;\n    /** @deprecated Use messageServerId instead. */\n"
+        "    serverId?: string;\n    messageServerId?: string;\n}\n"
+    ),
 }
 RUNTIME = {
     "1.0.0": "export declare function ensureConnection(params: { serverId: string }): void;\n",
@@ -36,8 +38,15 @@ def _typed_package(dest: Path, version: str) -> Path:
     """Declarations next to what a real package also ships: code, source maps, docs, a nested
     package in node_modules. A diff reads only package.json and the declarations."""
     files = {
-        "package.json": json.dumps({"name": NAME, "version": version, "main": "dist/index.js",
-                                    "types": "dist/index.d.ts", "bundleDependencies": []}),
+        "package.json": json.dumps(
+            {
+                "name": NAME,
+                "version": version,
+                "main": "dist/index.js",
+                "types": "dist/index.d.ts",
+                "bundleDependencies": [],
+            }
+        ),
         "dist/index.d.ts": "export * from './types/world';\nexport * from './runtime';\n",
         "dist/types/world.d.ts": WORLD[version],
         "dist/runtime.d.ts": RUNTIME[version],
@@ -46,7 +55,7 @@ def _typed_package(dest: Path, version: str) -> Path:
         "dist/index.d.ts.map": '{"version": 3, "mappings": ""}\n',
         "README.md": "# typed\n",
         "migrations/0001_rooms.sql": "CREATE TABLE rooms (id TEXT PRIMARY KEY, %s TEXT);\n"
-                                     % ("server_id" if version == "1.0.0" else "message_server_id"),
+        % ("server_id" if version == "1.0.0" else "message_server_id"),
         "assets/logo.svg": "<svg/>\n",
     }
     for rel, text in files.items():
@@ -55,29 +64,44 @@ def _typed_package(dest: Path, version: str) -> Path:
     return dest
 
 
-DECLARATIONS = {"package/package.json", "package/dist/index.d.ts", "package/dist/types/world.d.ts",
-                "package/dist/runtime.d.ts"}
+DECLARATIONS = {
+    "package/package.json",
+    "package/dist/index.d.ts",
+    "package/dist/types/world.d.ts",
+    "package/dist/runtime.d.ts",
+}
 
 
 @pytest.fixture(scope="module")
 def typed_registry(tmp_path_factory):
     root = tmp_path_factory.mktemp("typed-npm")
-    tarballs = {(NAME, v): npm_pack_dir(_typed_package(root / "src" / v, v), root / "tgz", root / "npm-cache")
-                for v in ("1.0.0", "2.0.0")}
+    tarballs = {
+        (NAME, v): npm_pack_dir(_typed_package(root / "src" / v, v), root / "tgz", root / "npm-cache")
+        for v in ("1.0.0", "2.0.0")
+    }
     server, url = serve_tarballs(tarballs)
     yield url, tarballs
     server.shutdown()
 
 
 def _env(registry: str, home: Path, shim: Path) -> dict:
-    return {"CANARY_HOME": str(home), "npm_config_registry": registry, "npm_config_fetch_retries": "0",
-            "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return {
+        "CANARY_HOME": str(home),
+        "npm_config_registry": registry,
+        "npm_config_fetch_retries": "0",
+        "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
 
 
 def _unpacked(home: Path) -> set[str]:
     trees = home / "cache" / "compat" / "npm"
-    return {p.relative_to(tree).as_posix() for tree in trees.iterdir() if tree.is_dir()
-            for p in tree.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(tree).as_posix()
+        for tree in trees.iterdir()
+        if tree.is_dir()
+        for p in tree.rglob("*")
+        if p.is_file()
+    }
 
 
 def test_cold_diff_packs_both_versions_at_once_and_unpacks_only_declarations(typed_registry, tmp_path):
@@ -154,8 +178,8 @@ def test_a_missing_version_is_named(typed_registry, tmp_path):
     proc = canary("diff", OLD, f"npm:{NAME}@9.9.9", cwd=tmp_path, env=_env(registry, tmp_path / "home", shim))
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"canary: error: key 'npm:{NAME}@9.9.9': npm pack failed: not in the registry: {NAME}@9.9.9"]
-
+        f"canary: error: key 'npm:{NAME}@9.9.9': npm pack failed: not in the registry: {NAME}@9.9.9"
+    ]
 
 
 def test_the_diff_after_a_run_fetches_no_core_again(fake_npm, tmp_path):

@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover
 PY_OLD = {
     "pyproject.toml": '[project]\nname = "fxpkg"\nversion = "2.3.0"\n',
     "src/fxpkg/__init__.py": '"""Fixture package."""\nfrom .client import Client\n\n__all__ = ["Client", "connect", "TIMEOUT"]\n'
-                             "TIMEOUT = 10\n\ndef connect(host, port, secure=False):\n    return Client(host)\n",
+    "TIMEOUT = 10\n\ndef connect(host, port, secure=False):\n    return Client(host)\n",
     "src/fxpkg/client.py": '''
 DEFAULT_PORT: int = 80
 
@@ -62,8 +62,8 @@ def _private():
 PY_NEW = {
     "pyproject.toml": '[project]\nname = "fxpkg"\nversion = "2.4.0"\n',
     "src/fxpkg/__init__.py": '"""Fixture package."""\nfrom .client import Client\n\n__all__ = ["Client", "connect", "TIMEOUT"]\n'
-                             "TIMEOUT = 30\n\ndef connect(host, *, port, secure=False):\n    return Client(host)\n",
-    "src/fxpkg/client.py": '''
+    "TIMEOUT = 30\n\ndef connect(host, *, port, secure=False):\n    return Client(host)\n",
+    "src/fxpkg/client.py": """
 DEFAULT_PORT: str = "80"
 
 
@@ -93,7 +93,7 @@ def helper(b, a, c=1):
 
 def _private(x):
     pass
-''',
+""",
 }
 
 
@@ -139,12 +139,20 @@ def test_python_parameter_removed(tmp_path):
 
 
 def test_python_rename_with_deprecated_alias_and_plain_deprecation(tmp_path):
-    old = write_tree(tmp_path / "o", {"m/__init__.py": "def server_id():\n    pass\n\ndef keep():\n    pass\n"
-                                                       "\ndef other():\n    pass\n"})
-    new = write_tree(tmp_path / "n", {"m/__init__.py": (
-        "def message_server_id():\n    pass\n\n"
-        "def server_id():\n    \"\"\"Old name.\n\n    .. deprecated:: use message_server_id\n    \"\"\"\n\n"
-        "def keep():\n    \"\"\"Deprecated: use other\"\"\"\n\ndef other():\n    pass\n")})
+    old = write_tree(
+        tmp_path / "o",
+        {"m/__init__.py": "def server_id():\n    pass\n\ndef keep():\n    pass\n\ndef other():\n    pass\n"},
+    )
+    new = write_tree(
+        tmp_path / "n",
+        {
+            "m/__init__.py": (
+                "def message_server_id():\n    pass\n\n"
+                'def server_id():\n    """Old name.\n\n    .. deprecated:: use message_server_id\n    """\n\n'
+                'def keep():\n    """Deprecated: use other"""\n\ndef other():\n    pass\n'
+            )
+        },
+    )
     chs = diff_contracts(py_extract(old), py_extract(new))
     alias = find(chs, "PY013", "m.server_id")
     assert alias.renamed_to == "message_server_id" and alias.severity == "WARN"
@@ -233,12 +241,22 @@ def test_config_rename_for_sql(tmp_path):
 
 
 def test_sql_keys(tmp_path):
-    old = write_tree(tmp_path / "o", {"s.sql": "CREATE TABLE worlds (id UUID PRIMARY KEY);\n"
-                                                "CREATE TABLE rooms (id UUID, world_id UUID, name TEXT, UNIQUE (name));"})
-    new = write_tree(tmp_path / "n", {"s.sql": "CREATE TABLE worlds (id UUID PRIMARY KEY);\n"
-                                                "CREATE TABLE rooms (id UUID, world_id UUID, name TEXT);\n"
-                                                "ALTER TABLE rooms ADD CONSTRAINT fk_w FOREIGN KEY (world_id) "
-                                                "REFERENCES worlds (id);"})
+    old = write_tree(
+        tmp_path / "o",
+        {
+            "s.sql": "CREATE TABLE worlds (id UUID PRIMARY KEY);\n"
+            "CREATE TABLE rooms (id UUID, world_id UUID, name TEXT, UNIQUE (name));"
+        },
+    )
+    new = write_tree(
+        tmp_path / "n",
+        {
+            "s.sql": "CREATE TABLE worlds (id UUID PRIMARY KEY);\n"
+            "CREATE TABLE rooms (id UUID, world_id UUID, name TEXT);\n"
+            "ALTER TABLE rooms ADD CONSTRAINT fk_w FOREIGN KEY (world_id) "
+            "REFERENCES worlds (id);"
+        },
+    )
     chs = diff_contracts(sql_extract(old), sql_extract(new))
     added = find(chs, "SQL012", "rooms")
     assert added.new == "FOREIGN KEY (world_id) REFERENCES worlds (id)" and added.affects == ["writers"]
@@ -247,8 +265,10 @@ def test_sql_keys(tmp_path):
 
 def test_python_kind_change_and_additions(tmp_path):
     old = write_tree(tmp_path / "o", {"m/__init__.py": "LIMIT = 3\n\ndef f(a):\n    pass\n"})
-    new = write_tree(tmp_path / "n", {"m/__init__.py": "def LIMIT():\n    return 3\n\ndef f(a, b=1):\n    pass\n"
-                                                       "\nclass New:\n    pass\n"})
+    new = write_tree(
+        tmp_path / "n",
+        {"m/__init__.py": "def LIMIT():\n    return 3\n\ndef f(a, b=1):\n    pass\n\nclass New:\n    pass\n"},
+    )
     chs = diff_contracts(py_extract(old), py_extract(new))
     assert find(chs, "PY002", "m.LIMIT").new == "function"
     assert find(chs, "PY015", "m.f(b)").severity == "INFO"
@@ -257,8 +277,13 @@ def test_python_kind_change_and_additions(tmp_path):
 
 def test_sql_primary_key_and_nullability(tmp_path):
     old = write_tree(tmp_path / "o", {"s.sql": "CREATE TABLE t (id INT PRIMARY KEY, agent_id INT NOT NULL);"})
-    new = write_tree(tmp_path / "n", {"s.sql": "CREATE TABLE t (id INT NOT NULL, agent_id INT, PRIMARY KEY (id, agent_id));"
-                                                "\nALTER TABLE t ALTER COLUMN agent_id DROP NOT NULL;"})
+    new = write_tree(
+        tmp_path / "n",
+        {
+            "s.sql": "CREATE TABLE t (id INT NOT NULL, agent_id INT, PRIMARY KEY (id, agent_id));"
+            "\nALTER TABLE t ALTER COLUMN agent_id DROP NOT NULL;"
+        },
+    )
     chs = diff_contracts(sql_extract(old), sql_extract(new))
     pk = find(chs, "SQL008", "t")
     assert (pk.old, pk.new) == ("id", "id, agent_id")

@@ -24,10 +24,22 @@ def cold_run(tmp_path_factory) -> dict:
     home = tmp_path_factory.mktemp("canary-home")
     shim, log = npm_shim(tmp_path_factory.mktemp("npm-shim"))
     proc = subprocess.run(
-        [sys.executable, "-m", "canary.cli", "diff", "npm:@elizaos/core@1.6.4", "npm:@elizaos/core@1.6.5",
-         "--format", "json"],
-        capture_output=True, text=True, timeout=600, cwd=home,
-        env={**os.environ, "CANARY_HOME": str(home), "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"})
+        [
+            sys.executable,
+            "-m",
+            "canary.cli",
+            "diff",
+            "npm:@elizaos/core@1.6.4",
+            "npm:@elizaos/core@1.6.5",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=home,
+        env={**os.environ, "CANARY_HOME": str(home), "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )
     assert proc.returncode in (0, 1), proc.stderr
     return {"proc": proc, "home": home, "calls": npm_calls(log)}
 
@@ -86,8 +98,11 @@ def test_ensure_connection_no_longer_takes_server_id(real_diff):
     _, doc = real_diff
     c = by(doc, "TS007", "IAgentRuntime.ensureConnection(params).serverId")
     assert c["severity"] == "ERR" and c["kind"] == "parameter-property"
-    assert (c["container"], c["member"], c["renamed_to"]) == ("IAgentRuntime.ensureConnection", "serverId",
-                                                              "messageServerId")
+    assert (c["container"], c["member"], c["renamed_to"]) == (
+        "IAgentRuntime.ensureConnection",
+        "serverId",
+        "messageServerId",
+    )
     # createRoom destructures only messageServerId now: a passed serverId is silently dropped
     d = by(doc, "TS016", "IAgentRuntime.createRoom(params).serverId")
     assert d["renamed_to"] == "messageServerId"

@@ -53,8 +53,12 @@ def test_unpack_good_archive(tmp_path):
 
 
 def test_bad_side_specs(tmp_path):
-    for spec, words in [("npm:left-pad", "npm side needs a version"), ("pypi:six", "exact version"),
-                        ("git:/nowhere", "git side needs a ref"), (str(tmp_path / "nope"), "is not a directory")]:
+    for spec, words in [
+        ("npm:left-pad", "npm side needs a version"),
+        ("pypi:six", "exact version"),
+        ("git:/nowhere", "git side needs a ref"),
+        (str(tmp_path / "nope"), "is not a directory"),
+    ]:
         with pytest.raises(UserError) as exc:
             resolve_side(spec)
         assert words in str(exc.value)
@@ -76,7 +80,12 @@ def test_detect_language(tmp_path):
 def test_pypi_sides(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "canary.cli", "diff", "pypi:attrs==22.2.0", "pypi:attrs==23.1.0", "--format", "json"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path, env={**os.environ, "CANARY_HOME": str(tmp_path)})
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env={**os.environ, "CANARY_HOME": str(tmp_path)},
+    )
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["language"] == "py" and doc["semver"]["step"] == "major" and doc["semver"]["sufficient"] is True

@@ -12,8 +12,14 @@ from canary.compat.diff import diff_contracts
 from canary.compat.ts_extract import extract
 
 OLD = {
-    "package.json": json.dumps({"name": "@fx/core", "version": "1.0.0", "types": "dist/index.d.ts",
-                                "exports": {".": {"types": "./dist/index.d.ts", "default": "./dist/index.js"}}}),
+    "package.json": json.dumps(
+        {
+            "name": "@fx/core",
+            "version": "1.0.0",
+            "types": "dist/index.d.ts",
+            "exports": {".": {"types": "./dist/index.d.ts", "default": "./dist/index.js"}},
+        }
+    ),
     "dist/index.d.ts": """
 export * from './types';
 export { startRun, legacyHelper } from './runtime';
@@ -97,8 +103,14 @@ export declare function removedFn(x: number): number;
 }
 
 NEW = {
-    "package.json": json.dumps({"name": "@fx/core", "version": "1.0.1", "types": "dist/index.d.ts",
-                                "exports": {".": {"types": "./dist/index.d.ts", "default": "./dist/index.js"}}}),
+    "package.json": json.dumps(
+        {
+            "name": "@fx/core",
+            "version": "1.0.1",
+            "types": "dist/index.d.ts",
+            "exports": {".": {"types": "./dist/index.d.ts", "default": "./dist/index.js"}},
+        }
+    ),
     "dist/index.d.ts": """
 export * from './types';
 export { startRun } from './runtime';
@@ -331,19 +343,31 @@ def test_rename_of_a_declaration_with_the_same_members(tmp_path):
 
 
 def test_ts_sources_without_package_json(tmp_path):
-    old = write_tree(tmp_path / "o", {"src/index.ts": "export function f(a: string, b: number): void {}\n"
-                                                     "export class K { run(x: number): number { return x; } }\n"})
-    new = write_tree(tmp_path / "n", {"src/index.ts": "export function f(a: string): void {}\n"
-                                                     "export class K { run(x: string): number { return 1; } }\n"})
+    old = write_tree(
+        tmp_path / "o",
+        {
+            "src/index.ts": "export function f(a: string, b: number): void {}\n"
+            "export class K { run(x: number): number { return x; } }\n"
+        },
+    )
+    new = write_tree(
+        tmp_path / "n",
+        {
+            "src/index.ts": "export function f(a: string): void {}\n"
+            "export class K { run(x: string): number { return 1; } }\n"
+        },
+    )
     chs = diff_contracts(extract(old), extract(new))
     assert find(chs, "TS006", "f(b)")
     assert find(chs, "TS011", "K.run(x)").new == "string"
 
 
 def test_accessors_and_overloads(tmp_path):
-    src = ("export declare class C {\n    get ro(): number;\n    get rw(): string;\n    set rw(v: string);\n"
-           "    f(a: string): void;\n    f(a: number, b: number): void;\n}\n"
-           "export declare function g(x: string): void;\nexport declare function g(x: number, y: number): void;\n")
+    src = (
+        "export declare class C {\n    get ro(): number;\n    get rw(): string;\n    set rw(v: string);\n"
+        "    f(a: string): void;\n    f(a: number, b: number): void;\n}\n"
+        "export declare function g(x: string): void;\nexport declare function g(x: number, y: number): void;\n"
+    )
     c = extract(write_tree(tmp_path / "p", {"index.d.ts": src}))
     assert c.decls["C.ro"].readonly is True and c.decls["C.rw"].readonly is False
     # the first overload speaks for the callable
@@ -351,8 +375,10 @@ def test_accessors_and_overloads(tmp_path):
 
 
 def test_export_default_and_local_export_clause(tmp_path):
-    src = ("declare function hidden(): void;\ndeclare function shown(a: string): void;\n"
-           "export { shown as visible };\nexport default class Main { run(): void; }\n")
+    src = (
+        "declare function hidden(): void;\ndeclare function shown(a: string): void;\n"
+        "export { shown as visible };\nexport default class Main { run(): void; }\n"
+    )
     c = extract(write_tree(tmp_path / "p", {"index.d.ts": src}))
     assert "visible" in c.decls and "visible(a)" in c.decls and "hidden" not in c.decls
     assert c.decls["default"].kind == "class" and "default.run" in c.decls
@@ -360,27 +386,41 @@ def test_export_default_and_local_export_clause(tmp_path):
 
 def test_inline_object_to_named_type_is_one_change(tmp_path):
     old = write_tree(tmp_path / "o", {"index.d.ts": "export interface Log { body: { a: string; b: number }; }\n"})
-    new = write_tree(tmp_path / "n", {"index.d.ts": "export interface LogBody { a: string; }\n"
-                                                    "export interface Log { body: LogBody; }\n"})
+    new = write_tree(
+        tmp_path / "n",
+        {"index.d.ts": "export interface LogBody { a: string; }\nexport interface Log { body: LogBody; }\n"},
+    )
     chs = [c for c in diff_contracts(extract(old), extract(new)) if c.severity != "INFO"]
     assert [(c.rule, c.symbol, c.new) for c in chs] == [("TS005", "Log.body", "LogBody")]
 
 
 def test_remaining_typescript_rules(tmp_path):
-    old = write_tree(tmp_path / "o", {"index.d.ts": (
-        "export interface Base { b: string; }\n"
-        "export interface Child extends Base { c: string; }\n"
-        "export declare class Service { id: string; }\n"
-        "export interface Shape { area(): number; label: string; id: string; legacy: string; }\n"
-        "export declare function make(): string;\n")})
-    new = write_tree(tmp_path / "n", {"index.d.ts": (
-        "export interface Base { b: string; }\n"
-        "export interface Child { c: string; }\n"
-        "export interface Service { id: string; }\n"
-        "export interface Shape { area(): string; readonly label: string; /** @deprecated Use key. */ id: string;"
-        " key: string; /** @deprecated Use label. */ legacy: string; size: number; color?: string; }\n"
-        "export declare function make(): Promise<string>;\n"
-        "export declare const VERSION: string;\n")})
+    old = write_tree(
+        tmp_path / "o",
+        {
+            "index.d.ts": (
+                "export interface Base { b: string; }\n"
+                "export interface Child extends Base { c: string; }\n"
+                "export declare class Service { id: string; }\n"
+                "export interface Shape { area(): number; label: string; id: string; legacy: string; }\n"
+                "export declare function make(): string;\n"
+            )
+        },
+    )
+    new = write_tree(
+        tmp_path / "n",
+        {
+            "index.d.ts": (
+                "export interface Base { b: string; }\n"
+                "export interface Child { c: string; }\n"
+                "export interface Service { id: string; }\n"
+                "export interface Shape { area(): string; readonly label: string; /** @deprecated Use key. */ id: string;"
+                " key: string; /** @deprecated Use label. */ legacy: string; size: number; color?: string; }\n"
+                "export declare function make(): Promise<string>;\n"
+                "export declare const VERSION: string;\n"
+            )
+        },
+    )
     chs = diff_contracts(extract(old), extract(new))
     assert find(chs, "TS015", "Service").new == "interface"
     assert find(chs, "TS023", "Child").old == "Base"
@@ -400,7 +440,9 @@ def test_remaining_typescript_rules(tmp_path):
 
 
 def test_parameter_became_required(tmp_path):
-    old = write_tree(tmp_path / "o", {"index.d.ts": "export declare function f(a?: string, o?: { x?: number }): void;\n"})
+    old = write_tree(
+        tmp_path / "o", {"index.d.ts": "export declare function f(a?: string, o?: { x?: number }): void;\n"}
+    )
     new = write_tree(tmp_path / "n", {"index.d.ts": "export declare function f(a: string, o?: { x: number }): void;\n"})
     chs = diff_contracts(extract(old), extract(new))
     assert find(chs, "TS012", "f(a)").affects == ["callers"]

@@ -53,18 +53,22 @@ def test_positional_rename_is_one_info_change(tmp_path):
 
 def test_any_made_specific_and_alias_of_a_predefined_type_are_no_change(tmp_path):
     old = "export interface Config { onProgress?: (e: any) => void; timeout?: number; service: any | null; }\n"
-    new = ("type Milliseconds = number;\nexport interface ProgressEvent { loaded: number; }\n"
-           "export interface Config { onProgress?: (e: ProgressEvent) => void; timeout?: Milliseconds;"
-           " service: Service | null; }\nexport interface Service { run(): void; }\n")
+    new = (
+        "type Milliseconds = number;\nexport interface ProgressEvent { loaded: number; }\n"
+        "export interface Config { onProgress?: (e: ProgressEvent) => void; timeout?: Milliseconds;"
+        " service: Service | null; }\nexport interface Service { run(): void; }\n"
+    )
     changes = diff(tmp_path, old, new)
     assert not [c for c in changes if c.symbol.startswith("Config.")], listed(changes)
 
 
 def test_another_overload_still_accepting_the_old_argument_is_not_err(tmp_path):
     old = "export declare class Command { addHelpCommand(enableOrName?: string | boolean, description?: string): this; }\n"
-    new = ("export declare class Command {\n  addHelpCommand(cmd: Command): this;\n"
-           "  addHelpCommand(nameAndArgs: string, description?: string): this;\n"
-           "  addHelpCommand(enable?: boolean): this;\n}\n")
+    new = (
+        "export declare class Command {\n  addHelpCommand(cmd: Command): this;\n"
+        "  addHelpCommand(nameAndArgs: string, description?: string): this;\n"
+        "  addHelpCommand(enable?: boolean): this;\n}\n"
+    )
     assert listed(diff(tmp_path, old, new), "ERR") == []
 
 

@@ -19,8 +19,14 @@ CELLS = ("--cells", "alpha*", "beta@main*")  # 6 cells: fast, regressing and gre
 
 
 def _popen(home: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "canary", *args], env={**os.environ, "CANARY_HOME": str(home)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "canary", *args],
+        env={**os.environ, "CANARY_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _complete(run_dir: Path, expected: set[str]) -> list[str]:
@@ -44,8 +50,12 @@ def test_two_runs_a_report_and_two_resumes_on_one_store(demo, tmp_path):
     run_args = ("run", "-c", matrix, *CELLS, "--no-cache", "--report", "none", "--progress", "plain")
 
     # A finished run whose report is re-rendered over and over while a reader reads it.
-    first = subprocess.run([sys.executable, "-m", "canary", *run_args], env={**os.environ, "CANARY_HOME": str(home)},
-                           capture_output=True, text=True)
+    first = subprocess.run(
+        [sys.executable, "-m", "canary", *run_args],
+        env={**os.environ, "CANARY_HOME": str(home)},
+        capture_output=True,
+        text=True,
+    )
     assert first.returncode == 1, first.stderr
     reported = Store(store).latest()
     expected = set(reported.read_cells())
@@ -69,8 +79,11 @@ def test_two_runs_a_report_and_two_resumes_on_one_store(demo, tmp_path):
 
     def renderer() -> None:
         while not stop.is_set():
-            subprocess.run([sys.executable, "-m", "canary", "report", str(reported.path), "--format", "json,md,html"],
-                           env={**os.environ, "CANARY_HOME": str(home)}, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "canary", "report", str(reported.path), "--format", "json,md,html"],
+                env={**os.environ, "CANARY_HOME": str(home)},
+                capture_output=True,
+            )
 
     threads = [threading.Thread(target=reader), threading.Thread(target=renderer)]
     for t in threads:
@@ -93,8 +106,18 @@ def test_two_runs_a_report_and_two_resumes_on_one_store(demo, tmp_path):
         survivor = b if killed is a else a
         os.killpg(killed.pid, signal.SIGKILL)
         killed.communicate()
-        resume_args = ("run", "-c", matrix, "--resume", victim.run_id, "--no-cache", "--report", "none",
-                       "--progress", "plain")
+        resume_args = (
+            "run",
+            "-c",
+            matrix,
+            "--resume",
+            victim.run_id,
+            "--no-cache",
+            "--report",
+            "none",
+            "--progress",
+            "plain",
+        )
         r1, r2 = _popen(home, *resume_args), _popen(home, *resume_args)
         outs = [p.communicate(timeout=600) for p in (r1, r2)]
         survivor_out = survivor.communicate(timeout=600)

@@ -54,11 +54,23 @@ def test_good_file_builds_the_matrix(tmp_path):
 @pytest.mark.parametrize(
     "old,new,line,key,words",
     [
-        ("    test: [python, -m, unittest]", "    tset: [python, -m, unittest]", 9, "connectors[0].tset", "did you mean 'test'"),
+        (
+            "    test: [python, -m, unittest]",
+            "    tset: [python, -m, unittest]",
+            9,
+            "connectors[0].tset",
+            "did you mean 'test'",
+        ),
         ("  ecosystem: pypi", "  ecosystem: pip", 3, "core.ecosystem", "expected one of 'pypi', 'npm'"),
         ('  baseline: "1.0.0"', '  baseline: "1.5.0"', 5, "core.baseline", "not one of the core versions"),
         ("    timeout: 2m", "    timeout: soon", 10, "connectors[0].timeout", "soon"),
-        ('      - {core: ">=2", reason: "not ported"}', '      - {core: ">>2", reason: "x"}', 13, "connectors[0].skip[0].core", "not a valid pypi version range"),
+        (
+            '      - {core: ">=2", reason: "not ported"}',
+            '      - {core: ">>2", reason: "x"}',
+            13,
+            "connectors[0].skip[0].core",
+            "not a valid pypi version range",
+        ),
         ('  versions: ["1.0.0", "2.0.0"]', '  versions: ["1.0.0", "1.0.0"]', 4, "core.versions[1]", "listed twice"),
     ],
 )
@@ -83,7 +95,12 @@ def test_missing_test_command(tmp_path):
 
 
 def test_two_sources_are_refused(tmp_path):
-    path = write(tmp_path, GOOD.replace("    git: {url: ./alpha, refs: [main, next]}", "    git: {url: ./alpha, refs: [main]}\n    path: ./alpha"))
+    path = write(
+        tmp_path,
+        GOOD.replace(
+            "    git: {url: ./alpha, refs: [main, next]}", "    git: {url: ./alpha, refs: [main]}\n    path: ./alpha"
+        ),
+    )
     with pytest.raises(UserError, match="exactly one source"):
         config.load(path)
 
@@ -115,5 +132,9 @@ def test_shipped_schema_is_valid_and_accepts_the_default_matrix():
     jsonschema.Draft202012Validator.check_schema(schema)
     default = ROOT / "matrix.yaml"
     if default.exists():
-        data = config._plain(yaml.safe_load(default.read_text())) if hasattr(config, "_plain") else yaml.safe_load(default.read_text())
+        data = (
+            config._plain(yaml.safe_load(default.read_text()))
+            if hasattr(config, "_plain")
+            else yaml.safe_load(default.read_text())
+        )
         jsonschema.Draft202012Validator(schema).validate(json.loads(json.dumps(data, default=str)))

@@ -22,6 +22,7 @@ def sub(old: str, new: str, count: int = 1):
     def apply(text: str) -> str:
         assert old in text, old
         return text.replace(old, new, count)
+
     return apply
 
 
@@ -38,10 +39,8 @@ def first_connector(extra: str):
     return sub("    tier: required\n", "    tier: required\n" + extra)
 
 
-BILLION_LAUGHS = (
-    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-    + "".join(f'{chr(ord("b") + i)}: &{chr(ord("b") + i)} [' + ",".join([f"*{chr(ord('a') + i)}"] * 9) + "]\n"
-              for i in range(8))
+BILLION_LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{chr(ord('b') + i)}: &{chr(ord('b') + i)} [" + ",".join([f"*{chr(ord('a') + i)}"] * 9) + "]\n" for i in range(8)
 )
 
 CASES = {
@@ -67,7 +66,7 @@ CASES = {
     "dup-top-key": append("settings:\n  retries: 2\n"),
     "dup-core-key": sub("  ecosystem: pypi\n", "  ecosystem: pypi\n  name: other\n"),
     "dup-connector-key": first_connector("    tier: optional\n"),
-    "dup-flow-key": sub("  baseline: \"1.0.0\"", "  index2: {a: 1, a: 2}\n  baseline: \"1.0.0\""),
+    "dup-flow-key": sub('  baseline: "1.0.0"', '  index2: {a: 1, a: 2}\n  baseline: "1.0.0"'),
     # -- schema ---------------------------------------------------------------------------------------
     "version-2": sub("version: 1", "version: 2"),
     "missing-core": lambda t: re.sub(r"core:\n(  .*\n)+", "", t, count=1),
@@ -78,7 +77,7 @@ CASES = {
     "ecosystem-wrong": sub("  ecosystem: pypi", "  ecosystem: pip"),
     "versions-empty": sub('  versions: ["1.0.0", "2.0.0"]', "  versions: []"),
     "versions-string": sub('  versions: ["1.0.0", "2.0.0"]', '  versions: "1.0.0"'),
-    "version-item-number": sub('  versions: ["1.0.0", "2.0.0"]', "  versions: [1.0, \"2.0.0\"]"),
+    "version-item-number": sub('  versions: ["1.0.0", "2.0.0"]', '  versions: [1.0, "2.0.0"]'),
     "unknown-top-key": append("extras: {a: 1}\n"),
     "unknown-core-key": sub("  ecosystem: pypi\n", "  ecosystem: pypi\n  flavour: x\n"),
     "connector-name-missing": sub("  - name: alpha\n", "  -\n"),
@@ -107,7 +106,7 @@ CASES = {
     "infra-codes-strings": first_connector("    infra_exit_codes: [x]\n"),
     "baseline-unknown": sub('  baseline: "1.0.0"', '  baseline: "1.5.0"'),
     "duplicate-version": sub('  versions: ["1.0.0", "2.0.0"]', '  versions: ["1.0.0", "1.0.0"]'),
-    "companion-missing-name": sub("  baseline: \"1.0.0\"\n", "  baseline: \"1.0.0\"\n  companions: [{version: x}]\n"),
+    "companion-missing-name": sub('  baseline: "1.0.0"\n', '  baseline: "1.0.0"\n  companions: [{version: x}]\n'),
     "find-links-string": sub("    find_links: [", "    find_links: x\n    x_links: ["),
     "settings-jobs-0": sub("  retries: 1", "  retries: 1\n  jobs: 0"),
     "settings-retries-negative": sub("  retries: 1", "  retries: -1"),
@@ -123,7 +122,9 @@ CASES = {
     "exclude-everything": append("exclude: [{core: '*'}]\n"),
     "git-ref-missing": sub("      refs: [main, next]", "      refs: [main, nope]"),
     "git-url-not-a-repo": lambda t: re.sub(r"      url: '.*alpha'", "      url: ./no-such-repo", t, count=1),
-    "connector-path-missing": lambda t: re.sub(r"    git:\n      url: .*\n      refs: \[main, next\]", "    path: ./no-such-dir", t, count=1),
+    "connector-path-missing": lambda t: re.sub(
+        r"    git:\n      url: .*\n      refs: \[main, next\]", "    path: ./no-such-dir", t, count=1
+    ),
     "core-path-missing": sub('  versions: ["1.0.0", "2.0.0"]', '  versions: ["1.0.0", {path: ./no-such-core}]'),
 }
 
@@ -168,7 +169,12 @@ def test_billion_laughs_fails_fast_in_a_real_process(tmp_path):
     path = tmp_path / "bomb.yaml"
     path.write_text(BILLION_LAUGHS)
     assert len(BILLION_LAUGHS.encode()) < 1000
-    proc = subprocess.run([sys.executable, "-m", "canary", "plan", "-c", str(path)], capture_output=True, text=True,
-                          timeout=60, env={**os.environ})
+    proc = subprocess.run(
+        [sys.executable, "-m", "canary", "plan", "-c", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+    )
     assert proc.returncode == 2, proc.stderr
     assert "alias" in proc.stderr and "Traceback" not in proc.stderr

@@ -33,7 +33,8 @@ WAIT = (
 @pytest.mark.slow
 def test_compat_diff_runs_while_the_cells_run(fake_npm, tmp_path):
     home = tmp_path / "home"
-    (tmp_path / "matrix.yaml").write_text(textwrap.dedent(f"""\
+    (tmp_path / "matrix.yaml").write_text(
+        textwrap.dedent(f"""\
         version: 1
         core:
           name: "@canary-fake/core"
@@ -49,12 +50,15 @@ def test_compat_diff_runs_while_the_cells_run(fake_npm, tmp_path):
           retries: 0
         compat:
           diff: true
-        """))
+        """)
+    )
     shim_dir, log = npm_shim(tmp_path / "shim")
     import os
 
     env = {"CANARY_HOME": str(home), "PATH": f"{shim_dir}{os.pathsep}{os.environ['PATH']}", **fake_npm.env()}
-    proc = canary("run", "-c", "matrix.yaml", "-j", "2", "--progress", "none", "--report", "none", cwd=tmp_path, env=env)
+    proc = canary(
+        "run", "-c", "matrix.yaml", "-j", "2", "--progress", "none", "--report", "none", cwd=tmp_path, env=env
+    )
     run = Store(home / "runs").latest()
     base = run.read_cell("plugin@0.1.0--core-2.0.0")
     assert base.status == "pass", proc.stdout + proc.stderr

@@ -29,7 +29,8 @@ LABEL = "dev.canary.managed"
 def docker_demo_matrix(demo, image: str, dest: Path, extra: str = "") -> Path:
     """The demo matrix with `settings.runner: docker` and the test image."""
     text = demo.matrix.read_text().replace(
-        "settings:\n", f"settings:\n  runner: docker\n  docker:\n    images: {{pypi: {image!r}}}\n{extra}", 1)
+        "settings:\n", f"settings:\n  runner: docker\n  docker:\n    images: {{pypi: {image!r}}}\n{extra}", 1
+    )
     path = dest / "matrix.yaml"
     path.write_text(text)
     return path
@@ -54,8 +55,19 @@ def labelled(client) -> list[dict]:
 def test_demo_matrix_in_docker_gives_the_local_verdicts(demo_run, docker_engine, tmp_path):
     matrix = docker_demo_matrix(demo_run["demo"], docker_engine["image"], tmp_path)
     home = tmp_path / "home"
-    proc = canary("run", "-c", str(matrix), "-j", "2", "--progress", "plain", "--report", "none",
-                  cwd=tmp_path, env={"CANARY_HOME": str(home)})
+    proc = canary(
+        "run",
+        "-c",
+        str(matrix),
+        "-j",
+        "2",
+        "--progress",
+        "plain",
+        "--report",
+        "none",
+        cwd=tmp_path,
+        env={"CANARY_HOME": str(home)},
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     run = Store(home / "runs").runs()[-1]
     local = demo_run["run"]
@@ -70,21 +82,46 @@ def test_demo_matrix_in_docker_gives_the_local_verdicts(demo_run, docker_engine,
         assert result.core.resolved == result.core.label  # verified inside the container
     assert labelled(docker_engine["client"]) == []
     # The image digest is part of the cell's identity: a second run is served from the cache ...
-    again = canary("run", "-c", str(matrix), "--cells", "beta@main--core-1.0.0", "--progress", "none",
-                   "--report", "none", "--exit-by-status", cwd=tmp_path, env={"CANARY_HOME": str(home)})
+    again = canary(
+        "run",
+        "-c",
+        str(matrix),
+        "--cells",
+        "beta@main--core-1.0.0",
+        "--progress",
+        "none",
+        "--report",
+        "none",
+        "--exit-by-status",
+        cwd=tmp_path,
+        env={"CANARY_HOME": str(home)},
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     cached = Store(home / "runs").runs()[-1].read_cell("beta@main--core-1.0.0")
     assert cached.cached_from == run.run_id
     # ... and another image under the same name is a different cell.
     client = docker_engine["client"]
     other = f"{docker_engine['image']}-relabelled"
-    client.images.build(fileobj=_dockerfile(f"FROM {docker_engine['image']}\nLABEL canary.test=other\n"),
-                        tag=other, rm=True)
+    client.images.build(
+        fileobj=_dockerfile(f"FROM {docker_engine['image']}\nLABEL canary.test=other\n"), tag=other, rm=True
+    )
     try:
         (tmp_path / "other").mkdir()
         changed = docker_demo_matrix(demo_run["demo"], other, tmp_path / "other")
-        third = canary("run", "-c", str(changed), "--cells", "beta@main--core-1.0.0", "--progress", "none",
-                       "--report", "none", "--exit-by-status", cwd=tmp_path, env={"CANARY_HOME": str(home)})
+        third = canary(
+            "run",
+            "-c",
+            str(changed),
+            "--cells",
+            "beta@main--core-1.0.0",
+            "--progress",
+            "none",
+            "--report",
+            "none",
+            "--exit-by-status",
+            cwd=tmp_path,
+            env={"CANARY_HOME": str(home)},
+        )
         assert third.returncode == 0, third.stdout + third.stderr
         fresh = Store(home / "runs").runs()[-1].read_cell("beta@main--core-1.0.0")
         assert fresh.cached_from is None and fresh.sandbox["image_id"] != image_id
@@ -135,7 +172,9 @@ def probe_connector(root: Path, name: str) -> Path:
     repo = _git(repo_dir)
     _write(repo_dir / "pyproject.toml", _pyproject(f"probe-{name}", "0.1.0", ["democore>=1"]))
     _write(repo_dir / f"probe_{name}" / "__init__.py", "")
-    _write(repo_dir / "probe.py", {"forkbomb": FORK_BOMB, "memhog": MEMORY_HOG, "net": CONNECT, "sleeper": SLEEPER}[name])
+    _write(
+        repo_dir / "probe.py", {"forkbomb": FORK_BOMB, "memhog": MEMORY_HOG, "net": CONNECT, "sleeper": SLEEPER}[name]
+    )
     repo.git.add(A=True)
     repo.index.commit(name)
     return repo_dir
@@ -143,17 +182,33 @@ def probe_connector(root: Path, name: str) -> Path:
 
 def isolation_matrix(root: Path, demo, image: str, port: int) -> Path:
     lines = [
-        "core:", "  name: democore", "  ecosystem: pypi", '  versions: ["1.0.0"]',
-        "  index:", f"    find_links: [{str(demo.wheels)!r}]", "    no_index: true",
-        "settings:", "  retries: 0", "  runner: docker",
-        "  docker:", f"    images: {{pypi: {image!r}}}", "    memory: 192m", "    pids: 64",
+        "core:",
+        "  name: democore",
+        "  ecosystem: pypi",
+        '  versions: ["1.0.0"]',
+        "  index:",
+        f"    find_links: [{str(demo.wheels)!r}]",
+        "    no_index: true",
+        "settings:",
+        "  retries: 0",
+        "  runner: docker",
+        "  docker:",
+        f"    images: {{pypi: {image!r}}}",
+        "    memory: 192m",
+        "    pids: 64",
         "connectors:",
     ]
     for name in ("net", "forkbomb", "memhog", "sleeper"):
-        lines += [f"  - name: {name}", f"    package: probe-{name}",
-                  "    git:", f"      url: {str(probe_connector(root / 'repos', name))!r}", "      refs: [main]",
-                  '    install: [["{python}", -m, pip, install, --quiet, --no-build-isolation, "{checkout}"]]',
-                  f'    test: [["{{python}}", probe.py, "{port}"]]', f"    timeout: {8 if name == 'sleeper' else 90}"]
+        lines += [
+            f"  - name: {name}",
+            f"    package: probe-{name}",
+            "    git:",
+            f"      url: {str(probe_connector(root / 'repos', name))!r}",
+            "      refs: [main]",
+            '    install: [["{python}", -m, pip, install, --quiet, --no-build-isolation, "{checkout}"]]',
+            f'    test: [["{{python}}", probe.py, "{port}"]]',
+            f"    timeout: {8 if name == 'sleeper' else 90}",
+        ]
         if name == "net":
             lines.append(f'    setup: [["{{python}}", probe.py, "{port}"]]')
     path = root / "matrix.yaml"
@@ -163,7 +218,9 @@ def isolation_matrix(root: Path, demo, image: str, port: int) -> Path:
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_no_network_in_tests_pids_hold_a_fork_bomb_a_memory_hog_is_an_error_timeout_kills(demo, docker_engine, tmp_path):
+def test_no_network_in_tests_pids_hold_a_fork_bomb_a_memory_hog_is_an_error_timeout_kills(
+    demo, docker_engine, tmp_path
+):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(8)
@@ -182,8 +239,19 @@ def test_no_network_in_tests_pids_hold_a_fork_bomb_a_memory_hog_is_an_error_time
     try:
         matrix = isolation_matrix(tmp_path, demo, docker_engine["image"], server.getsockname()[1])
         home = tmp_path / "home"
-        proc = canary("run", "-c", str(matrix), "-j", "2", "--progress", "plain", "--report", "none",
-                      cwd=tmp_path, env={"CANARY_HOME": str(home)})
+        proc = canary(
+            "run",
+            "-c",
+            str(matrix),
+            "-j",
+            "2",
+            "--progress",
+            "plain",
+            "--report",
+            "none",
+            cwd=tmp_path,
+            env={"CANARY_HOME": str(home)},
+        )
     finally:
         server.close()
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -213,21 +281,40 @@ def test_no_network_in_tests_pids_hold_a_fork_bomb_a_memory_hog_is_an_error_time
 
 # --- a SIGKILLed canary leaves nothing after the next run -----------------------------------
 
+
 @pytest.mark.docker
 @pytest.mark.slow
 def test_sigkill_of_canary_leaves_nothing_after_the_next_run(demo, docker_engine, tmp_path):
     sleeper = tmp_path / "sleeper"
     sleeper.mkdir()
     matrix = docker_demo_matrix(demo, docker_engine["image"], sleeper)
-    text = matrix.read_text().replace('test: [["{python}", -m, unittest, discover, -s, tests, -v]]',
-                                      'test: [["{python}", -c, "import time; time.sleep(600)"]]')
+    text = matrix.read_text().replace(
+        'test: [["{python}", -m, unittest, discover, -s, tests, -v]]',
+        'test: [["{python}", -c, "import time; time.sleep(600)"]]',
+    )
     matrix.write_text(text)
     home = tmp_path / "home"
     client = docker_engine["client"]
-    proc = subprocess.Popen([sys.executable, "-m", "canary", "run", "-c", str(matrix), "--cells",
-                             "beta@main--core-1.0.0", "--progress", "none", "--report", "none"],
-                            cwd=tmp_path, env={**os.environ, "CANARY_HOME": str(home)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "canary",
+            "run",
+            "-c",
+            str(matrix),
+            "--cells",
+            "beta@main--core-1.0.0",
+            "--progress",
+            "none",
+            "--report",
+            "none",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "CANARY_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 240
         testing = []
@@ -246,8 +333,20 @@ def test_sigkill_of_canary_leaves_nothing_after_the_next_run(demo, docker_engine
     quick = tmp_path / "quick"
     quick.mkdir()
     matrix2 = docker_demo_matrix(demo, docker_engine["image"], quick)
-    nxt = canary("run", "-c", str(matrix2), "--cells", "beta@main--core-1.0.0", "--progress", "none",
-                 "--report", "none", "--exit-by-status", cwd=tmp_path, env={"CANARY_HOME": str(home)})
+    nxt = canary(
+        "run",
+        "-c",
+        str(matrix2),
+        "--cells",
+        "beta@main--core-1.0.0",
+        "--progress",
+        "none",
+        "--report",
+        "none",
+        "--exit-by-status",
+        cwd=tmp_path,
+        env={"CANARY_HOME": str(home)},
+    )
     assert nxt.returncode == 0, nxt.stdout + nxt.stderr
     assert labelled(client) == []
     assert not cell_dir.exists()
@@ -256,11 +355,21 @@ def test_sigkill_of_canary_leaves_nothing_after_the_next_run(demo, docker_engine
 
 # --- the engine is not reachable -------------------------------------------------------------
 
+
 def test_unreachable_engine_is_one_line_and_exit_2(demo, tmp_path):
     matrix = docker_demo_matrix(demo, "canary-test/none:0", tmp_path)
     home = tmp_path / "home"
-    proc = canary("run", "-c", str(matrix), "--report", "none", "--progress", "none",
-                  cwd=tmp_path, env={"CANARY_HOME": str(home), "DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
+    proc = canary(
+        "run",
+        "-c",
+        str(matrix),
+        "--report",
+        "none",
+        "--progress",
+        "none",
+        cwd=tmp_path,
+        env={"CANARY_HOME": str(home), "DOCKER_HOST": f"unix://{tmp_path}/no.sock"},
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "docker engine not reachable" in lines[0], proc.stderr
@@ -272,9 +381,20 @@ def test_unreachable_engine_makes_only_the_docker_cells_error(demo, tmp_path):
     matrix = tmp_path / "matrix.yaml"
     matrix.write_text(text)
     home = tmp_path / "home"
-    proc = canary("run", "-c", str(matrix), "--cells", "alpha@main--core-1.0.0", "beta@main--core-1.0.0",
-                  "--report", "none", "--progress", "none", cwd=tmp_path,
-                  env={"CANARY_HOME": str(home), "DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
+    proc = canary(
+        "run",
+        "-c",
+        str(matrix),
+        "--cells",
+        "alpha@main--core-1.0.0",
+        "beta@main--core-1.0.0",
+        "--report",
+        "none",
+        "--progress",
+        "none",
+        cwd=tmp_path,
+        env={"CANARY_HOME": str(home), "DOCKER_HOST": f"unix://{tmp_path}/no.sock"},
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     cells = Store(home / "runs").runs()[-1].read_cells()
     alpha, beta = cells["alpha@main--core-1.0.0"], cells["beta@main--core-1.0.0"]
@@ -284,7 +404,9 @@ def test_unreachable_engine_makes_only_the_docker_cells_error(demo, tmp_path):
 
 
 def test_plan_shows_the_runner_and_an_unknown_runner_is_a_file_error(demo, tmp_path):
-    text = demo.matrix.read_text().replace("  - name: alpha\n", "  - name: alpha\n    runner: docker\n    image: py:test\n")
+    text = demo.matrix.read_text().replace(
+        "  - name: alpha\n", "  - name: alpha\n    runner: docker\n    image: py:test\n"
+    )
     matrix = tmp_path / "matrix.yaml"
     matrix.write_text(text)
     out = canary("plan", "-c", str(matrix), "--no-check-refs", cwd=tmp_path)
@@ -301,6 +423,7 @@ def test_plan_shows_the_runner_and_an_unknown_runner_is_a_file_error(demo, tmp_p
 
 
 # --- the registry ------------------------------------------------------------------------------
+
 
 def test_runner_registry_knows_each_pair_and_refuses_the_rest():
     from canary.kernel.errors import UserError

@@ -15,8 +15,9 @@ from tests.conftest import ROOT
 from tests.test_config import GOOD, write
 
 
-@pytest.mark.parametrize("text,seconds", [("90s", 90), ("10m", 600), ("1h30m", 5400), ("1d12h", 129600),
-                                          ("2w", 1209600), ("1.5h", 5400)])
+@pytest.mark.parametrize(
+    "text,seconds", [("90s", 90), ("10m", 600), ("1h30m", 5400), ("1d12h", 129600), ("2w", 1209600), ("1.5h", 5400)]
+)
 def test_matrix_and_promote_read_the_same_durations(tmp_path, text, seconds):
     matrix = config.load(write(tmp_path, GOOD.replace("timeout: 2m", f"timeout: {text}")))
     assert matrix.connector("alpha").timeout == seconds == parse_duration(text, "--max-age")

@@ -44,13 +44,31 @@ def _cell(root: Path, npm_cache: Path, connector: str, version: str, core: str, 
     core_art = materialize_npm(f"@elizaos/core@{core}", artifacts, npm_cache)
     cell_dir = root / "cells" / f"{conn.name.rsplit('/', 1)[-1]}-{version}--core-{core}"
     try:
-        cell = prepare_node_cell(cell_dir, connector, conn.path, "@elizaos/core", core_art.path, core,
-                                 [("@elizaos/plugin-sql", core)], npm_cache)
+        cell = prepare_node_cell(
+            cell_dir,
+            connector,
+            conn.path,
+            "@elizaos/core",
+            core_art.path,
+            core,
+            [("@elizaos/plugin-sql", core)],
+            npm_cache,
+        )
     except InfrastructureError as exc:
         return {"error": exc.reason}
-    proc = subprocess.run(["node", str(SCENARIOS / scenario)], cwd=cell.connector_dir, capture_output=True, text=True,
-                          timeout=240, env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(root),
-                                            "CANARY_CELL_DIR": str(cell_dir), "CANARY_CONNECTOR": connector})
+    proc = subprocess.run(
+        ["node", str(SCENARIOS / scenario)],
+        cwd=cell.connector_dir,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(root),
+            "CANARY_CELL_DIR": str(cell_dir),
+            "CANARY_CONNECTOR": connector,
+        },
+    )
     return {"cell": cell, "code": proc.returncode, "log": proc.stdout + proc.stderr}
 
 
@@ -92,7 +110,9 @@ def test_discord_133_fails_from_165_with_its_own_error(elizaos_cells, core):
     assert out["code"] == 1, out["log"][-2000:]
     assert "No server ID found 10" in out["log"]
     assert "SCENARIO FAIL: No server ID found 10" in out["log"]
-    assert "CANARY-NOTE server id 1100000000000000001 passed by the connector: world missing, room missing" in out["log"]
+    assert (
+        "CANARY-NOTE server id 1100000000000000001 passed by the connector: world missing, room missing" in out["log"]
+    )
 
 
 def test_discord_138_passes_on_172(elizaos_cells):
@@ -106,7 +126,7 @@ def stored(log: str) -> dict | None:
     import json
 
     line = next((l for l in log.splitlines() if l.startswith("[scenario] stored ")), None)
-    return json.loads(line[len("[scenario] stored "):]) if line else None
+    return json.loads(line[len("[scenario] stored ") :]) if line else None
 
 
 def lost_server_id(info: dict) -> bool:
@@ -134,8 +154,10 @@ def test_a_scenario_fails_exactly_when_the_stored_world_or_room_lost_the_server_
     assert judged >= 6
 
 
-@pytest.mark.parametrize("connector,version,server_id", [
-    ("telegram", "1.6.4", "-1001234567890"), ("twitter", "1.2.22", "900000000000000002")])
+@pytest.mark.parametrize(
+    "connector,version,server_id",
+    [("telegram", "1.6.4", "-1001234567890"), ("twitter", "1.2.22", "900000000000000002")],
+)
 def test_connectors_still_writing_server_id_fail_on_172_with_data_loss(elizaos_cells, connector, version, server_id):
     base = outcome(elizaos_cells, connector, version, "1.6.4")
     cand = outcome(elizaos_cells, connector, version, "1.7.2")
@@ -172,9 +194,29 @@ def test_farcaster_is_error_or_pass_as_its_install_goes_never_fail(elizaos_cells
 def test_root_matrix_through_the_harness(elizaos_cells, elizaos_home):
     # Same npm cache as the fixture: the three installs below are warm.
     env = {"CANARY_HOME": str(elizaos_home)}
-    cells = ["plugin-discord@1.3.3--core-1.6.4", "plugin-discord@1.3.3--core-1.6.5", "plugin-farcaster@1.7.2--core-1.7.2"]
-    proc = canary("run", "-c", str(ROOT / "matrix.yaml"), "--cells", *cells, "-j", "3", "--retries", "0",
-                  "--progress", "none", "--report", "none", cwd=elizaos_home, env=env, timeout=900)
+    cells = [
+        "plugin-discord@1.3.3--core-1.6.4",
+        "plugin-discord@1.3.3--core-1.6.5",
+        "plugin-farcaster@1.7.2--core-1.7.2",
+    ]
+    proc = canary(
+        "run",
+        "-c",
+        str(ROOT / "matrix.yaml"),
+        "--cells",
+        *cells,
+        "-j",
+        "3",
+        "--retries",
+        "0",
+        "--progress",
+        "none",
+        "--report",
+        "none",
+        cwd=elizaos_home,
+        env=env,
+        timeout=900,
+    )
     run = Store(elizaos_home / "runs").runs()[-1]
     results = {cid: run.read_cell(cid) for cid in cells}
     assert all(results.values()), proc.stderr
@@ -213,13 +255,30 @@ def test_prerelease_core_is_judged_in_the_declared_range(elizaos_home, tmp_path)
     matrix = tmp_path / "matrix.yaml"
     matrix.write_text(PRERELEASE_MATRIX)
     env = {"CANARY_HOME": str(elizaos_home)}
-    proc = canary("run", "-c", str(matrix), "--store", str(tmp_path / "runs"), "-j", "2", "--progress", "none",
-                  "--report", "none", cwd=tmp_path, env=env, timeout=1200)
+    proc = canary(
+        "run",
+        "-c",
+        str(matrix),
+        "--store",
+        str(tmp_path / "runs"),
+        "-j",
+        "2",
+        "--progress",
+        "none",
+        "--report",
+        "none",
+        cwd=tmp_path,
+        env=env,
+        timeout=1200,
+    )
     run = Store(tmp_path / "runs").runs()[-1]
     import json
 
     verdicts = {v["cell_id"]: v for v in json.loads((run.path / "verdicts.json").read_text())["verdicts"]}
-    old, new = verdicts["plugin-discord@1.3.3--core-1.7.3-alpha.4"], verdicts["plugin-discord@1.3.8--core-1.7.3-alpha.4"]
+    old, new = (
+        verdicts["plugin-discord@1.3.3--core-1.7.3-alpha.4"],
+        verdicts["plugin-discord@1.3.8--core-1.7.3-alpha.4"],
+    )
     assert old["verdict"] == "regressed" and old["blocking"], (old, proc.stdout + proc.stderr)
     assert new["verdict"] == "ok", (new, proc.stdout + proc.stderr)
     assert proc.returncode == 1

@@ -19,7 +19,10 @@ ALPHA = "alpha*"
 def _popen_run(matrix: Path, home: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "canary", "run", "-c", str(matrix), "--report", "none", "--progress", "plain", *args],
-        env={**os.environ, "CANARY_HOME": str(home)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "CANARY_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
 
@@ -27,7 +30,9 @@ def _popen_run(matrix: Path, home: Path, *args: str) -> subprocess.Popen:
 def test_warm_rerun_is_served_from_the_cache(demo, demo_run):
     """The shared demo run filled the cache; the same matrix again runs nothing."""
     home = demo_run["home"]
-    proc = canary("run", "-c", str(demo.matrix), "--report", "none", "--progress", "plain", env={"CANARY_HOME": str(home)})
+    proc = canary(
+        "run", "-c", str(demo.matrix), "--report", "none", "--progress", "plain", env={"CANARY_HOME": str(home)}
+    )
     assert proc.returncode == 1, proc.stderr  # same verdicts: alpha@main regressed
     latest = Store(home / "runs").latest()
     first = demo_run["run"].read_cells()
@@ -42,13 +47,23 @@ def test_warm_rerun_is_served_from_the_cache(demo, demo_run):
     assert "(cached)" in proc.stderr
     verdicts = json.loads((latest.path / "verdicts.json").read_text())
     assert [v["verdict"] for v in verdicts["verdicts"]] == [
-        v["verdict"] for v in json.loads((demo_run["run"].path / "verdicts.json").read_text())["verdicts"]]
+        v["verdict"] for v in json.loads((demo_run["run"].path / "verdicts.json").read_text())["verdicts"]
+    ]
 
 
 def test_no_cache_runs_again(demo, demo_run):
     home = demo_run["home"]
-    proc = canary("run", "-c", str(demo.matrix), "--cells", "beta@main--core-1.0.0", "--no-cache", "--report", "none",
-                  env={"CANARY_HOME": str(home)})
+    proc = canary(
+        "run",
+        "-c",
+        str(demo.matrix),
+        "--cells",
+        "beta@main--core-1.0.0",
+        "--no-cache",
+        "--report",
+        "none",
+        env={"CANARY_HOME": str(home)},
+    )
     assert proc.returncode == 0, proc.stderr
     r = Store(home / "runs").latest().read_cell("beta@main--core-1.0.0")
     assert r.status == "pass" and r.cached_from is None and any(c.phase == "install" for c in r.attempts[0].commands)
@@ -70,8 +85,19 @@ def test_sigkill_then_resume_gives_exactly_one_complete_result_per_cell(demo, tm
     before = {p.name: p.stat().st_mtime_ns for p in run.cells_dir.glob("*.json")}
     assert 2 <= len(before) < 8, before
     assert json.loads(run.run_file.read_text())["state"] == "running"
-    resumed = canary("run", "-c", str(demo.matrix), "--resume", run.run_id, "--no-cache", "--report", "none",
-                     "--progress", "plain", env={"CANARY_HOME": str(home)})
+    resumed = canary(
+        "run",
+        "-c",
+        str(demo.matrix),
+        "--resume",
+        run.run_id,
+        "--no-cache",
+        "--report",
+        "none",
+        "--progress",
+        "plain",
+        env={"CANARY_HOME": str(home)},
+    )
     assert resumed.returncode == 1, resumed.stderr  # alpha@main regressed
     results = run.read_cells()
     assert len(results) == 8
@@ -95,8 +121,12 @@ def test_two_runs_on_one_store_lose_nothing(demo, tmp_path):
     assert len(runs) == 2 and runs[0].run_id != runs[1].run_id
     for run in runs:
         results = run.read_cells()
-        assert sorted(results) == ["alpha@main--core-1.0.0", "alpha@main--core-2.0.0",
-                                   "alpha@next--core-1.0.0", "alpha@next--core-2.0.0"]
+        assert sorted(results) == [
+            "alpha@main--core-1.0.0",
+            "alpha@main--core-2.0.0",
+            "alpha@next--core-1.0.0",
+            "alpha@next--core-2.0.0",
+        ]
         assert results["alpha@main--core-2.0.0"].status == "fail"
         assert all(r.status in ("pass", "fail") for r in results.values()), {k: r.reason for k, r in results.items()}
 
@@ -117,7 +147,9 @@ def _flaky_matrix(demo, tmp_path, when: str) -> Path:
     code = FLAKY_TEST.format(cell_dir="{cell_dir}", when=when)
     text = demo.matrix.read_text().replace(
         '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]',
-        "    test: [['{python}', -c, " + json.dumps(code) + "]]", 1)
+        "    test: [['{python}', -c, " + json.dumps(code) + "]]",
+        1,
+    )
     path = tmp_path / "flaky.yaml"
     path.write_text(text)
     return path
@@ -126,8 +158,17 @@ def _flaky_matrix(demo, tmp_path, when: str) -> Path:
 def test_fail_then_pass_on_retry_is_flaky_with_both_attempts(demo, tmp_path):
     path = _flaky_matrix(demo, tmp_path, "'{core_version}' == '2.0.0'")
     home = tmp_path / "h"
-    proc = canary("run", "-c", str(path), "--cells", "alpha@main*", "--report", "none", "--no-cache",
-                  env={"CANARY_HOME": str(home)})
+    proc = canary(
+        "run",
+        "-c",
+        str(path),
+        "--cells",
+        "alpha@main*",
+        "--report",
+        "none",
+        "--no-cache",
+        env={"CANARY_HOME": str(home)},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr  # flaky does not block
     run = Store(home / "runs").latest()
     r = run.read_cell("alpha@main--core-2.0.0")
@@ -141,8 +182,18 @@ def test_fail_then_pass_on_retry_is_flaky_with_both_attempts(demo, tmp_path):
 def test_aa_check_runs_baseline_twice(demo, tmp_path):
     path = _flaky_matrix(demo, tmp_path, "'{core_version}' == '1.0.0'")
     home = tmp_path / "h"
-    canary("run", "-c", str(path), "--cells", "alpha@main--core-1.0.0", "--report", "none", "--no-cache", "--aa-check",
-           env={"CANARY_HOME": str(home)})
+    canary(
+        "run",
+        "-c",
+        str(path),
+        "--cells",
+        "alpha@main--core-1.0.0",
+        "--report",
+        "none",
+        "--no-cache",
+        "--aa-check",
+        env={"CANARY_HOME": str(home)},
+    )
     run = Store(home / "runs").latest()
     r = run.read_cell("alpha@main--core-1.0.0")
     assert [a.status for a in r.attempts] == ["fail", "pass"]
@@ -173,8 +224,17 @@ def test_static_exposure_counts_places_per_connector_ref(demo, tmp_path):
     path.write_text(demo.matrix.read_text() + f"exposure: {{migration: {str(migration)!r}}}\n")
     home = tmp_path / "h"
     for _ in range(2):  # the second run is served from the result cache
-        proc = canary("run", "-c", str(path), "--cells", "alpha*", "gamma@main*", "--report", "none",
-                      env={"CANARY_HOME": str(home)})
+        proc = canary(
+            "run",
+            "-c",
+            str(path),
+            "--cells",
+            "alpha*",
+            "gamma@main*",
+            "--report",
+            "none",
+            env={"CANARY_HOME": str(home)},
+        )
         run = Store(home / "runs").latest()
         doc = json.loads((run.path / "exposure.json").read_text())
         counts = {k: v["findings"] for k, v in doc["connectors"].items()}

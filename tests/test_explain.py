@@ -20,7 +20,7 @@ from canary import demo as demo_mod
 from canary.matrix.store import Store
 from tests.conftest import ROOT, canary
 
-DELTA_TEST = '''
+DELTA_TEST = """
 import unittest
 import democore
 
@@ -29,7 +29,7 @@ class ClockTest(unittest.TestCase):
     def test_clock(self):
         # Nothing of the API: the "failure" is a clock check that only core 2 trips.
         self.assertTrue(democore.__version__.startswith("1."), "clock skew of 3600 s between agent and gateway")
-'''
+"""
 
 ALPHA_MAIN, GAMMA_V1, DELTA = "alpha@main--core-2.0.0", "gamma@v1--core-2.0.0", "delta@main--core-2.0.0"
 
@@ -50,15 +50,28 @@ def explained(tmp_path_factory):
     repo.git.add(A=True)
     repo.index.commit("delta main")
     text = demo.matrix.read_text()
-    text += (f"  - name: delta\n    package: demo-delta\n    tier: required\n    git:\n      url: {str(repo_dir)!r}\n"
-             "      refs: [main]\n"
-             '    install: [["{python}", -m, pip, install, --quiet, --no-build-isolation, "{checkout}"]]\n'
-             '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]\n    timeout: 120\n'
-             "compat:\n  diff: true\n")
+    text += (
+        f"  - name: delta\n    package: demo-delta\n    tier: required\n    git:\n      url: {str(repo_dir)!r}\n"
+        "      refs: [main]\n"
+        '    install: [["{python}", -m, pip, install, --quiet, --no-build-isolation, "{checkout}"]]\n'
+        '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]\n    timeout: 120\n'
+        "compat:\n  diff: true\n"
+    )
     demo.matrix.write_text(text)
     home = root / "home"
-    proc = canary("run", "-c", str(demo.matrix), "-j", "2", "--progress", "none", "--report", "html,md,json",
-                  cwd=root, env={"CANARY_HOME": str(home)})
+    proc = canary(
+        "run",
+        "-c",
+        str(demo.matrix),
+        "-j",
+        "2",
+        "--progress",
+        "none",
+        "--report",
+        "html,md,json",
+        cwd=root,
+        env={"CANARY_HOME": str(home)},
+    )
     runs = Store(home / "runs").runs()
     assert runs, proc.stderr
     return {"proc": proc, "run": runs[-1], "home": home, "root": root}
@@ -77,7 +90,9 @@ def test_same_failure_is_one_group_with_the_rename_as_cause_and_fixes(explained)
     assert g["signature"]["error"] == "AttributeError: 'Room' object has no attribute 'server_id'"
     assert g["blocking"] and g["first_bad"] == ["2.0.0"]
     assert {(s["connector"], s["last_good"], s["first_bad"], s["source"]) for s in g["steps"]} == {
-        ("alpha", "1.0.0", "2.0.0", "matrix"), ("gamma", "1.0.0", "2.0.0", "matrix")}
+        ("alpha", "1.0.0", "2.0.0", "matrix"),
+        ("gamma", "1.0.0", "2.0.0", "matrix"),
+    }
     # the step's own diff, cached per pair
     assert g["diff_files"] == [str(run.path / "compat" / "1.0.0..2.0.0.json")]
     top = g["probable_causes"][0]
@@ -145,11 +160,35 @@ def test_bisect_json_first_bad_takes_precedence(explained, tmp_path):
     run = tmp_path / "runs" / src.name
     shutil.copytree(src, run)
     (run / "compat" / "1.0.0..2.0.0rc1.json").write_text((src / "compat" / "1.0.0..2.0.0.json").read_text())
-    (run / "bisect.json").write_text(json.dumps({"schema": "canary/bisect/v1", "searches": [{
-        "connector": "alpha", "ref": "main", "ecosystem": "pypi", "last_good": "1.0.0", "first_bad": "2.0.0rc1",
-        "between": ["2.0.0rc1"], "probes": [{"label": "2.0.0rc1", "cell_id": "alpha@main--core-2.0.0rc1",
-                                            "status": "fail", "verdict": "bad", "note": ""}],
-        "max_probes": 2, "conclusive": True, "note": "first bad 2.0.0rc1 in 1 probe"}]}))
+    (run / "bisect.json").write_text(
+        json.dumps(
+            {
+                "schema": "canary/bisect/v1",
+                "searches": [
+                    {
+                        "connector": "alpha",
+                        "ref": "main",
+                        "ecosystem": "pypi",
+                        "last_good": "1.0.0",
+                        "first_bad": "2.0.0rc1",
+                        "between": ["2.0.0rc1"],
+                        "probes": [
+                            {
+                                "label": "2.0.0rc1",
+                                "cell_id": "alpha@main--core-2.0.0rc1",
+                                "status": "fail",
+                                "verdict": "bad",
+                                "note": "",
+                            }
+                        ],
+                        "max_probes": 2,
+                        "conclusive": True,
+                        "note": "first bad 2.0.0rc1 in 1 probe",
+                    }
+                ],
+            }
+        )
+    )
     proc = canary("verdicts", str(run), "--json")
     by_id = {v["cell_id"]: v for v in json.loads(proc.stdout)["verdicts"]}
     assert by_id[ALPHA_MAIN]["first_bad"] == "2.0.0rc1"
@@ -213,13 +252,29 @@ def test_why_section_in_headless_chromium_at_420_px(explained, tmp_path):
             f'<!DOCTYPE html><html><body style="margin:0"><iframe id="f" src="measured.html" '
             f'style="width:{width}px;height:900px;border:0"></iframe><script>window.addEventListener("load", () => '
             '{ const inner = document.getElementById("f").contentDocument.body.dataset; '
-            'Object.assign(document.body.dataset, inner); });</script></body></html>')
+            "Object.assign(document.body.dataset, inner); });</script></body></html>"
+        )
         proc = subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--allow-file-access-from-files",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900", "--virtual-time-budget=3000",
-             "--dump-dom", frame.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--allow-file-access-from-files",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--window-size=1400,900",
+                "--virtual-time-budget=3000",
+                "--dump-dom",
+                frame.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         dom = parse_html(proc.stdout)
         body = dom.find("body").attrs
@@ -240,10 +295,13 @@ def test_why_section_in_headless_chromium_at_420_px(explained, tmp_path):
 def test_signature_normalises_numbers_ids_paths_and_hex():
     from canary.reports.explain import normalise, overlap, words
 
-    line = ("Error: No server ID found 1100000000000000001 in /tmp/cells/abc/node_modules/x.js "
-            "(room 550e8400-e29b-41d4-a716-446655440000, buffer 0xdeadbeef, commit 3f2a9c1d8e, user 'guild-10')")
-    assert normalise(line) == ("Error: No server ID found <n> in <path> (room <id>, buffer <hex>, commit <hex>, "
-                               "user '<id>')")
+    line = (
+        "Error: No server ID found 1100000000000000001 in /tmp/cells/abc/node_modules/x.js "
+        "(room 550e8400-e29b-41d4-a716-446655440000, buffer 0xdeadbeef, commit 3f2a9c1d8e, user 'guild-10')"
+    )
+    assert normalise(line) == (
+        "Error: No server ID found <n> in <path> (room <id>, buffer <hex>, commit <hex>, user '<id>')"
+    )
     assert normalise("No server ID found 10") == normalise("No server ID found 42")
     assert words("server ID") == words("serverId") == words("server_id") == {"server", "id"}
     assert overlap(words("No server ID found 10"), "World.serverId")[0] == 1.0
@@ -258,7 +316,7 @@ def test_report_md_keeps_the_groups_when_it_cuts(explained):
     full = markdown.render(report)
     cut = markdown.render(report, max_chars=len(full) // 2)
     assert len(cut) <= len(full) // 2 < len(full)
-    why = full[full.index("#### Why"):full.index("#### Why") + 200]
+    why = full[full.index("#### Why") : full.index("#### Why") + 200]
     assert why in cut  # the explanation is in the head the budget never cuts
     assert "no matching change" in cut and "democore.Room.server_id" in cut
     assert "more not shown here" in cut or "Further sections left out" in cut  # the tail was cut instead

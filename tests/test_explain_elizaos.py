@@ -22,7 +22,11 @@ from tests.conftest import ROOT, canary
 
 pytestmark = pytest.mark.registry
 
-DISCORD_OLD = ["plugin-discord@1.3.3--core-1.6.5", "plugin-discord@1.3.3--core-1.7.0", "plugin-discord@1.3.3--core-1.7.2"]
+DISCORD_OLD = [
+    "plugin-discord@1.3.3--core-1.6.5",
+    "plugin-discord@1.3.3--core-1.7.0",
+    "plugin-discord@1.3.3--core-1.7.2",
+]
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +65,7 @@ def test_terminal_html_markdown_and_json_say_it(elizaos_run):
     run, proc = elizaos_run["run"], elizaos_run["proc"]
     out = proc.stdout.splitlines()
     assert len(out) <= 17, out  # the decision, four paths, then the groups
-    why = "\n".join(out[out.index(next(line for line in out if line.startswith("why: "))):])
+    why = "\n".join(out[out.index(next(line for line in out if line.startswith("why: "))) :])
     assert "3 cells: `Error: No server ID found <n>` — plugin-discord@1.3.3 on core 1.6.5, 1.7.0, 1.7.2" in why
     assert "World.serverId -> messageServerId" in why or "Room.serverId -> messageServerId" in why
     assert "fix: plugin-discord@1.3.8 passes on core 1.6.5, 1.7.0, 1.7.2" in why

@@ -95,17 +95,20 @@ def test_the_npm_path_and_the_generic_path_agree_on_the_kind():
     assert failures.command_kind("install", 1, False, "\n".join(quota)) == FailureKind.NO_SPACE
 
 
-@pytest.mark.parametrize("phase,code,timed_out,output,printed,kind", [
-    ("test", 1, False, "AssertionError: 1 != 2", True, FailureKind.TEST_FAILED),
-    ("test", 1, False, "GET /api 404 Not Found", True, FailureKind.TEST_FAILED),  # a test's 404 is its own
-    ("install", 1, False, "npm error 404 Not Found - GET x", True, FailureKind.MISSING_DEPENDENCY),
-    ("install", 1, False, "getaddrinfo ENOTFOUND registry.invalid", True, FailureKind.NETWORK),
-    ("test", -9, False, "running 12 tests", True, FailureKind.OOM),
-    ("test", 1, False, "FATAL ERROR: Reached heap limit", True, FailureKind.OOM),
-    ("test", None, True, "test 1 ok", True, FailureKind.TIMEOUT),
-    ("test", None, True, "", False, FailureKind.TIMEOUT_NO_OUTPUT),
-    ("materialize", 128, False, "fatal: repository not found", True, FailureKind.MATERIALIZE),
-])
+@pytest.mark.parametrize(
+    "phase,code,timed_out,output,printed,kind",
+    [
+        ("test", 1, False, "AssertionError: 1 != 2", True, FailureKind.TEST_FAILED),
+        ("test", 1, False, "GET /api 404 Not Found", True, FailureKind.TEST_FAILED),  # a test's 404 is its own
+        ("install", 1, False, "npm error 404 Not Found - GET x", True, FailureKind.MISSING_DEPENDENCY),
+        ("install", 1, False, "getaddrinfo ENOTFOUND registry.invalid", True, FailureKind.NETWORK),
+        ("test", -9, False, "running 12 tests", True, FailureKind.OOM),
+        ("test", 1, False, "FATAL ERROR: Reached heap limit", True, FailureKind.OOM),
+        ("test", None, True, "test 1 ok", True, FailureKind.TIMEOUT),
+        ("test", None, True, "", False, FailureKind.TIMEOUT_NO_OUTPUT),
+        ("materialize", 128, False, "fatal: repository not found", True, FailureKind.MATERIALIZE),
+    ],
+)
 def test_command_kind(phase, code, timed_out, output, printed, kind):
     assert failures.command_kind(phase, code, timed_out, output, printed=printed) == kind
 

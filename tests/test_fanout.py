@@ -39,9 +39,20 @@ connectors:
 
 def cells(n: int) -> list[Cell]:
     core = CoreSpec(label="1.7.0", kind="registry", version="1.7.0")
-    return [Cell(id=cell_id(f"plugin-{i}", "feature/x:y", "1.7.0"), core=core, connector=f"plugin-{i}",
-                 package=f"@x/plugin-{i}", ref="feature/x:y", source_kind="git", tier="required",
-                 role="candidate", tags=()) for i in range(n)]
+    return [
+        Cell(
+            id=cell_id(f"plugin-{i}", "feature/x:y", "1.7.0"),
+            core=core,
+            connector=f"plugin-{i}",
+            package=f"@x/plugin-{i}",
+            ref="feature/x:y",
+            source_kind="git",
+            tier="required",
+            role="candidate",
+            tags=(),
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.mark.parametrize("text", ["a/b", 'q"u:o<t>e|s*?', "x" * 300, "@@@", "core-1.7.0+build.5", "a\\b\nc"])
@@ -105,23 +116,49 @@ def test_cli_ci_matrix_from_the_matrix_file(tmp_path, capsys):
     assert len(include) == 4 and sum(len(e["cells"].split()) for e in include) == 6
     assert main(["ci-matrix", "-c", str(matrix), "--cells", "telegram*"]) == 0
     assert [e["cells"] for e in json.loads(capsys.readouterr().out)["include"]] == [
-        "telegram@1.0.0--core-1.6.4", "telegram@1.0.0--core-1.7.0"]
+        "telegram@1.0.0--core-1.6.4",
+        "telegram@1.0.0--core-1.7.0",
+    ]
     assert main(["ci-matrix", "-c", str(tmp_path / "nope.yaml")]) == 2
 
 
 # ---------------------------------------------------------------- merge
 
-SPECS = [Spec("discord", BASE, ["pass"], logs=["ok\n"]), Spec("discord", CAND, ["fail"], logs=["No server ID\n"]),
-         Spec("telegram", BASE, ["pass"], logs=["ok\n"]), Spec("telegram", CAND, ["pass"], logs=["ok\n"])]
+SPECS = [
+    Spec("discord", BASE, ["pass"], logs=["ok\n"]),
+    Spec("discord", CAND, ["fail"], logs=["No server ID\n"]),
+    Spec("telegram", BASE, ["pass"], logs=["ok\n"]),
+    Spec("telegram", CAND, ["pass"], logs=["ok\n"]),
+]
 
 
 def write_plan(path, specs=SPECS):
     # The shape of `canary plan --json`: Cell.to_dict() per cell (core as a mapping).
-    path.write_text(json.dumps({"schema": "canary/plan/v1", "matrix": "matrix.yaml", "core": "@elizaos/core",
-                                "ecosystem": "npm", "cells": [
-        {"id": s.id, "core": {"label": s.core, "kind": "registry", "version": s.core}, "connector": s.connector,
-         "package": f"@elizaos/{s.connector}", "ref": s.ref, "source": "npm", "tier": s.tier, "role": s.role,
-         "tags": [], "nox": f'nox -s "{s.id}"'} for s in specs]}))
+    path.write_text(
+        json.dumps(
+            {
+                "schema": "canary/plan/v1",
+                "matrix": "matrix.yaml",
+                "core": "@elizaos/core",
+                "ecosystem": "npm",
+                "cells": [
+                    {
+                        "id": s.id,
+                        "core": {"label": s.core, "kind": "registry", "version": s.core},
+                        "connector": s.connector,
+                        "package": f"@elizaos/{s.connector}",
+                        "ref": s.ref,
+                        "source": "npm",
+                        "tier": s.tier,
+                        "role": s.role,
+                        "tags": [],
+                        "nox": f'nox -s "{s.id}"',
+                    }
+                    for s in specs
+                ],
+            }
+        )
+    )
     return path
 
 
@@ -133,8 +170,11 @@ def jobs(tmp_path, groups):
     return root
 
 
-GREEN = SPECS[:1] + [Spec("discord", CAND, ["fail", "pass"], logs=["still fine\n", "second\n"],
-                          junit=["<testsuite/>", None])] + SPECS[2:]
+GREEN = (
+    SPECS[:1]
+    + [Spec("discord", CAND, ["fail", "pass"], logs=["still fine\n", "second\n"], junit=["<testsuite/>", None])]
+    + SPECS[2:]
+)
 
 
 def test_merge_with_a_result_removed_is_error_missing_exit_3(tmp_path, capsys):
@@ -164,14 +204,20 @@ def test_merge_with_a_result_removed_is_error_missing_exit_3(tmp_path, capsys):
     assert sorted(results) == sorted(s.id for s in SPECS[:3])
     assert {r.run_id for r in results.values()} == {"merged"}
     assert (record.core_name, record.ecosystem, record.baseline, record.candidates) == (
-        "@elizaos/core", "npm", BASE, [CAND])
+        "@elizaos/core",
+        "npm",
+        BASE,
+        [CAND],
+    )
     flaky = results[SPECS[1].id]
     assert [(out / a.log).read_text() for a in flaky.attempts] == ["still fine\n", "second\n"]
     assert (out / flaky.attempts[0].junit).read_text() == "<testsuite/>"
     assert by[SPECS[1].id]["verdict"] == "flaky"
     # Static exposure (one exposure.json per job) is merged too.
     assert json.loads((out / "exposure.json").read_text())["connectors"] == {
-        "discord@1.0.0": {"findings": 2}, "telegram@1.0.0": {"findings": 0}}
+        "discord@1.0.0": {"findings": 2},
+        "telegram@1.0.0": {"findings": 0},
+    }
     # The merged run is an ordinary run: `canary verdicts` agrees.
     assert main(["verdicts", str(out)]) == 3
 
@@ -180,15 +226,32 @@ def test_merge_regression_and_green(tmp_path, capsys):
     plan = write_plan(tmp_path / "plan.json")
     root = jobs(tmp_path, [SPECS[:1], SPECS[1:3], SPECS[3:]])
     store = tmp_path / "store"
-    assert main(["merge", str(root / "shard-1"), str(root / "shard-2"), str(root / "shard-3"),
-                 "--plan", str(plan), "--store", str(store)]) == 1
+    assert (
+        main(
+            [
+                "merge",
+                str(root / "shard-1"),
+                str(root / "shard-2"),
+                str(root / "shard-3"),
+                "--plan",
+                str(plan),
+                "--store",
+                str(store),
+            ]
+        )
+        == 1
+    )
     out = capsys.readouterr().out
     assert "regressed *" in out and SPECS[1].id in out
     assert len(list(store.iterdir())) == 1  # a new run in the store
     green = [s for s in SPECS if s.connector == "telegram"]
     plan2 = write_plan(tmp_path / "plan2.json", green)
-    assert main(["merge", str(root / "shard-2"), str(root / "shard-3"), "--plan", str(plan2),
-                 "--out", str(tmp_path / "m2")]) == 0
+    assert (
+        main(
+            ["merge", str(root / "shard-2"), str(root / "shard-3"), "--plan", str(plan2), "--out", str(tmp_path / "m2")]
+        )
+        == 0
+    )
 
 
 def test_merge_against_the_matrix_file_and_its_waivers(tmp_path, capsys):
@@ -254,8 +317,10 @@ def test_one_job_per_cell_then_merge_keeps_diff_exposure_and_digest(demo, tmp_pa
     checkout = tmp_path / "checkout"
     checkout.mkdir()
     matrix = checkout / "matrix.yaml"
-    matrix.write_text(demo.matrix.read_text() + "exclude:\n  - {connector: beta}\n  - {connector: gamma}\n"
-                      "compat: {diff: true, language: py}\n")
+    matrix.write_text(
+        demo.matrix.read_text() + "exclude:\n  - {connector: beta}\n  - {connector: gamma}\n"
+        "compat: {diff: true, language: py}\n"
+    )
     env = {"CANARY_HOME": str(tmp_path / "home")}
     plan = canary("plan", "--json", "-c", "matrix.yaml", cwd=checkout, env=env)
     assert plan.returncode == 0, plan.stderr
@@ -267,23 +332,45 @@ def test_one_job_per_cell_then_merge_keeps_diff_exposure_and_digest(demo, tmp_pa
     logs = {}
     for entry in include:
         job_env = {"CANARY_HOME": str(tmp_path / "jobs" / entry["name"] / "home")}
-        proc = canary("run", "-c", "matrix.yaml", "--cells", *entry["cells"].split(), "--store",
-                      str(tmp_path / "artifacts" / entry["name"]), "--report", "none", "--progress", "plain",
-                      cwd=checkout, env=job_env)
+        proc = canary(
+            "run",
+            "-c",
+            "matrix.yaml",
+            "--cells",
+            *entry["cells"].split(),
+            "--store",
+            str(tmp_path / "artifacts" / entry["name"]),
+            "--report",
+            "none",
+            "--progress",
+            "plain",
+            cwd=checkout,
+            env=job_env,
+        )
         logs[entry["cells"]] = proc.stdout + proc.stderr
         assert not list((tmp_path / "artifacts" / entry["name"]).glob("*/compat-diff.json")), "diff computed per job"
     failing = logs["alpha@main--core-2.0.0"]
     assert "green" not in failing and "1 fail" in failing and "not judged" in failing, failing
     merged = tmp_path / "merged"
-    proc = canary("merge", str(tmp_path / "artifacts"), "--plan", str(tmp_path / "plan.json"), "--out", str(merged),
-                  cwd=checkout, env=env)
+    proc = canary(
+        "merge",
+        str(tmp_path / "artifacts"),
+        "--plan",
+        str(tmp_path / "plan.json"),
+        "--out",
+        str(merged),
+        cwd=checkout,
+        env=env,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     record = json.loads((merged / "run.json").read_text())
     assert record["matrix_digest"] == digest and digest
     diff = json.loads((merged / "compat-diff.json").read_text())
     assert any("server_id" in c["symbol"] for c in diff["changes"]), diff["changes"]
     assert (merged / "compat" / "1.0.0..2.0.0.json").is_file()  # the step where alpha@main regressed (issue 15)
-    report = canary("report", str(merged), "--format", "md,json", "--out", str(tmp_path / "report"), cwd=checkout, env=env)
+    report = canary(
+        "report", str(merged), "--format", "md,json", "--out", str(tmp_path / "report"), cwd=checkout, env=env
+    )
     assert report.returncode == 0, report.stderr
     md = (tmp_path / "report" / "report.md").read_text()
     assert "Breaking changes (" in md and "server_id" in md

@@ -49,12 +49,27 @@ def test_markdown_types_render_as_written_and_info_rows_fold(demo_store, tmp_pat
     store, run, _ = demo_store
     doc = json.loads(json.dumps(DIFF))
     doc["changes"] = [
-        {"rule": "TS010", "severity": "ERR", "symbol": "IAgentRuntime.getRoom", "renamed_to": None,
-         "message": "return type changed from Promise<Room> to Promise<unknown>"},
-        {"rule": "TS011", "severity": "ERR", "symbol": "Service<T | undefined>", "renamed_to": "Service<T>",
-         "message": "type parameter changed"},
-        {"rule": "TS001", "severity": "INFO", "symbol": "IAgentRuntime.newHelper", "renamed_to": None,
-         "message": "added"},
+        {
+            "rule": "TS010",
+            "severity": "ERR",
+            "symbol": "IAgentRuntime.getRoom",
+            "renamed_to": None,
+            "message": "return type changed from Promise<Room> to Promise<unknown>",
+        },
+        {
+            "rule": "TS011",
+            "severity": "ERR",
+            "symbol": "Service<T | undefined>",
+            "renamed_to": "Service<T>",
+            "message": "type parameter changed",
+        },
+        {
+            "rule": "TS001",
+            "severity": "INFO",
+            "symbol": "IAgentRuntime.newHelper",
+            "renamed_to": None,
+            "message": "added",
+        },
     ]
     diff = tmp_path / "diff.json"
     diff.write_text(json.dumps(doc))
@@ -75,11 +90,17 @@ def test_markdown_types_render_as_written_and_info_rows_fold(demo_store, tmp_pat
 
 
 def test_markdown_never_exceeds_githubs_limit(tmp_path):
-    run = write_run(tmp_path / "runs", "20261121T090000Z-eeeeee", big_specs(connectors=120, fail_every=1),
-                    candidates=("1.7.0", "1.7.2", "2.0.0-alpha.1"))
+    run = write_run(
+        tmp_path / "runs",
+        "20261121T090000Z-eeeeee",
+        big_specs(connectors=120, fail_every=1),
+        candidates=("1.7.0", "1.7.2", "2.0.0-alpha.1"),
+    )
     doc = json.loads(json.dumps(DIFF))
-    doc["changes"] = [{"rule": "TS001", "severity": sev, "symbol": f"Sym{i}<{'A' * 100}>", "renamed_to": None,
-                       "message": "m" * 180} for i, sev in enumerate(["ERR", "INFO"] * 800)]
+    doc["changes"] = [
+        {"rule": "TS001", "severity": sev, "symbol": f"Sym{i}<{'A' * 100}>", "renamed_to": None, "message": "m" * 180}
+        for i, sev in enumerate(["ERR", "INFO"] * 800)
+    ]
     diff = tmp_path / "diff.json"
     diff.write_text(json.dumps(doc))
     report = build(run, diff=load_diff(diff))
@@ -122,8 +143,10 @@ def test_diff_sarif_paths_are_relative_to_the_repository_root(tmp_path, monkeypa
     monkeypatch.setenv("CANARY_HOME", str(tmp_path / "home"))
     repo = _git_repo(tmp_path / "repo")
     old, new = tmp_path / "old", repo / "packages" / "core"
-    for side, body in ((old, "export interface Room { serverId: string; }\n"),
-                       (new, "export interface Room { messageServerId: string; }\n")):
+    for side, body in (
+        (old, "export interface Room { serverId: string; }\n"),
+        (new, "export interface Room { messageServerId: string; }\n"),
+    ):
         (side / "src").mkdir(parents=True)
         (side / "src" / "index.d.ts").write_text(body)
         (side / "package.json").write_text('{"name": "core", "version": "1.0.0", "types": "src/index.d.ts"}')
@@ -131,14 +154,20 @@ def test_diff_sarif_paths_are_relative_to_the_repository_root(tmp_path, monkeypa
     doc = json.loads(capsys.readouterr().out)
     run0 = doc["runs"][0]
     assert run0["tool"]["driver"]["name"] == "canary-compat" and run0["tool"]["driver"]["version"]
-    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-            for r in run0["results"] if r.get("locations")}
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run0["results"] if r.get("locations")
+    }
     assert uris and all(u.startswith("packages/core/") for u in uris), uris
-    assert all(r["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"] == "SRCROOT"
-               for r in run0["results"] if r.get("locations"))
+    assert all(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"] == "SRCROOT"
+        for r in run0["results"]
+        if r.get("locations")
+    )
 
 
-@pytest.mark.parametrize("file,base,expect", [("src/a.ts", None, "src/a.ts"), ("./src/a.ts", None, "src/a.ts"),
-                                              ("src\\a.ts", None, "src/a.ts")])
+@pytest.mark.parametrize(
+    "file,base,expect",
+    [("src/a.ts", None, "src/a.ts"), ("./src/a.ts", None, "src/a.ts"), ("src\\a.ts", None, "src/a.ts")],
+)
 def test_repo_uri_without_a_repository(file, base, expect):
     assert sarif.repo_uri(file, base) == expect

@@ -37,7 +37,10 @@ class Gate:
         self.eco = gate_eco.build(root)
         self.root, self.home = root, root / "home"
         self.gamma = gate_eco.build_connector(root, "gamma", demo.READ_OLD, "guild-10", declared="democore<2")
-        self.core_versions = [f"{{git: {str(self.eco.core)!r}, ref: v1.0.0}}", f"{{git: {str(self.eco.core)!r}, ref: {PRE}}}"]
+        self.core_versions = [
+            f"{{git: {str(self.eco.core)!r}, ref: v1.0.0}}",
+            f"{{git: {str(self.eco.core)!r}, ref: {PRE}}}",
+        ]
         self.full = self.write_matrix("matrix.yaml", ["alpha", "beta", "gamma"])
         self.green = self.write_matrix("green.yaml", ["beta", "gamma"])
 
@@ -45,25 +48,52 @@ class Gate:
         urls = {**self.eco.connectors, "gamma": self.gamma}
         return [{"name": n, "url": urls[n]} for n in names]
 
-    def write_matrix(self, name: str, connectors, extra: str = "", core_versions=None, directory: Path | None = None) -> Path:
+    def write_matrix(
+        self, name: str, connectors, extra: str = "", core_versions=None, directory: Path | None = None
+    ) -> Path:
         path = (directory or self.root) / name
-        path.write_text(gate_eco.matrix_text(core_versions or self.core_versions, BASE_LABEL,
-                                             self.connectors(connectors), extra))
+        path.write_text(
+            gate_eco.matrix_text(core_versions or self.core_versions, BASE_LABEL, self.connectors(connectors), extra)
+        )
         return path
 
     def env(self) -> dict:
         return {"CANARY_HOME": str(self.home)}
 
-    def run(self, matrix: Path | str, store: Path, *extra: str, cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, RunDir]:
-        proc = canary("run", "-c", str(matrix), "--store", str(store), "--progress", "none", "--report", "none",
-                      *extra, cwd=cwd or self.root, env=self.env())
+    def run(
+        self, matrix: Path | str, store: Path, *extra: str, cwd: Path | None = None
+    ) -> tuple[subprocess.CompletedProcess, RunDir]:
+        proc = canary(
+            "run",
+            "-c",
+            str(matrix),
+            "--store",
+            str(store),
+            "--progress",
+            "none",
+            "--report",
+            "none",
+            *extra,
+            cwd=cwd or self.root,
+            env=self.env(),
+        )
         runs = Store(store).runs()
         assert runs, proc.stdout + proc.stderr
         return proc, runs[-1]
 
     def promote(self, store: Path, *extra: str, cwd: Path | None = None) -> tuple[int, dict]:
-        proc = canary("promote", PRE, "--repo", str(self.eco.core), "--store", str(store), "--json", *extra,
-                      cwd=cwd or self.root, env=self.env())
+        proc = canary(
+            "promote",
+            PRE,
+            "--repo",
+            str(self.eco.core),
+            "--store",
+            str(store),
+            "--json",
+            *extra,
+            cwd=cwd or self.root,
+            env=self.env(),
+        )
         assert proc.stdout, proc.stderr
         return proc.returncode, json.loads(proc.stdout)
 
@@ -93,6 +123,7 @@ def copy_run(run: RunDir, store: Path) -> RunDir:
 
 
 # ------------------------------------------------------------------ cause 1: prerelease cores
+
 
 def test_prerelease_candidate_is_judged_against_the_declared_range(gate):
     """A connector declaring democore>=1 is in range on 2.1.0b1: its failure is a regression."""
@@ -127,8 +158,11 @@ def test_unsupported_cell_that_regressed_is_shown_everywhere(gate, tmp_path):
     assert label in (out / "report.md").read_text()
     assert label in (out / "index.html").read_text()
     junit = ET.parse(out / "junit.xml").getroot()
-    case = next(c for c in junit.iter("testcase")  # a testcase holds no properties (Jenkins schema)
-                if c.findtext("system-out", "").startswith(f"cell {GAMMA_CAND}:"))
+    case = next(
+        c
+        for c in junit.iter("testcase")  # a testcase holds no properties (Jenkins schema)
+        if c.findtext("system-out", "").startswith(f"cell {GAMMA_CAND}:")
+    )
     assert label in case.find("skipped").get("message")
     assert "regressed" in (out / "badges" / "gamma.svg").read_text()
     code, promo = gate.promote(gate.root / "store-green", "--run", run.run_id)
@@ -138,6 +172,7 @@ def test_unsupported_cell_that_regressed_is_shown_everywhere(gate, tmp_path):
 
 
 # ------------------------------------------------------------------ cause 2: partial runs
+
 
 def test_partial_run_never_reads_as_promotable(gate, tmp_path):
     store = tmp_path / "store"
@@ -174,6 +209,7 @@ def test_reproduction_of_one_cell_never_shadows_the_release_run(gate, tmp_path):
 
 # ------------------------------------------------------------------ cause 3: dirty cores
 
+
 def test_dirty_path_core_is_recorded_and_refused(gate, tmp_path):
     checkout = tmp_path / "core-checkout"
     subprocess.run(["git", "clone", "-q", str(gate.eco.core), str(checkout)], check=True)
@@ -202,10 +238,11 @@ def test_dirty_path_core_is_recorded_and_refused(gate, tmp_path):
 
 # ------------------------------------------------------------------ cause 4: where the run came from
 
+
 def test_promote_uses_the_runs_own_matrix_file_or_refuses(gate, tmp_path):
     project = tmp_path / "project"
     project.mkdir()
-    waiver = ("waivers:\n  - {cell: '" + ALPHA_CAND + "', reason: 'tracked', expires: '2099-01-01'}\n")
+    waiver = "waivers:\n  - {cell: '" + ALPHA_CAND + "', reason: 'tracked', expires: '2099-01-01'}\n"
     gate.write_matrix("matrix.yaml", ["alpha", "beta"], extra=waiver, directory=project)
     store = tmp_path / "store"
     proc, run = gate.run("matrix.yaml", store, cwd=project)  # a relative -c, as a user types it
@@ -236,11 +273,18 @@ def test_promote_uses_the_runs_own_matrix_file_or_refuses(gate, tmp_path):
 
 # ------------------------------------------------------------------ cause 5: cell id collisions
 
+
 def test_refs_whose_slugs_collide_get_their_own_cells(gate, tmp_path):
-    repo = gate_eco.build_connector(tmp_path, "delta", demo.NO_READ, "n/a", branches={
-        "feature/x": (demo.READ_OLD, "guild-10"), "feature_x": (demo.READ_EITHER, "guild-10")})
-    text = gate_eco.matrix_text(gate.core_versions, BASE_LABEL, [{"name": "delta", "url": repo,
-                                                                  "refs": ["feature/x", "feature_x"]}])
+    repo = gate_eco.build_connector(
+        tmp_path,
+        "delta",
+        demo.NO_READ,
+        "n/a",
+        branches={"feature/x": (demo.READ_OLD, "guild-10"), "feature_x": (demo.READ_EITHER, "guild-10")},
+    )
+    text = gate_eco.matrix_text(
+        gate.core_versions, BASE_LABEL, [{"name": "delta", "url": repo, "refs": ["feature/x", "feature_x"]}]
+    )
     matrix = tmp_path / "matrix.yaml"
     matrix.write_text(text)
     plan = json.loads(canary("plan", "-c", str(matrix), "--json", "--no-check-refs").stdout)
@@ -254,17 +298,21 @@ def test_refs_whose_slugs_collide_get_their_own_cells(gate, tmp_path):
 
 
 def test_a_ref_listed_twice_is_a_config_error(gate, tmp_path):
-    text = gate_eco.matrix_text(gate.core_versions, BASE_LABEL, [{"name": "beta", "url": gate.eco.connectors["beta"],
-                                                                  "refs": ["main", "main"]}])
+    text = gate_eco.matrix_text(
+        gate.core_versions, BASE_LABEL, [{"name": "beta", "url": gate.eco.connectors["beta"], "refs": ["main", "main"]}]
+    )
     matrix = tmp_path / "matrix.yaml"
     matrix.write_text(text)
     proc = canary("plan", "-c", str(matrix), "--no-check-refs")
     line = next(i for i, t in enumerate(text.splitlines(), 1) if "refs: [main, main]" in t)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert re.search(rf"{re.escape(str(matrix))}:{line}:\d+: key 'connectors\[0\]\.git\.refs\[1\]'", proc.stderr), proc.stderr
+    assert re.search(rf"{re.escape(str(matrix))}:{line}:\d+: key 'connectors\[0\]\.git\.refs\[1\]'", proc.stderr), (
+        proc.stderr
+    )
 
 
 # ------------------------------------------------------------------ cause 6: exit 1 means regressed
+
 
 def test_unexpected_error_is_exit_4_with_a_log_not_a_verdict(gate, tmp_path):
     run = copy_run(gate.full_run, tmp_path / "store")
@@ -292,7 +340,10 @@ def test_waiver_date_that_does_not_exist_is_exit_2_at_its_line(gate, tmp_path, w
     extra = f"waivers:\n  - cell: 'alpha*'\n    reason: x\n    expires: {written}\n"
     matrix = gate.write_matrix("matrix.yaml", ["alpha"], extra=extra, directory=tmp_path)
     line = len(matrix.read_text().splitlines())
-    for argv in (["plan", "-c", str(matrix), "--no-check-refs"], ["run", "-c", str(matrix), "--store", str(tmp_path / "s")]):
+    for argv in (
+        ["plan", "-c", str(matrix), "--no-check-refs"],
+        ["run", "-c", str(matrix), "--store", str(tmp_path / "s")],
+    ):
         proc = canary(*argv, env=gate.env())
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert f"{matrix}:{line}:14: key 'waivers[0].expires'" in proc.stderr
@@ -300,8 +351,10 @@ def test_waiver_date_that_does_not_exist_is_exit_2_at_its_line(gate, tmp_path, w
 
 # ------------------------------------------------------------------ cause 8: the installed core is checked
 
-SHADOW = ("import site, sys; open(site.getsitepackages()[0] + '/000shadow.pth', 'w')"
-          ".write('import sys; sys.path.insert(0, %r)\\n' % sys.argv[1])")
+SHADOW = (
+    "import site, sys; open(site.getsitepackages()[0] + '/000shadow.pth', 'w')"
+    ".write('import sys; sys.path.insert(0, %r)\\n' % sys.argv[1])"
+)
 
 
 def test_python_runner_catches_an_environment_that_loads_another_core(gate, tmp_path):
@@ -311,7 +364,8 @@ def test_python_runner_catches_an_environment_that_loads_another_core(gate, tmp_
     extra_install = (
         f'    install: [["{{python}}", -m, pip, install, --quiet, --no-deps, --no-build-isolation, "{{checkout}}"],\n'
         f'              ["{{python}}", -m, pip, install, --quiet, --no-deps, --target, "{{cell_dir}}/shadow", {str(old_wheel)!r}],\n'
-        f'              ["{{python}}", -c, {json.dumps(SHADOW)}, "{{cell_dir}}/shadow"]]\n')
+        f'              ["{{python}}", -c, {json.dumps(SHADOW)}, "{{cell_dir}}/shadow"]]\n'
+    )
     text = gate_eco.matrix_text(gate.core_versions, BASE_LABEL, gate.connectors(["beta"]))
     text = re.sub(r"    install: .*\n", lambda m: extra_install, text)
     matrix = tmp_path / "matrix.yaml"
@@ -325,8 +379,12 @@ def test_python_runner_catches_an_environment_that_loads_another_core(gate, tmp_
 
 # ------------------------------------------------------------------ every output says the same thing
 
-PROMOTE = {"green": ("promotable", 0), "regressed": ("refused", 1), "inconclusive": ("inconclusive", 3),
-           "partial": ("inconclusive", 3)}
+PROMOTE = {
+    "green": ("promotable", 0),
+    "regressed": ("refused", 1),
+    "inconclusive": ("inconclusive", 3),
+    "partial": ("inconclusive", 3),
+}
 
 
 def outputs(run: RunDir, store: Path, gate: Gate, out: Path) -> dict:
@@ -343,8 +401,10 @@ def outputs(run: RunDir, store: Path, gate: Gate, out: Path) -> dict:
     h1 = html.find("h1")
     said["html"] = (h1.attrs["class"].removeprefix("d-"), " ".join(h1.text().split()))
     md_first = (out / "report.md").read_text().splitlines()[0]
-    said["report.md"] = (re.search(r"decision \*\*(\w+)\*\*", (out / "report.md").read_text()).group(1),
-                         md_first.split("canary: ", 1)[1])
+    said["report.md"] = (
+        re.search(r"decision \*\*(\w+)\*\*", (out / "report.md").read_text()).group(1),
+        md_first.split("canary: ", 1)[1],
+    )
     junit = ET.parse(out / "junit.xml").getroot()
     props = {p.get("name"): p.get("value") for p in junit.find("testsuite/properties")}
     said["junit"] = (props["canary.decision"], props["canary.sentence"])
@@ -354,7 +414,10 @@ def outputs(run: RunDir, store: Path, gate: Gate, out: Path) -> dict:
     decision = doc["decision"]
     said["badge"] = (decision if badge.endswith(DECISION_STATUS[decision]) else badge, doc["sentence"])
     code, promo = gate.promote(store, "--run", run.run_id)
-    said["promote"] = (decision if (promo["decision"], code) == PROMOTE[decision] else promo["decision"], doc["sentence"])
+    said["promote"] = (
+        decision if (promo["decision"], code) == PROMOTE[decision] else promo["decision"],
+        doc["sentence"],
+    )
     return said
 
 
@@ -401,7 +464,8 @@ def test_node_runner_catches_a_connector_that_loads_another_core(fake_npm, tmp_p
         "    npm: {versions: ['0.1.0']}\n"
         "    install: [[npm, install, --no-audit, --no-fund, --no-package-lock, --ignore-scripts],\n"
         f"              [node, -e, {json.dumps(STRAY_CORE)}]]\n"
-        "    test: [node, -e, '0']\n")
+        "    test: [node, -e, '0']\n"
+    )
     env = {"CANARY_HOME": str(tmp_path / "home"), **fake_npm.env()}
     proc = canary("run", "-c", str(matrix), "--progress", "none", "--report", "none", cwd=tmp_path, env=env)
     run = Store(tmp_path / "home" / "runs").latest()

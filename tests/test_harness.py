@@ -68,11 +68,21 @@ def test_no_secret_reaches_a_cell(demo, tmp_path):
     """A connector that prints its whole environment must not see the caller's token."""
     matrix = demo.matrix.read_text().replace(
         '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]',
-        '    test: [["{python}", -c, "import os; print(sorted(os.environ.items()))"]]', 1)
+        '    test: [["{python}", -c, "import os; print(sorted(os.environ.items()))"]]',
+        1,
+    )
     path = tmp_path / "m.yaml"
     path.write_text(matrix)
-    proc = canary("run", "-c", str(path), "--cells", "alpha@main--core-1.0.0", "--report", "none",
-                  env={"CANARY_HOME": str(tmp_path / "h"), "GITHUB_TOKEN": "ghp_leak_me_not", "NPM_TOKEN": "npm_leak_me_not"})
+    proc = canary(
+        "run",
+        "-c",
+        str(path),
+        "--cells",
+        "alpha@main--core-1.0.0",
+        "--report",
+        "none",
+        env={"CANARY_HOME": str(tmp_path / "h"), "GITHUB_TOKEN": "ghp_leak_me_not", "NPM_TOKEN": "npm_leak_me_not"},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     logs = "".join(p.read_text() for p in (tmp_path / "h" / "runs").glob("*/logs/*.log"))
     assert "PATH" in logs and "GITHUB_TOKEN" not in logs and "ghp_leak_me_not" not in logs and "NPM_TOKEN" not in logs
@@ -134,12 +144,12 @@ compat: {{diff: true}}
 connectors:
   - name: alpha
     package: demo-alpha
-    git: {{url: {str(demo.connectors['alpha'])!r}, refs: [main]}}
+    git: {{url: {str(demo.connectors["alpha"])!r}, refs: [main]}}
     install: [["{{python}}", -m, pip, install, --quiet, --no-build-isolation, "{{checkout}}"]]
     test: [["{{python}}", -m, unittest, discover, -s, tests]]
   - name: slow
     package: demo-beta
-    git: {{url: {str(demo.connectors['beta'])!r}, refs: [main]}}
+    git: {{url: {str(demo.connectors["beta"])!r}, refs: [main]}}
     install: [["{{python}}", -m, pip, install, --quiet, --no-build-isolation, "{{checkout}}"]]
     test: [["{{python}}", -c, "import time; print('working', flush=True); time.sleep(30)"]]
     timeout: 3
@@ -152,8 +162,12 @@ connectors:
     from canary.matrix.store import Store
 
     results = Store(home / "runs").latest().read_cells()
-    assert set(results) == {"alpha@main--core-git_v1.0.0", "alpha@main--core-git_v2.0.0",
-                            "slow@main--core-git_v1.0.0", "slow@main--core-git_v2.0.0"}, proc.stderr
+    assert set(results) == {
+        "alpha@main--core-git_v1.0.0",
+        "alpha@main--core-git_v2.0.0",
+        "slow@main--core-git_v1.0.0",
+        "slow@main--core-git_v2.0.0",
+    }, proc.stderr
     v1, v2 = results["alpha@main--core-git_v1.0.0"], results["alpha@main--core-git_v2.0.0"]
     assert (v1.status, v2.status) == ("pass", "fail")
     assert v1.core.resolved == "1.0.0" and v2.core.resolved == "2.0.0"
@@ -173,10 +187,17 @@ connectors:
 
 def test_skip_condition_gives_skipped(demo, tmp_path):
     path = tmp_path / "m.yaml"
-    path.write_text(demo.matrix.read_text().replace(
-        "    tier: optional\n", '    tier: optional\n    skip: [{core: ">=2", reason: "gamma is not ported to 2.x"}]\n', 1))
+    path.write_text(
+        demo.matrix.read_text().replace(
+            "    tier: optional\n",
+            '    tier: optional\n    skip: [{core: ">=2", reason: "gamma is not ported to 2.x"}]\n',
+            1,
+        )
+    )
     home = tmp_path / "h"
-    canary("run", "-c", str(path), "--cells", "gamma@main--core-2.0.0", "--report", "none", env={"CANARY_HOME": str(home)})
+    canary(
+        "run", "-c", str(path), "--cells", "gamma@main--core-2.0.0", "--report", "none", env={"CANARY_HOME": str(home)}
+    )
     from canary.matrix.store import Store
 
     r = Store(home / "runs").latest().read_cell("gamma@main--core-2.0.0")
@@ -190,7 +211,8 @@ def test_missing_dependency_is_an_infrastructure_error_naming_it(demo, tmp_path)
     (conn / "needy" / "__init__.py").write_text("")
     (conn / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "needy"\nversion = "0.1.0"\ndependencies = ["democore>=1", "no-such-dependency-xyz>=1"]\n')
+        '[project]\nname = "needy"\nversion = "0.1.0"\ndependencies = ["democore>=1", "no-such-dependency-xyz>=1"]\n'
+    )
     (conn / "tests").mkdir()
     text = f"""
 core:

@@ -12,9 +12,14 @@ import canary
 
 ROOT = Path(__file__).resolve().parent.parent
 # The folder of each package of the `canary` import name (pyproject's package-dir).
-FOLDERS = {"canary.kernel": ROOT / "canary" / "kernel", "canary.matrix": ROOT / "matrix",
-           "canary.compat": ROOT / "compat", "canary.codemods": ROOT / "codemods",
-           "canary.reports": ROOT / "reports", "canary.promote": ROOT / "canary" / "promote"}
+FOLDERS = {
+    "canary.kernel": ROOT / "canary" / "kernel",
+    "canary.matrix": ROOT / "matrix",
+    "canary.compat": ROOT / "compat",
+    "canary.codemods": ROOT / "codemods",
+    "canary.reports": ROOT / "reports",
+    "canary.promote": ROOT / "canary" / "promote",
+}
 APP = "canary"  # the CLI, the pipeline and the CI action: may import every part
 PARTS = tuple(FOLDERS)
 

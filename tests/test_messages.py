@@ -14,8 +14,9 @@ from tests.conftest import canary
 def test_a_missing_working_directory_is_named_not_the_program(tmp_path):
     log = io.StringIO()
     missing = tmp_path / "not-there"
-    out = run_command("test", [sys.executable, "-c", "0"], cwd=str(missing), env={"PATH": os.environ["PATH"]},
-                      timeout=5, log=log)
+    out = run_command(
+        "test", [sys.executable, "-c", "0"], cwd=str(missing), env={"PATH": os.environ["PATH"]}, timeout=5, log=log
+    )
     assert out.record.exit_code == 127
     assert out.tail == [f"working directory does not exist: {missing}"]
     assert "cannot start" not in log.getvalue()
@@ -29,12 +30,25 @@ def test_templates_are_expanded_in_env_values_and_in_failure_reasons(demo, tmp_p
     text = demo.matrix.read_text().replace(
         '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]',
         f"    test: [['{{python}}', -c, \"{ENV_CHECK}\"], ['{{python}}', -c, 'import sys; sys.exit(3)']]\n"
-        "    env: {MY_PY: '{python}'}", 1)
+        "    env: {MY_PY: '{python}'}",
+        1,
+    )
     path = tmp_path / "m.yaml"
     path.write_text(text)
     home = tmp_path / "h"
-    proc = canary("run", "-c", str(path), "--cells", "alpha@main--core-1.0.0", "--report", "none", "--no-cache",
-                  "--retries", "0", env={"CANARY_HOME": str(home)})
+    proc = canary(
+        "run",
+        "-c",
+        str(path),
+        "--cells",
+        "alpha@main--core-1.0.0",
+        "--report",
+        "none",
+        "--no-cache",
+        "--retries",
+        "0",
+        env={"CANARY_HOME": str(home)},
+    )
     r = Store(home / "runs").latest().read_cell("alpha@main--core-1.0.0")
     assert r.status == "fail", (r.reason, proc.stderr)
     first, second = [c for c in r.attempts[0].commands if c.phase == "test"]

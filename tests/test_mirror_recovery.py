@@ -45,8 +45,16 @@ def _big_repo(root: Path) -> Path:
     for i in range(MANY):
         (repo_dir / f"f{i:04}.txt").write_text(f"{i}\n")
     repo.git.add(A=True)
-    repo.git.commit("-m", "many files", env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-                                            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"})
+    repo.git.commit(
+        "-m",
+        "many files",
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.invalid",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        },
+    )
     return repo_dir
 
 
@@ -57,8 +65,12 @@ def test_mirror_survives_a_git_killed_inside_worktree_add(tmp_path):
     sha = repo.head.commit.hexsha
     dest = tmp_path / "work" / "cell" / "src"
     dest.parent.mkdir(parents=True)
-    proc = subprocess.Popen(["git", "--git-dir", repo.git_dir, "worktree", "add", "--detach", "--force", str(dest), sha],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["git", "--git-dir", repo.git_dir, "worktree", "add", "--detach", "--force", str(dest), sha],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     assert _kill_when_initializing(proc, f"{repo.git_dir}/worktrees/*/locked"), "git finished before it could be killed"
 
     gitsrc._fetched.clear()  # a new canary process: it fetches the mirror before use
@@ -83,8 +95,16 @@ def test_stale_locks_are_cleared_and_a_torn_mirror_is_cloned_again(tmp_path):
     upstream = git.Repo(source)
     (source / "new.txt").write_text("new\n")
     upstream.git.add(A=True)
-    upstream.git.commit("-m", "new", env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-                                         "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"})
+    upstream.git.commit(
+        "-m",
+        "new",
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.invalid",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        },
+    )
     gitsrc._fetched.clear()
     repo = gitsrc.mirror(mirrors, url)
     assert repo.git.rev_parse("main^{commit}") == upstream.head.commit.hexsha
@@ -142,24 +162,62 @@ def big_demo(demo, tmp_path):
 def test_canary_killed_inside_worktree_add_then_plan_and_resume(big_demo, tmp_path):
     home = tmp_path / "home"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "canary", "run", "-c", str(big_demo), "--no-cache", "--report", "none",
-         "--progress", "none"],
-        env={**os.environ, "CANARY_HOME": str(home)}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "canary",
+            "run",
+            "-c",
+            str(big_demo),
+            "--no-cache",
+            "--report",
+            "none",
+            "--progress",
+            "none",
+        ],
+        env={**os.environ, "CANARY_HOME": str(home)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     assert _kill_when_initializing(proc, f"{home}/mirrors/*/worktrees/*/locked"), "canary finished before the kill"
     run = Store(home / "runs").latest()
     assert json.loads(run.run_file.read_text())["state"] == "running"
 
     planned = canary("plan", "-c", str(big_demo), env={"CANARY_HOME": str(home)})
     assert planned.returncode == 0, planned.stderr
-    resumed = canary("run", "-c", str(big_demo), "--resume", run.run_id, "--no-cache", "--report", "none",
-                     "--progress", "plain", env={"CANARY_HOME": str(home)})
+    resumed = canary(
+        "run",
+        "-c",
+        str(big_demo),
+        "--resume",
+        run.run_id,
+        "--no-cache",
+        "--report",
+        "none",
+        "--progress",
+        "plain",
+        env={"CANARY_HOME": str(home)},
+    )
     assert resumed.returncode == 1, resumed.stderr  # alpha@main regressed, as designed
     statuses = {cid: r.status for cid, r in run.read_cells().items()}
-    assert statuses == {"alpha@main--core-1.0.0": "pass", "alpha@main--core-2.0.0": "fail",
-                        "alpha@next--core-1.0.0": "pass", "alpha@next--core-2.0.0": "pass"}, resumed.stderr
+    assert statuses == {
+        "alpha@main--core-1.0.0": "pass",
+        "alpha@main--core-2.0.0": "fail",
+        "alpha@next--core-1.0.0": "pass",
+        "alpha@next--core-2.0.0": "pass",
+    }, resumed.stderr
     for cid, r in run.read_cells().items():
         assert r.core.resolved == cid.rsplit("core-", 1)[1]
-    again = canary("run", "-c", str(big_demo), "--no-cache", "--report", "none", "--progress", "none",
-                   env={"CANARY_HOME": str(home)})
+    again = canary(
+        "run",
+        "-c",
+        str(big_demo),
+        "--no-cache",
+        "--report",
+        "none",
+        "--progress",
+        "none",
+        env={"CANARY_HOME": str(home)},
+    )
     assert again.returncode == 1, again.stderr

@@ -14,12 +14,12 @@ from tests.test_import_graph import APP, FOLDERS, ROOT, _files, _imports, _packa
 def _module_file(module: str) -> Path | None:
     for pkg in sorted(FOLDERS, key=len, reverse=True):
         if module == pkg or module.startswith(pkg + "."):
-            base, rest = FOLDERS[pkg], module[len(pkg):].lstrip(".")
+            base, rest = FOLDERS[pkg], module[len(pkg) :].lstrip(".")
             break
     else:
         if module != APP and not module.startswith(APP + "."):
             return None
-        base, rest = ROOT / "canary", module[len(APP):].lstrip(".")
+        base, rest = ROOT / "canary", module[len(APP) :].lstrip(".")
     path = base.joinpath(*rest.split(".")) if rest else base
     if path.with_suffix(".py").is_file():
         return path.with_suffix(".py")
@@ -57,8 +57,11 @@ def test_modules_other_packages_import_declare_all():
         if declared is None:
             missing.append(str(path.relative_to(ROOT)))
             continue
-        undeclared += [f"{where[0]} imports {name} from {path.relative_to(ROOT)}, not in its __all__"
-                       for name, where in names.items() if name not in declared]
+        undeclared += [
+            f"{where[0]} imports {name} from {path.relative_to(ROOT)}, not in its __all__"
+            for name, where in names.items()
+            if name not in declared
+        ]
     assert missing == [], "modules imported by another package without __all__"
     assert undeclared == []
 
@@ -69,7 +72,10 @@ def test_what_a_module_offers_has_a_docstring():
         tree = ast.parse(path.read_text())
         declared = set(_all_of(tree) or [])
         for node in tree.body:
-            if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in declared
-                    and ast.get_docstring(node) is None):
+            if (
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and node.name in declared
+                and ast.get_docstring(node) is None
+            ):
                 bare.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     assert bare == []

@@ -80,8 +80,9 @@ connectors:
 def nox(python: Path, *args: str, matrix: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CANARY_BIN")}
     full.update(CANARY_MATRIX=str(matrix), **(env or {}))
-    return subprocess.run([str(python), "-m", "nox", "-f", str(NOXFILE), *args], capture_output=True, text=True,
-                          env=full, timeout=600)
+    return subprocess.run(
+        [str(python), "-m", "nox", "-f", str(NOXFILE), *args], capture_output=True, text=True, env=full, timeout=600
+    )
 
 
 def _selected(listing: str) -> list[str]:
@@ -96,7 +97,8 @@ def test_cells_listed_by_a_nox_outside_the_project_and_tags_by_short_name(pipx_n
     assert "plugin-discord@1.3.3--core-1.7.0" in proc.stdout, proc.stdout + proc.stderr
     proc = nox(pipx_nox, "-l", "-t", "discord", matrix=matrix)
     assert _selected(proc.stdout) == ["plugin-discord@1.3.3--core-1.6.4", "plugin-discord@1.3.3--core-1.7.0"], (
-        proc.stdout + proc.stderr)
+        proc.stdout + proc.stderr
+    )
     proc = nox(pipx_nox, "-l", "-t", "plugin-telegram", matrix=matrix)
     assert len(_selected(proc.stdout)) == 2
 

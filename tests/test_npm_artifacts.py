@@ -15,8 +15,7 @@ def test_missing_exact_versions_are_one_pack_and_a_tag_is_packed_alone(fake_regi
     shim, log = npm_shim(tmp_path / "shim")
     monkeypatch.setenv("PATH", f"{shim}{os.pathsep}{os.environ['PATH']}")
     cache = tmp_path / "artifacts"
-    specs = ["@canary-fake/mid@0.1.0", "@canary-fake/core@1.0.0", "@canary-fake/core@latest",
-             "@canary-fake/core@1.0.0"]
+    specs = ["@canary-fake/mid@0.1.0", "@canary-fake/core@1.0.0", "@canary-fake/core@latest", "@canary-fake/core@1.0.0"]
 
     arts = materialize_npm_all(specs, cache, tmp_path / "npm-cache")
 
@@ -24,8 +23,12 @@ def test_missing_exact_versions_are_one_pack_and_a_tag_is_packed_alone(fake_regi
     assert len(calls) == 2, calls
     assert calls[0].startswith("pack @canary-fake/mid@0.1.0 @canary-fake/core@1.0.0 --pack-destination ")
     assert calls[1].startswith("pack @canary-fake/core@latest ")
-    assert [(a.name, a.version) for a in arts] == [("@canary-fake/mid", "0.1.0"), ("@canary-fake/core", "1.0.0"),
-                                                  ("@canary-fake/core", "2.0.0"), ("@canary-fake/core", "1.0.0")]
+    assert [(a.name, a.version) for a in arts] == [
+        ("@canary-fake/mid", "0.1.0"),
+        ("@canary-fake/core", "1.0.0"),
+        ("@canary-fake/core", "2.0.0"),
+        ("@canary-fake/core", "1.0.0"),
+    ]
     for art in arts:
         assert art.path == cache / slug(art.name) / art.version / tarball_name(art.name, art.version)
         assert art.path.read_bytes() == fake_registry_env.tgz(art.name, art.version).read_bytes()

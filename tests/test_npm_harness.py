@@ -58,8 +58,9 @@ def npm_runs(fake_npm, tmp_path_factory):
     home = root / "home"
     env = {"CANARY_HOME": str(home), **fake_npm.env()}
     first = canary("run", "-c", "matrix.yaml", "-j", "2", "--progress", "none", "--report", "none", cwd=root, env=env)
-    second = canary("run", "-c", "matrix.yaml", "-j", "2", "--progress", "none", "--report", "none", "--no-cache",
-                    cwd=root, env=env)
+    second = canary(
+        "run", "-c", "matrix.yaml", "-j", "2", "--progress", "none", "--report", "none", "--no-cache", cwd=root, env=env
+    )
     runs = Store(home / "runs").runs()
     assert len(runs) == 2, first.stderr + second.stderr
     return {"first": first, "second": second, "runs": runs, "home": home}
@@ -73,8 +74,12 @@ def cell(run, cell_id):
 
 def test_every_cell_loads_the_core_of_its_label(npm_runs):
     run = npm_runs["runs"][0]
-    for cid in ("plugin@0.1.0--core-2.0.0", "plugin@0.1.0--core-1.0.0",
-                "nested@0.1.0--core-2.0.0", "nested@0.1.0--core-1.0.0"):
+    for cid in (
+        "plugin@0.1.0--core-2.0.0",
+        "plugin@0.1.0--core-1.0.0",
+        "nested@0.1.0--core-2.0.0",
+        "nested@0.1.0--core-1.0.0",
+    ):
         r = cell(run, cid)
         assert r.core.resolved == r.core.label, cid
         assert r.core.digest.startswith("sha256:") and r.connector.digest.startswith("sha256:")
@@ -120,10 +125,15 @@ def test_core_from_a_git_ref_is_packed_once_per_commit(fake_npm, tmp_path):
     write_package(repo_dir, "@canary-fake/core", "2.0.0", {}, "export const VERSION = '2.0.0';\n")
     repo = git.Repo.init(repo_dir)
     repo.git.add(A=True)
-    repo.git.commit("-m", "core 2.0.0", "--no-gpg-sign", author="t <t@example.invalid>",
-                    env={"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"})
+    repo.git.commit(
+        "-m",
+        "core 2.0.0",
+        "--no-gpg-sign",
+        author="t <t@example.invalid>",
+        env={"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"},
+    )
     repo.create_tag("v2.0.0")
-    text = MATRIX.replace('versions: ["2.0.0", "1.0.0"]', f'versions: [{{git: {str(repo_dir)!r}, ref: v2.0.0}}]')
+    text = MATRIX.replace('versions: ["2.0.0", "1.0.0"]', f"versions: [{{git: {str(repo_dir)!r}, ref: v2.0.0}}]")
     text = text.replace('baseline: "2.0.0"', 'baseline: "git:v2.0.0"')
     (tmp_path / "matrix.yaml").write_text(text)
     home = tmp_path / "home"

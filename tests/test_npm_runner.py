@@ -24,16 +24,24 @@ CORE = "@canary-fake/core"
 
 def load_in_cell(cell_dir: Path, package: str, names: list[str]) -> dict:
     """What the installed connector really exports, from Node itself."""
-    script = (f"import('{package}').then(m => console.log(JSON.stringify("
-              f"Object.fromEntries({json.dumps(names)}.map(n => [n, m[n]])))))")
+    script = (
+        f"import('{package}').then(m => console.log(JSON.stringify("
+        f"Object.fromEntries({json.dumps(names)}.map(n => [n, m[n]])))))"
+    )
     out = subprocess.run(["node", "-e", script], cwd=cell_dir, capture_output=True, text=True, timeout=60, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def install(fake, tmp_path: Path, plugin: str, core_version: str, **kw):
     return prepare_node_cell(
-        tmp_path / "cell", plugin, fake.tgz(plugin, "0.1.0"), CORE, fake.tgz(CORE, core_version), core_version,
-        npm_cache=fake.npm_cache, **kw,
+        tmp_path / "cell",
+        plugin,
+        fake.tgz(plugin, "0.1.0"),
+        CORE,
+        fake.tgz(CORE, core_version),
+        core_version,
+        npm_cache=fake.npm_cache,
+        **kw,
     )
 
 
@@ -54,7 +62,9 @@ def test_nested_copies_are_forced_too(fake_registry_env, tmp_path):
     vias = {entry["via"]: entry["version"] for entry in cell.npm_ls}
     assert vias["@canary-fake/plugin-nested > @canary-fake/mid > @canary-fake/core"] == "1.0.0"
     assert load_in_cell(cell.install_dir, "@canary-fake/plugin-nested", ["VERSION", "MID_CORE"]) == {
-        "VERSION": "1.0.0", "MID_CORE": "1.0.0"}
+        "VERSION": "1.0.0",
+        "MID_CORE": "1.0.0",
+    }
 
 
 def test_without_overrides_the_nested_copy_is_caught(fake_registry_env, tmp_path):
@@ -91,8 +101,15 @@ def test_unreachable_registry_is_an_infrastructure_error(fake_npm, tmp_path, mon
     monkeypatch.setenv("npm_config_fetch_retries", "0")
     # plugin-nested needs @canary-fake/mid from the registry (the core itself is a local tarball).
     with pytest.raises(InfrastructureError) as exc:
-        prepare_node_cell(tmp_path / "cell", "@canary-fake/plugin-nested", fake_npm.tgz("@canary-fake/plugin-nested", "0.1.0"),
-                          CORE, fake_npm.tgz(CORE, "1.0.0"), "1.0.0", npm_cache=tmp_path / "empty-cache")
+        prepare_node_cell(
+            tmp_path / "cell",
+            "@canary-fake/plugin-nested",
+            fake_npm.tgz("@canary-fake/plugin-nested", "0.1.0"),
+            CORE,
+            fake_npm.tgz(CORE, "1.0.0"),
+            "1.0.0",
+            npm_cache=tmp_path / "empty-cache",
+        )
     assert exc.value.reason == "install: registry unreachable (ECONNREFUSED)"
 
 
@@ -106,22 +123,40 @@ def test_cell_manifest_forces_the_core_by_reference(tmp_path):
 
 
 def test_verify_refuses_a_copy_from_another_tarball(tmp_path):
-    info = {"connector_dir": "/x", "resolved": "1.0.0", "resolved_path": "/x/core", "copies": [],
-            "locked_from": "file:../other-core-1.0.0.tgz"}
+    info = {
+        "connector_dir": "/x",
+        "resolved": "1.0.0",
+        "resolved_path": "/x/core",
+        "copies": [],
+        "locked_from": "file:../other-core-1.0.0.tgz",
+    }
     with pytest.raises(CoreMismatch, match="not from core-1.0.0.tgz"):
         verify(info, "conn", "core", "1.0.0", tmp_path / "core-1.0.0.tgz")
 
 
-@pytest.mark.parametrize("lines, reason", [
-    (["npm error code ETARGET", "npm error notarget No matching version found for ox@0.14.67."],
-     "install: dependency not in registry: ox@0.14.67"),
-    (["npm error code E404", "npm error 404 Not Found - GET http://127.0.0.1/@x%2fnope - Not found",
-      "npm error 404", "npm error 404  '@x/nope@^1.0.0' is not in this registry."],
-     "install: dependency not in registry: @x/nope@^1.0.0"),
-    (["npm error code ENOTFOUND", "npm error network request failed, reason: getaddrinfo ENOTFOUND"],
-     "install: registry unreachable (ENOTFOUND)"),
-    (["npm error code ETIMEDOUT"], "install: registry unreachable (ETIMEDOUT)"),
-    (["npm error code ERESOLVE", "npm error ERESOLVE unable to resolve dependency tree"], None),
-])
+@pytest.mark.parametrize(
+    "lines, reason",
+    [
+        (
+            ["npm error code ETARGET", "npm error notarget No matching version found for ox@0.14.67."],
+            "install: dependency not in registry: ox@0.14.67",
+        ),
+        (
+            [
+                "npm error code E404",
+                "npm error 404 Not Found - GET http://127.0.0.1/@x%2fnope - Not found",
+                "npm error 404",
+                "npm error 404  '@x/nope@^1.0.0' is not in this registry.",
+            ],
+            "install: dependency not in registry: @x/nope@^1.0.0",
+        ),
+        (
+            ["npm error code ENOTFOUND", "npm error network request failed, reason: getaddrinfo ENOTFOUND"],
+            "install: registry unreachable (ENOTFOUND)",
+        ),
+        (["npm error code ETIMEDOUT"], "install: registry unreachable (ETIMEDOUT)"),
+        (["npm error code ERESOLVE", "npm error ERESOLVE unable to resolve dependency tree"], None),
+    ],
+)
 def test_explain_npm_names_the_cause(lines, reason):
     assert explain_npm("install", lines) == reason

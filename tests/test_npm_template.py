@@ -41,9 +41,18 @@ class Recorder:
 def cell(fake, tmp_path: Path, name: str, core_version: str, rec: Recorder, *, sql: bool = True, **kw):
     companions = [(SQL, core_version)] if sql else []
     return prepare_node_cell(
-        tmp_path / name, PLUGIN, fake.tgz(PLUGIN, "0.1.0"), CORE, fake.tgz(CORE, core_version), core_version,
-        companions, npm_cache=fake.npm_cache, run=rec, templates=kw.pop("templates", tmp_path / "templates"),
-        companion_tgzs=[(SQL, fake.tgz(SQL, core_version))] if sql else [], **kw,
+        tmp_path / name,
+        PLUGIN,
+        fake.tgz(PLUGIN, "0.1.0"),
+        CORE,
+        fake.tgz(CORE, core_version),
+        core_version,
+        companions,
+        npm_cache=fake.npm_cache,
+        run=rec,
+        templates=kw.pop("templates", tmp_path / "templates"),
+        companion_tgzs=[(SQL, fake.tgz(SQL, core_version))] if sql else [],
+        **kw,
     )
 
 
@@ -78,7 +87,10 @@ def test_one_install_serves_two_cores_each_cell_loads_its_own(two_cells):
     assert template.core_version == "2.0.0" and "template built with core 2.0.0" in second.installed_via
     # Node itself, from each cell: the connector and the nested library load that cell's core,
     # and the companion is that cell's too; the template still holds what it was built with.
-    assert load_in_cell(second.install_dir, PLUGIN, ["VERSION", "MID_CORE"]) == {"VERSION": "1.0.0", "MID_CORE": "1.0.0"}
+    assert load_in_cell(second.install_dir, PLUGIN, ["VERSION", "MID_CORE"]) == {
+        "VERSION": "1.0.0",
+        "MID_CORE": "1.0.0",
+    }
     assert load_in_cell(first.install_dir, PLUGIN, ["VERSION", "MID_CORE"]) == {"VERSION": "2.0.0", "MID_CORE": "2.0.0"}
     assert load_in_cell(second.install_dir, SQL, ["SQL"]) == {"SQL": "1.0.0"}
     assert load_in_cell(template.path, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}
@@ -128,9 +140,16 @@ def test_a_core_whose_dependencies_the_template_lacks_gets_its_own_template(two_
 def test_the_check_still_catches_a_core_the_connector_does_not_load(two_cells, fake_registry_env, tmp_path):
     # The swap is checked like an install: a cell claiming a core other than its tarball is refused.
     with pytest.raises(CoreMismatch, match="not the core under test 2.0.0"):
-        prepare_node_cell(tmp_path / "liar", PLUGIN, fake_registry_env.tgz(PLUGIN, "0.1.0"), CORE,
-                          fake_registry_env.tgz(CORE, "1.0.0"), "2.0.0", npm_cache=fake_registry_env.npm_cache,
-                          templates=tmp_path / "templates")
+        prepare_node_cell(
+            tmp_path / "liar",
+            PLUGIN,
+            fake_registry_env.tgz(PLUGIN, "0.1.0"),
+            CORE,
+            fake_registry_env.tgz(CORE, "1.0.0"),
+            "2.0.0",
+            npm_cache=fake_registry_env.npm_cache,
+            templates=tmp_path / "templates",
+        )
 
 
 def test_companion_ranges_of_the_template_decide_the_fit(tmp_path):

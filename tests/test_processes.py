@@ -53,8 +53,15 @@ def _pids(stem: Path) -> list[int]:
 
 def test_children_and_setsid_daemons_die_with_the_command(tmp_path):
     stem = tmp_path / "pids"
-    out = run_command("test", [sys.executable, "-c", LEAVER, str(stem)], cwd=str(tmp_path),
-                      env={"PATH": os.environ["PATH"]}, timeout=60, log=io.StringIO(), token=f"t-{os.getpid()}-1")
+    out = run_command(
+        "test",
+        [sys.executable, "-c", LEAVER, str(stem)],
+        cwd=str(tmp_path),
+        env={"PATH": os.environ["PATH"]},
+        timeout=60,
+        log=io.StringIO(),
+        token=f"t-{os.getpid()}-1",
+    )
     assert out.ok
     pids = _pids(stem)
     try:
@@ -71,7 +78,9 @@ def _matrix_running(demo, tmp_path: Path, code: str, *args: Path) -> Path:
     extra = "".join(f", {str(a)!r}" for a in args)
     text = demo.matrix.read_text().replace(
         '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]',
-        "    test: [['{python}', -c, " + json.dumps(code) + extra + "]]", 1)
+        "    test: [['{python}', -c, " + json.dumps(code) + extra + "]]",
+        1,
+    )
     path = tmp_path / "m.yaml"
     path.write_text(text)
     return path
@@ -80,8 +89,17 @@ def _matrix_running(demo, tmp_path: Path, code: str, *args: Path) -> Path:
 def test_a_cell_result_counts_the_processes_killed(demo, tmp_path):
     stem = tmp_path / "pids"
     path, home = _matrix_running(demo, tmp_path, LEAVER, stem), tmp_path / "h"
-    proc = canary("run", "-c", str(path), "--cells", "alpha@main--core-1.0.0", "--report", "none", "--no-cache",
-                  env={"CANARY_HOME": str(home)})
+    proc = canary(
+        "run",
+        "-c",
+        str(path),
+        "--cells",
+        "alpha@main--core-1.0.0",
+        "--report",
+        "none",
+        "--no-cache",
+        env={"CANARY_HOME": str(home)},
+    )
     pids = _pids(stem)
     alive = [p for p in pids if _alive(p)]
     for p in alive:
@@ -106,13 +124,31 @@ time.sleep(120)
 
 def test_the_next_run_kills_what_a_sigkilled_canary_left_running(demo, tmp_path):
     stem, flag = tmp_path / "pids", tmp_path / "flag"
-    Path(f"{stem}.leaver").write_text(LEAVER.replace("pids = sys.argv[1]", f"pids = {str(stem)!r}").replace(
-        "time.sleep(0.5)\n", ""))
+    Path(f"{stem}.leaver").write_text(
+        LEAVER.replace("pids = sys.argv[1]", f"pids = {str(stem)!r}").replace("time.sleep(0.5)\n", "")
+    )
     path, home = _matrix_running(demo, tmp_path, SLEEPER, stem, flag), tmp_path / "h"
-    first = subprocess.Popen([sys.executable, "-m", "canary", "run", "-c", str(path), "--cells", "alpha@main--core-1.0.0",
-                              "--report", "none", "--no-cache", "--progress", "none"],
-                             env={**os.environ, "CANARY_HOME": str(home)}, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "canary",
+            "run",
+            "-c",
+            str(path),
+            "--cells",
+            "alpha@main--core-1.0.0",
+            "--report",
+            "none",
+            "--no-cache",
+            "--progress",
+            "none",
+        ],
+        env={**os.environ, "CANARY_HOME": str(home)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     pids = _pids(stem)
     os.killpg(first.pid, signal.SIGKILL)  # canary and its process group; the cell's commands live on
     first.wait()
@@ -121,8 +157,17 @@ def test_the_next_run_kills_what_a_sigkilled_canary_left_running(demo, tmp_path)
         assert all(_alive(p) for p in pids), "the scenario needs processes that outlive a killed canary"
         flag.touch()
         run = Store(home / "runs").latest()
-        resumed = canary("run", "-c", str(path), "--resume", run.run_id, "--report", "none", "--no-cache",
-                         env={"CANARY_HOME": str(home)})
+        resumed = canary(
+            "run",
+            "-c",
+            str(path),
+            "--resume",
+            run.run_id,
+            "--report",
+            "none",
+            "--no-cache",
+            env={"CANARY_HOME": str(home)},
+        )
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert [p for p in pids if _alive(p)] == []
         # the test command itself (sleeping) plus its child and its daemon

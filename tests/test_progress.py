@@ -21,8 +21,12 @@ def test_plain_lines_when_not_a_terminal():
     p.finish("b[bold]x[/]", "fail", 2.0, "AssertionError: boom")
     p.close()
     lines = out.getvalue().splitlines()
-    assert lines == ["[0/2] start    a", "[1/2] pass     a (1.2s)",
-                     "[1/2] start    b[bold]x[/]", "[2/2] fail     b[bold]x[/] (2.0s) AssertionError: boom"]
+    assert lines == [
+        "[0/2] start    a",
+        "[1/2] pass     a (1.2s)",
+        "[1/2] start    b[bold]x[/]",
+        "[2/2] fail     b[bold]x[/] (2.0s) AssertionError: boom",
+    ]
 
 
 def test_plain_lines_in_ci_even_on_a_terminal(monkeypatch):

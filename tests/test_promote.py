@@ -41,6 +41,7 @@ CONNECTORS = {"discord": "required", "telegram": "required", "twitter": "optiona
 
 # ------------------------------------------------------------------ fixtures: git, repos, runs
 
+
 @pytest.fixture(autouse=True)
 def _git_identity(monkeypatch):
     # Tests must not depend on (or write to) the machine's git configuration.
@@ -53,8 +54,9 @@ def _git_identity(monkeypatch):
 
 
 def git(repo: Path, *args: str, env: dict | None = None) -> str:
-    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 
@@ -76,14 +78,14 @@ def commit(path: Path, name: str, text: str, env: dict | None = None) -> str:
     return git(path, "rev-parse", "HEAD")
 
 
-PYPROJECT = '''[project]
+PYPROJECT = """[project]
 name = "core"  # the core under test
 version = "1.7.1b2"
 dependencies = []
 
 [tool.other]
 keep = "me"
-'''
+"""
 
 
 @dataclass
@@ -118,8 +120,13 @@ class Cells:
     started: _dt.datetime | None = None
 
 
-def make_world(tmp_path: Path, cells: Cells | None = None, waivers: list[dict] | None = None,
-               tag: str = PRE, tag_env: dict | None = None) -> World:
+def make_world(
+    tmp_path: Path,
+    cells: Cells | None = None,
+    waivers: list[dict] | None = None,
+    tag: str = PRE,
+    tag_env: dict | None = None,
+) -> World:
     cells = cells or Cells()
     core = tmp_path / "core"
     init_repo(core, {"pyproject.toml": PYPROJECT, "README.md": "core\n"})
@@ -130,11 +137,22 @@ def make_world(tmp_path: Path, cells: Cells | None = None, waivers: list[dict] |
         connectors[name] = tmp_path / f"plugin-{name}"
         commits[name] = init_repo(connectors[name], {"index.ts": f"// {name}\n"})
     matrix = tmp_path / "matrix.yaml"
-    lines = ["core:", "  name: '@elizaos/core'", "  ecosystem: npm",
-             f"  versions: ['{BASE}', {{git: core, ref: '{PRE}'}}]", f"  baseline: '{BASE}'", "connectors:"]
+    lines = [
+        "core:",
+        "  name: '@elizaos/core'",
+        "  ecosystem: npm",
+        f"  versions: ['{BASE}', {{git: core, ref: '{PRE}'}}]",
+        f"  baseline: '{BASE}'",
+        "connectors:",
+    ]
     for name, tier in CONNECTORS.items():
-        lines += [f"  - name: {name}", f"    package: '@elizaos/plugin-{name}'",
-                  f"    git: {{url: plugin-{name}, refs: [main]}}", "    test: [[node, -e, '0']]", f"    tier: {tier}"]
+        lines += [
+            f"  - name: {name}",
+            f"    package: '@elizaos/plugin-{name}'",
+            f"    git: {{url: plugin-{name}, refs: [main]}}",
+            "    test: [[node, -e, '0']]",
+            f"    tier: {tier}",
+        ]
     if waivers:
         lines.append("waivers:")
         for w in waivers:
@@ -143,7 +161,7 @@ def make_world(tmp_path: Path, cells: Cells | None = None, waivers: list[dict] |
 
     store = tmp_path / "runs"
     run = RunDir(store / "20261121T070000Z-abc123")
-    started = (cells.started or _dt.datetime.now(_dt.UTC) - _dt.timedelta(minutes=30))
+    started = cells.started or _dt.datetime.now(_dt.UTC) - _dt.timedelta(minutes=30)
     planned, results = [], []
     for name, tier in CONNECTORS.items():
         for core_label, role in ((BASE, "baseline"), (CAND, "candidate")):
@@ -153,29 +171,62 @@ def make_world(tmp_path: Path, cells: Cells | None = None, waivers: list[dict] |
                 continue
             statuses = cells.status.get(name, ["pass"]) if role == "candidate" else ["pass"]
             if role == "candidate":
-                core_rec = CoreRecord(name="@elizaos/core", label=CAND, kind="git", requested=PRE, resolved="1.7.1-beta.2",
-                                      digest=cells.core_digest, commit=cells.core_commit or head)
+                core_rec = CoreRecord(
+                    name="@elizaos/core",
+                    label=CAND,
+                    kind="git",
+                    requested=PRE,
+                    resolved="1.7.1-beta.2",
+                    digest=cells.core_digest,
+                    commit=cells.core_commit or head,
+                )
             else:
-                core_rec = CoreRecord(name="@elizaos/core", label=BASE, kind="registry", requested=BASE, resolved=BASE,
-                                      digest="ab" * 32)
-            attempts = [Attempt(number=i, status=s, reason="" if s == "pass" else "AssertionError: No server ID found 10",
-                                commands=[CommandRecord(phase="test", argv=["node", "-e", "0"],
-                                                        exit_code=0 if s == "pass" else 1, duration_s=0.1)])
-                        for i, s in enumerate(statuses, 1)]
-            results.append(CellResult(
-                run_id=run.run_id, cell_id=pid, tier=tier, role=role, core=core_rec,
-                connector=ConnectorRecord(name=name, package=f"@elizaos/plugin-{name}", source="git", ref="main",
-                                          commit=commits[name]),
-                status=statuses[-1] if statuses[-1] != "pass" or len(statuses) == 1 else "pass",
-                reason=attempts[-1].reason, attempts=attempts,
-            ))
+                core_rec = CoreRecord(
+                    name="@elizaos/core", label=BASE, kind="registry", requested=BASE, resolved=BASE, digest="ab" * 32
+                )
+            attempts = [
+                Attempt(
+                    number=i,
+                    status=s,
+                    reason="" if s == "pass" else "AssertionError: No server ID found 10",
+                    commands=[
+                        CommandRecord(
+                            phase="test", argv=["node", "-e", "0"], exit_code=0 if s == "pass" else 1, duration_s=0.1
+                        )
+                    ],
+                )
+                for i, s in enumerate(statuses, 1)
+            ]
+            results.append(
+                CellResult(
+                    run_id=run.run_id,
+                    cell_id=pid,
+                    tier=tier,
+                    role=role,
+                    core=core_rec,
+                    connector=ConnectorRecord(
+                        name=name, package=f"@elizaos/plugin-{name}", source="git", ref="main", commit=commits[name]
+                    ),
+                    status=statuses[-1] if statuses[-1] != "pass" or len(statuses) == 1 else "pass",
+                    reason=attempts[-1].reason,
+                    attempts=attempts,
+                )
+            )
     from canary.matrix import config
 
-    record = RunRecord(run_id=run.run_id, matrix_file=str(matrix), matrix_digest=config.load(matrix).digest,
-                       started_at=started.isoformat(timespec="seconds"),
-                       finished_at=(started + _dt.timedelta(minutes=5)).isoformat(timespec="seconds"),
-                       cells=planned, state="complete", core_name="@elizaos/core", ecosystem="npm",
-                       baseline=BASE, candidates=[CAND])
+    record = RunRecord(
+        run_id=run.run_id,
+        matrix_file=str(matrix),
+        matrix_digest=config.load(matrix).digest,
+        started_at=started.isoformat(timespec="seconds"),
+        finished_at=(started + _dt.timedelta(minutes=5)).isoformat(timespec="seconds"),
+        cells=planned,
+        state="complete",
+        core_name="@elizaos/core",
+        ecosystem="npm",
+        baseline=BASE,
+        candidates=[CAND],
+    )
     run.cells_dir.mkdir(parents=True)
     run.write_run(record)
     for r in results:
@@ -229,6 +280,7 @@ def assert_refused_wrote_nothing(world, capsys, expected_code, *extra):
 
 # ------------------------------------------------------------------ the ten scenarios of the issue
 
+
 def test_all_green_promotes_once_and_second_confirm_changes_nothing(tmp_path, capsys):
     w = make_world(tmp_path)
     before = snapshot(w)
@@ -236,8 +288,18 @@ def test_all_green_promotes_once_and_second_confirm_changes_nothing(tmp_path, ca
     assert code == 0 and out["decision"] == "promotable" and out["dry_run"] is True
     assert snapshot(w) == before, "a dry run writes nothing"
     assert {c["name"]: c["outcome"] for c in out["checks"]} == {
-        "tag": "pass", "release-tag": "pass", "matrix": "pass", "coverage": "pass", "core": "pass", "freshness": "pass",
-        "results": "pass", "verdicts": "pass", "flaky": "pass", "waivers": "pass", "soak": "skip"}
+        "tag": "pass",
+        "release-tag": "pass",
+        "matrix": "pass",
+        "coverage": "pass",
+        "core": "pass",
+        "freshness": "pass",
+        "results": "pass",
+        "verdicts": "pass",
+        "flaky": "pass",
+        "waivers": "pass",
+        "soak": "skip",
+    }
     assert "unchanged" in check(out, "freshness")["message"]
 
     code, out = run_json(w, capsys, "--pyproject", str(w.core / "pyproject.toml"), "--confirm")
@@ -339,7 +401,9 @@ def test_release_tag_on_another_commit_refuses(tmp_path, capsys):
     git(w.core, "tag", "-a", "v1.7.1", other, "-m", "wrong commit")
     out = assert_refused_wrote_nothing(w, capsys, 1)
     release = check(out, "release-tag")
-    assert release["outcome"] == "refuse" and other[:12] in release["message"] and w.tag_commit[:12] in release["message"]
+    assert (
+        release["outcome"] == "refuse" and other[:12] in release["message"] and w.tag_commit[:12] in release["message"]
+    )
     assert git(w.core, "rev-parse", "v1.7.1^{commit}") == other
 
 
@@ -365,6 +429,7 @@ def test_corrupt_result_file_is_inconclusive_and_named(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ more checks
+
 
 def test_expired_waiver_on_no_cell_of_the_run_is_only_listed(tmp_path, capsys):
     waiver = {"cell": "slack@*", "reason": "old", "expires": "2020-01-01"}
@@ -482,12 +547,15 @@ def test_core_label_selects_one_candidate_of_several(tmp_path, capsys):
     w = make_world(tmp_path)
     record = w.run.read_run()
     other = cell_id("discord", "main", "1.7.2")
-    record.cells.append(PlannedCell(id=other, tier="required", role="candidate", connector="discord", ref="main",
-                                    core="1.7.2"))
+    record.cells.append(
+        PlannedCell(id=other, tier="required", role="candidate", connector="discord", ref="main", core="1.7.2")
+    )
     w.run.write_run(record)
     result = w.run.read_cell(w.cid("discord"))
-    result.cell_id, result.core = other, CoreRecord(name="@elizaos/core", label="1.7.2", kind="registry",
-                                                    digest="sha256:" + "12" * 32)
+    result.cell_id, result.core = (
+        other,
+        CoreRecord(name="@elizaos/core", label="1.7.2", kind="registry", digest="sha256:" + "12" * 32),
+    )
     w.run.write_cell(result)
     code, out = run_json(w, capsys)
     assert code == 1 and check(out, "core")["cells"] == [other]
@@ -501,8 +569,21 @@ def test_core_label_selects_one_candidate_of_several(tmp_path, capsys):
 def test_pep440_prerelease(tmp_path, capsys):
     w = make_world(tmp_path, tag="1.7.1rc1")
     capsys.readouterr()
-    code = main(["promote", "1.7.1rc1", "--repo", str(w.core), "--store", str(w.store), "--json", "--confirm",
-                 "--pyproject", str(w.core / "pyproject.toml"), "--no-changelog"])
+    code = main(
+        [
+            "promote",
+            "1.7.1rc1",
+            "--repo",
+            str(w.core),
+            "--store",
+            str(w.store),
+            "--json",
+            "--confirm",
+            "--pyproject",
+            str(w.core / "pyproject.toml"),
+            "--no-changelog",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     # The run's candidate cells recorded the commit, which the PEP 440 tag points at too.
     assert code == 0 and out["release_tag"] == "1.7.1" and out["version"] == "1.7.1"
@@ -567,11 +648,30 @@ def test_signed_evidence_and_tag(tmp_path, capsys):
     evidence = Path(out["evidence_path"])
     sig = evidence.with_name(evidence.name + ".sig")
     with open(evidence, "rb") as fh:
-        verify = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", "rm@example.invalid",
-                                 "-n", "canary-promote", "-s", str(sig)], stdin=fh, capture_output=True, text=True)
+        verify = subprocess.run(
+            [
+                "ssh-keygen",
+                "-Y",
+                "verify",
+                "-f",
+                str(allowed),
+                "-I",
+                "rm@example.invalid",
+                "-n",
+                "canary-promote",
+                "-s",
+                str(sig),
+            ],
+            stdin=fh,
+            capture_output=True,
+            text=True,
+        )
     assert verify.returncode == 0, verify.stderr
-    tag_verify = subprocess.run(["git", "-C", str(w.core), "-c", f"gpg.ssh.allowedSignersFile={allowed}",
-                                 "tag", "-v", "v1.7.1"], capture_output=True, text=True)
+    tag_verify = subprocess.run(
+        ["git", "-C", str(w.core), "-c", f"gpg.ssh.allowedSignersFile={allowed}", "tag", "-v", "v1.7.1"],
+        capture_output=True,
+        text=True,
+    )
     assert tag_verify.returncode == 0 and "Good" in tag_verify.stderr
     before = snapshot(w)
     code, out = run_json(w, capsys, "--sign-key", str(key), "--confirm")
@@ -580,8 +680,23 @@ def test_signed_evidence_and_tag(tmp_path, capsys):
     # tampering is detected
     evidence.write_text(evidence.read_text().replace("PASSED", "FAILED"))
     with open(evidence, "rb") as fh:
-        bad = subprocess.run(["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", "rm@example.invalid",
-                              "-n", "canary-promote", "-s", str(sig)], stdin=fh, capture_output=True)
+        bad = subprocess.run(
+            [
+                "ssh-keygen",
+                "-Y",
+                "verify",
+                "-f",
+                str(allowed),
+                "-I",
+                "rm@example.invalid",
+                "-n",
+                "canary-promote",
+                "-s",
+                str(sig),
+            ],
+            stdin=fh,
+            capture_output=True,
+        )
     assert bad.returncode != 0
 
 

@@ -14,17 +14,20 @@ from canary.promote.files import changelog_has, plan_changelog, plan_pyproject
 from canary.promote.versions import normalize_target, parse_tag, same_release
 
 
-@pytest.mark.parametrize("tag,style,release,release_tag", [
-    ("v1.7.1-beta.2", "npm", "1.7.1", "v1.7.1"),
-    ("1.7.1-beta.2", "npm", "1.7.1", "1.7.1"),
-    ("1.7.1-rc.1+build.7", "npm", "1.7.1", "1.7.1"),
-    ("1.7.1b2", "pep440", "1.7.1", "1.7.1"),
-    ("v1.7.1rc1", "pep440", "1.7.1", "v1.7.1"),
-    ("1.7.1.dev3", "pep440", "1.7.1", "1.7.1"),
-    ("2.0a1", "pep440", "2.0", "2.0"),
-    ("core-v2.0.0-alpha.4", "npm", "2.0.0", "core-v2.0.0"),
-    ("@elizaos/core@1.7.3-alpha.4", "npm", "1.7.3", "@elizaos/core@1.7.3"),
-])
+@pytest.mark.parametrize(
+    "tag,style,release,release_tag",
+    [
+        ("v1.7.1-beta.2", "npm", "1.7.1", "v1.7.1"),
+        ("1.7.1-beta.2", "npm", "1.7.1", "1.7.1"),
+        ("1.7.1-rc.1+build.7", "npm", "1.7.1", "1.7.1"),
+        ("1.7.1b2", "pep440", "1.7.1", "1.7.1"),
+        ("v1.7.1rc1", "pep440", "1.7.1", "v1.7.1"),
+        ("1.7.1.dev3", "pep440", "1.7.1", "1.7.1"),
+        ("2.0a1", "pep440", "2.0", "2.0"),
+        ("core-v2.0.0-alpha.4", "npm", "2.0.0", "core-v2.0.0"),
+        ("@elizaos/core@1.7.3-alpha.4", "npm", "1.7.3", "@elizaos/core@1.7.3"),
+    ],
+)
 def test_prerelease_tags(tag, style, release, release_tag):
     parsed = parse_tag(tag)
     assert parsed.prerelease and parsed.style == style
@@ -53,8 +56,10 @@ def test_to_against_pep440_release(to, ok):
     assert same_release(normalize_target(to, parsed), parsed.release, parsed.style) is ok
 
 
-@pytest.mark.parametrize("text,seconds", [("90s", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800),
-                                          ("2w", 1209600), ("1d12h", 129600), ("1.5h", 5400)])
+@pytest.mark.parametrize(
+    "text,seconds",
+    [("90s", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800), ("2w", 1209600), ("1d12h", 129600), ("1.5h", 5400)],
+)
 def test_durations(text, seconds):
     assert parse_duration(text, "--max-age") == seconds
 
@@ -67,8 +72,13 @@ def test_bad_durations_name_the_option(text):
 
 
 def test_format_duration():
-    assert [format_duration(s) for s in (5, 90, 3600 * 5 + 120, 86400 * 2 + 7200, 86400 * 14)] == \
-        ["5s", "1m", "5h2m", "2d2h", "2w"]
+    assert [format_duration(s) for s in (5, 90, 3600 * 5 + 120, 86400 * 2 + 7200, 86400 * 14)] == [
+        "5s",
+        "1m",
+        "5h2m",
+        "2d2h",
+        "2w",
+    ]
 
 
 ENTRY = "## v1.7.1 (2026-11-21)\n\nPromoted.\n"
@@ -78,8 +88,10 @@ def test_changelog_entry_goes_above_the_previous_release(tmp_path):
     path = tmp_path / "CHANGELOG.md"
     path.write_text("# Changelog\n\nAll notable changes.\n\n## v1.7.0 (2026-10-01)\n\n- old\n")
     text = plan_changelog(path, "v1.7.1", "1.7.1", ENTRY)
-    assert text == ("# Changelog\n\nAll notable changes.\n\n## v1.7.1 (2026-11-21)\n\nPromoted.\n\n"
-                    "## v1.7.0 (2026-10-01)\n\n- old\n")
+    assert text == (
+        "# Changelog\n\nAll notable changes.\n\n## v1.7.1 (2026-11-21)\n\nPromoted.\n\n"
+        "## v1.7.0 (2026-10-01)\n\n- old\n"
+    )
     path.write_text(text)
     assert plan_changelog(path, "v1.7.1", "1.7.1", ENTRY) is None
 
@@ -91,8 +103,16 @@ def test_changelog_without_releases_and_new_file(tmp_path):
     assert plan_changelog(path, "v1.7.1", "1.7.1", ENTRY) == "# Changes\n\n" + ENTRY
 
 
-@pytest.mark.parametrize("heading,found", [("## [1.7.1] - 2026-11-21", True), ("## 1.7.1", True),
-                                            ("## v1.7.1 (x)", True), ("## 1.7.10", False), ("## 1.7.1-beta.2", False)])
+@pytest.mark.parametrize(
+    "heading,found",
+    [
+        ("## [1.7.1] - 2026-11-21", True),
+        ("## 1.7.1", True),
+        ("## v1.7.1 (x)", True),
+        ("## 1.7.10", False),
+        ("## 1.7.1-beta.2", False),
+    ],
+)
 def test_changelog_release_headings(heading, found):
     assert changelog_has(f"# C\n\n{heading}\n", "v1.7.1", "1.7.1") is found
 
@@ -120,16 +140,28 @@ def test_schemas_are_valid_json_schemas(name):
 def _result(source: str, ref: str, commit: str | None = None):
     from canary.matrix.results import CellResult, ConnectorRecord, CoreRecord
 
-    return CellResult(run_id="r", cell_id=f"c@{ref}--core-x", tier="required", role="candidate",
-                      core=CoreRecord(name="core", label="x", kind="git"),
-                      connector=ConnectorRecord(name="c", package="c", source=source, ref=ref, commit=commit),
-                      status="pass")
+    return CellResult(
+        run_id="r",
+        cell_id=f"c@{ref}--core-x",
+        tier="required",
+        role="candidate",
+        core=CoreRecord(name="core", label="x", kind="git"),
+        connector=ConnectorRecord(name="c", package="c", source=source, ref=ref, commit=commit),
+        status="pass",
+    )
 
 
-@pytest.mark.parametrize("source,ref,state", [
-    ("npm", "1.3.8", "immutable"), ("pypi", "2.0.0rc1", "immutable"), ("npm", "latest", "unchecked"),
-    ("path", "/src/plugin", "unchecked"), ("git", "a" * 40, "immutable"), ("git", "main", "unchecked"),
-])
+@pytest.mark.parametrize(
+    "source,ref,state",
+    [
+        ("npm", "1.3.8", "immutable"),
+        ("pypi", "2.0.0rc1", "immutable"),
+        ("npm", "latest", "unchecked"),
+        ("path", "/src/plugin", "unchecked"),
+        ("git", "a" * 40, "immutable"),
+        ("git", "main", "unchecked"),
+    ],
+)
 def test_ref_states_without_a_remote(source, ref, state):
     from canary.promote.freshness import ref_states
 
@@ -143,11 +175,20 @@ def test_ref_states_tag_and_missing_ref_on_a_real_remote(tmp_path, monkeypatch):
     from canary.promote.freshness import ref_states
 
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
-    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@x.invalid", "GIT_COMMITTER_NAME": "a",
-           "GIT_COMMITTER_EMAIL": "a@x.invalid", "PATH": "/usr/bin:/bin", "GIT_CONFIG_GLOBAL": "/dev/null"}
+    env = {
+        "GIT_AUTHOR_NAME": "a",
+        "GIT_AUTHOR_EMAIL": "a@x.invalid",
+        "GIT_COMMITTER_NAME": "a",
+        "GIT_COMMITTER_EMAIL": "a@x.invalid",
+        "PATH": "/usr/bin:/bin",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+    }
     repo = tmp_path / "conn"
-    for argv in (["init", "-q", "-b", "main", str(repo)], ["-C", str(repo), "commit", "-q", "--allow-empty", "-m", "x"],
-                 ["-C", str(repo), "tag", "-a", "v1.0.0", "-m", "t"]):
+    for argv in (
+        ["init", "-q", "-b", "main", str(repo)],
+        ["-C", str(repo), "commit", "-q", "--allow-empty", "-m", "x"],
+        ["-C", str(repo), "tag", "-a", "v1.0.0", "-m", "t"],
+    ):
         subprocess.run(["git", *argv], check=True, env=env)
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     states = ref_states([_result("git", "v1.0.0", head), _result("git", "gone", head)], urls={"c": str(repo)})

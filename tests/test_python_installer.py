@@ -22,8 +22,20 @@ UV = shutil.which("uv") or shutil.which("uv", path=str(Path(sys.executable).pare
 
 def run_cell(demo, tmp_path, installer: str):
     home = tmp_path / installer
-    proc = canary("run", "-c", str(demo.matrix), "--cells", CELL, "--progress", "none", "--report", "none",
-                  "--no-cache", cwd=demo.root, env={"CANARY_HOME": str(home), "CANARY_PY_INSTALLER": installer})
+    proc = canary(
+        "run",
+        "-c",
+        str(demo.matrix),
+        "--cells",
+        CELL,
+        "--progress",
+        "none",
+        "--report",
+        "none",
+        "--no-cache",
+        cwd=demo.root,
+        env={"CANARY_HOME": str(home), "CANARY_PY_INSTALLER": installer},
+    )
     result = Store(home / "runs").latest().read_cell(CELL)
     assert result is not None, proc.stderr
     forced = [c.argv for a in result.attempts for c in a.commands if c.phase == "force-core"]

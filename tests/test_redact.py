@@ -61,19 +61,26 @@ def test_every_secret_name_is_kept_from_cells_and_its_value_redacted():
 
 
 def test_url_userinfo_is_stripped_and_pass_through_credentials_stay_usable():
-    caller = {"PATH": "/usr/bin", "HTTPS_PROXY": "http://proxyuser:pr0xy-pass@proxy:3128",
-              "PIP_INDEX_URL": "https://__token__:pypi-t0ken-xyz@pkgs.example/simple",
-              "npm_config_registry": "https://npmuser:npm%2Fpass%3Dx@npm.example/"}
+    caller = {
+        "PATH": "/usr/bin",
+        "HTTPS_PROXY": "http://proxyuser:pr0xy-pass@proxy:3128",
+        "PIP_INDEX_URL": "https://__token__:pypi-t0ken-xyz@pkgs.example/simple",
+        "npm_config_registry": "https://npmuser:npm%2Fpass%3Dx@npm.example/",
+    }
     env, _ = cell_env({}, source=caller)
     assert env["HTTPS_PROXY"] == caller["HTTPS_PROXY"]  # the cell needs it as given
-    assert env["PIP_INDEX_URL"] == caller["PIP_INDEX_URL"] and env["npm_config_registry"] == caller["npm_config_registry"]
+    assert (
+        env["PIP_INDEX_URL"] == caller["PIP_INDEX_URL"] and env["npm_config_registry"] == caller["npm_config_registry"]
+    )
     secrets = secret_values(caller)
     printed = redact("proxy pr0xy-pass; index pypi-t0ken-xyz; npm npm/pass=x; " + " ".join(caller.values()), secrets)
     for leaked in ("pr0xy-pass", "pypi-t0ken-xyz", "npm/pass=x", "npm%2Fpass", "proxyuser"):
         assert leaked not in printed, leaked
     assert "https://***@pkgs.example/simple" in printed
     assert redact_data({"url": "git+https://u:p4ssw0rd@h/x", "n": [1, "ssh://me@host"]}) == {
-        "url": "git+https://***@h/x", "n": [1, "ssh://***@host"]}
+        "url": "git+https://***@h/x",
+        "n": [1, "ssh://***@host"],
+    }
 
 
 MARK_ENV, MARK_PROXY, MARK_URL, MARK_CALLER = "mk-env-9d1f3a", "mk-proxy-77c0e2", "mk-url-5b6e14", "mk-caller-c4e2aa"
@@ -96,17 +103,38 @@ raise AssertionError('boom ' + tok + ' via ' + proxy)
 def test_marker_secrets_reach_no_file_of_the_run_no_report_and_no_printed_line(demo, tmp_path):
     seen = tmp_path / "proxy-seen-by-cell"
     text = demo.matrix.read_text()
-    text = text.replace("    no_index: true\n", f"    no_index: true\n    index_url: https://user:{MARK_URL}@127.0.0.1:9/simple\n")
-    text = text.replace('    test: [["{python}", -m, unittest, discover, -s, tests, -v]]',
-                        "    test: [['{python}', -c, " + json.dumps(LEAKY_TEST.format(seen=str(seen))) + "]]\n"
-                        f"    env: {{SERVICE_TOKEN: {MARK_ENV}}}\n    junit: reports/junit.xml", 1)
+    text = text.replace(
+        "    no_index: true\n", f"    no_index: true\n    index_url: https://user:{MARK_URL}@127.0.0.1:9/simple\n"
+    )
+    text = text.replace(
+        '    test: [["{python}", -m, unittest, discover, -s, tests, -v]]',
+        "    test: [['{python}', -c, " + json.dumps(LEAKY_TEST.format(seen=str(seen))) + "]]\n"
+        f"    env: {{SERVICE_TOKEN: {MARK_ENV}}}\n    junit: reports/junit.xml",
+        1,
+    )
     path = tmp_path / "m.yaml"
     path.write_text(text)
     home = tmp_path / "h"
-    env = {"CANARY_HOME": str(home), "HTTPS_PROXY": f"http://proxyuser:{MARK_PROXY}@127.0.0.1:9",
-           "MY_DEPLOY_TOKEN": MARK_CALLER}
-    proc = canary("run", "-c", str(path), "--cells", "alpha@main*", "--no-cache", "--retries", "0",
-                  "--progress", "plain", "--report", "html,md,junit,json,badges", env=env)
+    env = {
+        "CANARY_HOME": str(home),
+        "HTTPS_PROXY": f"http://proxyuser:{MARK_PROXY}@127.0.0.1:9",
+        "MY_DEPLOY_TOKEN": MARK_CALLER,
+    }
+    proc = canary(
+        "run",
+        "-c",
+        str(path),
+        "--cells",
+        "alpha@main*",
+        "--no-cache",
+        "--retries",
+        "0",
+        "--progress",
+        "plain",
+        "--report",
+        "html,md,junit,json,badges",
+        env=env,
+    )
     plan = canary("plan", "-c", str(path), "--json", env=env)
     assert plan.returncode == 0, plan.stderr
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
@@ -127,7 +155,12 @@ def test_marker_secrets_reach_no_file_of_the_run_no_report_and_no_printed_line(d
 
 def test_credentials_in_a_git_url_never_reach_an_error_line(demo, tmp_path):
     path = tmp_path / "m.yaml"
-    text = re.sub(r"      url: '.*alpha'", f"      url: https://bot:{MARK_URL}@127.0.0.1:9/alpha.git", demo.matrix.read_text(), count=1)
+    text = re.sub(
+        r"      url: '.*alpha'",
+        f"      url: https://bot:{MARK_URL}@127.0.0.1:9/alpha.git",
+        demo.matrix.read_text(),
+        count=1,
+    )
     path.write_text(text)
     proc = canary("plan", "-c", str(path), env={"CANARY_HOME": str(tmp_path / "h"), "GIT_TERMINAL_PROMPT": "0"})
     assert proc.returncode == 2, proc.stderr

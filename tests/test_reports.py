@@ -62,8 +62,11 @@ def test_junit_has_exactly_one_failure_for_the_regressed_cell(rendered):
     assert errors == [("plugin-farcaster@1.7.2", "1.6.4"), ("plugin-farcaster@1.7.2", "1.7.2")]
     skipped = sorted((c.get("classname"), c.get("name")) for c in cases if c.find("skipped") is not None)
     # unsupported (discord 1.3.8 on 1.6.4) and broken on both cores (openai) are skipped, not failed
-    assert skipped == [("plugin-discord@1.3.8", "1.6.4"), ("plugin-openai@1.5.0", "1.6.4"),
-                       ("plugin-openai@1.5.0", "1.7.2")]
+    assert skipped == [
+        ("plugin-discord@1.3.8", "1.6.4"),
+        ("plugin-openai@1.5.0", "1.6.4"),
+        ("plugin-openai@1.5.0", "1.7.2"),
+    ]
     assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("12", "1", "2")
     assert sum(int(s.get("skipped")) for s in root.iter("testsuite")) == 3
     for suite in root.iter("testsuite"):
@@ -72,8 +75,12 @@ def test_junit_has_exactly_one_failure_for_the_regressed_cell(rendered):
 
 @pytest.mark.parametrize("fail_every", [3, 1])
 def test_markdown_fits_github_limit_for_200_cells(tmp_path, fail_every):
-    run = write_run(tmp_path / "runs", "20261121T090000Z-dddddd", big_specs(fail_every=fail_every),
-                    candidates=("1.7.0", "1.7.2", "2.0.0-alpha.1"))
+    run = write_run(
+        tmp_path / "runs",
+        "20261121T090000Z-dddddd",
+        big_specs(fail_every=fail_every),
+        candidates=("1.7.0", "1.7.2", "2.0.0-alpha.1"),
+    )
     report = build(run)
     assert len(report.cells) == 200
     text = markdown.render(report)
@@ -173,7 +180,10 @@ def test_history_verdicts_and_flake_rate(rendered):
     index = parse_html(written["html"].read_text())
     trend = index.find("svg", **{"class": "trend"})
     assert "20261120T080000Z-bbbbbb: 2 error, 2 broken, 1 flaky, 1 unsupported, 6 ok;" in trend.attrs["aria-label"]
-    assert "20261121T080000Z-cccccc: 1 regressed, 2 error, 2 broken, 1 flaky, 1 unsupported, 5 ok" in trend.attrs["aria-label"]
+    assert (
+        "20261121T080000Z-cccccc: 1 regressed, 2 error, 2 broken, 1 flaky, 1 unsupported, 5 ok"
+        in trend.attrs["aria-label"]
+    )
     # The chart on the cell page: one square per run, labelled for screen readers.
     page = parse_html((written["html"].parent / "cells" / "plugin-twitter@1.2.22--core-1.7.2.html").read_text())
     svg = next(s for s in page.iter("svg") if "history" in s.attrs.get("class", ""))
@@ -212,10 +222,14 @@ def test_breaking_changes_with_exposure_counts(rendered):
 def test_cell_page_has_facts_log_and_nox_line(demo_store):
     store, run, diff = demo_store
     hostile = "<script>alert(1)</script>\nTypeError: x is not a function\n"
-    write_run(store, "20261121T100000Z-ffffff", [
-        Spec("plugin-discord", "1.3.3", "1.6.4", "baseline"),
-        Spec("plugin-discord", "1.3.3", "1.7.2", status="fail", log=hostile, reason="TypeError"),
-    ])
+    write_run(
+        store,
+        "20261121T100000Z-ffffff",
+        [
+            Spec("plugin-discord", "1.3.3", "1.6.4", "baseline"),
+            Spec("plugin-discord", "1.3.3", "1.7.2", status="fail", log=hostile, reason="TypeError"),
+        ],
+    )
     r2 = reports.render_all(store / "20261121T100000Z-ffffff", ["html"], store.parent / "out2")
     page_file = r2["html"].parent / "cells" / f"{DISCORD_CAND}.html"
     text = page_file.read_text()
@@ -272,7 +286,9 @@ def test_grid_rows_columns_and_tiers(rendered):
 def test_green_and_inconclusive_headlines(tmp_path):
     store = tmp_path / "runs"
     green = write_run(store, "20261121T080000Z-000001", demo_specs(discord_regressed=False))
-    assert build(green).headline.startswith("Core 1.7.2 can be promoted: none of the 3 required candidate cells regressed")
+    assert build(green).headline.startswith(
+        "Core 1.7.2 can be promoted: none of the 3 required candidate cells regressed"
+    )
     specs = demo_specs(discord_regressed=False)
     missing = next(s for s in specs if s.id == "plugin-telegram@1.6.4--core-1.7.2")
     missing.status = None  # planned, no result: a lost cell
@@ -280,16 +296,19 @@ def test_green_and_inconclusive_headlines(tmp_path):
     assert report.summary.decision == "inconclusive"
     assert report.headline.startswith("Core 1.7.2 cannot be promoted yet: the run is inconclusive")
     assert "plugin-telegram@1.6.4 on core 1.7.2" in report.headline
-    page = (reports.render_all(report.run, ["html"])["html"].parent / "cells"
-            / "plugin-telegram@1.6.4--core-1.7.2.html").read_text()
+    page = (
+        reports.render_all(report.run, ["html"])["html"].parent / "cells" / "plugin-telegram@1.6.4--core-1.7.2.html"
+    ).read_text()
     assert "No result was recorded for this cell" in page
 
 
 def test_waived_regression_via_cli_is_promotable_and_skipped_in_junit(demo_store, capsys):
     store, run, diff = demo_store
     waivers = store.parent / "waivers.yaml"
-    waivers.write_text('waivers:\n  - cell: "plugin-discord@1.3.3--core-*"\n    reason: serverId shim pending\n'
-                       '    expires: "2999-01-01"\n')
+    waivers.write_text(
+        'waivers:\n  - cell: "plugin-discord@1.3.3--core-*"\n    reason: serverId shim pending\n'
+        '    expires: "2999-01-01"\n'
+    )
     out = store.parent / "waived"
     code = main(["report", str(run.path), "--format", "html,junit", "--out", str(out), "--waivers", str(waivers)])
     assert code == 0
@@ -297,7 +316,9 @@ def test_waived_regression_via_cli_is_promotable_and_skipped_in_junit(demo_store
     assert sentence.startswith("Core 1.7.2 can be promoted") and "1 waived regression" in sentence
     root = ET.parse(out / "junit.xml").getroot()
     assert root.get("failures") == "0"
-    case = next(c for c in root.iter("testcase") if c.get("classname") == "plugin-discord@1.3.3" and c.get("name") == "1.7.2")
+    case = next(
+        c for c in root.iter("testcase") if c.get("classname") == "plugin-discord@1.3.3" and c.get("name") == "1.7.2"
+    )
     assert case.find("skipped").get("message").startswith("waived regression")
 
 
@@ -315,10 +336,14 @@ def test_first_failing_lines_prefers_error_lines_then_tail():
 def test_ansi_and_control_characters_in_logs(demo_store):
     store, run, diff = demo_store
     log = "\x1b[32m✓\x1b[0m setup\n\x1b[31mError: No server ID found 10\x1b[0m\x07\n"
-    r = write_run(store, "20261121T110000Z-gggggg", [
-        Spec("plugin-discord", "1.3.3", "1.6.4", "baseline"),
-        Spec("plugin-discord", "1.3.3", "1.7.2", status="fail", log=log, reason="Error: No server ID found 10\x07"),
-    ])
+    r = write_run(
+        store,
+        "20261121T110000Z-gggggg",
+        [
+            Spec("plugin-discord", "1.3.3", "1.6.4", "baseline"),
+            Spec("plugin-discord", "1.3.3", "1.7.2", status="fail", log=log, reason="Error: No server ID found 10\x07"),
+        ],
+    )
     written = reports.render_all(r, ["junit", "json", "html"], store.parent / "ansi")
     root = ET.parse(written["junit"]).getroot()  # parses: no ESC/BEL in the XML
     assert root.get("failures") == "1"
@@ -352,19 +377,28 @@ def test_cli_github_summary_appends_markdown(demo_store, capsys, monkeypatch):
     assert text.startswith("earlier step\n### ✘ canary: Core 1.7.2 cannot be promoted")
 
 
-@pytest.mark.parametrize("argv_tail, expect", [
-    (["--format", "html,pdf"], "unknown report format 'pdf'"),
-    (["--diff", "{bad}"], "bad.json:1:2: corrupt JSON"),
-    (["--diff", "{nochanges}"], "key 'changes': missing or not a list"),
-    (["--diff", "{badchange}"], "key 'changes[0].symbol'"),
-])
+@pytest.mark.parametrize(
+    "argv_tail, expect",
+    [
+        (["--format", "html,pdf"], "unknown report format 'pdf'"),
+        (["--diff", "{bad}"], "bad.json:1:2: corrupt JSON"),
+        (["--diff", "{nochanges}"], "key 'changes': missing or not a list"),
+        (["--diff", "{badchange}"], "key 'changes[0].symbol'"),
+    ],
+)
 def test_cli_bad_input_exits_2_naming_the_place(demo_store, capsys, argv_tail, expect):
     store, run, diff = demo_store
     (store.parent / "bad.json").write_text("{oops")
     (store.parent / "nochanges.json").write_text(json.dumps({"schema": "canary/compat-diff/v1"}))
     (store.parent / "badchange.json").write_text(json.dumps({"changes": [{"rule": "R", "symbol": ""}]}))
-    argv = [a.format(bad=store.parent / "bad.json", nochanges=store.parent / "nochanges.json",
-                     badchange=store.parent / "badchange.json") for a in argv_tail]
+    argv = [
+        a.format(
+            bad=store.parent / "bad.json",
+            nochanges=store.parent / "nochanges.json",
+            badchange=store.parent / "badchange.json",
+        )
+        for a in argv_tail
+    ]
     assert main(["report", str(run.path), *argv]) == 2
     err = capsys.readouterr().err
     assert expect in err and "Traceback" not in err
@@ -396,7 +430,6 @@ def test_render_all_takes_a_path_and_rejects_a_non_run(demo_store):
         reports.render_all(store.parent, ["json"])
 
 
-
 def test_first_failing_lines_use_the_failing_command_of_a_framed_log():
     # The framing canary.matrix.proc writes around each command.
     log = (
@@ -412,8 +445,11 @@ def test_first_failing_lines_use_the_failing_command_of_a_framed_log():
     )
     kind, lines = logs.first_failing_lines(log)
     assert kind == "errors"
-    assert [l.text for l in lines] == ["test_server_of_room ... ERROR", "Traceback (most recent call last):",
-                                       "AttributeError: 'Room' object has no attribute 'server_id'"]
+    assert [l.text for l in lines] == [
+        "test_server_of_room ... ERROR",
+        "Traceback (most recent call last):",
+        "AttributeError: 'Room' object has no attribute 'server_id'",
+    ]
     assert lines[0].number == 10
     quiet = "\n$ [test] node smoke.mjs\n    (cwd /w, timeout 60s)\nstep 1\nstep 2\n!! timed out after 60s: process group killed\n-> exit None in 60.00s\n"
     kind, lines = logs.first_failing_lines(quiet)
@@ -434,6 +470,7 @@ def test_cell_page_shows_exposure_and_refuses_logs_outside_the_run(demo_store):
     dom = parse_html(page)
     table = dom.find("table", **{"class": "exposure"})
     assert {tr.find("th").text(): tr.find("td").text() for tr in table.iter("tr") if tr.find("td")} == {
-        "IAgentRuntime.ensureConnection.serverId": "2", "Room.serverId": "7"}
+        "IAgentRuntime.ensureConnection.serverId": "2",
+        "Room.serverId": "7",
+    }
     assert "9 places in this connector ref touch a changed symbol" in " ".join(dom.find("body").text().split())
-

@@ -27,8 +27,10 @@ def _install_chromium() -> str | None:
     if not shutil.which("apt-get"):
         return "no apt-get on this machine"
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for argv in (["apt-get", "install", "-y", "chromium"],
-                 ["sh", "-c", "apt-get update && apt-get install -y chromium"]):
+    for argv in (
+        ["apt-get", "install", "-y", "chromium"],
+        ["sh", "-c", "apt-get update && apt-get install -y chromium"],
+    ):
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900)
         if proc.returncode == 0 and Path(CHROMIUM).exists():
             return None
@@ -45,9 +47,20 @@ def chromium():
 
 
 def _run(chromium: str, tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={tmp / 'chromium-profile'}", "--window-size=1280,900", *args]
+    argv = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+        "--window-size=1280,900",
+        *args,
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120)
 
 
@@ -86,19 +99,28 @@ def test_report_in_headless_chromium(chromium, demo_store, tmp_path):
     grid = dom.find("table", id="verdict-grid")
     cells = {td.attrs["data-cell-id"]: td for td in grid.iter("td") if "data-cell-id" in td.attrs}
     expected = {
-        "plugin-discord@1.3.3--core-1.6.4": "ok", "plugin-discord@1.3.3--core-1.7.2": "regressed",
-        "plugin-discord@1.3.8--core-1.6.4": "unsupported", "plugin-discord@1.3.8--core-1.7.2": "ok",
-        "plugin-telegram@1.6.4--core-1.6.4": "ok", "plugin-telegram@1.6.4--core-1.7.2": "ok",
-        "plugin-twitter@1.2.22--core-1.6.4": "ok", "plugin-twitter@1.2.22--core-1.7.2": "flaky",
-        "plugin-farcaster@1.7.2--core-1.6.4": "error", "plugin-farcaster@1.7.2--core-1.7.2": "error",
-        "plugin-openai@1.5.0--core-1.6.4": "broken", "plugin-openai@1.5.0--core-1.7.2": "broken",
+        "plugin-discord@1.3.3--core-1.6.4": "ok",
+        "plugin-discord@1.3.3--core-1.7.2": "regressed",
+        "plugin-discord@1.3.8--core-1.6.4": "unsupported",
+        "plugin-discord@1.3.8--core-1.7.2": "ok",
+        "plugin-telegram@1.6.4--core-1.6.4": "ok",
+        "plugin-telegram@1.6.4--core-1.7.2": "ok",
+        "plugin-twitter@1.2.22--core-1.6.4": "ok",
+        "plugin-twitter@1.2.22--core-1.7.2": "flaky",
+        "plugin-farcaster@1.7.2--core-1.6.4": "error",
+        "plugin-farcaster@1.7.2--core-1.7.2": "error",
+        "plugin-openai@1.5.0--core-1.6.4": "broken",
+        "plugin-openai@1.5.0--core-1.7.2": "broken",
     }
     assert {k: td.attrs["data-verdict"] for k, td in cells.items()} == expected
     for cell_id, verdict in expected.items():
         assert verdict in cells[cell_id].text()  # the word, not only the colour
     row_heads = [th.text() for th in grid.iter("th") if th.attrs.get("scope") == "row"]
     assert row_heads[:3] == ["plugin-discord@1.3.3", "plugin-discord@1.3.8", "plugin-telegram@1.6.4"]
-    assert [th.text().split(":")[0] for th in grid.iter("th") if th.attrs.get("scope") == "rowgroup"] == ["Required", "Optional"]
+    assert [th.text().split(":")[0] for th in grid.iter("th") if th.attrs.get("scope") == "rowgroup"] == [
+        "Required",
+        "Optional",
+    ]
 
     # Accessibility: header cells in every table, text alternatives for every image.
     tables = list(dom.iter("table"))

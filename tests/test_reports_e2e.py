@@ -31,11 +31,14 @@ def test_report_of_a_real_demo_run(demo_run, tmp_path):
 
     root = ET.parse(out / "junit.xml").getroot()
     # The Jenkins schema allows no properties in a testcase: the cell id opens its system-out.
-    failed = sorted(c.find("system-out").text.split(":", 1)[0].removeprefix("cell ")
-                    for c in root.iter("testcase") if c.find("failure") is not None)
+    failed = sorted(
+        c.find("system-out").text.split(":", 1)[0].removeprefix("cell ")
+        for c in root.iter("testcase")
+        if c.find("failure") is not None
+    )
     assert failed == regressed  # exactly one failure per regressed cell
     # What the harness recorded reaches the cell page: the resolved core and the nox line.
     alpha = blocking[0]
     page = (out / alpha["page"]).read_text()
     assert alpha["resolved_core"] and alpha["resolved_core"] in page
-    assert f"-s \"{alpha['id']}\"" in alpha["nox"] and str(escape(alpha["nox"])) in page
+    assert f'-s "{alpha["id"]}"' in alpha["nox"] and str(escape(alpha["nox"])) in page

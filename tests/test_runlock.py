@@ -25,9 +25,14 @@ def _slow_matrix(demo, tmp_path: Path) -> Path:
 
 
 def _popen(home: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "canary", "run", *args, "--report", "none", "--progress", "plain"],
-                            env={**os.environ, "CANARY_HOME": str(home)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "canary", "run", *args, "--report", "none", "--progress", "plain"],
+        env={**os.environ, "CANARY_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _wait_for_holder(run_dir: Path, pid: int, role: str) -> None:
@@ -57,18 +62,22 @@ def test_a_second_resume_of_one_run_exits_2_naming_the_pid(demo, tmp_path):
     _wait_for_holder(run.path, first.pid, "run")
 
     # While the run itself still works on it, a resume is refused.
-    early = canary("run", "-c", str(path), "--resume", run.run_id, *cells, "--report", "none", env={"CANARY_HOME": str(home)})
+    early = canary(
+        "run", "-c", str(path), "--resume", run.run_id, *cells, "--report", "none", env={"CANARY_HOME": str(home)}
+    )
     assert early.returncode == 2, early.stderr
-    assert early.stderr.strip() .splitlines() == [
-        f"canary: error: run {run.run_id} is being run by pid {first.pid} (wait for it to finish, or stop that process first)"]
+    assert early.stderr.strip().splitlines() == [
+        f"canary: error: run {run.run_id} is being run by pid {first.pid} (wait for it to finish, or stop that process first)"
+    ]
     _stop(first)  # a killed run leaves its lock free: the kernel drops it
 
     resumer = _popen(home, "-c", str(path), "--resume", run.run_id, *cells)
     try:
         _wait_for_holder(run.path, resumer.pid, "resume")
         before = sorted(p.name for p in run.cells_dir.iterdir())
-        second = canary("run", "-c", str(path), "--resume", run.run_id, *cells, "--report", "none",
-                        env={"CANARY_HOME": str(home)})
+        second = canary(
+            "run", "-c", str(path), "--resume", run.run_id, *cells, "--report", "none", env={"CANARY_HOME": str(home)}
+        )
         assert second.returncode == 2, second.stdout + second.stderr
         lines = second.stderr.strip().splitlines()
         assert len(lines) == 1 and "Traceback" not in second.stderr, second.stderr

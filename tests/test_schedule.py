@@ -42,13 +42,28 @@ def test_second_run_starts_the_longest_cells_first(demo, tmp_path):
     matrix.write_text(sleepy_matrix(demo.matrix.read_text()))
     env = {"CANARY_HOME": str(tmp_path / "home")}
     for _ in range(2):
-        proc = canary("run", "-c", str(matrix), "-j", "1", "--cells", *CELLS, "--progress", "none", "--report", "none",
-                      "--no-cache", cwd=tmp_path, env=env)
+        proc = canary(
+            "run",
+            "-c",
+            str(matrix),
+            "-j",
+            "1",
+            "--cells",
+            *CELLS,
+            "--progress",
+            "none",
+            "--report",
+            "none",
+            "--no-cache",
+            cwd=tmp_path,
+            env=env,
+        )
         assert "Traceback" not in proc.stderr, proc.stderr
     first, second = Store(tmp_path / "home" / "runs").runs()
     planned = [c.id for c in first.read_run().cells]
-    assert start_order(first) == [c for c in planned if c.endswith("core-1.0.0")] + \
-        [c for c in planned if not c.endswith("core-1.0.0")]
+    assert start_order(first) == [c for c in planned if c.endswith("core-1.0.0")] + [
+        c for c in planned if not c.endswith("core-1.0.0")
+    ]
     took = {cid: sum(a.duration_s for a in r.attempts) for cid, r in first.read_cells().items()}
     baseline = sorted((c for c in took if c.endswith("core-1.0.0")), key=lambda c: -took[c])
     candidates = sorted((c for c in took if not c.endswith("core-1.0.0")), key=lambda c: -took[c])

@@ -12,18 +12,21 @@ from tests.conftest import canary
 
 def test_report_reads_the_runs_of_canary_home(demo_run, tmp_path):
     out = tmp_path / "report"
-    proc = canary("report", "--format", "json", "--out", str(out), cwd=tmp_path,
-                  env={"CANARY_HOME": str(demo_run["home"])})
+    proc = canary(
+        "report", "--format", "json", "--out", str(out), cwd=tmp_path, env={"CANARY_HOME": str(demo_run["home"])}
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "report.json").read_text())["run_id"] == demo_run["run"].run_id
 
 
 def test_promote_reads_the_runs_of_canary_home(demo_run, tmp_path):
     repo = git.Repo.init(tmp_path)
-    repo.git.execute(["git", "-c", "user.name=a", "-c", "user.email=a@example.org", "commit", "--allow-empty",
-                      "-m", "core"])
-    proc = canary("promote", "v2.0.0", "--json", "--repo", str(tmp_path), cwd=tmp_path,
-                  env={"CANARY_HOME": str(demo_run["home"])})
+    repo.git.execute(
+        ["git", "-c", "user.name=a", "-c", "user.email=a@example.org", "commit", "--allow-empty", "-m", "core"]
+    )
+    proc = canary(
+        "promote", "v2.0.0", "--json", "--repo", str(tmp_path), cwd=tmp_path, env={"CANARY_HOME": str(demo_run["home"])}
+    )
     decision = json.loads(proc.stdout)
     assert decision["run_id"] == demo_run["run"].run_id, proc.stderr
     assert not any("no runs in" in c["message"] for c in decision["checks"])

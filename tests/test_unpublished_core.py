@@ -21,7 +21,7 @@ __version__ = "{version}"
 {body}
 '''
 GREET = "\n\ndef greet(name):\n    return 'hello ' + name\n"
-CONNECTOR_TEST = '''
+CONNECTOR_TEST = """
 import unittest
 from heldplug import hello
 
@@ -29,7 +29,7 @@ from heldplug import hello
 class T(unittest.TestCase):
     def test_hello(self):
         self.assertEqual(hello(), "hello world")
-'''
+"""
 
 
 def build_repos(root):
@@ -44,7 +44,10 @@ def build_repos(root):
     plug_dir = root / "heldplug"
     plug = _git(plug_dir)
     _write(plug_dir / "pyproject.toml", _pyproject("heldplug", "0.1.0", ["heldcore>=1.0"]))
-    _write(plug_dir / "heldplug" / "__init__.py", "from heldcore import greet\n\n\ndef hello():\n    return greet('world')\n")
+    _write(
+        plug_dir / "heldplug" / "__init__.py",
+        "from heldcore import greet\n\n\ndef hello():\n    return greet('world')\n",
+    )
     _write(plug_dir / "tests" / "test_hello.py", CONNECTOR_TEST)
     plug.git.add(A=True)
     plug.index.commit("heldplug")
@@ -75,13 +78,24 @@ connectors:
     timeout: 120
 """)
     home = tmp_path / "home"
-    proc = canary("run", "-c", str(matrix), "--progress", "plain", "--report", "none",
-                  cwd=tmp_path, env={"CANARY_HOME": str(home)})
+    proc = canary(
+        "run",
+        "-c",
+        str(matrix),
+        "--progress",
+        "plain",
+        "--report",
+        "none",
+        cwd=tmp_path,
+        env={"CANARY_HOME": str(home)},
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = canary("verdicts", "--store", str(home / "runs"), "--json", cwd=tmp_path)
     by = {v["cell_id"]: v for v in json.loads(out.stdout)["verdicts"]}
     assert {k: v["verdict"] for k, v in by.items()} == {
-        "heldplug@main--core-base": "ok", "heldplug@main--core-pr": "regressed"}, out.stdout
+        "heldplug@main--core-base": "ok",
+        "heldplug@main--core-pr": "regressed",
+    }, out.stdout
     run = sorted((home / "runs").iterdir())[-1]
     log = (run / "logs" / "heldplug@main--core-base.log").read_text()
     assert "verified: heldcore 1.0.0 installed from heldcore-1.0.0" in log
@@ -89,8 +103,10 @@ connectors:
     assert cand["status"] == "fail" and cand["core"]["resolved"] == "1.1.0"
 
 
-NPM_CHECK = ("import('@canary-fake/held-plugin').then(m => { const out = m.hello();"
-             " console.log(out); if (out !== 'hello world') process.exit(1); })")
+NPM_CHECK = (
+    "import('@canary-fake/held-plugin').then(m => { const out = m.hello();"
+    " console.log(out); if (out !== 'hello world') process.exit(1); })"
+)
 
 
 @pytest.mark.slow
@@ -101,8 +117,7 @@ def test_npm_connector_depending_on_a_never_published_core(fake_npm, tmp_path):
 
     core = tmp_path / "held-core"
     repo = _git(core)
-    write_package(core, "@canary-fake/held-core", "1.0.0", {},
-                  "export const greet = (n) => 'hello ' + n;\n")
+    write_package(core, "@canary-fake/held-core", "1.0.0", {}, "export const greet = (n) => 'hello ' + n;\n")
     repo.git.add(A=True)
     repo.index.commit("core 1.0.0")
     repo.create_tag("v1.0.0")
@@ -112,8 +127,13 @@ def test_npm_connector_depending_on_a_never_published_core(fake_npm, tmp_path):
     repo.create_tag("candidate")
     plug = tmp_path / "held-plugin"
     prepo = _git(plug)
-    write_package(plug, "@canary-fake/held-plugin", "0.1.0", {"@canary-fake/held-core": "^1.0.0"},
-                  "import { greet } from '@canary-fake/held-core';\nexport const hello = () => greet('world');\n")
+    write_package(
+        plug,
+        "@canary-fake/held-plugin",
+        "0.1.0",
+        {"@canary-fake/held-core": "^1.0.0"},
+        "import { greet } from '@canary-fake/held-core';\nexport const hello = () => greet('world');\n",
+    )
     prepo.git.add(A=True)
     prepo.index.commit("plugin")
     matrix = tmp_path / "matrix.yaml"
@@ -134,8 +154,17 @@ connectors:
     test: [node, -e, {json.dumps(NPM_CHECK)}]
 """)
     home = tmp_path / "home"
-    proc = canary("run", "-c", str(matrix), "--progress", "plain", "--report", "none", cwd=tmp_path,
-                  env={"CANARY_HOME": str(home), **fake_npm.env()})
+    proc = canary(
+        "run",
+        "-c",
+        str(matrix),
+        "--progress",
+        "plain",
+        "--report",
+        "none",
+        cwd=tmp_path,
+        env={"CANARY_HOME": str(home), **fake_npm.env()},
+    )
     out = canary("verdicts", "--store", str(home / "runs"), "--json", cwd=tmp_path)
     by = {v["cell_id"]: v["verdict"] for v in json.loads(out.stdout)["verdicts"]}
     assert by == {"held@main--core-base": "ok", "held@main--core-pr": "regressed"}, proc.stdout + proc.stderr

@@ -30,9 +30,12 @@ def pair(name, base_statuses, cand_statuses, **cand_kw):
 
 
 def test_regressed_broken_fixed_ok(tmp_path):
-    specs = (pair("discord", ["pass"], ["fail"], reason="No server ID found 10")
-             + pair("telegram", ["fail"], ["fail"]) + pair("twitter", ["fail"], ["pass"])
-             + pair("sql", ["pass"], ["pass"]))
+    specs = (
+        pair("discord", ["pass"], ["fail"], reason="No server ID found 10")
+        + pair("telegram", ["fail"], ["fail"])
+        + pair("twitter", ["fail"], ["pass"])
+        + pair("sql", ["pass"], ["pass"])
+    )
     summary, by = judge(tmp_path, specs)
     assert [by[s.id].verdict for s in specs] == ["ok", "regressed", "broken", "broken", "broken", "fixed", "ok", "ok"]
     regressed = by[specs[1].id]
@@ -68,8 +71,9 @@ def test_missing_dependency_is_error_and_inconclusive(tmp_path):
     a[0].reason = a[1].reason
     # ... and a `fail` whose install step could not download a dependency is one too.
     install = [[CommandRecord(phase="install", argv=["npm", "install"], exit_code=1, duration_s=1.0)]]
-    b = pair("discord", ["pass"], ["fail"], logs=["npm error code E404\nnpm error 404 Not Found - GET x"],
-             commands=install)
+    b = pair(
+        "discord", ["pass"], ["fail"], logs=["npm error code E404\nnpm error 404 Not Found - GET x"], commands=install
+    )
     summary, by = judge(tmp_path, a + b)
     assert by[a[1].id].verdict == "error" and by[a[1].id].inconclusive
     assert by[b[1].id].verdict == "error" and "missing dependency" in by[b[1].id].reason
@@ -85,11 +89,14 @@ def test_404_in_test_output_is_a_real_failure(tmp_path):
     assert by[specs[1].id].verdict == "regressed"
 
 
-@pytest.mark.parametrize("reason,log", [
-    ("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory", "tests running\n"),
-    ("exit 1", "writing snapshot\nError: ENOSPC: no space left on device, write\n"),
-    ("exit 1", "Traceback (most recent call last):\nMemoryError\n"),
-])
+@pytest.mark.parametrize(
+    "reason,log",
+    [
+        ("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory", "tests running\n"),
+        ("exit 1", "writing snapshot\nError: ENOSPC: no space left on device, write\n"),
+        ("exit 1", "Traceback (most recent call last):\nMemoryError\n"),
+    ],
+)
 def test_out_of_memory_or_disk_is_error(tmp_path, reason, log):
     specs = pair("discord", ["pass"], ["fail"], reason=reason, logs=[log])
     summary, by = judge(tmp_path, specs)
@@ -109,12 +116,24 @@ def test_timeout_without_output_is_error_with_output_is_regression(tmp_path):
     silent = pair("discord", ["pass"], ["timeout"], reason="timed out after 600s", logs=[""])
     talking = pair("telegram", ["pass"], ["timeout"], reason="timed out after 600s", logs=["test 1 ok\ntest 2 ..."])
     # The harness's own lines around a silent command (as canary.matrix.proc writes them) are not output.
-    framed = pair("twitter", ["pass"], ["timeout"], reason="timed out after 600s", logs=[
-        "# cell\n\n$ [install] npm ci\n    (cwd /w, timeout 600s)\nadded 3 packages\n-> exit 0 in 1.00s\n"
-        "\n$ [test] npm test\n    (cwd /w, timeout 600s)\n!! timed out after 600s: process group killed\n"
-        "-> exit -9 in 600.00s\n"])
-    framed_talking = pair("slack", ["pass"], ["timeout"], reason="timed out after 600s", logs=[
-        "$ [test] npm test\n    (cwd /w, timeout 600s)\nrunning 3 tests\n!! timed out after 600s\n"])
+    framed = pair(
+        "twitter",
+        ["pass"],
+        ["timeout"],
+        reason="timed out after 600s",
+        logs=[
+            "# cell\n\n$ [install] npm ci\n    (cwd /w, timeout 600s)\nadded 3 packages\n-> exit 0 in 1.00s\n"
+            "\n$ [test] npm test\n    (cwd /w, timeout 600s)\n!! timed out after 600s: process group killed\n"
+            "-> exit -9 in 600.00s\n"
+        ],
+    )
+    framed_talking = pair(
+        "slack",
+        ["pass"],
+        ["timeout"],
+        reason="timed out after 600s",
+        logs=["$ [test] npm test\n    (cwd /w, timeout 600s)\nrunning 3 tests\n!! timed out after 600s\n"],
+    )
     _, by = judge(tmp_path, silent + talking + framed + framed_talking)
     assert by[silent[1].id].verdict == "error" and "no output" in by[silent[1].id].reason
     assert by[talking[1].id].verdict == "regressed"
@@ -188,8 +207,10 @@ def test_newly_failing_tests_from_junit(tmp_path):
     base = junit_xml({"voice::joins": "pass", "voice::leaves": "pass", "text::sends": "fail", "x::skips": "skipped"})
     cand1 = junit_xml({"voice::joins": "fail", "voice::leaves": "error", "text::sends": "fail", "x::skips": "fail"})
     cand2 = junit_xml({"voice::joins": "fail", "voice::leaves": "pass", "text::sends": "fail", "x::skips": "fail"})
-    specs = [Spec("discord", BASE, ["pass"], junit=[base]),
-             Spec("discord", CAND, ["fail", "fail"], junit=[cand1, cand2])]
+    specs = [
+        Spec("discord", BASE, ["pass"], junit=[base]),
+        Spec("discord", CAND, ["fail", "fail"], junit=[cand1, cand2]),
+    ]
     _, by = judge(tmp_path, specs)
     # voice::leaves failed once then passed: flaky, not newly failing; text::sends failed before;
     # x::skips was skipped on the baseline.

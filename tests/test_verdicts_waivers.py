@@ -30,8 +30,12 @@ def test_load_waivers_file(tmp_path):
     path = tmp_path / "waivers.yaml"
     path.write_text(LEDGER)
     assert load_waivers(path) == (
-        Waiver(cell="discord@*--core-1.7.*", reason="reads room.serverId",
-               issue="https://example.invalid/issues/12", expires="2026-12-31"),
+        Waiver(
+            cell="discord@*--core-1.7.*",
+            reason="reads room.serverId",
+            issue="https://example.invalid/issues/12",
+            expires="2026-12-31",
+        ),
         Waiver(cell="telegram@*", reason="flaky network test", issue="", expires=None),
     )
     (tmp_path / "matrix.yaml").write_text("core: {}\n")
@@ -42,15 +46,18 @@ def test_load_waivers_file(tmp_path):
     assert load_beside(tmp_path / "sub" / "matrix.yaml") == ()
 
 
-@pytest.mark.parametrize("text,line,key,words", [
-    (LEDGER.replace("    issue:", "    isue:"), 5, "waivers[0].isue", "unknown waiver key 'isue'"),
-    (LEDGER.replace("2026-12-31", "31/12/2026"), 6, "waivers[0].expires", "not an ISO date"),
-    (LEDGER.replace("    reason: flaky network test\n", ""), 7, "waivers[1].reason", "missing 'reason'"),
-    ("waivers:\n  - cell: [a, b]\n    reason: x\n", 2, "waivers[0].cell", "expected a text value"),
-    ("waiver:\n  - cell: a\n", 1, "waiver", "unknown key 'waiver'"),
-    ("waivers: {cell: a}\n", 1, "waivers", "expected a list"),
-    ("waivers:\n  - cell: a\n   reason: b\n", 3, None, "invalid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,line,key,words",
+    [
+        (LEDGER.replace("    issue:", "    isue:"), 5, "waivers[0].isue", "unknown waiver key 'isue'"),
+        (LEDGER.replace("2026-12-31", "31/12/2026"), 6, "waivers[0].expires", "not an ISO date"),
+        (LEDGER.replace("    reason: flaky network test\n", ""), 7, "waivers[1].reason", "missing 'reason'"),
+        ("waivers:\n  - cell: [a, b]\n    reason: x\n", 2, "waivers[0].cell", "expected a text value"),
+        ("waiver:\n  - cell: a\n", 1, "waiver", "unknown key 'waiver'"),
+        ("waivers: {cell: a}\n", 1, "waivers", "expected a list"),
+        ("waivers:\n  - cell: a\n   reason: b\n", 3, None, "invalid YAML"),
+    ],
+)
 def test_bad_waivers_file_names_file_line_key(tmp_path, text, line, key, words):
     path = tmp_path / "waivers.yaml"
     path.write_text(text)
@@ -114,7 +121,7 @@ def test_cli_verdicts_bad_input_is_exit_2(tmp_path, capsys):
     assert main(["verdicts", "nope", "--store", str(tmp_path)]) == 2
     assert "no run 'nope'" in capsys.readouterr().err
     run = make_run(tmp_path / "store", [Spec("discord", BASE, ["pass"])])
-    (run.cells_dir / "broken.json").write_text("{\n  \"cell_id\": \n")
+    (run.cells_dir / "broken.json").write_text('{\n  "cell_id": \n')
     assert main(["verdicts", str(run.path)]) == 2
     err = capsys.readouterr().err
     assert "broken.json:3" in err

@@ -20,7 +20,7 @@ def _table_words(doc: str, after: str) -> list[str]:
     lines = (ROOT / doc).read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(after))
     words, seen_table = [], False
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         m = re.match(r"\| `([a-z]+)` \|", line)
         if m:
             words.append(m.group(1))
@@ -37,7 +37,7 @@ def test_the_documented_verdicts_and_decisions_are_the_enums():
 
 def test_the_readme_exit_code_table_is_the_enum():
     text = (ROOT / "README.md").read_text()
-    table = text[text.index("## Verdicts and exit codes"):]
+    table = text[text.index("## Verdicts and exit codes") :]
     codes = [int(m) for m in re.findall(r"(?m)^\| (\d) \|", table)]
     assert codes == sorted({int(c) for c in ExitCode if c < 100})
     assert ExitCode.REGRESSED == ExitCode.REFUSED == ExitCode.FINDINGS == 1 and ExitCode.INTERNAL == 4
@@ -60,8 +60,11 @@ def _literals(path: Path, words: set[str]) -> list[str]:
         # `cell.expectation == "flaky"`: the matrix's expectation words (skip, flaky, expect_fail) are not verdicts
         if isinstance(node, ast.Compare) and getattr(node.left, "attr", "") == "expectation":
             skip.update(id(c) for c in node.comparators)
-    return [f"{path.relative_to(ROOT)}:{n.lineno} {n.value!r}" for n in ast.walk(tree)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in words and id(n) not in skip]
+    return [
+        f"{path.relative_to(ROOT)}:{n.lineno} {n.value!r}"
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in words and id(n) not in skip
+    ]
 
 
 def test_the_verdict_engine_uses_the_enums():
@@ -73,6 +76,7 @@ def test_the_verdict_engine_uses_the_enums():
 
 def test_severity_words_are_written_once_in_compat():
     words = {s.value for s in Severity}
-    found = [hit for f in ("rules.py", "diff.py", "render.py", "report.py")
-             for hit in _literals(ROOT / "compat" / f, words)]
+    found = [
+        hit for f in ("rules.py", "diff.py", "render.py", "report.py") for hit in _literals(ROOT / "compat" / f, words)
+    ]
     assert found == []

@@ -43,14 +43,27 @@ def test_workflow_and_action_validate_against_githubs_schemas(tmp_path):
     bad = WORKFLOW.read_text().replace("runs-on: ubuntu-latest", "runs_on: ubuntu-latest", 1)
     bad_file = tmp_path / "canary.yml"
     bad_file.write_text(bad)
-    proc = subprocess.run([str(exe), "--builtin-schema", "vendor.github-workflows", str(bad_file)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(exe), "--builtin-schema", "vendor.github-workflows", str(bad_file)], capture_output=True, text=True
+    )
     assert proc.returncode == 1
 
 
 def _zizmor(*paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VENV_BIN / "zizmor"), "--offline", "--no-progress", "--min-severity", "medium",
-                           "--format", "json", *map(str, paths)], capture_output=True, text=True)
+    return subprocess.run(
+        [
+            str(VENV_BIN / "zizmor"),
+            "--offline",
+            "--no-progress",
+            "--min-severity",
+            "medium",
+            "--format",
+            "json",
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_zizmor_finds_nothing_at_medium_or_above(tmp_path):
@@ -85,7 +98,9 @@ def test_hygiene_pins_credentials_permissions_concurrency_timeouts():
     assert workflow["permissions"] == {}
     assert "pull_request.number" in workflow["concurrency"]["group"]
     assert workflow["concurrency"]["cancel-in-progress"] is True
-    writes = {name: [k for k, v in job["permissions"].items() if v == "write"] for name, job in workflow["jobs"].items()}
+    writes = {
+        name: [k for k, v in job["permissions"].items() if v == "write"] for name, job in workflow["jobs"].items()
+    }
     assert writes == {"plan": [], "cells": [], "gather": ["pull-requests", "security-events"]}
     caches = [s["with"] for s in action["runs"]["steps"] if s.get("uses", "").startswith("actions/cache@")]
     assert any("package-lock.json" in c["key"] for c in caches) and any("lock.outputs" in c["key"] for c in caches)
@@ -143,8 +158,10 @@ def evaluate(expr: str, ctx: dict):
     would silently get wrong.
     """
     expr = expr.strip()
-    for op, fold in (("||", lambda vals: next((v for v in vals if v), vals[-1])),
-                     ("&&", lambda vals: next((v for v in vals if not v), vals[-1]))):
+    for op, fold in (
+        ("||", lambda vals: next((v for v in vals if v), vals[-1])),
+        ("&&", lambda vals: next((v for v in vals if not v), vals[-1])),
+    ):
         parts = _split(expr, op)
         if parts:
             return fold([evaluate(p, ctx) for p in parts])
@@ -164,8 +181,12 @@ def evaluate(expr: str, ctx: dict):
     m = re.fullmatch(r"hashFiles\((.*)\)", expr)
     if m:
         ws = Path(ctx["github"]["workspace"])
-        files = [f for arg in _split(m.group(1), ",") or [m.group(1)]
-                 for f in sorted(ws.glob(str(evaluate(arg, ctx)).lstrip("!"))) if f.is_file()]
+        files = [
+            f
+            for arg in _split(m.group(1), ",") or [m.group(1)]
+            for f in sorted(ws.glob(str(evaluate(arg, ctx)).lstrip("!")))
+            if f.is_file()
+        ]
         return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest() if files else ""
     if re.fullmatch(r"[A-Za-z_][\w-]*(\.[\w-]+)+", expr):
         value = ctx
@@ -194,26 +215,51 @@ class LocalRunner:
         self.env = env
         self.workflow = load_workflow()
 
-    def job(self, name: str, workspace: str, matrix: dict | None = None, needs: dict | None = None,
-            expect: dict | None = None) -> dict:
+    def job(
+        self,
+        name: str,
+        workspace: str,
+        matrix: dict | None = None,
+        needs: dict | None = None,
+        expect: dict | None = None,
+    ) -> dict:
         """Run one job's steps in order; returns {"outputs", "codes", "logs", "workspace", "summary"}."""
         spec = self.workflow["jobs"][name]
         ws = self.root / workspace
         ws.mkdir(parents=True)
-        ctx = {"matrix": matrix or {}, "needs": needs or {}, "inputs": {}, "steps": {}, "env": {},
-               "github": {"sha": "0" * 40, "workspace": str(ws), "action_path": str(ROOT), "token": "local-token"},
-               "runner": {"os": "Linux", "temp": str(ws / ".runner-temp")}}
+        ctx = {
+            "matrix": matrix or {},
+            "needs": needs or {},
+            "inputs": {},
+            "steps": {},
+            "env": {},
+            "github": {"sha": "0" * 40, "workspace": str(ws), "action_path": str(ROOT), "token": "local-token"},
+            "runner": {"os": "Linux", "temp": str(ws / ".runner-temp")},
+        }
         env = dict(os.environ, CI="true", GITHUB_ACTIONS="true")
         for key, value in self.workflow.get("env", {}).items():
             env[key] = str(substitute(value, ctx))
         env.update(self.env)
         ctx["env"] = env
-        run = {"ws": ws, "summary": ws / "step-summary.md", "codes": {}, "logs": {}, "expect": expect or {},
-               "job": name, "sarif": []}
+        run = {
+            "ws": ws,
+            "summary": ws / "step-summary.md",
+            "codes": {},
+            "logs": {},
+            "expect": expect or {},
+            "job": name,
+            "sarif": [],
+        }
         self._steps(spec["steps"], ctx, env, run)
         job_outputs = {k: substitute(v, ctx) for k, v in spec.get("outputs", {}).items()}
-        return {"outputs": job_outputs, "codes": run["codes"], "logs": run["logs"], "workspace": ws,
-                "summary": run["summary"], "sarif": run["sarif"]}
+        return {
+            "outputs": job_outputs,
+            "codes": run["codes"],
+            "logs": run["logs"],
+            "workspace": ws,
+            "summary": run["summary"],
+            "sarif": run["sarif"],
+        }
 
     def _steps(self, steps: list, ctx: dict, env: dict, run: dict) -> None:
         ws = run["ws"]
@@ -235,16 +281,27 @@ class LocalRunner:
             out_file.touch()
             step_env = dict(env)
             step_env.update({k: str(substitute(v, ctx)) for k, v in step.get("env", {}).items()})
-            step_env.update(GITHUB_OUTPUT=str(out_file), GITHUB_STEP_SUMMARY=str(run["summary"]),
-                            PATH=f"{VENV_BIN}{os.pathsep}{env['PATH']}")
+            step_env.update(
+                GITHUB_OUTPUT=str(out_file),
+                GITHUB_STEP_SUMMARY=str(run["summary"]),
+                PATH=f"{VENV_BIN}{os.pathsep}{env['PATH']}",
+            )
             script = substitute(step["run"], ctx)
             # GitHub's default shell on Linux runners: bash --noprofile --norc -eo pipefail {0}
-            proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-                                  cwd=ws, env=step_env, capture_output=True, text=True, timeout=900)
+            proc = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+                cwd=ws,
+                env=step_env,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
             run["codes"][label] = proc.returncode
             run["logs"][label] = proc.stdout + proc.stderr
             want = run["expect"].get(label, 0)
-            assert proc.returncode == want, f"{run['job']}/{label}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            assert proc.returncode == want, (
+                f"{run['job']}/{label}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
             outputs = dict(line.split("=", 1) for line in out_file.read_text().splitlines() if "=" in line)
             if "id" in step:
                 ctx["steps"][step["id"]] = {"outputs": outputs}
@@ -345,12 +402,21 @@ def test_workflow_runs_locally_plan_two_shards_merge_report(four_cells, tmp_path
     gate = "Gate (0 green, 1 regression, 3 inconclusive)"
     gather = runner.job("gather", "ws-gather", expect={gate: 1})
     merged = gather["workspace"] / "canary-out" / "merged"
-    verdicts = json.loads(subprocess.run(
-        [str(VENV_BIN / "canary"), "verdicts", str(merged), "--json"], capture_output=True, text=True,
-        cwd=gather["workspace"]).stdout)
+    verdicts = json.loads(
+        subprocess.run(
+            [str(VENV_BIN / "canary"), "verdicts", str(merged), "--json"],
+            capture_output=True,
+            text=True,
+            cwd=gather["workspace"],
+        ).stdout
+    )
     by = {v["cell_id"]: v["verdict"] for v in verdicts["verdicts"]}
-    assert by == {"alpha@main--core-1.0.0": "ok", "alpha@main--core-2.0.0": "regressed",
-                  "alpha@next--core-1.0.0": "ok", "alpha@next--core-2.0.0": "ok"}
+    assert by == {
+        "alpha@main--core-1.0.0": "ok",
+        "alpha@main--core-2.0.0": "regressed",
+        "alpha@next--core-1.0.0": "ok",
+        "alpha@next--core-2.0.0": "ok",
+    }
     assert (gather["workspace"] / "canary-out" / "report" / "junit.xml").is_file()
     assert gather["summary"].read_text().strip()
     assert (runner.artifacts / "canary-report" / "merged" / "run.json").is_file()

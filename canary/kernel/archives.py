@@ -124,8 +124,9 @@ def _discard(dest: Path, existed: set[str]) -> None:
             child.unlink(missing_ok=True)
 
 
-def safe_extract_selected(archive: Path, dest: Path, keep: Callable[[str], bool],
-                          limits: Limits = DEFAULT_LIMITS) -> list[str]:
+def safe_extract_selected(
+    archive: Path, dest: Path, keep: Callable[[str], bool], limits: Limits = DEFAULT_LIMITS
+) -> list[str]:
     """Unpack only the members of a tar archive whose names `keep` accepts, in one streamed read.
 
     The rules of `safe_extract` apply unchanged: tarfile's 'data' filter on every member kept

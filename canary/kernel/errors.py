@@ -17,6 +17,7 @@ __all__ = ["UserError", "InfrastructureError", "CoreMismatch"]
 @dataclass
 class UserError(Exception):
     """A mistake in the user's input: one line naming file:line:column and the key, exit 2, no traceback."""
+
     message: str
     file: str | None = None
     line: int | None = None

@@ -12,6 +12,7 @@ __all__ = ["Home"]
 @dataclass(frozen=True)
 class Home:
     """Where canary keeps its state (runs, mirrors, caches): $CANARY_HOME, else .canary."""
+
     root: Path
 
     @classmethod

@@ -21,15 +21,32 @@ from typing import Any
 from urllib.parse import unquote
 
 __all__ = [
-    "SECRET_NAME", "KNOWN_SECRETS", "URL_USERINFO", "MASK", "MIN_SECRET", "is_secret", "url_credentials",
-    "secret_values", "redact", "redact_data",
+    "SECRET_NAME",
+    "KNOWN_SECRETS",
+    "URL_USERINFO",
+    "MASK",
+    "MIN_SECRET",
+    "is_secret",
+    "url_credentials",
+    "secret_values",
+    "redact",
+    "redact_data",
 ]
 
 # Anything that looks like a credential, wherever it appears in the name. Each alternative is
 # tested on its own (tests/test_redact.py): dropping one must fail a test.
 SECRET_NAME = re.compile(
-    r"(TOKEN|PASSW(OR)?D|SECRET|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_?KEY|_KEY$|^KEY$|AUTH|SESSION|COOKIE)", re.I)
-KNOWN_SECRETS = {"GITHUB_TOKEN", "GH_TOKEN", "NPM_TOKEN", "NODE_AUTH_TOKEN", "TWINE_PASSWORD", "TWINE_USERNAME", "PYPI_TOKEN"}
+    r"(TOKEN|PASSW(OR)?D|SECRET|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_?KEY|_KEY$|^KEY$|AUTH|SESSION|COOKIE)", re.I
+)
+KNOWN_SECRETS = {
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "NPM_TOKEN",
+    "NODE_AUTH_TOKEN",
+    "TWINE_PASSWORD",
+    "TWINE_USERNAME",
+    "PYPI_TOKEN",
+}
 
 # scheme://userinfo@ : userinfo has no '/', '@' or whitespace (RFC 3986 authority).
 URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s'\"<>]+)@")

@@ -41,8 +41,10 @@ def hold(run_path: Path, role: str) -> Iterator[None]:
         except BlockingIOError:
             pid, other = _holder(path)
             doing = "resumed" if other == "resume" else "run"
-            raise UserError(f"run {Path(run_path).name} is being {doing} by pid {pid}",
-                            hint="wait for it to finish, or stop that process first") from None
+            raise UserError(
+                f"run {Path(run_path).name} is being {doing} by pid {pid}",
+                hint="wait for it to finish, or stop that process first",
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {role}\n".encode())
         yield

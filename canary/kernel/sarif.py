@@ -50,8 +50,13 @@ def location(uri: str, region: dict[str, Any]) -> dict[str, Any]:
     return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": SRCROOT}, "region": region}}
 
 
-def document(name: str, rules: list[dict[str, Any]], results: list[dict[str, Any]], information_uri: str = "",
-             properties: dict[str, Any] | None = None) -> dict[str, Any]:
+def document(
+    name: str,
+    rules: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    information_uri: str = "",
+    properties: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A SARIF 2.1.0 document of one run of tool `name`, with its rules and results."""
     from canary import __version__
 
@@ -64,11 +69,13 @@ def document(name: str, rules: list[dict[str, Any]], results: list[dict[str, Any
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": driver},
-            "originalUriBaseIds": {SRCROOT: {"description": {"text": "the root of the repository scanned"}}},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "originalUriBaseIds": {SRCROOT: {"description": {"text": "the root of the repository scanned"}}},
+                "results": results,
+            }
+        ],
     }
 
 

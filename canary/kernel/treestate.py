@@ -20,6 +20,7 @@ CLEAN, DIRTY, UNTRACKED = "clean", "dirty", "untracked"
 @dataclass(frozen=True)
 class TreeState:
     """Whether a git work tree is exactly its HEAD, and if not, a digest of the difference."""
+
     tree: str  # clean | dirty | untracked
     diff_digest: str | None = None  # sha256 of the changes (dirty only)
 

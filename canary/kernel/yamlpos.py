@@ -18,8 +18,21 @@ import yaml
 from canary.kernel.errors import UserError
 
 __all__ = [
-    "Path", "Positions", "dotted", "MAX_BYTES", "MAX_ALIASES", "MAX_DEPTH", "MAX_NODES", "CONTROL", "decode",
-    "check_text", "compose_checked", "load_yaml", "compose_text", "read_text", "compose_file",
+    "Path",
+    "Positions",
+    "dotted",
+    "MAX_BYTES",
+    "MAX_ALIASES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "CONTROL",
+    "decode",
+    "check_text",
+    "compose_checked",
+    "load_yaml",
+    "compose_text",
+    "read_text",
+    "compose_file",
 ]
 
 Path: TypeAlias = tuple[str | int, ...]  # a key path: keys and list indexes
@@ -28,6 +41,7 @@ Path: TypeAlias = tuple[str | int, ...]  # a key path: keys and list indexes
 @dataclass
 class Positions:
     """Line and column of every key path of a YAML document, for errors that name file:line:column."""
+
     file: str
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)  # path -> (line, column) of the value
     key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)  # path -> (line, column) of the key
@@ -96,14 +110,19 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
 def decode(file: str, data: bytes) -> str:
     """UTF-8 text of a YAML file, or a UserError at the first byte that is not (size checked first)."""
     if len(data) > MAX_BYTES:
-        raise UserError(f"the file is larger than {MAX_BYTES} bytes, the most a YAML input may have",
-                        file=file, line=1, column=1)
+        raise UserError(
+            f"the file is larger than {MAX_BYTES} bytes, the most a YAML input may have", file=file, line=1, column=1
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, col = _line_col(data[: exc.start].decode("utf-8", "replace"), exc.start)
-        raise UserError(f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded (save the file as UTF-8)",
-                        file=file, line=line, column=col) from None
+        raise UserError(
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded (save the file as UTF-8)",
+            file=file,
+            line=line,
+            column=col,
+        ) from None
 
 
 def check_text(file: str, text: str) -> None:
@@ -111,8 +130,12 @@ def check_text(file: str, text: str) -> None:
     bad = CONTROL.search(text)
     if bad:
         line, col = _line_col(text, bad.start())
-        raise UserError(f"control character U+{ord(bad.group()):04X} is not allowed in a YAML file",
-                        file=file, line=line, column=col)
+        raise UserError(
+            f"control character U+{ord(bad.group()):04X} is not allowed in a YAML file",
+            file=file,
+            line=line,
+            column=col,
+        )
     aliases = depth = 0
     try:
         for token in yaml.scan(text, Loader=yaml.SafeLoader):
@@ -120,8 +143,15 @@ def check_text(file: str, text: str) -> None:
                 aliases += 1
                 if aliases > MAX_ALIASES:
                     raise _at(file, token, f"more than {MAX_ALIASES} aliases (*name): refused to expand them")
-            elif isinstance(token, (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken,
-                                    yaml.BlockSequenceStartToken, yaml.BlockMappingStartToken)):
+            elif isinstance(
+                token,
+                (
+                    yaml.FlowSequenceStartToken,
+                    yaml.FlowMappingStartToken,
+                    yaml.BlockSequenceStartToken,
+                    yaml.BlockMappingStartToken,
+                ),
+            ):
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise _at(file, token, f"nested more than {MAX_DEPTH} levels deep")
@@ -139,8 +169,12 @@ def _at(file: str, token: yaml.Token, message: str) -> UserError:
 
 def _yaml_error(file: str, exc: yaml.MarkedYAMLError, prefix: str = "not valid YAML") -> UserError:
     mark = exc.problem_mark or exc.context_mark
-    return UserError(f"{prefix}: {exc.problem or exc.context}", file=file,
-                     line=mark.line + 1 if mark else 1, column=mark.column + 1 if mark else 1)
+    return UserError(
+        f"{prefix}: {exc.problem or exc.context}",
+        file=file,
+        line=mark.line + 1 if mark else 1,
+        column=mark.column + 1 if mark else 1,
+    )
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], limit: int) -> int:
@@ -174,8 +208,12 @@ def _duplicate_key(node: yaml.Node, file: str) -> None:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
                     if key_node.value in keys:
                         first = keys[key_node.value]
-                        raise UserError(f"duplicate key {key_node.value!r} (first at line {first})", file=file,
-                                        line=key_node.start_mark.line + 1, column=key_node.start_mark.column + 1)
+                        raise UserError(
+                            f"duplicate key {key_node.value!r} (first at line {first})",
+                            file=file,
+                            line=key_node.start_mark.line + 1,
+                            column=key_node.start_mark.column + 1,
+                        )
                     keys[key_node.value] = key_node.start_mark.line + 1
                 stack.extend((key_node, value_node))
         elif isinstance(n, yaml.SequenceNode):

@@ -24,24 +24,37 @@ _MARK = {"pass": "ok", "skip": "--", "inconclusive": "??", "refuse": "NO"}
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "promote", help="promote a tested prerelease tag to its release (dry run unless --confirm)",
+        "promote",
+        help="promote a tested prerelease tag to its release (dry run unless --confirm)",
         description="Check that a matrix run proves a prerelease good, then tag the release on the same "
-                    "commit, move the npm dist-tag, bump pyproject.toml, add a changelog entry and write "
-                    "in-toto evidence. Exit: 0 promotable/promoted, 1 refused, 3 inconclusive.",
+        "commit, move the npm dist-tag, bump pyproject.toml, add a changelog entry and write "
+        "in-toto evidence. Exit: 0 promotable/promoted, 1 refused, 3 inconclusive.",
     )
     p.add_argument("prerelease_tag", help="e.g. v1.7.1-beta.2 or 1.7.1rc1")
     p.add_argument("--to", metavar="VERSION", help="the release version; must be the prerelease's release")
     p.add_argument("--run", metavar="RUN", help="run id or run directory (default: the latest run in the store)")
     p.add_argument("--store", metavar="DIR", help=f"results store (default: $CANARY_HOME/runs, else {DEFAULT_STORE})")
     p.add_argument("--repo", metavar="PATH", default=".", help="the core git repository (default: .)")
-    p.add_argument("--max-age", metavar="DURATION", default=DEFAULT_MAX_AGE,
-                   help="oldest acceptable run when connector refs cannot be checked (default: %(default)s)")
+    p.add_argument(
+        "--max-age",
+        metavar="DURATION",
+        default=DEFAULT_MAX_AGE,
+        help="oldest acceptable run when connector refs cannot be checked (default: %(default)s)",
+    )
     p.add_argument("--soak", metavar="DURATION", help="minimum time since the prerelease tag was made")
     p.add_argument("--allow-flaky", metavar="N", type=int, default=0, help="flaky required cells allowed (default: 0)")
-    p.add_argument("--core", metavar="LABEL", dest="core_label",
-                   help="judge only the candidate cells of this core label (a run with several candidates)")
-    p.add_argument("--digest", metavar="SHA256", help="the core artifact's sha256, accepted instead of the tag's commit")
-    p.add_argument("--matrix", "-c", metavar="FILE", help="matrix file for waivers and connector urls (default: the run's)")
+    p.add_argument(
+        "--core",
+        metavar="LABEL",
+        dest="core_label",
+        help="judge only the candidate cells of this core label (a run with several candidates)",
+    )
+    p.add_argument(
+        "--digest", metavar="SHA256", help="the core artifact's sha256, accepted instead of the tag's commit"
+    )
+    p.add_argument(
+        "--matrix", "-c", metavar="FILE", help="matrix file for waivers and connector urls (default: the run's)"
+    )
     p.add_argument("--waivers", metavar="FILE", help="an extra waivers.yaml")
     p.add_argument("--npm-package", metavar="NAME", help="move a dist-tag of this npm package")
     p.add_argument("--dist-tag", metavar="TAG", default="latest", help="npm dist-tag to move (default: %(default)s)")
@@ -62,13 +75,29 @@ def request_from_args(args: argparse.Namespace) -> Request:
         return Path(value) if value else None
 
     return Request(
-        prerelease_tag=args.prerelease_tag, repo=Path(args.repo), to=args.to, run=args.run, store=Path(args.store) if args.store else Home.default().runs,
-        max_age_s=parse_duration(args.max_age, "--max-age"), max_age_text=args.max_age,
-        soak_s=parse_duration(args.soak, "--soak") if args.soak else None, soak_text=args.soak or "",
-        allow_flaky=args.allow_flaky, digest=args.digest, npm_package=args.npm_package, dist_tag=args.dist_tag,
-        npm_version=args.npm_version, npm_command=args.npm_command, pyproject=path(args.pyproject),
-        changelog=path(args.changelog), no_changelog=args.no_changelog, sign_key=path(args.sign_key),
-        evidence_dir=path(args.evidence_dir), waivers_file=path(args.waivers), matrix_file=path(args.matrix), core_label=args.core_label,
+        prerelease_tag=args.prerelease_tag,
+        repo=Path(args.repo),
+        to=args.to,
+        run=args.run,
+        store=Path(args.store) if args.store else Home.default().runs,
+        max_age_s=parse_duration(args.max_age, "--max-age"),
+        max_age_text=args.max_age,
+        soak_s=parse_duration(args.soak, "--soak") if args.soak else None,
+        soak_text=args.soak or "",
+        allow_flaky=args.allow_flaky,
+        digest=args.digest,
+        npm_package=args.npm_package,
+        dist_tag=args.dist_tag,
+        npm_version=args.npm_version,
+        npm_command=args.npm_command,
+        pyproject=path(args.pyproject),
+        changelog=path(args.changelog),
+        no_changelog=args.no_changelog,
+        sign_key=path(args.sign_key),
+        evidence_dir=path(args.evidence_dir),
+        waivers_file=path(args.waivers),
+        matrix_file=path(args.matrix),
+        core_label=args.core_label,
         confirm=args.confirm,
     )
 
@@ -89,8 +118,13 @@ def render(p: Promotion) -> str:
             if a.argv and a.name != "tag":
                 lines.append(f"  {'':<8} {'':<10} $ {shlex.join(a.argv)}")
     lines.append("")
-    verdict = {"promotable": "promotable", "promoted": "promoted", "refused": "REFUSED",
-               "inconclusive": "INCONCLUSIVE", "failed": "FAILED (rerun --confirm to finish)"}[p.decision]
+    verdict = {
+        "promotable": "promotable",
+        "promoted": "promoted",
+        "refused": "REFUSED",
+        "inconclusive": "INCONCLUSIVE",
+        "failed": "FAILED (rerun --confirm to finish)",
+    }[p.decision]
     lines.append(f"decision: {verdict} (exit {p.exit_code})")
     if p.dry_run:
         lines.append("dry run: nothing written" + ("; rerun with --confirm to promote" if p.exit_code == 0 else ""))

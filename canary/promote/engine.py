@@ -101,9 +101,17 @@ def _matrix_inputs(req: Request, record: RunRecord) -> tuple[dict[str, str], tup
     extra = _waivers.load_waivers(req.waivers_file) if req.waivers_file else ()
     if file is None or not file.is_file():
         why = f"matrix file {str(file)!r} not found" if file else "the run names no matrix file"
-        return {}, extra, Check("matrix", INCONCLUSIVE, f"{why}: its waivers and connector urls are unknown; "
-                                "pass --matrix FILE with the run's matrix (digest "
-                                f"{_bare(record.matrix_digest)[:16] or 'not recorded'})")
+        return (
+            {},
+            extra,
+            Check(
+                "matrix",
+                INCONCLUSIVE,
+                f"{why}: its waivers and connector urls are unknown; "
+                "pass --matrix FILE with the run's matrix (digest "
+                f"{_bare(record.matrix_digest)[:16] or 'not recorded'})",
+            ),
+        )
     try:
         matrix = config.load(file)
         beside = _waivers.load_beside(file)
@@ -112,18 +120,39 @@ def _matrix_inputs(req: Request, record: RunRecord) -> tuple[dict[str, str], tup
     if not record.matrix_digest or _bare(record.matrix_digest) != _bare(matrix.digest):
         got = _bare(matrix.digest)[:16]
         want = _bare(record.matrix_digest)[:16] or "not recorded"
-        return {}, extra, Check("matrix", INCONCLUSIVE, f"{file} is not the matrix the run used (digest {got}, the "
-                                f"run's {want}): pass --matrix FILE with the run's matrix, or run the matrix again")
+        return (
+            {},
+            extra,
+            Check(
+                "matrix",
+                INCONCLUSIVE,
+                f"{file} is not the matrix the run used (digest {got}, the "
+                f"run's {want}): pass --matrix FILE with the run's matrix, or run the matrix again",
+            ),
+        )
     beside_file = _waivers.beside(file)
     beside_digest = file_sha256(beside_file) if beside_file.is_file() else None
     if record.matrix_path and beside_digest != record.waivers_digest:
-        return {}, extra, Check("matrix", INCONCLUSIVE, f"{beside_file} changed since the run (digest "
-                                f"{(beside_digest or 'none')[:16]}, the run's {(record.waivers_digest or 'none')[:16]}): "
-                                "its waivers are not the ones the run was judged with; run the matrix again")
+        return (
+            {},
+            extra,
+            Check(
+                "matrix",
+                INCONCLUSIVE,
+                f"{beside_file} changed since the run (digest "
+                f"{(beside_digest or 'none')[:16]}, the run's {(record.waivers_digest or 'none')[:16]}): "
+                "its waivers are not the ones the run was judged with; run the matrix again",
+            ),
+        )
     urls = {c.name: c.source.url for c in matrix.connectors if c.source.kind == "git" and c.source.url}
     waivers = _waivers.combine(tuple(matrix.waivers), beside, extra)
-    return urls, waivers, Check("matrix", PASS, f"{file}: the run's matrix (digest {_bare(matrix.digest)[:16]}), "
-                                                f"{len(waivers)} waiver(s)")
+    return (
+        urls,
+        waivers,
+        Check(
+            "matrix", PASS, f"{file}: the run's matrix (digest {_bare(matrix.digest)[:16]}), {len(waivers)} waiver(s)"
+        ),
+    )
 
 
 def _default_run(req: Request) -> RunDir:
@@ -149,8 +178,11 @@ def _load_run(req: Request) -> _Run:
         keep = [p for p in out.record.cells if p.role == "baseline" or p.core == req.core_label]
         if not any(p.role == "candidate" for p in keep):
             labels = sorted({p.core for p in out.record.cells if p.role == "candidate"})
-            raise UserError(f"the run has no candidate cells with core {req.core_label!r}", key="--core",
-                            hint=f"candidate cores: {', '.join(labels) or 'none'}")
+            raise UserError(
+                f"the run has no candidate cells with core {req.core_label!r}",
+                key="--core",
+                hint=f"candidate cores: {', '.join(labels) or 'none'}",
+            )
         out.record.cells = keep
         ids = {p.id for p in keep}
         out.results = {k: v for k, v in out.results.items() if k in ids}
@@ -173,8 +205,14 @@ def promote(req: Request) -> Promotion:
     digest = (req.digest or "").lower().removeprefix("sha256:") or None
 
     run = _load_run(req)
-    promo = Promotion(prerelease_tag=tag, release_tag=release_tag, version=version, commit=commit,
-                      run_id=run.record.run_id if run.record else None, dry_run=not req.confirm)
+    promo = Promotion(
+        prerelease_tag=tag,
+        release_tag=release_tag,
+        version=version,
+        commit=commit,
+        run_id=run.record.run_id if run.record else None,
+        dry_run=not req.confirm,
+    )
     cs = promo.checks
     tag_check = checks.check_tag(tag, commit, parsed, req.to)
     cs.append(tag_check)
@@ -197,8 +235,9 @@ def promote(req: Request) -> Promotion:
     if run.summary is not None:
         cs.append(checks.check_coverage(run.record, run.summary))
         cs.append(checks.check_core(run.record, run.results, commit, digest))
-        required = [r for r in run.results.values()
-                    if r.tier == "required" and any(p.id == r.cell_id for p in run.record.cells)]
+        required = [
+            r for r in run.results.values() if r.tier == "required" and any(p.id == r.cell_id for p in run.record.cells)
+        ]
         states = ref_states(required, urls, "" if urls else "connector urls unknown (no matrix file)")
         age = run_age(run.record.started_at, run.record.finished_at, now)
         cs.append(checks.check_freshness(states, age, req.max_age_s, req.max_age_text))
@@ -225,14 +264,20 @@ def promote(req: Request) -> Promotion:
 
 # ---- actions ---------------------------------------------------------------------------------
 
-def _plan_actions(req: Request, repo: Path, promo: Promotion, run: _Run,
-                  now: _dt.datetime) -> list[Action]:
+
+def _plan_actions(req: Request, repo: Path, promo: Promotion, run: _Run, now: _dt.datetime) -> list[Action]:
     cs = promo.checks
     actions: list[Action] = []
     doc = evidence.statement(
-        release_tag=promo.release_tag, prerelease_tag=promo.prerelease_tag, version=promo.version,
-        commit=promo.commit, artifact_digest=(req.digest or "").lower().removeprefix("sha256:") or None,
-        run=run.dir, record=run.record, results=run.results, summary=run.summary,
+        release_tag=promo.release_tag,
+        prerelease_tag=promo.prerelease_tag,
+        version=promo.version,
+        commit=promo.commit,
+        artifact_digest=(req.digest or "").lower().removeprefix("sha256:") or None,
+        run=run.dir,
+        record=run.record,
+        results=run.results,
+        summary=run.summary,
     )
     data, digest = evidence.encode(doc)
     ev_dir = Path(req.evidence_dir) if req.evidence_dir else repo / "reports" / "promotions"
@@ -252,12 +297,18 @@ def _plan_actions(req: Request, repo: Path, promo: Promotion, run: _Run,
 
     if req.sign_key:
         problem = evidence.check_sign_key(Path(req.sign_key))
-        cs.append(Check("sign-key", REFUSE, problem) if problem else
-                  Check("sign-key", PASS, f"{req.sign_key} signs without a prompt"))
+        cs.append(
+            Check("sign-key", REFUSE, problem)
+            if problem
+            else Check("sign-key", PASS, f"{req.sign_key} signs without a prompt")
+        )
         sig = ev_path.with_name(ev_path.name + ".sig")
-        act = Action("sign", f"sign the evidence: {sig.name} (namespace {evidence.SIGN_NAMESPACE})",
-                     argv=["ssh-keygen", "-Y", "sign", "-n", evidence.SIGN_NAMESPACE, "-f", str(req.sign_key),
-                           str(ev_path)], path=str(sig))
+        act = Action(
+            "sign",
+            f"sign the evidence: {sig.name} (namespace {evidence.SIGN_NAMESPACE})",
+            argv=["ssh-keygen", "-Y", "sign", "-n", evidence.SIGN_NAMESPACE, "-f", str(req.sign_key), str(ev_path)],
+            path=str(sig),
+        )
         if sig.is_file():
             act.state, act.note = "no-op", "signature already there"
         actions.append(act)
@@ -269,8 +320,9 @@ def _plan_actions(req: Request, repo: Path, promo: Promotion, run: _Run,
             cs.append(Check("pyproject", REFUSE, str(exc)))
         else:
             shown_py = rel(Path(req.pyproject), repo)
-            act = Action("pyproject", f"set the version in {shown_py}: {current} -> {promo.version}",
-                         path=str(req.pyproject))
+            act = Action(
+                "pyproject", f"set the version in {shown_py}: {current} -> {promo.version}", path=str(req.pyproject)
+            )
             if text is None:
                 act.description, act.state = f"version in {shown_py} is {current}", "no-op"
             act.payload = text
@@ -279,10 +331,12 @@ def _plan_actions(req: Request, repo: Path, promo: Promotion, run: _Run,
     if not req.no_changelog:
         path = Path(req.changelog) if req.changelog else repo / "CHANGELOG.md"
         passed, warned, _ = evidence.classify_tests(run.summary.verdicts)
-        entry = (f"## {promo.release_tag} ({now.date().isoformat()})\n\n"
-                 f"Promoted from `{promo.prerelease_tag}` (commit `{promo.commit[:12]}`) after matrix run "
-                 f"`{run.record.run_id}`: {len(passed)} candidate cell(s) passed, {len(warned)} with warnings.\n"
-                 f"Evidence: `{shown}` (sha256:{digest}).\n")
+        entry = (
+            f"## {promo.release_tag} ({now.date().isoformat()})\n\n"
+            f"Promoted from `{promo.prerelease_tag}` (commit `{promo.commit[:12]}`) after matrix run "
+            f"`{run.record.run_id}`: {len(passed)} candidate cell(s) passed, {len(warned)} with warnings.\n"
+            f"Evidence: `{shown}` (sha256:{digest}).\n"
+        )
         entry += "".join(f"- warning: {w}\n" for w in warned)
         try:
             text = files.plan_changelog(path, promo.release_tag, promo.version, entry)
@@ -295,12 +349,25 @@ def _plan_actions(req: Request, repo: Path, promo: Promotion, run: _Run,
             act.payload = text
             actions.append(act)
 
-    message = (f"{promo.release_tag}\n\nPromoted from {promo.prerelease_tag} ({promo.commit}) by canary promote.\n"
-               f"Matrix run: {run.record.run_id}\nEvidence: {shown} sha256:{digest}\n")
-    tag_act = Action("tag", f"annotated tag {promo.release_tag} on {promo.commit[:12]}"
-                     + (" (SSH-signed)" if req.sign_key else ""),
-                     argv=["git", "-C", str(repo), "tag", "-s" if req.sign_key else "-a", promo.release_tag,
-                           promo.commit, "-m", message])
+    message = (
+        f"{promo.release_tag}\n\nPromoted from {promo.prerelease_tag} ({promo.commit}) by canary promote.\n"
+        f"Matrix run: {run.record.run_id}\nEvidence: {shown} sha256:{digest}\n"
+    )
+    tag_act = Action(
+        "tag",
+        f"annotated tag {promo.release_tag} on {promo.commit[:12]}" + (" (SSH-signed)" if req.sign_key else ""),
+        argv=[
+            "git",
+            "-C",
+            str(repo),
+            "tag",
+            "-s" if req.sign_key else "-a",
+            promo.release_tag,
+            promo.commit,
+            "-m",
+            message,
+        ],
+    )
     if gitops.tag_commit(repo, promo.release_tag) == promo.commit:
         tag_act.state, tag_act.note = "no-op", "tag already on this commit"
     tag_act.payload = message
@@ -335,18 +402,22 @@ def _perform(req: Request, repo: Path, promo: Promotion) -> None:
             elif act.name in ("pyproject", "changelog"):
                 files.write_text_atomic(Path(act.path), act.payload)
             elif act.name == "tag":
-                gitops.create_tag(repo, promo.release_tag, promo.commit, act.payload,
-                                  Path(req.sign_key) if req.sign_key else None)
+                gitops.create_tag(
+                    repo, promo.release_tag, promo.commit, act.payload, Path(req.sign_key) if req.sign_key else None
+                )
             elif act.name == "npm":
                 target = act.argv[-2].rpartition("@")[2]
                 if _npm_already(act.argv, req.npm_package, req.dist_tag, target):
                     act.state, act.note = "no-op", f"{req.dist_tag} already {target}"
                     continue
-                proc = subprocess.run(act.argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                                      timeout=NPM_TIMEOUT_S)
+                proc = subprocess.run(
+                    act.argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=NPM_TIMEOUT_S
+                )
                 if proc.returncode != 0:
-                    raise UserError(f"{shlex.join(act.argv)} exited {proc.returncode}: "
-                                    f"{(proc.stderr or proc.stdout).strip()[-300:]}")
+                    raise UserError(
+                        f"{shlex.join(act.argv)} exited {proc.returncode}: "
+                        f"{(proc.stderr or proc.stdout).strip()[-300:]}"
+                    )
         except (UserError, OSError, subprocess.TimeoutExpired) as exc:
             act.state, act.note = "failed", str(exc)
             promo.decision, promo.exit_code = "failed", EXIT_INCONCLUSIVE

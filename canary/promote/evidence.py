@@ -58,20 +58,33 @@ def classify_tests(verdicts: list[Verdict]) -> tuple[list[str], list[str], list[
 
 
 def statement(
-    *, release_tag: str, prerelease_tag: str, version: str, commit: str, artifact_digest: str | None,
-    run: RunDir, record: RunRecord, results: dict[str, CellResult], summary: Summary,
+    *,
+    release_tag: str,
+    prerelease_tag: str,
+    version: str,
+    commit: str,
+    artifact_digest: str | None,
+    run: RunDir,
+    record: RunRecord,
+    results: dict[str, CellResult],
+    summary: Summary,
 ) -> dict:
     subject_digest = {"gitCommit": commit}
     if artifact_digest:
         subject_digest["sha256"] = artifact_digest
-    configuration = [{
-        "name": "run.json",
-        "digest": {"sha256": _sha256_file(run.run_file)},
-        "annotations": {
-            "runId": record.run_id, "startedAt": record.started_at, "finishedAt": record.finished_at or "",
-            "baseline": record.baseline or "", "candidates": ", ".join(record.candidates),
-        },
-    }]
+    configuration = [
+        {
+            "name": "run.json",
+            "digest": {"sha256": _sha256_file(run.run_file)},
+            "annotations": {
+                "runId": record.run_id,
+                "startedAt": record.started_at,
+                "finishedAt": record.finished_at or "",
+                "baseline": record.baseline or "",
+                "candidates": ", ".join(record.candidates),
+            },
+        }
+    ]
     if record.matrix_digest:
         algo, _, hexdigest = record.matrix_digest.rpartition(":")
         configuration.append({"name": record.matrix_file or "matrix.yaml", "digest": {algo or "sha256": hexdigest}})
@@ -83,11 +96,13 @@ def statement(
     result = "FAILED" if failed else "WARNED" if warned else "PASSED"
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{
-            "name": release_tag,
-            "digest": subject_digest,
-            "annotations": {"prereleaseTag": prerelease_tag, "version": version},
-        }],
+        "subject": [
+            {
+                "name": release_tag,
+                "digest": subject_digest,
+                "annotations": {"prereleaseTag": prerelease_tag, "version": version},
+            }
+        ],
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "result": result,
@@ -115,7 +130,11 @@ def check_sign_key(key: Path) -> str | None:
     if not key.is_file():
         return f"{key}: no such key file"
     proc = subprocess.run(
-        ["ssh-keygen", "-y", "-P", "", "-f", str(key)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=30,
+        ["ssh-keygen", "-y", "-P", "", "-f", str(key)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
     )
     if proc.returncode != 0:
         return f"{key}: not a usable unencrypted private key ({proc.stderr.strip() or 'ssh-keygen -y failed'})"
@@ -126,7 +145,10 @@ def sign(path: Path, key: Path) -> Path:
     """`ssh-keygen -Y sign` (offline): writes `<file>.sig` beside the file."""
     proc = subprocess.run(
         ["ssh-keygen", "-Y", "sign", "-n", SIGN_NAMESPACE, "-f", str(key), str(path)],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
     )
     if proc.returncode != 0:
         raise UserError(f"ssh-keygen -Y sign failed: {proc.stderr.strip()}", file=str(path), key="--sign-key")

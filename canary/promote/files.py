@@ -41,8 +41,11 @@ def plan_pyproject(path: Path, version: str) -> tuple[str | None, str | None]:
     if isinstance(project, dict) and "version" in project:
         table = project
     elif isinstance(project, dict) and "version" in project.get("dynamic", []):
-        raise UserError("the version is dynamic (project.dynamic); set it where the build backend reads it",
-                        file=str(path), key="project.dynamic")
+        raise UserError(
+            "the version is dynamic (project.dynamic); set it where the build backend reads it",
+            file=str(path),
+            key="project.dynamic",
+        )
     elif isinstance(poetry, dict) and "version" in poetry:
         table = poetry
     else:

@@ -28,18 +28,25 @@ def _env() -> dict:
 
 def git(repo: Path, *args: str, check: bool = True, timeout: float | None = 60.0) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=_env(), timeout=timeout,
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
-        raise UserError(f"{shlex.join(['git', *args])} failed: {proc.stderr.strip() or proc.stdout.strip()}", file=str(repo))
+        raise UserError(
+            f"{shlex.join(['git', *args])} failed: {proc.stderr.strip() or proc.stdout.strip()}", file=str(repo)
+        )
     return proc
 
 
 def ensure_repo(repo: Path) -> Path:
     proc = git(repo, "rev-parse", "--git-dir", check=False) if repo.is_dir() else None
     if proc is None or proc.returncode != 0:
-        raise UserError("not a git repository", file=str(repo), key="--repo",
-                        hint="pass the core repository with --repo PATH")
+        raise UserError(
+            "not a git repository", file=str(repo), key="--repo", hint="pass the core repository with --repo PATH"
+        )
     return repo
 
 
@@ -68,7 +75,12 @@ def create_tag(repo: Path, name: str, commit: str, message: str, sign_key: Path 
         cfg = ["-c", "gpg.format=ssh", "-c", f"user.signingKey={sign_key}"]
         args = ["tag", "-s", name, commit, "-F", "-"]
     proc = subprocess.run(
-        ["git", "-C", str(repo), *cfg, *args], input=message, capture_output=True, text=True, env=_env(), timeout=60,
+        ["git", "-C", str(repo), *cfg, *args],
+        input=message,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
     )
     if proc.returncode != 0:
         raise UserError(f"git tag {name} failed: {proc.stderr.strip()}", file=str(repo))
@@ -87,7 +99,11 @@ def remote_ref(url: str, ref: str) -> RemoteRef:
     try:
         proc = subprocess.run(
             ["git", "ls-remote", "--", url, f"refs/heads/{ref}", f"refs/tags/{ref}", f"refs/tags/{ref}^{{}}"],
-            capture_output=True, text=True, env=_env(), timeout=LS_REMOTE_TIMEOUT_S, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=_env(),
+            timeout=LS_REMOTE_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
         )
     except (subprocess.TimeoutExpired, OSError) as exc:
         return RemoteRef("unreachable", detail=str(exc))
@@ -105,4 +121,3 @@ def remote_ref(url: str, ref: str) -> RemoteRef:
     if f"refs/tags/{ref}" in refs:
         return RemoteRef("tag", refs[f"refs/tags/{ref}"])
     return RemoteRef("missing")
-

@@ -72,7 +72,7 @@ def normalize_target(text: str, parsed: TagVersion) -> str:
     """`--to` as a bare release version (drops the tag's prefix or a leading v)."""
     text = text.strip()
     if parsed.prefix and text.startswith(parsed.prefix):
-        text = text[len(parsed.prefix):]
+        text = text[len(parsed.prefix) :]
     if text[:1] in ("v", "V") and text[1:2].isdigit():
         text = text[1:]
     return text

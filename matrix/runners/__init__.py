@@ -108,5 +108,8 @@ def reap_left_behind(matrix: Matrix, store_root: Path, own_run: Path | None) -> 
     A runner every connector needs must be usable: when it is not (the docker engine is
     unreachable), its reap raises a UserError (one line, exit 2) before any cell runs."""
     wanted = {matrix.runner_of(c) for c in matrix.connectors}
-    return sum(select(w, matrix.core.ecosystem).reap(store_root, own_run, required=wanted == {w})
-               for w in sorted(wanted) if w != "local")
+    return sum(
+        select(w, matrix.core.ecosystem).reap(store_root, own_run, required=wanted == {w})
+        for w in sorted(wanted)
+        if w != "local"
+    )

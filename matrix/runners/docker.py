@@ -41,8 +41,18 @@ LABEL_CELL_DIR = "dev.canary.cell-dir"
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NOBODY = "65534:65534"
 # Host paths that mean nothing in the container (and would point pip/npm at files it cannot see).
-HOST_ONLY_ENV = {"TMPDIR", "SHELL", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-                 "NODE_EXTRA_CA_CERTS", "PIP_CONFIG_FILE", "PIP_CERT", "NPM_CONFIG_USERCONFIG"}
+HOST_ONLY_ENV = {
+    "TMPDIR",
+    "SHELL",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "PIP_CONFIG_FILE",
+    "PIP_CERT",
+    "NPM_CONFIG_USERCONFIG",
+}
 OOM_EXIT = 137
 
 _engine = None
@@ -107,7 +117,8 @@ class DockerRunner:
                         img = client.images.pull(name)
                     except Exception as exc:
                         raise InfrastructureError(
-                            f"docker image {name!r} is not on the engine and could not be pulled: {_short(exc)}") from None
+                            f"docker image {name!r} is not on the engine and could not be pulled: {_short(exc)}"
+                        ) from None
                 except Exception as exc:
                     raise InfrastructureError(f"docker engine error for image {name!r}: {_short(exc)}") from None
                 self._images[name] = img
@@ -115,7 +126,11 @@ class DockerRunner:
 
     def identity(self, cx) -> dict:
         name = self.image_name(cx)
-        return {"image": name, "image_id": self.image(name).id, "limits": asdict(cx.matrix.settings.docker) | {"images": None}}
+        return {
+            "image": name,
+            "image_id": self.image(name).id,
+            "limits": asdict(cx.matrix.settings.docker) | {"images": None},
+        }
 
     # -- one cell -----------------------------------------------------------
     def prepare(self, cx) -> None:
@@ -124,12 +139,19 @@ class DockerRunner:
         limits = cx.matrix.settings.docker
         commands = ContainerCommands(cx, img.id, container_user())
         cx.sandbox = {
-            "runner": NAME, "image": name, "image_id": img.id, "repo_digests": list(img.attrs.get("RepoDigests") or []),
-            "user": commands.user, "network": {"install": "host", "test": "none"}, "read_only_root": True,
+            "runner": NAME,
+            "image": name,
+            "image_id": img.id,
+            "repo_digests": list(img.attrs.get("RepoDigests") or []),
+            "user": commands.user,
+            "network": {"install": "host", "test": "none"},
+            "read_only_root": True,
             "limits": {"memory": limits.memory, "cpus": limits.cpus, "pids": limits.pids, "tmp": limits.tmp},
         }
-        cx.note(f"docker: image {name} ({img.id[:19]}), user {commands.user}, network host while installing, "
-                f"none while testing; memory {limits.memory}, cpus {limits.cpus:g}, pids {limits.pids}")
+        cx.note(
+            f"docker: image {name} ({img.id[:19]}), user {commands.user}, network host while installing, "
+            f"none while testing; memory {limits.memory}, cpus {limits.cpus:g}, pids {limits.pids}"
+        )
         cx.executor = commands
         if self.ecosystem == "pypi":
             from canary.matrix.runners.docker_python import prepare_python
@@ -194,16 +216,32 @@ class ContainerCommands:
     def __init__(self, cx, image_id: str, user: str) -> None:
         self.cx, self.image_id, self.user = cx, image_id, user
         self.mounts = [str(cx.cell_dir)]
-        self.labels = {LABEL: "1", LABEL_RUN: cx.run_id, LABEL_CELL: cx.cell.id,
-                       LABEL_RUN_PATH: str(cx.run_path or ""), LABEL_CELL_DIR: str(cx.cell_dir)}
+        self.labels = {
+            LABEL: "1",
+            LABEL_RUN: cx.run_id,
+            LABEL_CELL: cx.cell.id,
+            LABEL_RUN_PATH: str(cx.run_path or ""),
+            LABEL_CELL_DIR: str(cx.cell_dir),
+        }
 
     def mount(self, path: Path) -> None:
         where = str(Path(path).resolve())
         if not any(where == m or where.startswith(m + os.sep) for m in self.mounts):
             self.mounts.append(where)
 
-    def __call__(self, phase: str, argv: list[str], *, cwd: str, env: dict, timeout: float, log, secrets=(),
-                 tail_lines: int = 60, token: str = "") -> Outcome:
+    def __call__(
+        self,
+        phase: str,
+        argv: list[str],
+        *,
+        cwd: str,
+        env: dict,
+        timeout: float,
+        log,
+        secrets=(),
+        tail_lines: int = 60,
+        token: str = "",
+    ) -> Outcome:
         import docker
         from docker.types import Mount
 
@@ -211,20 +249,40 @@ class ContainerCommands:
         network = "none" if phase == "test" else "host"
         env = {k: v for k, v in env.items() if k not in HOST_ONLY_ENV}
         env.setdefault("TMPDIR", "/tmp")
-        log.write(redact(f"\n$ [{phase}] {' '.join(argv)}\n    (container, network {network}, cwd {cwd}, "
-                         f"timeout {timeout:g}s)\n", secrets))
+        log.write(
+            redact(
+                f"\n$ [{phase}] {' '.join(argv)}\n    (container, network {network}, cwd {cwd}, "
+                f"timeout {timeout:g}s)\n",
+                secrets,
+            )
+        )
         log.flush()
         started = time.monotonic()
         tail: deque[str] = deque(maxlen=tail_lines)
         client = engine()
         try:
             container = client.containers.create(
-                self.image_id, list(argv), working_dir=cwd, environment=env, user=self.user, network_mode=network,
+                self.image_id,
+                list(argv),
+                working_dir=cwd,
+                environment=env,
+                user=self.user,
+                network_mode=network,
                 mounts=[Mount(target=m, source=m, type="bind") for m in self.mounts],
-                read_only=True, tmpfs={"/tmp": f"rw,nosuid,nodev,exec,size={limits.tmp}"},
-                mem_limit=limits.memory, memswap_limit=limits.memory, nano_cpus=int(limits.cpus * 1e9),
-                pids_limit=limits.pids, cap_drop=["ALL"], security_opt=["no-new-privileges"], privileged=False,
-                init=True, labels=self.labels, hostname="canary-cell", stdin_open=False, tty=False,
+                read_only=True,
+                tmpfs={"/tmp": f"rw,nosuid,nodev,exec,size={limits.tmp}"},
+                mem_limit=limits.memory,
+                memswap_limit=limits.memory,
+                nano_cpus=int(limits.cpus * 1e9),
+                pids_limit=limits.pids,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                privileged=False,
+                init=True,
+                labels=self.labels,
+                hostname="canary-cell",
+                stdin_open=False,
+                tty=False,
             )
         except docker.errors.APIError as exc:
             raise InfrastructureError(f"{phase}: docker could not create the container: {_short(exc)}") from None
@@ -287,13 +345,16 @@ class ContainerCommands:
             log.write(f"!! timed out after {timeout:g}s: container killed\n")
         log.write(f"-> exit {code} in {duration:.2f}s\n")
         log.flush()
-        record = CommandRecord(phase, list(argv), None if timed_out.is_set() else code, round(duration, 3),
-                               timed_out.is_set(), cwd)
+        record = CommandRecord(
+            phase, list(argv), None if timed_out.is_set() else code, round(duration, 3), timed_out.is_set(), cwd
+        )
         outcome = Outcome(record, list(tail), count)
         if oom and not timed_out.is_set():
             self.cx.commands.append(record)  # cx.run never sees this command return: keep its record
-            raise InfrastructureError(f"out of memory: {phase} command hit the container's memory limit "
-                                      f"({limits.memory}) and was killed", "\n".join(list(tail)[-20:]))
+            raise InfrastructureError(
+                f"out of memory: {phase} command hit the container's memory limit ({limits.memory}) and was killed",
+                "\n".join(list(tail)[-20:]),
+            )
         return outcome
 
 

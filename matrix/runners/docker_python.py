@@ -17,8 +17,10 @@ from canary.matrix.runners.docker import CONTAINER_PATH, ContainerCommands, own_
 from canary.matrix.runners.python import CHECK_SCRIPT, check_installed, core_links, wheel_requires
 
 
-VENV_SCRIPT = ('if python3 -c "import virtualenv" 2>/dev/null; '
-               'then exec python3 -m virtualenv --quiet --no-periodic-update "$0"; else exec python3 -m venv "$0"; fi')
+VENV_SCRIPT = (
+    'if python3 -c "import virtualenv" 2>/dev/null; '
+    'then exec python3 -m virtualenv --quiet --no-periodic-update "$0"; else exec python3 -m venv "$0"; fi'
+)
 
 
 def prepare_python(cx, commands: ContainerCommands) -> None:
@@ -46,16 +48,20 @@ def prepare_python(cx, commands: ContainerCommands) -> None:
         env["PIP_INDEX_URL"] = index["index_url"]
     if index.get("no_index"):
         env["PIP_NO_INDEX"] = "1"
-    cx.runner_env.update({**env, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{CONTAINER_PATH}",
-                          "HOME": str(home)})
+    cx.runner_env.update(
+        {**env, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{CONTAINER_PATH}", "HOME": str(home)}
+    )
     for argv in cx.connector.install or ((python, "-m", "pip", "install", target),):
         cx.run("install", list(argv), cwd=cx.checkout.path, infra=True)
     art = cx.core_artifact
     extra = [f"{c.name}=={c.version.format(core=art.version)}" for c in cx.matrix.core.companions]
     check = [python, "-c", CHECK_SCRIPT, cx.matrix.core.name, cx.connector.package]
     if not _installed_from(cx.run("check", check, infra=True).tail, art.version, core_file.name):
-        cx.run("force-core", [python, "-m", "pip", "install", "--no-compile", "--force-reinstall", "--no-deps",
-                              str(core_file)], infra=True)
+        cx.run(
+            "force-core",
+            [python, "-m", "pip", "install", "--no-compile", "--force-reinstall", "--no-deps", str(core_file)],
+            infra=True,
+        )
     if extra or wheel_requires(core_file):
         cx.run("force-core", [python, "-m", "pip", "install", "--no-compile", str(core_file), *extra], infra=True)
     out = cx.run("check", check, infra=True)

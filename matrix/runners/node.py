@@ -112,8 +112,15 @@ class NodeCell:
     installed_via: str = ""  # "npm install in the cell", or the template it was copied from
 
 
-def cell_manifest(connector: str, connector_tgz: Path, core: str, core_tgz: Path,
-                  companions: list[tuple[str, str]] = (), *, force: bool = True) -> dict:
+def cell_manifest(
+    connector: str,
+    connector_tgz: Path,
+    core: str,
+    core_tgz: Path,
+    companions: list[tuple[str, str]] = (),
+    *,
+    force: bool = True,
+) -> dict:
     deps = {connector: f"file:{Path(connector_tgz).resolve()}", core: f"file:{Path(core_tgz).resolve()}"}
     for name, spec in companions:
         deps[name] = spec
@@ -125,8 +132,18 @@ def cell_manifest(connector: str, connector_tgz: Path, core: str, core_tgz: Path
 
 
 def install_argv(npm_cache: Path, scripts: bool = False) -> list[str]:
-    argv = ["npm", "install", "--no-audit", "--no-fund", "--no-package-lock", "--prefer-offline",
-            "--cache", str(npm_cache), "--loglevel", "warn"]
+    argv = [
+        "npm",
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--no-package-lock",
+        "--prefer-offline",
+        "--cache",
+        str(npm_cache),
+        "--loglevel",
+        "warn",
+    ]
     if not scripts:
         argv.append("--ignore-scripts")
     return argv
@@ -135,7 +152,7 @@ def install_argv(npm_cache: Path, scripts: bool = False) -> list[str]:
 def parse_check(lines: list[str]) -> dict:
     for line in reversed(lines):
         if line.startswith("CANARY-CHECK "):
-            return json.loads(line[len("CANARY-CHECK "):])
+            return json.loads(line[len("CANARY-CHECK ") :])
     raise InfrastructureError("check: the core check printed no result")
 
 
@@ -154,17 +171,31 @@ def verify(info: dict, connector: str, core: str, expected: str, core_tgz: Path)
     stray = [c for c in info.get("copies", []) if c.get("version") != expected]
     if stray:
         where = ", ".join(f"{c['path']} ({c['version']})" for c in stray[:3])
-        raise CoreMismatch(f"core mismatch: other copies of {core} in the cell: {where}; the core under test is {expected}")
+        raise CoreMismatch(
+            f"core mismatch: other copies of {core} in the cell: {where}; the core under test is {expected}"
+        )
     locked = info.get("locked_from") or ""
     if locked and Path(locked.split(":", 1)[-1]).name != Path(core_tgz).name:
         raise CoreMismatch(f"core mismatch: {core} was installed from {locked}, not from {Path(core_tgz).name}")
 
 
-def prepare_node_cell(cell_dir: Path, connector: str, connector_tgz: Path, core: str, core_tgz: Path,
-                      core_version: str, companions: list[tuple[str, str]] = (), npm_cache: Path | None = None,
-                      *, run: Run | None = None, scripts: bool = False, force: bool = True,
-                      install: list[list[str]] = (), templates: Path | None = None,
-                      companion_tgzs: list[tuple[str, Path]] = ()) -> NodeCell:
+def prepare_node_cell(
+    cell_dir: Path,
+    connector: str,
+    connector_tgz: Path,
+    core: str,
+    core_tgz: Path,
+    core_version: str,
+    companions: list[tuple[str, str]] = (),
+    npm_cache: Path | None = None,
+    *,
+    run: Run | None = None,
+    scripts: bool = False,
+    force: bool = True,
+    install: list[list[str]] = (),
+    templates: Path | None = None,
+    companion_tgzs: list[tuple[str, Path]] = (),
+) -> NodeCell:
     """Install connector + forced core (+ companions) into `cell_dir` and verify what the connector loads.
 
     With `templates` (a directory per connector ref, matrix/npm_template.py) the tree comes
@@ -213,9 +244,15 @@ def prepare_node_cell(cell_dir: Path, connector: str, connector_tgz: Path, core:
     declared = info.get("declared")
     unsupported = bool(declared) and not _in_range(info["resolved"], declared)
     return NodeCell(
-        install_dir=cell_dir, connector_dir=Path(info["connector_dir"]), connector_version=info.get("connector_version"),
-        resolved=info["resolved"], declared=declared, unsupported=unsupported,
-        copies=info.get("copies", []), npm_ls=info.get("npm_ls", []), installed_via=via,
+        install_dir=cell_dir,
+        connector_dir=Path(info["connector_dir"]),
+        connector_version=info.get("connector_version"),
+        resolved=info["resolved"],
+        declared=declared,
+        unsupported=unsupported,
+        copies=info.get("copies", []),
+        npm_ls=info.get("npm_ls", []),
+        installed_via=via,
     )
 
 
@@ -244,6 +281,7 @@ def _in_range(version: str, declared: str) -> bool:
 
 # --- the harness's interface ------------------------------------------------
 
+
 def prepare(cx) -> None:
     from canary.matrix.sources.npm import cx_run
 
@@ -252,7 +290,9 @@ def prepare(cx) -> None:
     art = cx.core_artifact
     connector_tgz = cx.checkout.artifact
     if connector_tgz is None:  # git or path source: pack the directory as it is
-        connector_tgz = pack_directory(cx.checkout.path, cx.cell_dir / "connector-pack", cx.home.npm_cache, run=run).path
+        connector_tgz = pack_directory(
+            cx.checkout.path, cx.cell_dir / "connector-pack", cx.home.npm_cache, run=run
+        ).path
     companions = [(c.name, c.version.format(core=art.version)) for c in cx.matrix.core.companions]
     # The declared range is known from the tarball before installing: recorded even when npm fails.
     declared = declared_range(read_manifest(connector_tgz), cx.matrix.core.name)
@@ -266,12 +306,24 @@ def prepare(cx) -> None:
 
         arts = materialize_npm_all([f"{n}@{v}" for n, v in companions], artifacts_dir(cx), cx.home.npm_cache, run=run)
         companion_tgzs = [(n, a.path) for (n, _), a in zip(companions, arts)]
-        key = npm_template.template_key(cx.connector.package, file_sha256(connector_tgz), cx.matrix.core.name, companions_spec(cx))
+        key = npm_template.template_key(
+            cx.connector.package, file_sha256(connector_tgz), cx.matrix.core.name, companions_spec(cx)
+        )
         templates = cx.home.dir("cache", "npm-templates", key)
     cell = prepare_node_cell(
-        install_dir, cx.connector.package, connector_tgz, cx.matrix.core.name, art.path, art.version, companions,
-        cx.home.npm_cache, run=run, scripts=cx.connector.install_scripts,
-        install=[list(a) for a in cx.connector.install], templates=templates, companion_tgzs=companion_tgzs,
+        install_dir,
+        cx.connector.package,
+        connector_tgz,
+        cx.matrix.core.name,
+        art.path,
+        art.version,
+        companions,
+        cx.home.npm_cache,
+        run=run,
+        scripts=cx.connector.install_scripts,
+        install=[list(a) for a in cx.connector.install],
+        templates=templates,
+        companion_tgzs=companion_tgzs,
     )
     cx.note(f"installed: {cell.installed_via}")
     cx.core_record.resolved = cell.resolved
@@ -282,14 +334,18 @@ def prepare(cx) -> None:
         cx.unsupported = True
         cx.note(f"core {cell.resolved} is outside the connector's declared range {cell.declared}: unsupported")
     copies = ", ".join(f"{c['path']}={c['version']}" for c in cell.copies)
-    cx.note(f"verified: {cx.connector.package} resolves {cx.matrix.core.name} {cell.resolved} "
-            f"from {art.path.name}; copies in the cell: {copies}")
+    cx.note(
+        f"verified: {cx.connector.package} resolves {cx.matrix.core.name} {cell.resolved} "
+        f"from {art.path.name}; copies in the cell: {copies}"
+    )
     bin_dir = install_dir / "node_modules" / ".bin"
-    cx.runner_env.update({
-        "CANARY_CELL_DIR": str(install_dir),
-        "CANARY_CONNECTOR": cx.connector.package,
-        "PATH": f"{bin_dir}{os.pathsep}{cx.env.get('PATH', '')}",
-    })
+    cx.runner_env.update(
+        {
+            "CANARY_CELL_DIR": str(install_dir),
+            "CANARY_CONNECTOR": cx.connector.package,
+            "PATH": f"{bin_dir}{os.pathsep}{cx.env.get('PATH', '')}",
+        }
+    )
     cx.variables.update({"node_dir": str(install_dir), "connector_dir": str(cell.connector_dir)})
     # Test commands run in the installed connector's own directory: what they import from
     # there resolves exactly as the connector's code does (its core, its dependencies).

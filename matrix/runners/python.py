@@ -50,8 +50,11 @@ def prepare(cx: CellContext) -> None:
     # One virtualenv creation at a time per machine: concurrent seeding from virtualenv's shared
     # app-data has been seen to leave a cell with a half-copied pip.
     with exclusive(cx.home.root / "virtualenv.lock"):
-        cx.run("venv", [sys.executable, "-m", "virtualenv", "--quiet", "--no-wheel",
-                        "--no-periodic-update", str(venv)], infra=True)
+        cx.run(
+            "venv",
+            [sys.executable, "-m", "virtualenv", "--quiet", "--no-wheel", "--no-periodic-update", str(venv)],
+            infra=True,
+        )
     python = str(venv / "bin" / "python")
     cx.variables.update({"python": python, "venv": str(venv)})
     env = pip_env(cx)
@@ -59,9 +62,13 @@ def prepare(cx: CellContext) -> None:
     # unreleased prerelease): a find-links directory holding only its artifact lets pip satisfy the
     # connector's declared dependency on it. The core is still forced and checked below.
     env["PIP_FIND_LINKS"] = " ".join(filter(None, [str(core_links(cx)), env.get("PIP_FIND_LINKS")]))
-    cx.runner_env.update({
-        **env, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}:{cx.env.get('PATH', '')}",
-    })
+    cx.runner_env.update(
+        {
+            **env,
+            "VIRTUAL_ENV": str(venv),
+            "PATH": f"{venv / 'bin'}:{cx.env.get('PATH', '')}",
+        }
+    )
     target = str(cx.checkout.artifact or cx.checkout.path)
     install = cx.connector.install or ((python, "-m", "pip", "install", target),)
     for argv in install:
@@ -74,8 +81,20 @@ def prepare(cx: CellContext) -> None:
         # then, only if the forced core or a companion needs them, let pip add dependencies.
         cx.run("force-core", force_argv(python, art.path), infra=True)
     if extra or wheel_requires(art.path):
-        cx.run("force-core", [python, "-m", "pip", "install", "--no-compile", str(art.path), *extra,
-                              *pip_index_args(cx.matrix.core.index)], infra=True)
+        cx.run(
+            "force-core",
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--no-compile",
+                str(art.path),
+                *extra,
+                *pip_index_args(cx.matrix.core.index),
+            ],
+            infra=True,
+        )
     out = cx.run("check", check, infra=True)
     check_installed(cx, out.tail[-1] if out.tail else "{}")
 
@@ -159,4 +178,3 @@ def check_installed(cx: CellContext, line: str) -> None:
             f"(from {url or 'an index'}), not the core under test {expected} ({cx.core_artifact.path.name})"
         )
     cx.note(f"verified: {cx.matrix.core.name} {resolved} installed from {cx.core_artifact.path.name}")
-

@@ -17,8 +17,14 @@ from canary.matrix.model import Matrix
 from canary.matrix.sources import git as gitsrc
 
 __all__ = [
-    "CONNECTOR_SOURCES", "CORE_SOURCES", "identify_connector", "checkout_connector", "materialize_connector",
-    "materialize_core", "release", "check_refs",
+    "CONNECTOR_SOURCES",
+    "CORE_SOURCES",
+    "identify_connector",
+    "checkout_connector",
+    "materialize_connector",
+    "materialize_core",
+    "release",
+    "check_refs",
 ]
 
 CONNECTOR_SOURCES = {"pypi": "canary.matrix.sources.pypi", "npm": "canary.matrix.sources.npm"}
@@ -103,12 +109,16 @@ def check_refs(matrix: Matrix, home: Home) -> None:
         repo = _mirror_or_error(home, c.source.url, matrix, ("connectors", i, "git", "url"))
         for j, ref in enumerate(c.source.refs):
             if gitsrc.resolve(repo, ref) is None:
-                raise gitsrc.missing_ref_error(repo, c.source.url, ref, matrix.positions, ("connectors", i, "git", "refs", j))
+                raise gitsrc.missing_ref_error(
+                    repo, c.source.url, ref, matrix.positions, ("connectors", i, "git", "refs", j)
+                )
     for i, spec in enumerate(matrix.core.versions):
         if getattr(spec, "kind", None) == "git":
             repo = _mirror_or_error(home, spec.url, matrix, ("core", "versions", i, "git"))
             if gitsrc.resolve(repo, spec.ref) is None:
-                raise gitsrc.missing_ref_error(repo, spec.url, spec.ref, matrix.positions, ("core", "versions", i, "ref"))
+                raise gitsrc.missing_ref_error(
+                    repo, spec.url, spec.ref, matrix.positions, ("core", "versions", i, "ref")
+                )
         if getattr(spec, "kind", None) == "path" and not Path(spec.path).is_dir():
             raise matrix.positions.error(f"core path does not exist: {spec.path}", ("core", "versions", i, "path"))
     from canary.matrix.plan import check_published

@@ -59,7 +59,9 @@ def parse(text: str, file: str = "generated-registry.json") -> list[RegistryPlug
         items = []
         for i, entry in enumerate(data):
             if not isinstance(entry, dict) or not isinstance(entry.get("id") or entry.get("name"), str):
-                raise UserError("a registry entry needs an `id` (the npm package name)", file=file, key=f"registry[{i}]")
+                raise UserError(
+                    "a registry entry needs an `id` (the npm package name)", file=file, key=f"registry[{i}]"
+                )
             items.append((entry.get("id") or entry.get("name"), entry))
     elif isinstance(data, dict):
         items = list(data.items())
@@ -68,8 +70,7 @@ def parse(text: str, file: str = "generated-registry.json") -> list[RegistryPlug
     plugins = []
     for name, entry in items:
         if not isinstance(entry, dict):
-            raise UserError("expected a mapping", file=file, key=f"registry.{name}",
-                            line=_line_of(text, name))
+            raise UserError("expected a mapping", file=file, key=f"registry.{name}", line=_line_of(text, name))
         plugins.append(_plugin(name, entry, file, text))
     return plugins
 
@@ -85,8 +86,12 @@ def _plugin(name: str, entry: dict, file: str, text: str) -> RegistryPlugin:
     supports = entry.get("supports") or {}
     for key, value in (("git", git), ("npm", npm), ("supports", supports)):
         if not isinstance(value, dict):
-            raise UserError(f"expected a mapping, got {type(value).__name__}", file=file,
-                            key=f"registry.{name}.{key}", line=_line_of(text, name))
+            raise UserError(
+                f"expected a mapping, got {type(value).__name__}",
+                file=file,
+                key=f"registry.{name}.{key}",
+                line=_line_of(text, name),
+            )
     bands = {k for k in (*git, *npm, *supports) if k not in ("repo",) and not k.endswith("CoreRange")}
     npm_versions = {b: npm.get(b) for b in bands if isinstance(npm.get(b), (str, type(None)))}
     ranges = {b: npm.get(f"{b}CoreRange") for b in bands}
@@ -96,7 +101,11 @@ def _plugin(name: str, entry: dict, file: str, text: str) -> RegistryPlugin:
         if isinstance(v, dict):
             git_bands[b] = {"version": v.get("version"), "branch": v.get("branch")}
     return RegistryPlugin(
-        name=name, repo=git.get("repo"), npm=npm_versions, core_range=ranges, git=git_bands,
+        name=name,
+        repo=git.get("repo"),
+        npm=npm_versions,
+        core_range=ranges,
+        git=git_bands,
         supports={b: bool(supports.get(b)) for b in bands},
     )
 
@@ -115,9 +124,16 @@ def git_url(repo: str, base: str) -> str:
     return base.rstrip("/") + "/" + repo.removeprefix("github:")
 
 
-def connectors(plugins: list[RegistryPlugin], *, band: str = "v1", source: str = "npm",
-               names: list[str] | None = None, required: list[str] = (), git_base: str = "https://github.com",
-               timeout: str = "5m") -> list[dict]:
+def connectors(
+    plugins: list[RegistryPlugin],
+    *,
+    band: str = "v1",
+    source: str = "npm",
+    names: list[str] | None = None,
+    required: list[str] = (),
+    git_base: str = "https://github.com",
+    timeout: str = "5m",
+) -> list[dict]:
     """matrix.yaml connector entries for one band; plugins without that band are left out.
 
     source "npm": the band's published version; "git": the band's branch of the plugin's repo.
@@ -154,12 +170,19 @@ def connectors(plugins: list[RegistryPlugin], *, band: str = "v1", source: str =
     return out
 
 
-def render_matrix(entries: list[dict], core_versions: list[str], baseline: str | None = None,
-                  core: str = "@elizaos/core", companions: tuple[str, ...] = ("@elizaos/plugin-sql",)) -> str:
+def render_matrix(
+    entries: list[dict],
+    core_versions: list[str],
+    baseline: str | None = None,
+    core: str = "@elizaos/core",
+    companions: tuple[str, ...] = ("@elizaos/plugin-sql",),
+) -> str:
     doc = {
         "version": 1,
         "core": {
-            "name": core, "ecosystem": "npm", "versions": list(core_versions),
+            "name": core,
+            "ecosystem": "npm",
+            "versions": list(core_versions),
             "baseline": baseline or core_versions[0],
             "companions": [{"name": c, "version": "{core}"} for c in companions],
         },

@@ -17,8 +17,16 @@ from canary.kernel.locks import exclusive
 from canary.matrix.model import slug
 
 __all__ = [
-    "mirror_path", "mirror", "recover", "known_refs", "resolve", "missing_ref_error", "worktree", "remove_worktree",
-    "head", "build_at_ref",
+    "mirror_path",
+    "mirror",
+    "recover",
+    "known_refs",
+    "resolve",
+    "missing_ref_error",
+    "worktree",
+    "remove_worktree",
+    "head",
+    "build_at_ref",
 ]
 
 _fetched: set[str] = set()
@@ -52,8 +60,13 @@ def mirror(mirrors: Path, url: str, refresh: bool = True) -> git.Repo:
                     done = str(path) in _fetched
                 if not done:
                     repo = git.Repo(path)
-                    repo.git.fetch("--prune", "origin", "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
-                                   env={"GIT_TERMINAL_PROMPT": "0"})
+                    repo.git.fetch(
+                        "--prune",
+                        "origin",
+                        "+refs/heads/*:refs/heads/*",
+                        "+refs/tags/*:refs/tags/*",
+                        env={"GIT_TERMINAL_PROMPT": "0"},
+                    )
                     with _fetched_guard:
                         _fetched.add(str(path))
         except git.GitCommandError as exc:
@@ -125,7 +138,7 @@ def _checkout_of(admin: Path) -> Path | None:
         back = dotgit.read_text(errors="replace").strip()
     except OSError:
         return None
-    if not back.startswith("gitdir:") or Path(back[len("gitdir:"):].strip()).resolve() != admin.resolve():
+    if not back.startswith("gitdir:") or Path(back[len("gitdir:") :].strip()).resolve() != admin.resolve():
         return None
     return dotgit.parent
 
@@ -134,8 +147,11 @@ def _consistent(git_dir: Path) -> bool:
     """After a crash: every ref resolves to objects that are all there (no half-written pack)."""
     if not (git_dir / "HEAD").is_file():
         return False
-    probe = subprocess.run(["git", "--git-dir", str(git_dir), "fsck", "--connectivity-only", "--no-dangling"],
-                           capture_output=True, check=False)
+    probe = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "fsck", "--connectivity-only", "--no-dangling"],
+        capture_output=True,
+        check=False,
+    )
     return probe.returncode == 0
 
 
@@ -194,6 +210,7 @@ def worktree(repo: git.Repo, sha: str, dest: Path) -> Path:
 
 def remove_worktree(repo: git.Repo, dest: Path, locked: bool = False) -> None:
     """Remove a git worktree and its directory (under the mirror's lock when `locked`)."""
+
     def _remove():
         try:
             repo.git.worktree("remove", "--force", str(dest))

@@ -19,11 +19,18 @@ from canary.kernel.digest import file_sha256
 from canary.kernel.errors import InfrastructureError
 from canary.matrix.model import CoreSpec
 from canary.matrix.npm_artifacts import (  # noqa: F401  (explain_npm, npm_failure, plain_run: re-exported for the runners)
-    Run, explain_npm, materialize_npm, npm_failure, pack_directory, plain_run, read_manifest,
+    Run,
+    explain_npm,
+    materialize_npm,
+    npm_failure,
+    pack_directory,
+    plain_run,
+    read_manifest,
 )
 
 
 # --- the harness's interface ------------------------------------------------
+
 
 def cx_run(cx) -> Run:
     def run(phase: str, argv: list, cwd: Path) -> tuple:
@@ -50,17 +57,29 @@ def materialize_core(cx, spec: CoreSpec):
         cx.note(f"core {name}@{art.version}: {art.path.name} {art.digest}")
         return CoreArtifact(path=art.path, version=art.version, digest=art.digest)
     if spec.kind == "git":
-        tgz, sha = gitsrc.build_at_ref(cx, spec, "npm-built", ".tgz",
-                                       lambda src, out: pack_directory(src, out, npm_cache, run=cx_run(cx)))
-        return CoreArtifact(path=tgz, version=read_manifest(tgz).get("version", "0.0.0"), digest=file_sha256(tgz), commit=sha,
-                            tree="clean")
+        tgz, sha = gitsrc.build_at_ref(
+            cx, spec, "npm-built", ".tgz", lambda src, out: pack_directory(src, out, npm_cache, run=cx_run(cx))
+        )
+        return CoreArtifact(
+            path=tgz,
+            version=read_manifest(tgz).get("version", "0.0.0"),
+            digest=file_sha256(tgz),
+            commit=sha,
+            tree="clean",
+        )
     # A local path is packed every time: its files may have changed since the last run.
     from canary.kernel.treestate import tree_state
 
     state = tree_state(Path(spec.path))
     art = pack_directory(Path(spec.path), cx.cell_dir / "core-pack", npm_cache, run=cx_run(cx))
-    return CoreArtifact(path=art.path, version=art.version, digest=art.digest, commit=gitsrc.head(Path(spec.path)),
-                        tree=state.tree, diff_digest=state.diff_digest)
+    return CoreArtifact(
+        path=art.path,
+        version=art.version,
+        digest=art.digest,
+        commit=gitsrc.head(Path(spec.path)),
+        tree=state.tree,
+        diff_digest=state.diff_digest,
+    )
 
 
 def identify_connector(cx):

@@ -72,8 +72,19 @@ def download(cx: CellContext, name: str, version: str, kind: str) -> Path:
             cx.note(f"{kind}: {name}=={version} from cache ({cached})")
             return dest / cached
         before = set(p.name for p in dest.iterdir())
-        cx.run("materialize", [*PIP, "download", "--no-deps", "--dest", str(dest), f"{name}=={version}",
-                               *pip_index_args(cx.matrix.core.index)], infra=True)
+        cx.run(
+            "materialize",
+            [
+                *PIP,
+                "download",
+                "--no-deps",
+                "--dest",
+                str(dest),
+                f"{name}=={version}",
+                *pip_index_args(cx.matrix.core.index),
+            ],
+            infra=True,
+        )
         new = [p for p in dest.iterdir() if p.name not in before and p.suffix in ARTIFACT_SUFFIXES]
         if not new:  # pip found an already-downloaded file: pick the one of this version
             new = [p for p in dest.iterdir() if p.suffix in ARTIFACT_SUFFIXES and _is_version(p, version)]
@@ -96,7 +107,11 @@ def builder_python(cx: CellContext) -> str:
     venv = cx.home.root / "builder"
     with exclusive(cx.home.root / "builder.lock"):
         if not (venv / "bin" / "python").exists():
-            cx.run("materialize", [sys.executable, "-m", "virtualenv", "--quiet", "--no-periodic-update", str(venv)], infra=True)
+            cx.run(
+                "materialize",
+                [sys.executable, "-m", "virtualenv", "--quiet", "--no-periodic-update", str(venv)],
+                infra=True,
+            )
     return str(venv / "bin" / "python")
 
 
@@ -119,8 +134,22 @@ def build_wheel(cx: CellContext, source_dir: Path, out_dir: Path) -> Path:
     # setuptools projects build with the seeded setuptools (works offline); other backends get
     # pip's usual isolated build, which fetches the backend from the configured index.
     isolation = ["--no-build-isolation"] if _uses_setuptools(source_dir) else []
-    cx.run("materialize", [builder_python(cx), "-m", "pip", "wheel", "--no-deps", *isolation, "--wheel-dir", str(tmp),
-                           str(source_dir), *pip_index_args(cx.matrix.core.index)], infra=True)
+    cx.run(
+        "materialize",
+        [
+            builder_python(cx),
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            *isolation,
+            "--wheel-dir",
+            str(tmp),
+            str(source_dir),
+            *pip_index_args(cx.matrix.core.index),
+        ],
+        infra=True,
+    )
     wheel = sorted(tmp.glob("*.whl"))[0]
     wheel.rename(out_dir / wheel.name)
     tmp.rmdir()
@@ -134,14 +163,21 @@ def materialize_core(cx: CellContext, spec: CoreSpec) -> CoreArtifact:
         return CoreArtifact(path=path, version=artifact_version(path), digest=file_sha256(path))
     if spec.kind == "git":
         wheel, sha = gitsrc.build_at_ref(cx, spec, "pypi-built", ".whl", lambda src, out: build_wheel(cx, src, out))
-        return CoreArtifact(path=wheel, version=artifact_version(wheel), digest=file_sha256(wheel), commit=sha,
-                            tree="clean")
+        return CoreArtifact(
+            path=wheel, version=artifact_version(wheel), digest=file_sha256(wheel), commit=sha, tree="clean"
+        )
     # A local path is rebuilt every time: its files may have changed since the last run.
     out = cx.cell_dir / "core-wheel"
     state = tree_state(Path(spec.path))
     wheel = build_wheel(cx, Path(spec.path), out)
-    return CoreArtifact(path=wheel, version=artifact_version(wheel), digest=file_sha256(wheel), commit=git_head(Path(spec.path)),
-                        tree=state.tree, diff_digest=state.diff_digest)
+    return CoreArtifact(
+        path=wheel,
+        version=artifact_version(wheel),
+        digest=file_sha256(wheel),
+        commit=git_head(Path(spec.path)),
+        tree=state.tree,
+        diff_digest=state.diff_digest,
+    )
 
 
 def identify_connector(cx: CellContext) -> Checkout:

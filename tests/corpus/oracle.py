@@ -66,6 +66,7 @@ def key(change: dict) -> str:
 
 # ---------------------------------------------------------------- TypeScript
 
+
 def _ts_workdir(pair: dict) -> Path:
     from canary.compat.sources import resolve_side
 
@@ -78,8 +79,14 @@ def _ts_workdir(pair: dict) -> Path:
     tsc = cache_root() / "typescript" / "node_modules" / "typescript" / "bin" / "tsc"
     if not tsc.is_file():
         tsc.parents[3].mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--no-save", "--ignore-scripts", "--no-audit", "--no-fund", TYPESCRIPT],
-                       cwd=tsc.parents[3], check=True, capture_output=True, text=True, timeout=600)
+        subprocess.run(
+            ["npm", "install", "--no-save", "--ignore-scripts", "--no-audit", "--no-fund", TYPESCRIPT],
+            cwd=tsc.parents[3],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     return work
 
 
@@ -116,36 +123,41 @@ def _ts_check(change: dict, ex: _TsExpr, i: int, ns_new: str) -> str | None:
         idx = pdecl.index if pdecl is not None and pdecl.index is not None else 0
         old_c, new_c = ex.member(O, callable_), ex.member(ns_new, callable_)
         if prop is None:
-            return (f"declare const a{i}: Parameters<{old_c}>;\ndeclare const f{i}: {new_c};\n"
-                    f"f{i}(...a{i});\n")
+            return f"declare const a{i}: Parameters<{old_c}>;\ndeclare const f{i}: {new_c};\nf{i}(...a{i});\n"
         # an object literal the old caller wrote: the property, with its old type, next to the rest
-        return (f"declare const v{i}: NonNullable<Parameters<{old_c}>[{idx}]>[{json.dumps(prop)}];\n"
-                f"type P{i} = NonNullable<Parameters<{new_c}>[{idx}]>;\n"
-                f"declare const rest{i}: Omit<P{i}, {json.dumps(prop)}>;\n"
-                f"const o{i}: P{i} = {{ ...rest{i}, {json.dumps(prop)}: v{i} }};\n")
+        return (
+            f"declare const v{i}: NonNullable<Parameters<{old_c}>[{idx}]>[{json.dumps(prop)}];\n"
+            f"type P{i} = NonNullable<Parameters<{new_c}>[{idx}]>;\n"
+            f"declare const rest{i}: Omit<P{i}, {json.dumps(prop)}>;\n"
+            f"const o{i}: P{i} = {{ ...rest{i}, {json.dumps(prop)}: v{i} }};\n"
+        )
     if rule == "TS001":
         root = sym.split(".")[0]
-        return f"import type {{ {root} as X{i} }} from \"{'new' if ns_new == 'N' else 'old'}\";\ntype U{i} = X{i};\n"
+        return f'import type {{ {root} as X{i} }} from "{"new" if ns_new == "N" else "old"}";\ntype U{i} = X{i};\n'
     old_t, new_t = ex.member(O, sym), ex.member(ns_new, sym)
     if rule in ("TS002", "TS010"):
         if rule == "TS010":
             return f"const e{i} = {ns_new}.{sym};\n"
         return f"type T{i} = {new_t};\n"
     if rule in ("TS005", "TS015", "TS023", "TS004"):
-        lines = (f"declare const n{i}: {new_t};\nconst r{i}: {old_t} = n{i};\n")
+        lines = f"declare const n{i}: {new_t};\nconst r{i}: {old_t} = n{i};\n"
         if rule != "TS004":
             lines += f"declare const o{i}: {old_t};\nconst w{i}: {new_t} = o{i};\n"
         return lines
     if rule == "TS003":
         parent, leaf = sym.rsplit(".", 1)
-        return (f"type Q{i} = {{}} extends Pick<{ex.member(ns_new, parent)}, {json.dumps(leaf)}> ? 1 : 0;\n"
-                f"const q{i}: Q{i} = 1;\n")
+        return (
+            f"type Q{i} = {{}} extends Pick<{ex.member(ns_new, parent)}, {json.dumps(leaf)}> ? 1 : 0;\n"
+            f"const q{i}: Q{i} = 1;\n"
+        )
     if rule == "TS014":
         parent, leaf = sym.rsplit(".", 1)
         return f"declare const x{i}: {ex.member(ns_new, parent)};\nx{i}[{json.dumps(leaf)}] = null!;\n"
     if rule == "TS013":
-        return (f"declare const f{i}: {new_t};\n"
-                f"const r{i}: ReturnType<{old_t}> = f{i}(...(null! as Parameters<{new_t}>));\n")
+        return (
+            f"declare const f{i}: {new_t};\n"
+            f"const r{i}: ReturnType<{old_t}> = f{i}(...(null! as Parameters<{new_t}>));\n"
+        )
     return None
 
 
@@ -157,12 +169,25 @@ def _tsc_errors(work: Path, files: dict[str, str]) -> dict[str, list[str]]:
     for name, body in files.items():
         (checks / name).write_text(body)
     tsc = cache_root() / "typescript" / "node_modules" / "typescript" / "bin" / "tsc"
-    (work / "tsconfig.json").write_text(json.dumps({
-        "compilerOptions": {"noEmit": True, "strict": True, "skipLibCheck": True, "target": "es2022",
-                            "module": "esnext", "moduleResolution": "bundler", "types": []},
-        "include": ["checks/*.mts"]}))
-    proc = subprocess.run(["node", str(tsc), "-p", "tsconfig.json"], cwd=work, capture_output=True, text=True,
-                          timeout=900)
+    (work / "tsconfig.json").write_text(
+        json.dumps(
+            {
+                "compilerOptions": {
+                    "noEmit": True,
+                    "strict": True,
+                    "skipLibCheck": True,
+                    "target": "es2022",
+                    "module": "esnext",
+                    "moduleResolution": "bundler",
+                    "types": [],
+                },
+                "include": ["checks/*.mts"],
+            }
+        )
+    )
+    proc = subprocess.run(
+        ["node", str(tsc), "-p", "tsconfig.json"], cwd=work, capture_output=True, text=True, timeout=900
+    )
     errors: dict[str, list[str]] = {}
     for line in proc.stdout.splitlines():
         m = re.match(r"^checks/([^(]+)\(\d+,\d+\): error (TS\d+: .*)$", line)
@@ -194,14 +219,17 @@ def ts_oracle(pair: dict, changes: list[dict]) -> dict[str, dict]:
             continue  # the check itself does not hold on OLD: no verdict
         errs = errors.get(f"c{i}.mts")
         out[key(c)] = {
-            "label": bool(errs), "by": "oracle-tsc",
-            "reason": ("tsc on the old use against NEW: " + errs[0]) if errs else
-                      "the old use type-checks against NEW (tsc --strict)",
+            "label": bool(errs),
+            "by": "oracle-tsc",
+            "reason": ("tsc on the old use against NEW: " + errs[0])
+            if errs
+            else "the old use type-checks against NEW (tsc --strict)",
         }
     return out
 
 
 # ---------------------------------------------------------------- Python
+
 
 def _py_venv(pair: dict, which: str = "new") -> Path:
     venv = cache_root() / "py" / (pair["id"] if which == "new" else f"{pair['id']}-old")
@@ -209,14 +237,26 @@ def _py_venv(pair: dict, which: str = "new") -> Path:
     if not py.is_file():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
         env = {**os.environ, "PIP_CONSTRAINT": ""}
-        subprocess.run([str(py), "-m", "pip", "install", "-q", f"{pair['name']}=={pair[which]}"], check=True,
-                       timeout=900, env=env, capture_output=True, text=True)
+        subprocess.run(
+            [str(py), "-m", "pip", "install", "-q", f"{pair['name']}=={pair[which]}"],
+            check=True,
+            timeout=900,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
     return py
 
 
 def _probe(py: Path, items: list[dict]) -> dict:
-    proc = subprocess.run([str(py), str(HERE / "py_probe.py")], input=json.dumps(items), capture_output=True,
-                          text=True, timeout=900, cwd=cache_root())
+    proc = subprocess.run(
+        [str(py), str(HERE / "py_probe.py")],
+        input=json.dumps(items),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=cache_root(),
+    )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     return json.loads(proc.stdout)
@@ -224,17 +264,23 @@ def _probe(py: Path, items: list[dict]) -> dict:
 
 def _py_probe_spec(change: dict, old_decls: dict) -> dict:
     sym = change["symbol"]
-    item = {"key": key(change), "rule": change["rule"], "symbol": sym, "old": change.get("old"),
-            "new": change.get("new")}
+    item = {
+        "key": key(change),
+        "rule": change["rule"],
+        "symbol": sym,
+        "old": change.get("old"),
+        "new": change.get("new"),
+    }
     m = re.match(r"^(?P<callable>[^()]+)\((?P<param>[^()]+)\)$", sym)
     if m:
         callable_ = m.group("callable")
         item["callable"] = callable_
         item["param"] = m.group("param")
-        params = sorted((d for d in old_decls.values() if d.container == callable_ and d.kind == "parameter"),
-                        key=lambda d: d.index or 0)
-        item["old_params"] = [{"name": d.name, "kind": d.extra.get("pkind"), "optional": d.optional}
-                              for d in params]
+        params = sorted(
+            (d for d in old_decls.values() if d.container == callable_ and d.kind == "parameter"),
+            key=lambda d: d.index or 0,
+        )
+        item["old_params"] = [{"name": d.name, "kind": d.extra.get("pkind"), "optional": d.optional} for d in params]
     d = old_decls.get(sym)
     if d is not None:
         item["kind"] = d.kind
@@ -253,11 +299,15 @@ def py_oracle(pair: dict, changes: list[dict]) -> dict[str, dict]:
     # control: the same use on OLD must work, else the probe says nothing (a name only imported
     # under TYPE_CHECKING, an attribute set elsewhere)
     on_old = _probe(_py_venv(pair, "old"), items)
-    return {k: {**v, "by": "oracle-py"} for k, v in on_new.items()
-            if v.get("label") is not None and on_old.get(k, {}).get("label") is not True}
+    return {
+        k: {**v, "by": "oracle-py"}
+        for k, v in on_new.items()
+        if v.get("label") is not None and on_old.get(k, {}).get("label") is not True
+    }
 
 
 # ---------------------------------------------------------------- labels and figures
+
 
 def label(pair_ids: list[str] | None = None) -> dict:
     labels = load_labels()
@@ -299,8 +349,21 @@ def measure(docs: dict[str, dict] | None = None) -> dict:
         doc = docs[pair["id"]] if docs and pair["id"] in docs else diff(pair)
         items = labels.get(pair["id"], {}).get("items", {})
         err = [c for c in doc["changes"] if c["severity"] == "ERR"]
-        lang = out.setdefault(pair["lang"], {"pairs": 0, "changes": 0, "err": 0, "tp": 0, "fp": 0, "unlabelled": [],
-                                             "real": 0, "found": 0, "missed": [], "false_by_rule": {}})
+        lang = out.setdefault(
+            pair["lang"],
+            {
+                "pairs": 0,
+                "changes": 0,
+                "err": 0,
+                "tp": 0,
+                "fp": 0,
+                "unlabelled": [],
+                "real": 0,
+                "found": 0,
+                "missed": [],
+                "false_by_rule": {},
+            },
+        )
         lang["pairs"] += 1
         lang["changes"] += len(doc["changes"])
         lang["err"] += len(err)
@@ -341,8 +404,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|")
     for lang, f in sorted(figures.items()):
         rules = ", ".join(f"{r} ({n})" for r, n in sorted(f["false_by_rule"].items())) or "none"
-        print(f"| {lang} | {f['pairs']} | {f['changes']} | {f['err']} | {f['precision']:.1%} ({f['tp']}/"
-              f"{f['tp'] + f['fp']}) | {f['recall']:.1%} ({f['found']}/{f['real']}) | {rules} |")
+        print(
+            f"| {lang} | {f['pairs']} | {f['changes']} | {f['err']} | {f['precision']:.1%} ({f['tp']}/"
+            f"{f['tp'] + f['fp']}) | {f['recall']:.1%} ({f['found']}/{f['real']}) | {rules} |"
+        )
     for lang, f in sorted(figures.items()):
         for line in f["unlabelled"]:
             print(f"unlabelled ({lang}): {line}")

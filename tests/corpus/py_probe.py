@@ -44,7 +44,7 @@ def resolve(path: str):
         except AttributeError:
             if isinstance(owner, type) and _instance_attribute(owner, part):
                 return _InstanceAttr(owner, part)
-            raise Missing(f"{'.'.join(parts[:parts.index(part) + 1])} not found") from None
+            raise Missing(f"{'.'.join(parts[: parts.index(part) + 1])} not found") from None
     return obj
 
 
@@ -82,8 +82,9 @@ def _old_passing(item: dict) -> list[tuple[list, dict, str]]:
     calls = []
     base_kw = {p["name"]: p["name"] for p in required_kw}
     if target["kind"] == "variadic keyword":
-        calls.append(([p["name"] for p in required_pos], {**base_kw, "some_extra_keyword": "x"},
-                      "an extra keyword argument"))
+        calls.append(
+            ([p["name"] for p in required_pos], {**base_kw, "some_extra_keyword": "x"}, "an extra keyword argument")
+        )
         return calls
     if target["kind"] == "variadic positional":
         pos = [p["name"] for p in params[:idx] if positional_ok(p)]
@@ -91,10 +92,13 @@ def _old_passing(item: dict) -> list[tuple[list, dict, str]]:
         return calls
     dunder = name.startswith("__") and not name.endswith("__")  # PEP 484 positional-only spelling
     if positional_ok(target) and all(positional_ok(p) for p in params[:idx]):
-        later = [p["name"] for p in params[idx + 1:] if positional_ok(p) and not p["optional"]]
+        later = [p["name"] for p in params[idx + 1 :] if positional_ok(p) and not p["optional"]]
         calls.append(([p["name"] for p in params[: idx + 1]] + later, base_kw, f"{name} passed at position {idx}"))
-    if target["kind"] in ("positional or keyword", "keyword-only") and not dunder \
-            and not (idx == 0 and name in ("self", "cls")):
+    if (
+        target["kind"] in ("positional or keyword", "keyword-only")
+        and not dunder
+        and not (idx == 0 and name in ("self", "cls"))
+    ):
         before = [p["name"] for p in required_pos if params.index(p) < idx]
         after = {p["name"]: p["name"] for p in required_pos if params.index(p) > idx}  # by keyword too
         calls.append((before, {**base_kw, **after, name: name}, f"{name} passed by keyword"))
@@ -113,8 +117,17 @@ def probe_call(item: dict):
         return None, "no signature to bind against"
     old_names = [p["name"] for p in item["old_params"]]
     if item["param"] not in old_names:  # added parameter: the old required call
-        calls = [([p["name"] for p in item["old_params"] if not p["optional"]
-                   and p["kind"] in ("positional-only", "positional or keyword")], {}, "the old required arguments")]
+        calls = [
+            (
+                [
+                    p["name"]
+                    for p in item["old_params"]
+                    if not p["optional"] and p["kind"] in ("positional-only", "positional or keyword")
+                ],
+                {},
+                "the old required arguments",
+            )
+        ]
     else:
         calls = _old_passing(item)
     for args, kwargs, how in calls:
