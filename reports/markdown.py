@@ -177,6 +177,17 @@ def render(report: Report, max_chars: int = MAX_CHARS) -> str:
                     share=0.08,
                 )
             )
+        compatible = [ch for ch in sc.rest if ch.severity == "INFO"]
+        if compatible:  # additions and notes: nothing breaks, folded apart from the breaking rows
+            sections.append(
+                Section(
+                    f"\n<details><summary>Compatible changes of core {step} (INFO, {len(compatible)})</summary>\n\n"
+                    + table,
+                    [change_row(ch) for ch in compatible],
+                    "\n</details>\n",
+                    share=0.04,
+                )
+            )
 
     # Candidate cells only: baseline problems are context, visible in the grid.
     others = [

@@ -81,12 +81,16 @@ def test_markdown_types_render_as_written_and_info_rows_fold(demo_store, tmp_pat
     assert "Promise&lt;unknown&gt;" in prose
     tags = set(re.findall(r"</?([A-Za-z][\w-]*)", prose))
     assert tags <= {"details", "summary"}, tags
-    # ERR rows in an open section, INFO rows folded in their own closed <details>.
-    breaking = text.index("Breaking changes (2)")
-    info = text.index("<details><summary>Compatible changes (INFO, 1)</summary>")
+    # ERR rows (no connector uses them here: the folded "other" section), INFO rows folded in
+    # their own closed <details>, never among the breaking rows.
+    breaking = text.index("Other breaking changes of core")
+    assert "(2)</summary>" in text[breaking : breaking + 200]
+    info = text.index("<details><summary>Compatible changes of core")
+    assert "(INFO, 1)</summary>" in text[info : info + 200]
     assert breaking < info and "IAgentRuntime.newHelper" in text[info:]
     assert "IAgentRuntime.newHelper" not in text[breaking:info]
-    assert "<details open><summary>Breaking changes (2)" in text
+    # Changes no connector uses and no failure names are folded (issue 15): closed, not open.
+    assert "<details><summary>Other breaking changes of core" in text
 
 
 def test_markdown_never_exceeds_githubs_limit(tmp_path):
