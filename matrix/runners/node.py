@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -355,10 +354,3 @@ def prepare(cx) -> None:
 def companions_spec(cx) -> list[tuple[str, str]]:
     """The companions as the matrix writes them (`{core}` unexpanded): one template serves every core."""
     return [(c.name, c.version) for c in cx.matrix.core.companions]
-
-
-def node_version() -> str | None:
-    try:
-        return subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30).stdout.strip() or None
-    except (OSError, subprocess.TimeoutExpired):
-        return None

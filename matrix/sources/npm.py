@@ -94,9 +94,3 @@ def identify_connector(cx):
 def checkout_connector(cx) -> None:
     cx.checkout.path = safe_extract(cx.checkout.artifact, cx.cell_dir / "src")
     cx.note(f"connector {cx.connector.package}@{cx.checkout.version}: {cx.checkout.artifact.name} {cx.checkout.digest}")
-
-
-def materialize_connector(cx):
-    cx.checkout = identify_connector(cx)
-    checkout_connector(cx)
-    return cx.checkout

@@ -194,9 +194,3 @@ def checkout_connector(cx: CellContext) -> None:
     else:
         src.mkdir(parents=True, exist_ok=True)
     cx.checkout.path = src
-
-
-def materialize_connector(cx: CellContext) -> Checkout:
-    cx.checkout = identify_connector(cx)
-    checkout_connector(cx)
-    return cx.checkout
