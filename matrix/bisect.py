@@ -42,6 +42,26 @@ from canary.matrix.store import RunDir, Store, read_json
 from canary.matrix.verdicts import Verdict, classify, effective_status
 from canary.matrix.versions import version_key
 
+__all__ = [
+    "SCHEMA",
+    "FILE",
+    "PROBE_SUFFIX",
+    "GOOD_VERDICTS",
+    "Probe",
+    "Search",
+    "Step",
+    "max_probes",
+    "find_step",
+    "between",
+    "search",
+    "judge_probe",
+    "Prober",
+    "bisect_step",
+    "bisect_cells",
+    "write",
+    "schema",
+]
+
 SCHEMA = "canary/bisect/v1"
 FILE = "bisect.json"
 PROBE_SUFFIX = "--bisect"
@@ -50,6 +70,8 @@ GOOD_VERDICTS = ("ok", "fixed")
 
 @dataclass
 class Probe:
+    """One probe cell of a search: the core it tried, the cell's status, and what that made it."""
+
     label: str
     cell_id: str
     status: str  # the cell's effective status: pass | fail | flaky | error | skipped
@@ -59,6 +81,8 @@ class Probe:
 
 @dataclass
 class Search:
+    """One bisection (a `searches[]` entry of bisect.json): the step it narrowed and the probes it ran."""
+
     connector: str
     ref: str
     ecosystem: str  # npm | pypi | git
@@ -256,6 +280,7 @@ class Prober:
 
 
 def bisect_step(step: Step, matrix: Matrix, prober: Prober, home: Home) -> Search:
+    """Binary-search the versions between a step's last good and first bad core with probe cells."""
     ecosystem, inside = between(matrix, step.good, step.bad, home)
     labels = [s.label for s in inside] + [step.bad.label]
     specs = [*inside, step.bad]
@@ -335,4 +360,5 @@ def write(run: RunDir, searches: list[Search]) -> Path:
 
 @lru_cache(maxsize=1)
 def schema() -> dict:
+    """The JSON Schema of bisect.json (matrix/schemas/bisect.schema.json)."""
     return json.loads(resources.files("canary.matrix").joinpath("schemas/bisect.schema.json").read_text())

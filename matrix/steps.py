@@ -20,6 +20,24 @@ from urllib.parse import quote
 from canary.matrix.verdicts import Verdict
 from canary.matrix.versions import sort_versions
 
+__all__ = [
+    "STEP_DIFF_DIR",
+    "BISECT_FILE",
+    "BISECT_SCHEMA",
+    "Step",
+    "is_regression",
+    "order_cores",
+    "sort_if_versions",
+    "attribute",
+    "step_pairs",
+    "step_diff_name",
+    "step_diff_path",
+    "BisectAnswer",
+    "read_bisect",
+    "refine",
+    "attribute_run",
+]
+
 STEP_DIFF_DIR = "compat"
 BISECT_FILE = "bisect.json"
 BISECT_SCHEMA = "canary/bisect/v1"
@@ -111,11 +129,14 @@ def step_diff_name(old: str, new: str) -> str:
 
 
 def step_diff_path(run_path: Path, old: str, new: str) -> Path:
+    """Where the compat diff of a step lives in a run: `<run>/compat/<old>..<new>.json`."""
     return Path(run_path) / STEP_DIFF_DIR / step_diff_name(old, new)
 
 
 @dataclass
 class BisectAnswer:
+    """What bisect.json says about one connector ref: the narrowed step, and whether it is conclusive."""
+
     connector: str
     ref: str
     last_good: str

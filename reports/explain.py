@@ -29,6 +29,28 @@ from canary.matrix.verdicts import Summary, Verdict
 from canary.reports.inputs import Diff, Exposure, load_diff, load_exposure
 from canary.reports.logs import first_failing_lines, read_log
 
+__all__ = [
+    "EXPLAIN_SCHEMA",
+    "EXPLAIN_FILE",
+    "WAIVER_DAYS",
+    "TOP_CAUSES",
+    "normalise",
+    "Signature",
+    "signature",
+    "words",
+    "overlap",
+    "Cause",
+    "Fix",
+    "Group",
+    "Explanation",
+    "exposure_by_change",
+    "rank_causes",
+    "explain",
+    "ecosystem_of_refs",
+    "write",
+    "read",
+]
+
 EXPLAIN_SCHEMA = "canary/explain/v1"
 EXPLAIN_FILE = "explain.json"
 WAIVER_DAYS = 30  # a pasted waiver expires: a regression is not accepted for ever
@@ -65,6 +87,8 @@ def normalise(text: str) -> str:
 
 @dataclass
 class Signature:
+    """A failure's root-cause signature: its first error line and failing test, normalised."""
+
     error: str  # the normalised first error line
     test: str  # the failing test(s), else the failing command, normalised
     example: str  # the first error line as one cell printed it
@@ -210,6 +234,8 @@ def overlap(failure: set[str], symbol: str) -> tuple[float, list[str]]:
 
 @dataclass
 class Cause:
+    """A probable cause of a group: a breaking change of its step, with its score and exposure."""
+
     rule: str
     severity: str
     symbol: str
@@ -239,6 +265,8 @@ class Cause:
 
 @dataclass
 class Fix:
+    """A way out of a group: a newer passing ref, the migration that covers the cause, or a waiver."""
+
     kind: str  # newer-ref | migration | waiver
     text: str  # one sentence
     connector: str
@@ -261,6 +289,8 @@ class Fix:
 
 @dataclass
 class Group:
+    """Cells that fail with one signature: their step, probable causes and fixes."""
+
     id: str  # "g-<digest of the signature>": stable across runs
     number: int  # 1-based, in the order the outputs list groups
     signature: Signature
@@ -333,6 +363,8 @@ class Group:
 
 @dataclass
 class Explanation:
+    """Why a run regressed (explain.json, `canary/explain/v1`): its groups and steps."""
+
     run_id: str
     groups: list[Group] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
@@ -675,6 +707,7 @@ def _dedupe(causes: list[Cause]) -> list[Cause]:
 
 
 def write(explanation: Explanation, run_path: Path) -> Path:
+    """Write `<run>/explain.json` atomically and return its path."""
     from canary.kernel.atomic import write_json_atomic
 
     path = Path(run_path) / EXPLAIN_FILE

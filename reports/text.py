@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from canary.reports.explain import Cause, Explanation, Group
 
+__all__ = ["MAX_GROUPS", "MAX_CELLS", "cells_of", "step_text", "cause_text", "group_lines", "explanation_lines"]
+
 MAX_GROUPS = 4  # the terminal shows the first groups; explain.json and the report have them all
 MAX_CELLS = 4
 
@@ -22,6 +24,7 @@ def cells_of(group: Group) -> str:
 
 
 def step_text(group: Group) -> str:
+    """The group's step in words: last good -> first bad, and whether bisection found it."""
     pairs = {(s.last_good, s.first_bad, s.source) for s in group.steps}
     if len(pairs) == 1:  # one step for every ref of the group: say it once
         s = group.steps[0]
@@ -36,6 +39,7 @@ def step_text(group: Group) -> str:
 
 
 def cause_text(c: Cause, places: int = 2) -> str:
+    """One probable cause in a line: rule, change, its places per connector, the words it shares."""
     exposed = ", ".join(f"{_plural(n, 'place')} in {k}" for k, n in c.exposure.items())
     where = f" ({', '.join(p.split(': ', 1)[-1] for p in c.places[:places])})" if c.places else ""
     said = f"; the failure says {'/'.join(c.words)}" if c.words else ""
@@ -47,6 +51,7 @@ def cause_text(c: Cause, places: int = 2) -> str:
 
 
 def group_lines(group: Group, indent: str = "  ") -> list[str]:
+    """A group as terminal lines: title and cells, step, top cause, fixes."""
     lines = [f"{'✘ ' if group.blocking else ''}{group.title} — {cells_of(group)}"]
     if group.steps:
         lines.append(f"{indent}{step_text(group)}")

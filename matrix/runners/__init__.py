@@ -43,6 +43,8 @@ WHERE = ("local", "docker")
 
 
 class Runner(Protocol):
+    """How a cell's environment is prepared and where its commands run (see the module docstring)."""
+
     NAME: str  # recorded in every cell result (`runner`)
 
     def prepare(self, cx: CellContext) -> None: ...
@@ -74,6 +76,7 @@ _selected: dict[tuple[str, str], Runner] = {}
 
 
 def select(where: str, ecosystem: str) -> Runner:
+    """The runner for (where, ecosystem); a pair no runner serves is a UserError, never a fallback."""
     key = (where or "local", ecosystem)
     if key not in RUNNERS:
         known = ", ".join(f"{w}/{e}" for w, e in RUNNERS)
@@ -86,6 +89,7 @@ def select(where: str, ecosystem: str) -> Runner:
 
 
 def for_connector(matrix: Matrix, connector: Connector) -> Runner:
+    """The runner of a connector's cells: its own `runner`, else `settings.runner`."""
     return select(matrix.runner_of(connector), matrix.core.ecosystem)
 
 
