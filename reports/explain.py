@@ -610,7 +610,7 @@ def explain(
     results = results if results is not None else run.read_cells()
     today = today or _dt.date.today()
     cores = list(dict.fromkeys([*record.candidates, *(p.core for p in record.cells)]))
-    ecosystem = record.ecosystem or next((r.core.ecosystem for r in results.values() if r.core.ecosystem), "")
+    ecosystem = record.ecosystem  # "" (a run recorded before the field): the cores in the matrix's order
     steps = attribute_run(summary.verdicts, ecosystem, record.baseline, cores, run.path)
     step_by_ref = {s.key: s for s in steps}
     exposure = load_exposure(run)
