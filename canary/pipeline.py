@@ -194,7 +194,7 @@ def step_bisect(state: RunState) -> None:
 
     try:
         with step(f"bisect: {len(blocking)} blocking regression(s)", state.step_mode):
-            _, lines = bisect_and_diff(
+            searches, _lines = bisect_and_diff(
                 state.matrix,
                 state.run,
                 blocking,
@@ -203,8 +203,15 @@ def step_bisect(state: RunState) -> None:
                 progress=state.request.progress,
             )
     except (UserError, InfrastructureError) as exc:  # advisory: the verdicts stand without it
-        lines = [f"warning: no bisection: {getattr(exc, 'reason', None) or exc}"]
-    state.announce(lines)
+        state.announce([f"warning: no bisection: {getattr(exc, 'reason', None) or exc}"])
+        return
+    # One line here: the explanation's groups say each first bad version; `canary bisect` says more.
+    found = ", ".join(
+        f"{s.connector}@{s.ref} {s.first_bad}{'' if s.conclusive else ' (not conclusive)'}"
+        for s in searches
+        if s.first_bad
+    )
+    state.announce([f"bisect: {state.run.path / 'bisect.json'}" + (f" (first bad: {found})" if found else "")])
 
 
 def step_explain(state: RunState) -> None:

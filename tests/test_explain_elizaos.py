@@ -48,8 +48,15 @@ def test_one_group_of_three_cells_with_the_rename_and_both_fixes(elizaos_run):
     g = _discord_group(doc)
     assert sorted(g["cells"]) == DISCORD_OLD and g["refs"] == ["plugin-discord@1.3.3"]
     assert g["signature"]["error"] == "Error: No server ID found <n>"
-    assert g["first_bad"] == ["1.6.5"] and g["steps"][0]["last_good"] == "1.6.4"
-    assert (run.path / "compat" / "1.6.4..1.6.5.json").is_file()  # the step's diff, not only baseline -> newest
+    # The step's last good: bisection's (settings.bisect probes 1.6.5-alpha.1) when it ran, else 1.6.4.
+    bisected = run.path / "bisect.json"
+    searches = json.loads(bisected.read_text())["searches"] if bisected.is_file() else []
+    found = next((s for s in searches if (s["connector"], s["ref"]) == ("plugin-discord", "1.3.3")), None)
+    last_good, first_bad = (found["last_good"], found["first_bad"]) if found else ("1.6.4", "1.6.5")
+    assert g["first_bad"] == [first_bad] and g["steps"][0]["last_good"] == last_good
+    assert (
+        run.path / "compat" / f"{last_good}..{first_bad}.json"
+    ).is_file()  # the step's diff, not only baseline -> newest
     top = g["probable_causes"][0]
     assert top["symbol"].endswith(".serverId") and top["renamed_to"].endswith("messageServerId")
     exposure = load_exposure(run).connectors["plugin-discord@1.3.3"]
@@ -77,7 +84,8 @@ def test_terminal_html_markdown_and_json_say_it(elizaos_run):
     assert "plugin-discord@1.3.8</strong>: passes on core 1.6.5, 1.7.0, 1.7.2" in html
     report = json.loads((run.path / "report" / "report.json").read_text())
     cell = next(c for c in report["cells"] if c["id"] == DISCORD_OLD[0])
-    assert cell["first_bad"] == "1.6.5" and cell["probable_causes"][0]["renamed_to"].endswith("messageServerId")
+    assert cell["first_bad"] in ("1.6.5", "1.6.5-alpha.1")  # bisection's answer when it probed the prerelease
+    assert cell["probable_causes"][0]["renamed_to"].endswith("messageServerId")
     # the breaking-changes table of the step: the explaining changes first, the rest folded
     step = next(s for s in report["step_changes"] if s["step"] == "1.6.4 -> 1.6.5")
     assert 0 < len(step["explaining"]) < step["total"]
