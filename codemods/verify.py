@@ -36,7 +36,7 @@ from canary.kernel.errors import UserError
 
 from ast_grep_py import SgRoot
 
-from canary.codemods.engine import Match, _prune_utils, compile_migration, render_fix, scan
+from canary.codemods.engine import Match, _match, _prune_utils, compile_migration, scan
 from canary.codemods.imports import ensure_imports
 from canary.codemods.languages import language_of
 from canary.codemods.lint import resolve_migration
@@ -169,7 +169,7 @@ def _dist_matches(text: str, js_rules: list, anchors: dict[int, set[str]], rules
         for node in root.find_all(compiled.config):
             start = node.range().start.index
             if compiled.rule.id in anchors.get(start, ()):
-                found.append(_match(compiled.rule, node, text))
+                found.append(_match(compiled.rule, node, text, compiled.rule.fix))
                 matched.add((start, compiled.rule.id))
     for start, rule_ids in anchors.items():
         for rid in rule_ids - {r for s, r in matched if s == start}:
@@ -178,23 +178,8 @@ def _dist_matches(text: str, js_rules: list, anchors: dict[int, set[str]], rules
                 continue
             for node in root.find_all(_relaxed(rule)):
                 if node.range().start.index == start:
-                    found.append(_match(rule, node, text))
+                    found.append(_match(rule, node, text, rule.fix))
     return [m for m in found if m.replacement is not None and m.replacement != m.text]
-
-
-def _match(rule, node, text: str) -> Match:
-    rng = node.range()
-    return Match(
-        rule=rule,
-        start=rng.start.index,
-        end=rng.end.index,
-        line=rng.start.line + 1,
-        column=rng.start.column + 1,
-        end_line=rng.end.line + 1,
-        end_column=rng.end.column + 1,
-        text=node.text(),
-        replacement=render_fix(rule.fix, node, text) if rule.fix is not None else None,
-    )
 
 
 def patch_dist(package_dir: str, migration: Migration, max_passes: int = 64) -> DistPatch:
