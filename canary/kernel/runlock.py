@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,8 +27,47 @@ def _holder(path: Path) -> tuple[str, str]:
     try:
         pid, _, role = path.read_text(encoding="utf-8").strip().partition(" ")
     except OSError:
-        return "?", ""
-    return pid or "?", role
+        return "", ""
+    return pid, role
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# The holder writes its record just after it takes the lock, so a refused process can read an empty
+# record (or a killed holder's stale one) for a moment; it waits this long for a live one.
+_RECORD_WAIT_S = 5.0
+
+
+def _refuse_or_take(fd: int, path: Path, run_name: str) -> None:
+    """Return once this process holds the lock; a UserError naming the holder while another has it."""
+    deadline = time.monotonic() + _RECORD_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        pid, role = _holder(path)
+        if (pid and _alive(pid)) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    if pid and _alive(pid):
+        doing = "resumed" if role == "resume" else "run"
+        what = f"is being {doing} by pid {pid}"
+    else:
+        what = "is being used by another process"
+    raise UserError(
+        f"run {run_name} {what}",
+        hint="wait for it to finish, or stop that process first",
+    )
 
 
 @contextlib.contextmanager
@@ -36,18 +76,14 @@ def hold(run_path: Path, role: str) -> Iterator[None]:
     path = Path(run_path) / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid, other = _holder(path)
-            doing = "resumed" if other == "resume" else "run"
-            raise UserError(
-                f"run {Path(run_path).name} is being {doing} by pid {pid}",
-                hint="wait for it to finish, or stop that process first",
-            ) from None
+        _refuse_or_take(fd, path, Path(run_path).name)
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {role}\n".encode())
-        yield
+        os.pwrite(fd, f"{os.getpid()} {role}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            # An empty record while nobody holds the lock: a later refusal never names a finished holder.
+            os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the flock
 
