@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from canary import __version__
-from canary.kernel import reaper, runlock
+from canary.kernel import mounts, reaper, runlock
 from canary.matrix import failures, sources
 from canary.matrix import waivers as _waivers
 from canary.kernel.atomic import write_json_atomic, write_text_atomic
@@ -264,6 +264,7 @@ class _Worker:
         env, keys = cell_env(connector.env, connector.pass_env)
         cell_dir = self.home.root / "work" / self.run.run_id / cell.id
         if cell_dir.exists():  # left by a killed run of this cell: start clean
+            mounts.unmount_under(cell_dir)
             shutil.rmtree(cell_dir, ignore_errors=True)
         return CellContext(
             cell=cell,
@@ -376,6 +377,8 @@ class _Worker:
                 result.sandbox = dict(cx.sandbox)
                 if not self.options.keep_work:
                     self._cleanup(cx)
+                else:  # a kept cell keeps its files; an overlay's merged view is remade by the logged `mount`
+                    mounts.unmount_under(cx.cell_dir)
         return result
 
     def _record_checkout(self, cx: CellContext) -> None:
@@ -588,6 +591,7 @@ class _Worker:
             pass
         # Deleting an environment (thousands of files) is not the cell's work: move it aside at
         # once and delete it in the background while the next cell runs.
+        mounts.unmount_under(cx.cell_dir)  # an overlay view (npm templates): the cell's layer goes, the template stays
         trash = self.home.root / "trash" / f"{self.run.run_id}-{cx.cell.id}"
         try:
             trash.parent.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,9 @@ a cell's time, and the trees differ only in the core and the companions. So:
   the declared range, and every package that resolves a companion from the root accepts the
   companion's new version. A cell no template fits builds a new template with its own core
   (the first cell of each connector ref, and a core whose dependencies moved).
-- The cell **copies** the template (`copy_tree`: a reflink where the file system has them,
-  hardlinks to read-only files where permissions protect them, else a full copy: never a file
+- The cell **copies** the template (`copy_template`: a reflink where the file system has them;
+  as root, an overlay mount with the template as its read-only lower layer (canary/kernel/mounts.py);
+  hardlinks to read-only files where permissions protect them; else a full copy: never a file
   that one cell could change under another or under the template) and **swaps** the core:
   every copy of the core in the tree and the root copy of each companion are deleted and the
   cell's own tarballs extracted in their place; npm's hidden lockfile is rewritten to say so.
@@ -22,7 +23,7 @@ a cell's time, and the trees differ only in the core and the companions. So:
   resolves the core from the connector's directory and every copy of the core is listed.
 
 `CANARY_NPM_INSTALL=per-cell` keeps the previous path (one `npm install` per cell), for the
-bench and as an escape hatch; `CANARY_NPM_COPY=reflink|hardlink|copy` forces a copy strategy.
+bench and as an escape hatch; `CANARY_NPM_COPY=reflink|overlay|hardlink|copy` forces a copy strategy.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 from canary.kernel.atomic import write_json_atomic
 from canary.kernel.digest import value_sha256
 from canary.kernel.errors import InfrastructureError
+from canary.kernel import mounts
 from canary.kernel.locks import exclusive
 from canary.matrix.npm_artifacts import Run, read_manifest
 from canary.matrix.versions import npm_satisfies
@@ -257,23 +259,29 @@ def _read_only(modules: Path) -> None:
 # --- copies ------------------------------------------------------------------------------
 
 
-def copy_mode() -> str:
-    """reflink where the file system can clone files; hardlinks to read-only files where permissions
-    keep a cell from writing them (not root); else a full copy: a cell never shares a writable file."""
+COPY_MODES = ("reflink", "overlay", "hardlink", "copy")
+
+
+def copy_mode(cell_dir: Path | None = None) -> str:
+    """reflink where the file system can clone files; an overlay mount where this process may mount
+    one on `cell_dir`'s file system (root); hardlinks to read-only files where permissions keep a
+    cell from writing them (not root); else a full copy: a cell never shares a writable file."""
     forced = os.environ.get(COPY_ENV, "auto").strip().lower() or "auto"
-    if forced in ("reflink", "hardlink", "copy"):
+    if forced in COPY_MODES:
         return forced
     if forced != "auto":
-        raise InfrastructureError(f"{COPY_ENV}={forced!r}: expected auto, reflink, hardlink or copy")
-    return _auto_mode()
+        raise InfrastructureError(f"{COPY_ENV}={forced!r}: expected auto, {', '.join(COPY_MODES)}")
+    return _auto_mode(cell_dir)
 
 
 _AUTO: dict[str, str] = {}
 
 
-def _auto_mode() -> str:
+def _auto_mode(cell_dir: Path | None) -> str:
     if "mode" not in _AUTO:
         _AUTO["mode"] = "reflink" if _can_reflink() else ("hardlink" if os.geteuid() != 0 else "copy")
+    if _AUTO["mode"] == "copy" and cell_dir is not None and mounts.overlay_supported(cell_dir.parent):
+        return "overlay"
     return _AUTO["mode"]
 
 
@@ -299,16 +307,24 @@ def copy_argv(src: Path, dest: Path, mode: str) -> list[str]:
 
 
 def copy_template(template: Path, dest: Path, run: Run, mode: str | None = None) -> None:
-    mode = mode or copy_mode()
-    if (dest / "node_modules").exists():  # left by a killed attempt
-        shutil.rmtree(dest / "node_modules")
+    mode = mode or copy_mode(dest)
+    modules = dest / "node_modules"
+    mounts.unmount_under(modules)  # left by a killed attempt, like the tree below
+    if modules.exists():
+        shutil.rmtree(modules)
+    shutil.rmtree(dest / mounts.OVERLAY_DIR, ignore_errors=True)
     dest.mkdir(parents=True, exist_ok=True)
-    code, lines = run("install", copy_argv(template / "node_modules", dest / "node_modules", mode), dest)
+    if mode == "overlay":
+        mounts.prepare_layers(modules)
+        argv = mounts.overlay_argv(template / "node_modules", modules)
+    else:
+        argv = copy_argv(template / "node_modules", modules, mode)
+    code, lines = run("install", argv, dest)
     if code != 0:
         raise InfrastructureError(f"install: copying the template failed ({mode})", "\n".join(lines[-20:]))
 
 
-def swap_in(install_dir: Path, swaps: list[Swap], connector: str, run: Run) -> None:
+def swap_in(install_dir: Path, swaps: list[Swap], connector: str, run: Run, mode: str = "copy") -> None:
     """Put the cell's own core (every copy) and companions (the root copy) in place of the template's,
     give the connector a directory of real files (its tests run there), and rewrite npm's hidden lockfile."""
     modules = install_dir / "node_modules"
@@ -330,7 +346,7 @@ def swap_in(install_dir: Path, swaps: list[Swap], connector: str, run: Run) -> N
             if code != 0:
                 raise InfrastructureError(f"install: cannot unpack {s.tgz.name}", "\n".join(lines[-20:]))
     own = modules / connector
-    if own.is_dir() and copy_mode() == "hardlink":
+    if own.is_dir() and mode == "hardlink":
         shutil.copytree(own, own.with_name(own.name + ".canary-own"), symlinks=True)
         shutil.rmtree(own)
         own.with_name(own.name + ".canary-own").rename(own)

@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from canary.kernel import mounts
 from canary.kernel.errors import CoreMismatch
 from canary.matrix import npm_template
 from canary.matrix.npm_artifacts import plain_run
 from canary.matrix.runners.node import prepare_node_cell
+from canary.matrix.store import Store
+from tests.conftest import canary
 from tests.test_npm_runner import load_in_cell
 
 CORE, SQL, PLUGIN = "@canary-fake/core", "@canary-fake/sql", "@canary-fake/plugin-nested"
@@ -66,9 +73,20 @@ def shared_writable(a: Path, b: Path) -> list[str]:
             q = b / p.relative_to(a)
             if p.is_symlink() or not q.exists() or q.is_symlink():
                 continue
-            if os.stat(p).st_ino == os.stat(q).st_ino and (os.geteuid() == 0 or os.stat(p).st_mode & 0o222):
+            sp, sq = os.stat(p), os.stat(q)
+            # (device, inode) names a file: an overlay view shows the lower file's inode on its own device,
+            # and a write there copies the file up into the cell's layer instead of changing it.
+            if (sp.st_dev, sp.st_ino) == (sq.st_dev, sq.st_ino) and (os.geteuid() == 0 or sp.st_mode & 0o222):
                 out.append(str(p.relative_to(a)))
     return out
+
+
+@pytest.fixture(autouse=True)
+def _no_mount_outlives_the_test(tmp_path):
+    # prepare_node_cell alone (no `canary run`) leaves a cell's overlay view mounted: the run's cleanup
+    # is what removes it, so the test does.
+    yield
+    mounts.unmount_under(tmp_path)
 
 
 @pytest.fixture
@@ -113,6 +131,8 @@ def test_no_writable_file_is_shared_with_the_template_or_another_cell(two_cells)
             fh.write("export const TOUCHED = 1;\n")
     except PermissionError:  # hardlink copies: the shared files are read-only to the cell
         pass
+    else:  # the cell's own view has the write (an overlay copied the file up into the cell's layer)
+        assert "TOUCHED" in target.read_text()
     assert (template.path / rel).read_text() == before == (first.install_dir / rel).read_text()
 
 
@@ -183,3 +203,93 @@ def test_a_cell_with_the_templates_own_tarballs_is_a_plain_copy(two_cells, fake_
     assert not any(a[0] == "tar" for a in rec.argvs[-3:])
     assert [t.path for t in npm_template.templates(tmp_path / "templates")] == [template.path]
     assert load_in_cell(again.install_dir, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}
+
+
+def test_as_root_a_cell_sees_the_template_through_an_overlay_and_writes_only_its_layer(two_cells):
+    # The copy mode a root process gets where reflinks are missing: no 370 MB copy per cell.
+    first, second, template, _ = two_cells
+    if not mounts.overlay_supported(second.install_dir.parent):
+        pytest.skip("this process cannot mount an overlay here (not root, or no overlayfs)")
+    assert "copied (overlay)" in second.installed_via
+    assert mounts.mounts_under(second.install_dir) == [second.install_dir / "node_modules"]
+    layer = second.install_dir / mounts.OVERLAY_DIR / "node_modules" / "upper"
+    # The swapped core and companion are the cell's own files, in its layer; the template is untouched.
+    assert json.loads((layer / CORE / "package.json").read_text())["version"] == "1.0.0"
+    assert json.loads((template.path / "node_modules" / CORE / "package.json").read_text())["version"] == "2.0.0"
+    assert not (layer / "@canary-fake" / "mid").exists()  # unchanged libraries are read from the template
+    assert mounts.unmount_under(second.install_dir) == 1 and not (second.install_dir / "node_modules" / CORE).exists()
+
+
+# The test of every cell (it runs in the connector's directory): load the connector (its core, and mid's nested core), demand the cell's own
+# core (argv[2]), and leave a scratch file in a library the template holds (a test writing into node_modules).
+CELL_TEST = """
+import(require('url').pathToFileURL(process.cwd() + '/index.js')).then((m) => {
+  const fs = require('fs');
+  const mid = require.resolve('@canary-fake/mid/package.json', { paths: [process.cwd()] });
+  fs.writeFileSync(mid.replace('package.json', 'scratch.txt'), m.VERSION);
+  if (m.VERSION !== process.argv[2] || m.MID_CORE !== process.argv[2]) {
+    console.error('loaded', m.VERSION, m.MID_CORE);
+    process.exit(1);
+  }
+});
+"""
+
+
+def _npm_matrix(tmp_path: Path, test: str) -> Path:
+    script = tmp_path / "cell-test.cjs"
+    script.write_text(test)
+    matrix = tmp_path / "matrix.yaml"
+    matrix.write_text(
+        "version: 1\ncore:\n  name: '@canary-fake/core'\n  ecosystem: npm\n  versions: ['2.0.0', '1.0.0']\n"
+        "  baseline: '2.0.0'\nsettings: {retries: 0}\nconnectors:\n  - name: nested\n"
+        "    package: '@canary-fake/plugin-nested'\n    npm: {versions: ['0.1.0']}\n"
+        f"    test: [node, {json.dumps(str(script))}, '{{core_version}}']\n"
+    )
+    return matrix
+
+
+def _overlays_under(path: Path) -> list[Path]:
+    return mounts.mounts_under(path)
+
+
+def test_a_run_of_copied_cells_passes_and_leaves_no_mount_and_an_unchanged_template(fake_npm, tmp_path):
+    home = tmp_path / "home"
+    env = {"CANARY_HOME": str(home), **fake_npm.env()}
+    proc = canary("run", "-c", str(_npm_matrix(tmp_path, CELL_TEST)), "--progress", "none", "--report", "none", env=env)
+    run = Store(home / "runs").latest()
+    cells = run.read_cells()
+    assert proc.returncode == 0 and {c.status for c in cells.values()} == {"pass"}, proc.stdout + proc.stderr
+    # The 1.0.0 cell is the 2.0.0 template's copy (an overlay as root, else the machine's copy mode).
+    log = (run.path / "logs" / "nested@0.1.0--core-1.0.0.log").read_text()
+    assert f"copied ({npm_template.copy_mode(home / 'work')}), core and companions swapped" in log
+    assert _overlays_under(home) == []  # every cell's view went with the cell
+    [template] = npm_template.templates(next((home / "cache" / "npm-templates").iterdir()))
+    assert not list((template.path / "node_modules").rglob("scratch.txt"))  # no cell wrote into it
+
+
+def test_a_killed_run_leaves_a_mount_the_next_run_removes(fake_npm, tmp_path):
+    if not mounts.overlay_supported(tmp_path):
+        pytest.skip("this process cannot mount an overlay here (not root, or no overlayfs)")
+    home = tmp_path / "home"
+    env = {**os.environ, "CANARY_HOME": str(home), **fake_npm.env()}
+    hang = _npm_matrix(tmp_path, "setTimeout(() => {}, 120000)")
+    first = subprocess.Popen(
+        [sys.executable, "-m", "canary", "run", "-c", str(hang), "--progress", "none", "--report", "none", "-j", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not _overlays_under(home / "work") and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.2)
+        left = _overlays_under(home / "work")
+        assert left, "no cell mounted its copy of the template"
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # canary and its cell's node die at once: nothing cleans up
+        first.wait()
+    assert _overlays_under(home / "work") == left
+    second = canary("run", "-c", str(_npm_matrix(tmp_path, "0")), "--progress", "none", "--report", "none", env=env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert _overlays_under(home) == []

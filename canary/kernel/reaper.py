@@ -21,7 +21,7 @@ import signal
 import time
 from pathlib import Path
 
-from canary.kernel import runlock
+from canary.kernel import mounts, runlock
 
 __all__ = ["TOKEN_VAR", "RUNNING_DIR", "token_for", "tagged", "kill_tagged", "mark_running", "reap_left_behind"]
 
@@ -112,5 +112,7 @@ def reap_left_behind(store_root: Path, own_run: Path | None = None) -> int:
                 continue
             if token:
                 killed += kill_tagged(token)
+            # The cell's overlay view (npm templates), mounted while it ran: <home>/work/<run id>/<cell id>.
+            mounts.unmount_under(root.parent / "work" / run_dir.name / mark.name)
             mark.unlink(missing_ok=True)
     return killed

@@ -222,13 +222,14 @@ def prepare_node_cell(
             _npm_install(directory, manifest, [install_argv(npm_cache)], run)
 
         template, via = npm_template.choose(Path(templates), swaps, build)
-        npm_template.copy_template(template.path, cell_dir, run)
+        mode = npm_template.copy_mode(cell_dir)
+        npm_template.copy_template(template.path, cell_dir, run, mode)
         write_json_atomic(cell_dir / "package.json", manifest)
         # A template built from the cell's own tarballs is its install as npm made it: nothing to swap
         # (a swap would drop the companion's nested dependencies, which npm placed for it).
         same = template.same_packages(swaps)
-        npm_template.swap_in(cell_dir, [] if same else swaps, connector, run)
-        via = f"{via}; copied ({npm_template.copy_mode()})" + ("" if same else ", core and companions swapped")
+        npm_template.swap_in(cell_dir, [] if same else swaps, connector, run, mode)
+        via = f"{via}; copied ({mode})" + ("" if same else ", core and companions swapped")
     else:
         # The connector's own install commands replace the default one; they run in the
         # cell next to the generated package.json, so its overrides still force the core.
