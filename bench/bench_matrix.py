@@ -4,7 +4,7 @@ install (one `npm install` per connector ref) next to the previous per-cell inst
     python bench/bench_matrix.py                       # every phase, both strategies
     python bench/bench_matrix.py --phases cold,nocache # what fits in the time there is
 
-Phases, per strategy (`CANARY_NPM_INSTALL=template|per-cell`), each strategy with its own fresh
+Phases, per strategy (STRATEGIES: template, template-copy, per-cell), each strategy with its own fresh
 CANARY_HOME (nothing cached: no artifact, no npm cache, no template, no result):
 - cold:    the first run (fetches every tarball, installs, runs every cell, diff, report);
 - warm:    the same command again (every cell served from the result cache);
@@ -30,7 +30,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rounds import ROOT, canary_argv, load, measure, run  # noqa: E402
 
-STRATEGIES = ("template", "per-cell")
+# strategy -> environment: the template install with the machine's copy mode (overlay as root where
+# reflinks are missing), the same with full copies (the previous root path), one `npm install` per cell.
+STRATEGIES = {
+    "template": {"CANARY_NPM_INSTALL": "template"},
+    "template-copy": {"CANARY_NPM_INSTALL": "template", "CANARY_NPM_COPY": "copy"},
+    "per-cell": {"CANARY_NPM_INSTALL": "per-cell"},
+}
 PHASES = ("cold", "warm", "nocache")
 
 
@@ -53,7 +59,7 @@ def cell_split(home: Path) -> dict:
 
 
 def one_run(home: Path, strategy: str, phase: str, log_dir: Path) -> dict:
-    env = {**os.environ, "CANARY_HOME": str(home), "CANARY_NPM_INSTALL": strategy}
+    env = {**os.environ, "CANARY_HOME": str(home), **STRATEGIES[strategy]}
     argv = canary_argv("run", "-c", str(ROOT / "matrix.yaml"), "--progress", "none")
     if phase == "nocache":
         argv.append("--no-cache")
@@ -80,7 +86,7 @@ def one_run(home: Path, strategy: str, phase: str, log_dir: Path) -> dict:
 
 def line(r: dict) -> str:
     return (
-        f"{r['phase']:<8} {r['strategy']:<9} wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:7.1f} s  "
+        f"{r['phase']:<8} {r['strategy']:<13} wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:7.1f} s  "
         f"cells {r['cell_s']:6.1f} s = install {r['install_s']:6.1f} + test {r['test_s']:6.1f} + other "
         f"{r['other_s']:5.1f} (install {100 * r['install_share']:4.1f} %)  cached {r['cached']}/{r['cells']}"
         f"  [{r['load']}]"
@@ -90,7 +96,7 @@ def line(r: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--phases", default=",".join(PHASES), help="comma-separated: cold, warm, nocache")
-    ap.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated: template, per-cell")
+    ap.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated: " + ", ".join(STRATEGIES))
     ap.add_argument("--json", default=None, help="write the figures here as JSON")
     ap.add_argument(
         "--home",
@@ -102,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     phases = [p for p in args.phases.split(",") if p]
     strategies = [s for s in args.strategies.split(",") if s]
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise SystemExit(f"--strategies: unknown {', '.join(unknown)} (known: {', '.join(STRATEGIES)})")
     if args.home and "cold" in phases:
         raise SystemExit("--home: a filled home cannot give a cold run; leave cold out of --phases")
     if not args.home and "cold" not in phases:
@@ -119,16 +128,19 @@ def main(argv: list[str] | None = None) -> int:
                 Path(args.json or tmp / "bench-matrix.json").write_text(json.dumps(results, indent=2) + "\n")
         by = {(r["phase"], r["strategy"]): r for r in results}
         for phase in phases:
-            mine, old = by.get((phase, "template")), by.get((phase, "per-cell"))
-            if mine and old:
-                print(
-                    f"{phase:<8} template / per-cell: wall {mine['wall_s'] / old['wall_s']:.2f}x  "
-                    f"cpu {mine['cpu_s'] / old['cpu_s']:.2f}x  install {mine['install_s'] / max(old['install_s'], 1e-9):.2f}x"
-                )
+            mine = by.get((phase, "template"))
+            for other in ("template-copy", "per-cell"):
+                old = by.get((phase, other))
+                if mine and old:
+                    print(
+                        f"{phase:<8} template / {other}: wall {mine['wall_s'] / old['wall_s']:.2f}x  "
+                        f"cpu {mine['cpu_s'] / old['cpu_s']:.2f}x  "
+                        f"install {mine['install_s'] / max(old['install_s'], 1e-9):.2f}x"
+                    )
         print("targets: cold cpu <= 260 s; nocache install share <= 15 %; warm wall < 5 s")
     finally:
-        shutil.rmtree(tmp / "home-template", ignore_errors=True)
-        shutil.rmtree(tmp / "home-per-cell", ignore_errors=True)
+        for strategy in STRATEGIES:
+            shutil.rmtree(tmp / f"home-{strategy}", ignore_errors=True)
     return 0
 
 
