@@ -16,6 +16,7 @@ import posixpath
 import re
 from pathlib import Path
 
+from canary.kernel.atomic import write_text_atomic
 from canary.kernel.errors import UserError
 
 from canary.codemods.safe_files import MAX_SOURCEMAP_BYTES, Skipped, read_regular, skip_reason
@@ -82,8 +83,8 @@ def extract_sourcemap_sources(package_dir: str, out_dir: str) -> list[str]:
             target = (out / rel).resolve()
             if out not in target.parents:  # belt and braces against symlinked out_dir tricks
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content, encoding="utf-8")
+            # A run killed mid-way leaves each file old or whole, never a truncated source to lint.
+            write_text_atomic(target, content)
             if str(target) not in written:
                 written.append(str(target))
     return written
