@@ -6,8 +6,8 @@ reused by every cell, every later run and `canary diff`: an exact version is nev
 twice. The digest recorded is the tarball's sha256.
 
 The standalone entry points live in matrix/npm_artifacts.py (`materialize_npm(spec, cache_dir,
-npm_cache)`, `materialize_npm_all(specs, ...)`); `materialize_core`, `identify_connector` and
-`checkout_connector` are the harness's interface (see matrix/sources/__init__.py).
+npm_cache)`, `materialize_npm_all(specs, ...)`); `SOURCE` (an NpmSource) is the harness's
+interface (the Source protocol of matrix/sources/__init__.py).
 """
 
 from __future__ import annotations
