@@ -1,4 +1,5 @@
-"""Scratch files a later run trusts are written whole or not at all, even when a write fails midway.
+"""Scratch files a later run trusts are written whole or not at all, even when a write fails midway;
+archives are unpacked by the one safe extractor.
 
 The failure is real: the CLI runs in a subprocess whose file-size limit (RLIMIT_FSIZE) is below the
 file it writes, so the kernel refuses the write past the limit (EFBIG, as ENOSPC on a full disk;
@@ -118,3 +119,20 @@ def test_atomic_directory_exists_only_complete(tmp_path):
     with atomic_directory(dest) as tmp:  # another process made it first: its tree is kept
         (tmp / "a").write_text("second")
     assert (dest / "a").read_text() == "first" and [p.name for p in dest.parent.iterdir()] == ["tree"]
+
+
+def test_lint_refuses_a_tarball_bomb_in_one_line(tmp_path):
+    """`canary lint pkg.tgz` unpacks through the kernel's extractor and its limits: 64 MiB of zeros
+    packed into a few KiB is refused before it fills the disk (before: unpacked in full)."""
+    from tests.test_archives import _tar_bomb
+
+    bomb = _tar_bomb(tmp_path / "plugin-x-1.0.0.tgz")
+    proc = subprocess.run(
+        [sys.executable, "-m", "canary", "lint", str(bomb), "-m", "elizaos-server-id"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"canary: error: {bomb}: cannot unpack package tarball: refused to unpack")
+    assert len(proc.stderr.splitlines()) == 1
