@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TREE = ROOT / ".mypy-tree"
 PARTS = {"matrix": "matrix", "compat": "compat", "codemods": "codemods", "reports": "reports"}
 # Modules mypy checks strictly (also listed in pyproject [[tool.mypy.overrides]]).
-STRICT = ["canary.kernel", "canary.matrix.runners"]  # a package (and its modules) or one module
+# A package (and its modules) or one module.
+STRICT = ["canary.kernel", "canary.matrix.runners", "canary.matrix.sources"]
 # Errors allowed outside the strict modules; lower it as they are fixed, never raise it without a reason.
 # 229 when the budget was set; 236 after the bisect, docker, explain and speed branches landed (their
 # new modules, measured at the merge); lower it as errors are fixed.

@@ -30,10 +30,10 @@ def compare_sides(matrix: Matrix, old: str, new: str, label: str) -> dict | None
     """The canary/compat-diff/v1 document of two sides (`npm:`, `pypi:`, `git:` specs or paths), or
     None with a warning when it cannot be made."""
     from canary import compat
-    from canary.matrix.registry import pip_index_env
+    from canary.matrix.sources import for_core
 
     try:
-        with _environ(pip_index_env(matrix.core.index) if matrix.core.ecosystem == "pypi" else {}):
+        with _environ(for_core(matrix).fetch_env(matrix.core.index)):
             return compat.compare(
                 old, new, language=matrix.compat.get("language"), config_file=matrix.compat.get("config")
             )
@@ -67,8 +67,6 @@ def step_diffs(
             out[(old, new)] = path
             continue
         pair = (sides.get(old) or _registry_side(matrix, old), sides.get(new) or _registry_side(matrix, new))
-        if None in pair:
-            continue
         cache = (
             home.results_cache / f"compat-step-{value_sha256([__version__, *pair, matrix.compat.get('language')])}.json"
         )
@@ -96,13 +94,11 @@ def write_step_diff(
     return done.get((old.label, new.label))
 
 
-def _registry_side(matrix: Matrix, label: str) -> str | None:
+def _registry_side(matrix: Matrix, label: str) -> str:
     """A published version between two matrix cores (not itself in the matrix)."""
-    if matrix.core.ecosystem == "npm":
-        return f"npm:{matrix.core.name}@{label}"
-    if matrix.core.ecosystem == "pypi":
-        return f"pypi:{matrix.core.name}=={label}"
-    return None
+    from canary.matrix.sources import for_core
+
+    return for_core(matrix).side(matrix.core.name, label)
 
 
 @contextlib.contextmanager

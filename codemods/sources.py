@@ -16,7 +16,8 @@ import posixpath
 import re
 from pathlib import Path
 
-from canary.kernel.errors import UserError
+from canary.kernel.atomic import write_text_atomic
+from canary.kernel.errors import InfrastructureError, UserError
 
 from canary.codemods.safe_files import MAX_SOURCEMAP_BYTES, Skipped, read_regular, skip_reason
 
@@ -82,33 +83,24 @@ def extract_sourcemap_sources(package_dir: str, out_dir: str) -> list[str]:
             target = (out / rel).resolve()
             if out not in target.parents:  # belt and braces against symlinked out_dir tricks
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content, encoding="utf-8")
+            # A run killed mid-way leaves each file old or whole, never a truncated source to lint.
+            write_text_atomic(target, content)
             if str(target) not in written:
                 written.append(str(target))
     return written
 
 
 def unpack_tarball(tgz: str, out_dir: str) -> str:
-    """Extract an npm tarball without path traversal; returns the package directory."""
-    import tarfile  # only for a tarball
+    """Unpack an npm tarball with the project's one safe extractor (no traversal, no links out of
+    the tree, no decompression bomb); returns the package directory."""
+    from canary.kernel.archives import safe_extract  # tarfile only for a tarball: a lint of files stays light
 
     try:
-        with tarfile.open(tgz, "r:*") as tar:
-            members = []
-            for m in tar.getmembers():
-                name = posixpath.normpath(m.name)
-                if name.startswith(("/", "..")) or ".." in name.split("/") or not (m.isfile() or m.isdir()):
-                    continue  # no traversal, no links or devices from an untrusted archive
-                members.append(m)
-            tar.extractall(out_dir, members=members, filter="data")
-    except (tarfile.TarError, OSError) as exc:
-        raise UserError(f"cannot unpack package tarball: {exc}", file=tgz) from None
-    root = Path(out_dir) / "package"
-    if root.is_dir():
-        return str(root)
-    dirs = [p for p in Path(out_dir).iterdir() if p.is_dir()]
-    return str(dirs[0]) if len(dirs) == 1 else out_dir
+        top = safe_extract(Path(tgz), Path(out_dir))
+    except InfrastructureError as exc:
+        raise UserError(f"cannot unpack package tarball: {exc.reason}", file=tgz) from None
+    root = Path(out_dir) / "package"  # npm's own top folder, even beside another one
+    return str(root if root.is_dir() else top)
 
 
 def is_package_dir(path: str) -> bool:

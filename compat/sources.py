@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -23,6 +22,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from canary.kernel.atomic import atomic_directory
 from canary.kernel.errors import InfrastructureError, UserError
 from canary.kernel.home import Home
 from canary.matrix.model import slug
@@ -66,28 +66,20 @@ def _run(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProces
 
 
 def _unpack(archive: Path, dest: Path, keep=None) -> None:
-    """Unpack into a temp dir next to `dest`, then rename: a killed run never leaves half a tree.
-    `keep(member name)` selects members (streamed, the others are never written)."""
+    """Unpack into `dest` atomically: a killed run never leaves half a tree there for a later run
+    to trust. `keep(member name)` selects members (streamed, the others are never written)."""
     from canary.kernel.archives import safe_extract, safe_extract_selected
 
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".unpack-"))
     try:
-        if keep is None:
-            safe_extract(archive, tmp)
-        else:
-            safe_extract_selected(archive, tmp, keep)
-        try:
-            tmp.rename(dest)
-        except OSError:
-            if not dest.exists():
-                raise
+        with atomic_directory(dest) as tmp:
+            if keep is None:
+                safe_extract(archive, tmp)
+            else:
+                safe_extract_selected(archive, tmp, keep)
     except InfrastructureError as exc:
         raise UserError(str(exc.reason), file=str(archive)) from exc
     except (tarfile.TarError, zipfile.BadZipFile) as exc:  # traversal, links out, corrupt archive
         raise UserError(f"refusing to unpack: {exc}", file=str(archive)) from exc
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _npm_name_version(spec: str) -> tuple[str, str]:
@@ -166,8 +158,8 @@ def _pypi_side(spec: str, body: str) -> Side:
     root = cache_dir("pypi")
     dest = root / f"{slug(name)}-{slug(version)}"
     if not dest.is_dir():
-        dl = Path(tempfile.mkdtemp(dir=root, prefix=".dl-"))
-        try:
+        with tempfile.TemporaryDirectory(dir=root, prefix=".dl-") as scratch:
+            dl = Path(scratch)
             proc = _run(
                 [
                     sys.executable,
@@ -189,8 +181,6 @@ def _pypi_side(spec: str, body: str) -> Side:
             if not files:
                 raise UserError("pip download produced no file", key=spec)
             _unpack(files[0], dest)
-        finally:
-            shutil.rmtree(dl, ignore_errors=True)
     return Side(spec=spec, kind="pypi", path=dest, name=name, version=version)
 
 
@@ -221,9 +211,8 @@ def _git_side(spec: str, body: str) -> Side:
     except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
         raise UserError(f"not a git repository: {location}", key=spec) from exc
     dest = cache_dir("git") / f"{slug(Path(location.rstrip('/')).name)}-{commit.hexsha[:12]}"
-    if not dest.is_dir():
-        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".tree-"))
-        try:
+    if not dest.is_dir():  # made whole or not at all: a later run trusts it because it exists
+        with atomic_directory(dest) as tmp:
             for blob in commit.tree.traverse():
                 if blob.type != "blob" or blob.mode == 0o120000:  # no symlinks: they could point out
                     continue
@@ -232,10 +221,6 @@ def _git_side(spec: str, body: str) -> Side:
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(blob.data_stream.read())
-            tmp.rename(dest)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
     path = dest / subdir if subdir else dest
     if not path.is_dir():
         raise UserError(f"no directory '{subdir}' at {ref} in {location}", key=spec)

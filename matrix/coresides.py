@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from canary.matrix.model import CoreSpec, Matrix
+from canary.matrix.sources import for_core
 from canary.matrix.versions import sort_versions
 
 __all__ = ["side", "newest_candidate"]
@@ -12,7 +13,7 @@ def side(matrix: Matrix, spec: CoreSpec) -> str:
     """The compat-diff side spec (npm:name@version, pypi:name==version, or a path) of a core version."""
     name = matrix.core.name
     if spec.kind == "registry":
-        return f"npm:{name}@{spec.version}" if matrix.core.ecosystem == "npm" else f"pypi:{name}=={spec.version}"
+        return for_core(matrix).side(name, spec.version or "")
     if spec.kind == "git":
         return f"git:{spec.url}@{spec.ref}" + (f":{spec.subdir}" if spec.subdir else "")
     return spec.path

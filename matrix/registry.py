@@ -15,7 +15,7 @@ from functools import lru_cache
 from canary.kernel.errors import UserError
 from canary.kernel.exitcodes import ExitCode
 
-__all__ = ["pip_index_args", "pip_index_env", "available_versions"]
+__all__ = ["pip_index_args", "pip_index_env", "npm_versions", "pypi_versions", "available_versions"]
 
 
 def pip_index_args(index: dict) -> list[str]:
@@ -85,10 +85,22 @@ def _npm_versions(name: str) -> tuple[str, ...]:
     return tuple(data if isinstance(data, list) else [data])
 
 
-def available_versions(ecosystem: str, name: str, index: dict | None = None) -> list[str]:
-    """The published versions of a package in the npm or PyPI registry (or the configured index)."""
-    if ecosystem == "npm":
-        return list(_npm_versions(name))
+def npm_versions(name: str) -> list[str]:
+    """The published versions of an npm package (none when the registry does not know it)."""
+    return list(_npm_versions(name))
+
+
+def pypi_versions(name: str, index: dict | None = None) -> list[str]:
+    """The published versions of a Python package in PyPI or the matrix's index (find-links, index-url)."""
     index = {k: v for k, v in (index or {}).items() if not k.startswith("_")}
     key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in index.items()))
     return list(_pypi_versions(name, key))
+
+
+def available_versions(ecosystem: str, name: str, index: dict | None = None) -> list[str]:
+    """The published versions of a package, asked of the source of its ecosystem (an ecosystem no
+    source serves is a UserError, never PyPI)."""
+    # The sources import this module (pip's index options): the registry of sources is read late.
+    from canary.matrix.sources import select_core
+
+    return select_core(ecosystem).published_versions(name, dict(index or {}))

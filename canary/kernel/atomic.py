@@ -3,7 +3,8 @@
 A reader (a browser on index.html, a CI step on report.json, a second canary
 process on a cache index) and a run killed at any moment see either the old
 complete file or the new complete file, never a truncated one. Every file the
-tool produces goes through here.
+tool produces goes through here; a directory that later runs trust because it
+exists (an unpacked archive in a cache) goes through `atomic_directory`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["write_bytes_atomic", "write_text_atomic", "write_json_atomic"]
+__all__ = ["write_bytes_atomic", "write_text_atomic", "write_json_atomic", "atomic_directory"]
 
 
 def write_bytes_atomic(path: Path | str, data: bytes, keep_mode: bool = False) -> None:
@@ -58,3 +61,25 @@ def write_text_atomic(path: Path | str, text: str, keep_mode: bool = False) -> N
 def write_json_atomic(path: Path | str, data: object, indent: int | None = 2, ensure_ascii: bool = True) -> None:
     """Write `data` as JSON (newline-terminated) to `path` atomically."""
     write_text_atomic(path, json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_directory(dest: Path | str) -> Iterator[Path]:
+    """A temporary directory beside `dest` to fill; renamed to `dest` when the block ends without error.
+
+    `dest` therefore exists only complete: a run killed while filling it leaves a hidden
+    `.<name>.*.tmp` directory no reader looks at, never a half-filled `dest`. When another process
+    made `dest` first, its directory is kept and this one dropped (both hold the same content)."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, dest)
+        except OSError:
+            if not dest.is_dir():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

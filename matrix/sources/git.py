@@ -9,12 +9,17 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import git
 
 from canary.kernel.errors import InfrastructureError, UserError
 from canary.kernel.locks import exclusive
-from canary.matrix.model import slug
+from canary.matrix.context import CellContext, Checkout
+from canary.matrix.model import Matrix, slug
+
+if TYPE_CHECKING:
+    from canary.kernel.home import Home
 
 __all__ = [
     "mirror_path",
@@ -27,6 +32,9 @@ __all__ = [
     "remove_worktree",
     "head",
     "build_at_ref",
+    "mirror_or_error",
+    "GitSource",
+    "SOURCE",
 ]
 
 _fetched: set[str] = set()
@@ -254,3 +262,49 @@ def build_at_ref(cx, spec, kind: str, suffix: str, build) -> tuple[Path, str]:
             finally:
                 remove_worktree(repo, tree)
         return sorted(out.glob(f"*{suffix}"))[0], sha
+
+
+def mirror_or_error(home: Home, url: str, matrix: Matrix, path: tuple) -> git.Repo:
+    """The mirror of `url`, or (plan time) an error naming the matrix.yaml line that names it."""
+    try:
+        return mirror(home.mirrors, url)
+    except InfrastructureError as exc:
+        raise matrix.positions.error(exc.reason, path) from None
+
+
+class GitSource:
+    """A connector's refs from a git repository: one bare mirror, one worktree per cell."""
+
+    NAME = "git"
+
+    def identify(self, cx: CellContext) -> Checkout:
+        """The ref's commit, resolved in the mirror without making a worktree."""
+        src = cx.connector.source
+        sha = resolve(mirror(cx.home.mirrors, src.url), cx.cell.ref)
+        if sha is None:
+            raise InfrastructureError(f"git: ref {cx.cell.ref!r} does not exist in {src.url}")
+        tree = cx.cell_dir / "src"
+        return Checkout(path=tree / src.subdir if src.subdir else tree, commit=sha)
+
+    def checkout(self, cx: CellContext) -> None:
+        if cx.checkout.path.exists():
+            return
+        repo = mirror(cx.home.mirrors, cx.connector.source.url)
+        worktree(repo, cx.checkout.commit, cx.cell_dir / "src")
+        cx.note(f"connector {cx.connector.name} {cx.cell.ref} at {cx.checkout.commit}")
+
+    def release(self, cx: CellContext) -> None:
+        """Drop the cell's worktree (the mirror stays)."""
+        if cx.checkout is not None and (cx.cell_dir / "src").exists():
+            repo = mirror(cx.home.mirrors, cx.connector.source.url, refresh=False)
+            remove_worktree(repo, cx.cell_dir / "src")
+
+    def check(self, matrix: Matrix, home: Home, index: int) -> None:
+        src = matrix.connectors[index].source
+        repo = mirror_or_error(home, src.url, matrix, ("connectors", index, "git", "url"))
+        for j, ref in enumerate(src.refs):
+            if resolve(repo, ref) is None:
+                raise missing_ref_error(repo, src.url, ref, matrix.positions, ("connectors", index, "git", "refs", j))
+
+
+SOURCE = GitSource()

@@ -6,18 +6,20 @@ reused by every cell, every later run and `canary diff`: an exact version is nev
 twice. The digest recorded is the tarball's sha256.
 
 The standalone entry points live in matrix/npm_artifacts.py (`materialize_npm(spec, cache_dir,
-npm_cache)`, `materialize_npm_all(specs, ...)`); `materialize_core`, `identify_connector` and
-`checkout_connector` are the harness's interface (see matrix/sources/__init__.py).
+npm_cache)`, `materialize_npm_all(specs, ...)`); `SOURCE` (an NpmSource) is the harness's
+interface (the Source protocol of matrix/sources/__init__.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from canary.kernel.archives import safe_extract
 from canary.kernel.digest import file_sha256
 from canary.kernel.errors import InfrastructureError
-from canary.matrix.model import CoreSpec
+from canary.matrix.context import CellContext, Checkout, CoreArtifact
+from canary.matrix.model import CoreSpec, Matrix
 from canary.matrix.npm_artifacts import (  # noqa: F401  (explain_npm, npm_failure, plain_run: re-exported for the runners)
     Run,
     explain_npm,
@@ -27,6 +29,10 @@ from canary.matrix.npm_artifacts import (  # noqa: F401  (explain_npm, npm_failu
     plain_run,
     read_manifest,
 )
+from canary.matrix.registry import npm_versions
+
+if TYPE_CHECKING:
+    from canary.kernel.home import Home
 
 
 # --- the harness's interface ------------------------------------------------
@@ -47,7 +53,6 @@ def artifacts_dir(cx) -> Path:
 
 
 def materialize_core(cx, spec: CoreSpec):
-    from canary.matrix.context import CoreArtifact
     from canary.matrix.sources import git as gitsrc
 
     name = cx.matrix.core.name
@@ -84,8 +89,6 @@ def materialize_core(cx, spec: CoreSpec):
 
 def identify_connector(cx):
     """The packed tarball (cached) and its digest; nothing is unpacked yet."""
-    from canary.matrix.context import Checkout
-
     c = cx.connector
     art = materialize_npm(f"{c.package}@{cx.cell.ref}", artifacts_dir(cx), cx.home.npm_cache, run=cx_run(cx))
     return Checkout(path=cx.cell_dir / "src", digest=art.digest, artifact=art.path, version=art.version)
@@ -94,3 +97,39 @@ def identify_connector(cx):
 def checkout_connector(cx) -> None:
     cx.checkout.path = safe_extract(cx.checkout.artifact, cx.cell_dir / "src")
     cx.note(f"connector {cx.connector.package}@{cx.checkout.version}: {cx.checkout.artifact.name} {cx.checkout.digest}")
+
+
+class NpmSource:
+    """The npm ecosystem: published connectors and core versions as packed tarballs, cores packed
+    from a git ref or a path."""
+
+    NAME = "npm"
+
+    def identify(self, cx: CellContext) -> Checkout:
+        return identify_connector(cx)
+
+    def checkout(self, cx: CellContext) -> None:
+        if not cx.checkout.path.exists():
+            checkout_connector(cx)
+
+    def release(self, cx: CellContext) -> None:
+        """The unpacked tarball goes with the cell's directory; the artifact cache stays."""
+
+    def check(self, matrix: Matrix, home: Home, index: int) -> None:
+        """Published versions are checked when the cell packs them."""
+
+    def materialize_core(self, cx: CellContext, spec: CoreSpec) -> CoreArtifact:
+        return materialize_core(cx, spec)
+
+    def published_versions(self, name: str, index: dict[str, object]) -> list[str]:
+        return npm_versions(name)
+
+    def side(self, name: str, version: str) -> str:
+        return f"npm:{name}@{version}"
+
+    def fetch_env(self, index: dict[str, object]) -> dict[str, str]:
+        """npm reads its registry from the user's .npmrc: nothing to add."""
+        return {}
+
+
+SOURCE = NpmSource()

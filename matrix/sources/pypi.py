@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
@@ -14,11 +15,16 @@ from canary.matrix.context import CellContext, Checkout, CoreArtifact
 from canary.kernel.digest import file_sha256
 from canary.kernel.errors import InfrastructureError
 from canary.kernel.locks import exclusive
-from canary.matrix.model import CoreSpec, slug
-from canary.matrix.registry import pip_index_args
+from canary.matrix.model import CoreSpec, Matrix, slug
+from canary.matrix.registry import pip_index_args, pip_index_env, pypi_versions
 from canary.matrix.sources import git as gitsrc
 from canary.matrix.sources.git import head as git_head
 from canary.kernel.treestate import tree_state
+
+if TYPE_CHECKING:
+    from canary.kernel.home import Home
+
+__all__ = ["artifact_version", "read_index", "rebuild_index", "download", "build_wheel", "PypiSource", "SOURCE"]
 
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
 
@@ -194,3 +200,38 @@ def checkout_connector(cx: CellContext) -> None:
     else:
         src.mkdir(parents=True, exist_ok=True)
     cx.checkout.path = src
+
+
+class PypiSource:
+    """The PyPI ecosystem (or the matrix's index): published connectors and core versions, cores
+    built into wheels from a git ref or a path."""
+
+    NAME = "pypi"
+
+    def identify(self, cx: CellContext) -> Checkout:
+        return identify_connector(cx)
+
+    def checkout(self, cx: CellContext) -> None:
+        if not cx.checkout.path.exists():
+            checkout_connector(cx)
+
+    def release(self, cx: CellContext) -> None:
+        """The unpacked artifact goes with the cell's directory; the download cache stays."""
+
+    def check(self, matrix: Matrix, home: Home, index: int) -> None:
+        """Published versions are checked when the cell downloads them."""
+
+    def materialize_core(self, cx: CellContext, spec: CoreSpec) -> CoreArtifact:
+        return materialize_core(cx, spec)
+
+    def published_versions(self, name: str, index: dict[str, object]) -> list[str]:
+        return pypi_versions(name, index)
+
+    def side(self, name: str, version: str) -> str:
+        return f"pypi:{name}=={version}"
+
+    def fetch_env(self, index: dict[str, object]) -> dict[str, str]:
+        return pip_index_env(index)
+
+
+SOURCE = PypiSource()
