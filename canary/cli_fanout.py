@@ -15,6 +15,7 @@ from canary import __version__
 from canary.matrix import fanout, verdicts, waivers as waivers_mod
 from canary.kernel.errors import UserError
 from canary.kernel.exitcodes import ExitCode
+from canary.matrix.plan import PlanDocument, load_plan, plan_document
 from canary.matrix.store import DEFAULT_STORE, RunDir, open_run
 
 
@@ -74,13 +75,13 @@ def _load_matrix(config: str | None):
     return config_mod.load(config)
 
 
-def _plan(config: str | None, plan_file: str | None) -> fanout.Plan:
+def _plan(config: str | None, plan_file: str | None) -> PlanDocument:
     if plan_file:
-        return fanout.load_plan_file(plan_file)
+        return load_plan(plan_file)
     from canary.matrix.plan import plan as plan_cells
 
     matrix = _load_matrix(config)
-    return fanout.plan_from_matrix(matrix, plan_cells(matrix))
+    return plan_document(matrix, plan_cells(matrix))
 
 
 def _today(value: str | None):
@@ -145,7 +146,7 @@ def _emit(summary: verdicts.Summary, as_json: bool, run: RunDir | None = None) -
 
 def cmd_ci_matrix(args) -> int:
     if args.plan:
-        cells = fanout.load_plan_file(args.plan).cells
+        cells = load_plan(args.plan).cells
         if args.cells:
             cells = _select_planned(cells, args.cells)
     else:
@@ -169,7 +170,7 @@ def cmd_merge(args) -> int:
     if not args.plan and not args.config and not Path(_default_matrix()).is_file():
         raise UserError("merge needs the planned cells: pass -c matrix.yaml or --plan plan.json")
     plan = _plan(args.config, args.plan)
-    waivers = waivers_mod.for_matrix(args.config or plan.matrix_file or None)
+    waivers = waivers_mod.for_matrix(args.config or plan.matrix or None)
     today = _today(args.today)
     out = fanout.output_run(args.out, args.store or _default_store())
     result = fanout.merge(args.dirs, plan, out, argv=sys.argv[1:], tool_version=__version__)
@@ -183,12 +184,12 @@ def cmd_merge(args) -> int:
         fanout.warn(f"two results for {cid}: kept the one that finished last")
     for text in result.corrupt:
         fanout.warn(f"unreadable cell result, counted as missing: {text}")
-    _merge_diff(args.diff, args.config or plan.matrix_file or None, plan, out)
+    _merge_diff(args.diff, args.config or plan.matrix or None, plan, out)
     summary = verdicts.classify(out, waivers=waivers, today=today)
     record = out.read_run()
     record.exit_code = summary.exit_code
     out.write_run(record)
-    _merge_step_diffs(args.config or plan.matrix_file or None, plan, out, summary, record)
+    _merge_step_diffs(args.config or plan.matrix or None, plan, out, summary, record)
     print(
         f"merged {len(result.found)}/{len(plan.cells)} planned cells from {len(result.sources)} "
         f"job run(s) into {out.path}",
@@ -198,7 +199,7 @@ def cmd_merge(args) -> int:
     return summary.exit_code
 
 
-def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: fanout.Plan, out: RunDir) -> None:
+def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: PlanDocument, out: RunDir) -> None:
     """The merged run's compat-diff.json: --diff FILE, else computed once here (the shard jobs
     leave it out), else whatever a job wrote. Advisory like in `canary run`: never fails the merge."""
     from canary.kernel.atomic import write_json_atomic
@@ -221,7 +222,7 @@ def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: fanout.Pla
             compat_diff(matrix, plan.candidates, out.path)
 
 
-def _merge_step_diffs(matrix_file: str | None, plan: fanout.Plan, out: RunDir, summary, record) -> None:
+def _merge_step_diffs(matrix_file: str | None, plan: PlanDocument, out: RunDir, summary, record) -> None:
     """The compat diff of each step where a regression first appears (as `canary run` writes them),
     computed once for the gathered jobs. Advisory: never fails the merge."""
     if not matrix_file or not Path(matrix_file).is_file():

@@ -9,7 +9,7 @@ from canary.kernel.exitcodes import ExitCode
 from canary.kernel.home import Home
 from canary.kernel.redact import redact
 from canary.matrix import config, runners, sources
-from canary.matrix.plan import plan
+from canary.matrix.plan import plan, plan_document
 from canary.pipeline import RunRequest, run_pipeline
 
 
@@ -67,18 +67,7 @@ def cmd_plan(args) -> int:
     if not args.no_check_refs:
         sources.check_refs(matrix, Home.default())
     if args.json:
-        doc = {
-            "schema": "canary/plan/v1",
-            "matrix": matrix.file,
-            "core": matrix.core.name,
-            "ecosystem": matrix.core.ecosystem,
-            "matrix_digest": matrix.digest,
-            "cells": [
-                {**c.to_dict(matrix.file), "runner": runners.describe(matrix, matrix.connector(c.connector))}
-                for c in cells
-            ],
-        }
-        print(redact(json.dumps(doc, indent=2)))
+        print(redact(json.dumps(plan_document(matrix, cells).to_dict(), indent=2)))
         return ExitCode.OK
     width = max((len(c.id) for c in cells), default=10)
     print(f"{len(cells)} cells from {matrix.file} ({matrix.core.name}, {matrix.core.ecosystem})")

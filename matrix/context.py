@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from canary.kernel.errors import InfrastructureError
 from canary.kernel.home import Home
+from canary.matrix.failures import FailureKind, command_kind
+from canary.matrix.infra import explain
 from canary.matrix.model import Cell, Connector, Matrix
 from canary.matrix.proc import Outcome, run_command
 from canary.matrix.results import CommandRecord, ConnectorRecord, CoreRecord
@@ -110,7 +112,10 @@ class CellContext:
         self.processes_killed += outcome.leftovers_killed
         self.commands.append(outcome.record)
         if infra and not outcome.ok:
-            raise InfrastructureError(infra_reason(phase, outcome), "\n".join(outcome.tail[-20:]))
+            # The kind is decided here, once, while the command and its output are at hand; the
+            # reason only words it (the executor records the kind on the attempt).
+            kind = command_kind(phase, outcome.record.exit_code, outcome.record.timed_out, "\n".join(outcome.tail))
+            raise InfrastructureError(infra_reason(phase, outcome, kind), "\n".join(outcome.tail[-20:]), kind=kind)
         return outcome
 
     def expand(self, arg: str) -> str:
@@ -133,10 +138,8 @@ class CellContext:
             return arg  # not a template (a literal brace in a command): leave as written
 
 
-def infra_reason(phase: str, outcome: Outcome) -> str:
-    """One line that says why setup failed, from the command's own output."""
+def infra_reason(phase: str, outcome: Outcome, kind: FailureKind) -> str:
+    """One line that says why setup failed: the words of its failure kind, with the detail its output gives."""
     if outcome.record.timed_out:
         return f"{phase} timed out after {outcome.record.duration_s:.0f}s"
-    from canary.matrix.infra import explain
-
-    return explain(phase, outcome.tail, outcome.record.exit_code)
+    return explain(phase, kind, outcome.tail, outcome.record.exit_code)

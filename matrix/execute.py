@@ -29,9 +29,10 @@ from canary.kernel.atomic import write_json_atomic, write_text_atomic
 from canary.matrix.cellenv import cell_env
 from canary.matrix.context import CellContext, Checkout
 from canary.kernel.digest import value_sha256
-from canary.kernel.errors import InfrastructureError
+from canary.kernel.errors import InfrastructureError, UserError
 from canary.kernel.home import Home
 from canary.kernel.locks import exclusive
+from canary.matrix.exposure import EXPOSURE_FILE, ConnectorExposure, Exposure, load_exposure
 from canary.matrix.model import Cell, Matrix
 from canary.matrix.proc import Outcome
 from canary.matrix.progress import Progress
@@ -490,7 +491,7 @@ class _Worker:
             ]
         )  # entries without places predate them
         cache = self.home.results_cache / f"exposure-{identity}.json"
-        entry = read_json(cache) if cache.exists() else None
+        entry = _cached_exposure(cache, key)
         if entry is None:
             try:
                 if need_checkout:
@@ -499,27 +500,23 @@ class _Worker:
             except Exception as exc:  # exposure is advisory: a lint problem must not fail the cell
                 cx.note(f"static exposure not measured: {exc}")
                 return
-            entry = {
-                "findings": len(findings),
-                "by_rule": _count(f.get("rule") for f in findings),
-                "by_symbol": _count(f.get("symbol") or f.get("rule") for f in findings),
-                "files": sorted({os.path.relpath(f["file"], cx.checkout.path) for f in findings if f.get("file")}),
-                "places": _places(findings, cx.checkout.path),
-                "verification": "unverified" if any(f.get("fix") for f in findings) else None,
-            }
-            if self.matrix.exposure_verify and entry["verification"] and self.options.verify_fix:
-                entry["verification"] = self._verify_fix(cx, migration)
-            write_json_atomic(cache, entry)
-        path = self.run.path / "exposure.json"
-        with exclusive(self.run.path / ".exposure.lock"):
-            doc = (
-                read_json(path)
-                if path.exists()
-                else {"schema": "canary/exposure/v1", "migration": migration, "connectors": {}}
+            entry = ConnectorExposure(
+                key=key,
+                findings=len(findings),
+                by_rule=_count(f.get("rule") for f in findings),
+                by_symbol=_count(f.get("symbol") or f.get("rule") for f in findings),
+                files=sorted({os.path.relpath(f["file"], cx.checkout.path) for f in findings if f.get("file")}),
+                places=_places(findings, cx.checkout.path),
+                verification="unverified" if any(f.get("fix") for f in findings) else None,
             )
-            doc["connectors"][key] = entry
-            write_json_atomic(path, doc)
-        cx.note(f"static exposure: {entry['findings']} place(s) touch symbols changed by {migration}")
+            if self.matrix.exposure_verify and entry.verification and self.options.verify_fix:
+                entry.verification = self._verify_fix(cx, migration)
+            write_json_atomic(cache, entry.to_dict())
+        with exclusive(self.run.path / ".exposure.lock"):
+            doc = load_exposure(self.run.path) or Exposure(migration=migration)
+            doc.connectors[key] = entry
+            write_json_atomic(self.run.path / EXPOSURE_FILE, doc.to_dict())
+        cx.note(f"static exposure: {entry.findings} place(s) touch symbols changed by {migration}")
 
     def _verify_fix(self, cx: CellContext, migration: str) -> dict:
         """exposure.verify: the connector with the migration's fix applied, run in its own cell
@@ -610,6 +607,16 @@ def _places(findings: list[dict], root, per_symbol: int = 5) -> dict[str, list[s
         if where is not None and f.get("file") and len(where) < per_symbol:
             where.append(f"{os.path.relpath(f['file'], root)}:{f.get('line', 0)}")
     return out
+
+
+def _cached_exposure(cache: Path, key: str) -> ConnectorExposure | None:
+    """The exposure of a connector ref measured before (same migration, commit, tool), if readable."""
+    if not cache.exists():
+        return None
+    try:
+        return ConnectorExposure.from_dict(key, read_json(cache), str(cache))
+    except UserError:  # a torn or foreign cache file: measure again
+        return None
 
 
 def _count(values) -> dict:

@@ -13,13 +13,15 @@ import json
 import re
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from canary.kernel.atomic import write_json_atomic
 from canary.kernel.errors import UserError
+from canary.matrix.exposure import EXPOSURE_FILE, Exposure, load_exposure
 from canary.matrix.model import Cell
-from canary.matrix.results import CellResult, PlannedCell, RunRecord
+from canary.matrix.plan import PlanDocument, PlanEntry
+from canary.matrix.results import CellResult, RunRecord
 from canary.matrix.store import RunDir, Store, now_iso, read_json
 
 __all__ = [
@@ -27,10 +29,6 @@ __all__ = [
     "artifact_name",
     "shards",
     "ci_matrix",
-    "planned_from_cell",
-    "Plan",
-    "load_plan_file",
-    "plan_from_matrix",
     "MergeResult",
     "find_run_dirs",
     "merge",
@@ -71,7 +69,7 @@ def shards(ids: list[str], max_jobs: int) -> list[list[str]]:
     return out
 
 
-def ci_matrix(cells: list[Cell] | list[PlannedCell] | list[str], max_jobs: int = DEFAULT_MAX_JOBS) -> dict:
+def ci_matrix(cells: list[Cell] | list[PlanEntry] | list[str], max_jobs: int = DEFAULT_MAX_JOBS) -> dict:
     """GitHub Actions strategy.matrix: {"include": [{"name": ..., "cells": "id1 id2"}, ...]}.
 
     Cell ids are shell-safe (model.slug), so `cells` can go straight onto a command line.
@@ -98,96 +96,7 @@ def ci_matrix(cells: list[Cell] | list[PlannedCell] | list[str], max_jobs: int =
 
 
 # ---------------------------------------------------------------- planned cells
-
-
-def planned_from_cell(cell: Cell, matrix_file: str | None = None) -> PlannedCell:
-    """The plan entry of a cell (id, tier, role, refs and its nox command)."""
-    return PlannedCell(
-        id=cell.id,
-        tier=cell.tier,
-        role=cell.role,
-        connector=cell.connector,
-        ref=cell.ref,
-        core=cell.core.label,
-        nox=cell.nox_command(matrix_file),
-    )
-
-
-def _planned_from_dict(data: dict, file: str, index: int) -> PlannedCell:
-    try:
-        core = data["core"]
-        if isinstance(core, dict):
-            core = core.get("label") or core.get("version") or ""
-        return PlannedCell(
-            id=str(data["id"]),
-            tier=str(data.get("tier", "required")),
-            role=str(data["role"]),
-            connector=str(data["connector"]),
-            ref=str(data["ref"]),
-            core=str(core),
-            nox=str(data.get("nox") or ""),
-        )
-    except (KeyError, TypeError) as exc:
-        raise UserError(f"not a planned cell: missing {exc}", file=file, key=f"cells[{index}]") from None
-
-
-@dataclass
-class Plan:
-    """The plan document: the cells to run, the matrix they came from (file and digest), baseline and candidates."""
-
-    cells: list[PlannedCell]
-    matrix_file: str = ""
-    matrix_digest: str = ""
-    baseline: str | None = None
-    candidates: list[str] = field(default_factory=list)
-    core_name: str = ""
-    ecosystem: str = ""
-
-
-def _roles(cells: list[PlannedCell]) -> tuple[str | None, list[str]]:
-    baseline = next((c.core for c in cells if c.role == "baseline"), None)
-    candidates = list(dict.fromkeys(c.core for c in cells if c.role == "candidate"))
-    return baseline, candidates
-
-
-def load_plan_file(path: Path | str) -> Plan:
-    """A plan written by `canary plan --json` (or a run.json): a list of cells or {"cells": [...]}."""
-    file = str(path)
-    data = read_json(Path(path))
-    items = data.get("cells") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise UserError("expected a list of planned cells or an object with 'cells'", file=file, key="cells")
-    cells = [_planned_from_dict(c, file, i) for i, c in enumerate(items)]
-    baseline, candidates = _roles(cells)
-    meta = data if isinstance(data, dict) else {}
-    core = meta.get("core")  # `canary plan --json` gives the core's name; other writers a mapping
-    core_name = core if isinstance(core, str) else (core or {}).get("name", "") if isinstance(core, dict) else ""
-    ecosystem = meta.get("ecosystem") or (core.get("ecosystem") if isinstance(core, dict) else "") or ""
-    matrix_file = meta.get("matrix_file") or meta.get("matrix") or meta.get("file") or ""
-    return Plan(
-        cells=cells,
-        matrix_file=str(matrix_file) if isinstance(matrix_file, str) else "",
-        matrix_digest=str(meta.get("matrix_digest") or meta.get("digest") or ""),
-        baseline=meta.get("baseline") if isinstance(meta.get("baseline"), str) else baseline,
-        candidates=candidates,
-        core_name=str(meta.get("core_name") or core_name),
-        ecosystem=str(ecosystem),
-    )
-
-
-def plan_from_matrix(matrix, cells: list[Cell]) -> Plan:
-    """The plan of `cells` planned from `matrix`."""
-    planned = [planned_from_cell(c, matrix.file) for c in cells]
-    baseline, candidates = _roles(planned)
-    return Plan(
-        cells=planned,
-        matrix_file=matrix.file,
-        matrix_digest=matrix.digest,
-        baseline=baseline,
-        candidates=candidates,
-        core_name=matrix.core.name,
-        ecosystem=matrix.core.ecosystem,
-    )
+# The plan is canary.matrix.plan's PlanDocument: `canary plan --json` writes it, `--plan` reads it.
 
 
 # ---------------------------------------------------------------- merge
@@ -242,7 +151,7 @@ def _cell_files(run_dir: Path, result: CellResult) -> list[Path]:
 
 
 def merge(
-    sources: list[Path | str], plan: Plan, out: RunDir, argv: list[str] | None = None, tool_version: str = ""
+    sources: list[Path | str], plan: PlanDocument, out: RunDir, argv: list[str] | None = None, tool_version: str = ""
 ) -> MergeResult:
     """Merge the cell results of fanned-out CI jobs into one run directory, following the plan."""
     planned_ids = {c.id for c in plan.cells}
@@ -279,15 +188,15 @@ def merge(
     missing = [c.id for c in plan.cells if c.id not in chosen]
     record = RunRecord(
         run_id=out.run_id,
-        matrix_file=plan.matrix_file,
+        matrix_file=plan.matrix,
         matrix_digest=plan.matrix_digest,
         started_at=min((r.started_at for r, _ in chosen.values() if r.started_at), default=now_iso()),
         finished_at=now_iso(),
-        cells=list(plan.cells),
+        cells=plan.planned_cells(),
         state="complete",
         argv=list(argv or []),
         tool_version=tool_version,
-        core_name=plan.core_name,
+        core_name=plan.core,
         ecosystem=plan.ecosystem,
         baseline=plan.baseline,
         candidates=list(plan.candidates),
@@ -306,23 +215,17 @@ def merge(
 
 def _merge_exposure(run_dirs: list[Path], out: RunDir, problems: list[str]) -> None:
     """Union of the jobs' exposure.json (static exposure per connector ref, written by the executor)."""
-    merged: dict | None = None
+    merged: Exposure | None = None
     for run_dir in run_dirs:
-        path = run_dir / "exposure.json"
-        if not path.is_file():
-            continue
         try:
-            doc = read_json(path)
-            connectors = doc["connectors"]
-        except (UserError, KeyError, TypeError) as exc:
-            problems.append(f"{path}: {exc}")
+            doc = load_exposure(run_dir)
+        except UserError as exc:
+            problems.append(str(exc))
             continue
-        if merged is None:
-            merged = {**doc, "connectors": {}}
-        for key, entry in connectors.items():
-            merged["connectors"].setdefault(key, entry)
+        if doc is not None:
+            merged = doc if merged is None else merged.merged(doc)
     if merged is not None:
-        write_json_atomic(out.path / "exposure.json", merged)
+        write_json_atomic(out.path / EXPOSURE_FILE, merged.to_dict())
 
 
 def _carry_diff(run_dirs: list[Path], out: RunDir, problems: list[str]) -> None:

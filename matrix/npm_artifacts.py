@@ -24,7 +24,8 @@ from collections.abc import Callable
 from canary.kernel.digest import file_sha256
 from canary.kernel.errors import InfrastructureError
 from canary.kernel.locks import exclusive
-from canary.matrix.failures import output_kind
+from canary.matrix.failures import FailureKind, output_kind
+from canary.matrix.infra import kind_words, missing_package
 from canary.matrix.model import slug
 
 __all__ = [
@@ -95,34 +96,24 @@ def read_manifest(tgz: Path) -> dict:
         raise InfrastructureError(f"npm: cannot read {tgz.name}: {exc}") from None
 
 
-def explain_npm(phase: str, lines: list[str], debug_log: str | None = None) -> str | None:
-    """Name an infrastructure cause from npm's own error output, or None if it is not one.
+def explain_npm(
+    phase: str, kind: FailureKind | str | None, lines: list[str], debug_log: str | None = None
+) -> str | None:
+    """The reason of an npm failure whose recorded kind names a cause (missing dependency, network,
+    disk, memory), or None when the kind names none (an ERESOLVE conflict, a script's exit).
 
-    E404 / ETARGET: a package or version the registry does not have (named, with
-    the package that wanted it when npm's debug log says so). ENOTFOUND,
-    ECONNREFUSED, ETIMEDOUT, EAI_AGAIN: the registry is unreachable.
+    The kind is canary.matrix.failures' (`output_kind` of the same output): this only words it, with
+    the package npm names and, for a missing one, the package that wanted it when npm's debug log
+    says so.
     """
-    text = "\n".join(lines)
-    wanted_by = ""
-    m = re.search(r"npm error notarget No matching version found for (\S+?)\.?$", text, re.M)
-    if m:
-        what = m.group(1)
-        wanted_by = _wanted_by(what, debug_log)
-        return f"{phase}: dependency not in registry: {what}{wanted_by}"
-    m = re.search(r"npm error 404 +'?([^' ]+)'? is not in this registry", text)
-    if m:
-        what = m.group(1)
-        return f"{phase}: dependency not in registry: {what}{_wanted_by(what, debug_log)}"
-    if re.search(r"npm error code E404", text):
-        m = re.search(r"404 Not Found - GET \S+/((?:@|%40)[^/\s]+(?:/|%2[fF])[^/\s]+|[^/@\s]+)", text)
-        what = m.group(1).replace("%2f", "/").replace("%2F", "/").replace("%40", "@") if m else "a package"
-        return f"{phase}: dependency not in registry: {what}"
-    m = re.search(r"\b(ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|ECONNRESET|ENETUNREACH|EHOSTUNREACH)\b", text)
-    if m:
-        return f"{phase}: registry unreachable ({m.group(1)})"
-    if re.search(r"ENOSPC|no space left on device", text, re.I):
-        return f"{phase}: no space left on device"
-    return None
+    words = kind_words(kind, lines)
+    if words is None:
+        return None
+    if kind == FailureKind.MISSING_DEPENDENCY:
+        what = missing_package(lines)
+        if what:
+            words += _wanted_by(what, debug_log)
+    return f"{phase}: {words}"
 
 
 def _wanted_by(what: str, debug_log: str | None) -> str:
@@ -157,12 +148,13 @@ def debug_log_of(lines: list[str]) -> str | None:
 
 def npm_failure(phase: str, code: int | None, lines: list[str]) -> InfrastructureError:
     """An InfrastructureError saying why an npm command failed, from its output."""
-    reason = explain_npm(phase, lines, debug_log_of(lines))
+    # Classified once, by the same table as every other failure; the reason words that kind.
+    kind = output_kind(phase, "\n".join(lines))
+    reason = explain_npm(phase, kind, lines, debug_log_of(lines))
     if reason is None:
         last = next((ln.strip() for ln in reversed(lines) if ln.strip() and "complete log" not in ln), "")
         reason = f"{phase}: npm exited {code}" + (f": {last[:200]}" if last else "")
-    kind = output_kind(phase, "\n".join(lines)) or ""  # the same table as every other failure
-    return InfrastructureError(reason, "\n".join(lines[-20:]), kind=kind)
+    return InfrastructureError(reason, "\n".join(lines[-20:]), kind=kind or "")
 
 
 def pack(target: str, out_dir: Path, npm_cache: Path, *, run: Run | None = None, phase: str = "materialize") -> Path:

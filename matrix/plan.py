@@ -3,15 +3,27 @@
 Ranges are resolved against the registry here; include/exclude and citgm-style
 skip/flaky/expect_fail are applied; every cell gets a stable id, tags and the
 nox line that runs it alone.
+
+The plan document (`canary plan --json`, schema `canary/plan/v1`, matrix/schemas/plan.schema.json)
+is `PlanDocument`: `plan_document` writes it, `PlanDocument.from_dict` / `load_plan` read it
+(`canary ci-matrix --plan`, `canary merge --plan`, the CI action), each reader through the class.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import replace
+import json
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
 from canary.kernel.errors import UserError
+from canary.kernel.jsonfields import Fields
+from canary.matrix import runners
 from canary.matrix.model import Cell, Connector, CoreSpec, Matrix, cell_id
+from canary.matrix.results import PlannedCell
+from canary.matrix.store import read_json
 from canary.matrix.registry import available_versions
 from canary.matrix.versions import is_prerelease, satisfies, sort_versions
 
@@ -189,4 +201,200 @@ def select(cells: list[Cell], patterns: list[str] | None) -> list[Cell]:
     return chosen
 
 
-__all__ = ["plan", "select", "check_published", "resolve_core_versions", "make_cell", "replace"]
+# ---------------------------------------------------------------- the plan document
+
+PLAN_SCHEMA = "canary/plan/v1"
+_CORE_KINDS = ("registry", "git", "path")
+_CORE_TEXT = ("version", "url", "ref", "path", "subdir")
+
+
+def _core_from(f: Fields) -> CoreSpec:
+    extra = {name: f.get(name, str, default=None) for name in _CORE_TEXT}
+    return CoreSpec(label=f.get("label", str), kind=f.choice("kind", _CORE_KINDS), **extra)
+
+
+@dataclass
+class PlanEntry:
+    """One cell of the plan document: the planned cell, the nox line that runs it alone and where it runs."""
+
+    id: str
+    core: CoreSpec
+    connector: str
+    package: str
+    ref: str
+    source: str  # git | pypi | npm | path
+    tier: str
+    role: str
+    tags: list[str]
+    nox: str
+    expectation: str | None = None  # skip | flaky | expect_fail
+    expectation_reason: str = ""
+    runner: str | None = None  # `local` or `docker <image>`; None in plans written before runners
+
+    @classmethod
+    def of(cls, cell: Cell, matrix_file: str | None = None, runner: str | None = None) -> PlanEntry:
+        """The entry of a planned cell."""
+        return cls(
+            id=cell.id,
+            core=cell.core,
+            connector=cell.connector,
+            package=cell.package,
+            ref=cell.ref,
+            source=cell.source_kind,
+            tier=cell.tier,
+            role=cell.role,
+            tags=list(cell.tags),
+            nox=cell.nox_command(matrix_file),
+            expectation=cell.expectation,
+            expectation_reason=cell.expectation_reason,
+            runner=runner,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        # The key order `canary plan --json` has always printed (Cell.to_dict, then the runner).
+        out: dict[str, Any] = {
+            "id": self.id,
+            "core": self.core.to_dict(),
+            "connector": self.connector,
+            "package": self.package,
+            "ref": self.ref,
+            "source": self.source,
+            "tier": self.tier,
+            "role": self.role,
+            "tags": list(self.tags),
+            "expectation": self.expectation,
+            "expectation_reason": self.expectation_reason,
+            "nox": self.nox,
+        }
+        if self.runner is not None:
+            out["runner"] = self.runner
+        return out
+
+    @classmethod
+    def from_fields(cls, f: Fields) -> PlanEntry:
+        return cls(
+            id=f.get("id", str),
+            core=_core_from(f.fields("core")),
+            connector=f.get("connector", str),
+            package=f.get("package", str),
+            ref=f.get("ref", str),
+            source=f.choice("source", ("git", "pypi", "npm", "path")),
+            tier=f.choice("tier", ("required", "optional")),
+            role=f.choice("role", ("baseline", "candidate", "bisect")),
+            tags=f.strings("tags"),
+            nox=f.get("nox", str),
+            expectation=f.choice("expectation", (None, "skip", "flaky", "expect_fail"), default=None),
+            expectation_reason=f.get("expectation_reason", str, default=""),
+            runner=f.get("runner", str, default=None),
+        )
+
+    def planned(self) -> PlannedCell:
+        """The cell as run.json plans it."""
+        return PlannedCell(
+            id=self.id,
+            tier=self.tier,
+            role=self.role,
+            connector=self.connector,
+            ref=self.ref,
+            core=self.core.label,
+            nox=self.nox,
+        )
+
+
+@dataclass
+class PlanDocument:
+    """The plan document (`canary plan --json`): the cells to run and the matrix they came from.
+
+    `matrix_digest` (sha256 of the matrix file) travels with the plan into a CI merge, which writes
+    it into the merged run.json and compares it with the matrix before computing a compat diff.
+    """
+
+    matrix: str  # the matrix file, as given
+    core: str  # the core's package name
+    ecosystem: str  # pypi | npm
+    cells: list[PlanEntry] = field(default_factory=list)
+    matrix_digest: str = ""  # "" in plans written before the field
+    schema: str = PLAN_SCHEMA
+
+    @property
+    def baseline(self) -> str | None:
+        """The baseline core's label (None: no baseline cell planned)."""
+        return next((c.core.label for c in self.cells if c.role == "baseline"), None)
+
+    @property
+    def candidates(self) -> list[str]:
+        """The candidate cores' labels, in plan order."""
+        return list(dict.fromkeys(c.core.label for c in self.cells if c.role == "candidate"))
+
+    def planned_cells(self) -> list[PlannedCell]:
+        """The cells as run.json plans them."""
+        return [c.planned() for c in self.cells]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "matrix": self.matrix,
+            "core": self.core,
+            "ecosystem": self.ecosystem,
+            "matrix_digest": self.matrix_digest,
+            "cells": [c.to_dict() for c in self.cells],
+        }
+
+    @classmethod
+    def from_dict(cls, data: object, file: str = "") -> PlanDocument:
+        """The plan of a `canary plan --json` document; a wrong field is a UserError naming it."""
+        f = Fields(data, file)
+        schema = f.get("schema", str)
+        if schema != PLAN_SCHEMA:
+            raise UserError(
+                f"not a plan document: schema {schema!r}, expected {PLAN_SCHEMA!r}",
+                file=file or None,
+                key="schema",
+                hint="write one with `canary plan --json`",
+            )
+        return cls(
+            matrix=f.get("matrix", str),
+            core=f.get("core", str),
+            ecosystem=f.choice("ecosystem", ("pypi", "npm")),
+            cells=[PlanEntry.from_fields(c) for c in f.items("cells")],
+            matrix_digest=f.get("matrix_digest", str, default=""),
+        )
+
+
+def plan_document(matrix: Matrix, cells: list[Cell]) -> PlanDocument:
+    """The plan document of `cells` planned from `matrix` (each with the runner of its connector)."""
+    return PlanDocument(
+        matrix=matrix.file,
+        core=matrix.core.name,
+        ecosystem=matrix.core.ecosystem,
+        matrix_digest=matrix.digest,
+        cells=[PlanEntry.of(c, matrix.file, runners.describe(matrix, matrix.connector(c.connector))) for c in cells],
+    )
+
+
+def load_plan(path: Path | str) -> PlanDocument:
+    """The plan document in a file written by `canary plan --json`."""
+    return PlanDocument.from_dict(read_json(Path(path)), str(path))
+
+
+def plan_schema() -> dict[str, Any]:
+    """The JSON Schema of the plan document (matrix/schemas/plan.schema.json)."""
+    text = resources.files("canary.matrix").joinpath("schemas/plan.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+__all__ = [
+    "plan",
+    "select",
+    "check_published",
+    "resolve_core_versions",
+    "make_cell",
+    "replace",
+    "PLAN_SCHEMA",
+    "PlanEntry",
+    "PlanDocument",
+    "plan_document",
+    "load_plan",
+    "plan_schema",
+]

@@ -26,7 +26,8 @@ from canary.matrix.results import CellResult, RunRecord
 from canary.matrix.steps import Step, attribute_run, is_regression, sort_if_versions, step_diff_path
 from canary.matrix.store import RunDir
 from canary.matrix.verdicts import Summary, Verdict
-from canary.reports.inputs import Diff, Exposure, load_diff, load_exposure
+from canary.matrix.exposure import Exposure, load_exposure
+from canary.reports.inputs import Diff, load_diff
 from canary.reports.logs import first_failing_lines, read_log
 
 __all__ = [

@@ -17,7 +17,8 @@ from canary.matrix.verdicts import Summary, Verdict, classify
 
 from canary.reports import history as _history
 from canary.reports.explain import Explanation, exposure_by_change, explain
-from canary.reports.inputs import ConnectorExposure, Diff, Exposure, load_diff, load_exposure
+from canary.matrix.exposure import ConnectorExposure, Exposure, load_exposure
+from canary.reports.inputs import Diff, load_diff
 from canary.reports.logs import LogLine, LogText, first_failing_lines, read_log
 from canary.reports.style import Look, look
 

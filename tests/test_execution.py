@@ -10,6 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+import jsonschema
+
+from canary.matrix.exposure import Exposure, exposure_schema
 from canary.matrix.store import Store
 from tests.conftest import canary
 
@@ -236,7 +239,11 @@ def test_static_exposure_counts_places_per_connector_ref(demo, tmp_path):
             env={"CANARY_HOME": str(home)},
         )
         run = Store(home / "runs").latest()
-        doc = json.loads((run.path / "exposure.json").read_text())
+        text = (run.path / "exposure.json").read_text()
+        doc = json.loads(text)
+        # The real document: valid by the schema beside its producer, read back byte for byte.
+        jsonschema.Draft202012Validator(exposure_schema()).validate(doc)
+        assert json.dumps(Exposure.from_dict(doc).to_dict(), indent=2) + "\n" == text
         counts = {k: v["findings"] for k, v in doc["connectors"].items()}
         # alpha@main and gamma@v1 read room.server_id; alpha@next reads it through getattr strings.
         assert counts == {"alpha@main": 1, "alpha@next": 0, "gamma@main": 0}, (counts, proc.stderr)

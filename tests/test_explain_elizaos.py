@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 
 from canary.matrix.store import Store
-from canary.reports.inputs import load_exposure
+from canary.matrix.exposure import load_exposure
 from tests.conftest import ROOT, canary
 
 pytestmark = pytest.mark.registry

@@ -14,7 +14,9 @@ from canary.matrix import failures
 from canary.matrix.failures import FailureKind
 from canary.matrix.npm_artifacts import npm_failure
 from canary.matrix.results import CellResult, CommandRecord
+from canary.matrix.store import Store
 from canary.matrix.verdicts import classify
+from tests.conftest import canary
 from tests.conftest_verdicts import BASE, CAND, Spec, make_run
 
 
@@ -117,3 +119,63 @@ def test_raisers_that_know_the_kind_say_it():
     assert CoreMismatch("core mismatch: x").kind == FailureKind.CORE_MISMATCH
     assert InfrastructureError("git: no such ref").kind == ""
     assert failures.infrastructure(FailureKind.CORE_MISMATCH) and not failures.infrastructure("test-failed")
+
+
+# npm out of disk after a retried read: the retry's ECONNRESET is not why it failed.
+NOSPC_AFTER_RETRY = [
+    "npm warn retry will retry, error on last attempt: Error: read ECONNRESET",
+    "npm error code ENOSPC",
+    "npm error syscall write",
+    "npm error nospc ENOSPC: no space left on device, write",
+]
+HEAP = [
+    "<--- Last few GCs --->",
+    "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+]
+
+
+@pytest.mark.parametrize(
+    "lines,kind,reason",
+    [
+        (NOSPC_AFTER_RETRY, FailureKind.NO_SPACE, "install: no space left on device"),
+        (HEAP, FailureKind.OOM, "install: out of memory"),
+        (NOTARGET, FailureKind.MISSING_DEPENDENCY, "install: dependency not in registry: @elizaos/core@^9.9.9"),
+    ],
+)
+def test_the_npm_reason_words_the_recorded_kind(lines, kind, reason):
+    """explain_npm used its own regexes: for NOSPC_AFTER_RETRY it said "registry unreachable
+    (ECONNRESET)" while the recorded kind was no-space, and it had no words for a heap exhaustion."""
+    exc = npm_failure("install", 1, lines)
+    assert exc.kind == kind
+    assert exc.reason == reason
+
+
+def test_a_set_up_command_killed_by_sigkill_says_out_of_memory_like_its_record(demo, tmp_path):
+    """A real run whose install command is killed by SIGKILL, as the OOM killer does, without a word.
+    The attempt records `oom`; matrix/infra.py's own regexes found nothing in the output and said
+    "install failed (exit -9): resolving", so the reason and the record disagreed."""
+    conn = tmp_path / "heavy"
+    (conn / "tests").mkdir(parents=True)
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        f"""
+core:
+  name: democore
+  ecosystem: pypi
+  versions: ["1.0.0"]
+  index: {{find_links: [{str(demo.wheels)!r}], no_index: true}}
+connectors:
+  - name: heavy
+    path: {str(conn)!r}
+    install: [[sh, -c, "echo resolving; kill -9 $$"]]
+    test: [[sh, -c, "exit 0"]]
+"""
+    )
+    home = tmp_path / "h"
+    proc = canary("run", "-c", str(path), "--report", "none", env={"CANARY_HOME": str(home)})
+    (result,) = Store(home / "runs").latest().read_cells().values()
+    attempt = result.attempts[-1]
+    assert result.status == "error", proc.stdout
+    assert attempt.failure == FailureKind.OOM
+    assert attempt.commands[attempt.failed_command].phase == "install"
+    assert result.reason == "install: out of memory (killed by SIGKILL)"

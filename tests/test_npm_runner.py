@@ -17,6 +17,7 @@ import pytest
 
 from canary.kernel.errors import CoreMismatch, InfrastructureError
 from canary.matrix.runners.node import cell_manifest, install_argv, prepare_node_cell, verify
+from canary.matrix.failures import output_kind
 from canary.matrix.sources.npm import explain_npm
 
 CORE = "@canary-fake/core"
@@ -159,4 +160,5 @@ def test_verify_refuses_a_copy_from_another_tarball(tmp_path):
     ],
 )
 def test_explain_npm_names_the_cause(lines, reason):
-    assert explain_npm("install", lines) == reason
+    kind = output_kind("install", "\n".join(lines))  # the kind the failure records
+    assert explain_npm("install", kind, lines) == reason

@@ -411,7 +411,7 @@ def test_cli_unknown_run_and_bad_exposure(demo_store, capsys):
     (run.path / "exposure.json").write_text(json.dumps({"connectors": {"x@1": {"by_symbol": {"s": "many"}}}}))
     assert main(["report", str(run.path), "--format", "json"]) == 2
     err = capsys.readouterr().err
-    assert "exposure.json" in err and "key 'connectors.x@1.by_symbol'" in err
+    assert "exposure.json" in err and "key 'connectors.x@1.by_symbol.s'" in err
 
 
 def test_cli_corrupt_cell_json_names_file_and_line(demo_store, capsys):
