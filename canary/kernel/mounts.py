@@ -36,6 +36,7 @@ def overlay_argv(lower: Path, target: Path) -> list[str]:
 
 
 def prepare_layers(target: Path) -> None:
+    """Create the mount point and the empty upper and work directories `overlay_argv` names."""
     layer = target.parent / OVERLAY_DIR / target.name
     for d in (layer / "upper", layer / "work", target):
         d.mkdir(parents=True, exist_ok=True)
