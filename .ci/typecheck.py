@@ -27,8 +27,9 @@ PARTS = {"matrix": "matrix", "compat": "compat", "codemods": "codemods", "report
 STRICT = ["canary.kernel.*", "canary.matrix.runners", "canary.promote.*"]
 # Errors allowed outside the strict modules; lower it as they are fixed, never raise it without a reason.
 # 229 when the budget was set; 236 after the bisect, docker, explain and speed branches landed (their
-# new modules, measured at the merge); 188 once canary.promote had none (and became strict).
-MYPY_BUDGET = 188
+# new modules, measured at the merge); 188 once canary.promote had none (and became strict); 157 with
+# canary.compat clean but for sources.py.
+MYPY_BUDGET = 157
 
 
 def build_tree() -> Path:
