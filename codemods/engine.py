@@ -58,7 +58,8 @@ class CompiledRule:
     # Derived once per process (not cached on disk): the config without unused utils, and the rule as
     # a branch of a combined search (None: it runs on its own).
     _alone: dict | None = field(default=None, repr=False, compare=False)
-    _branch: Branch | None | bool = field(default=False, repr=False, compare=False)
+    _branch: Branch | None = field(default=None, repr=False, compare=False)
+    _branch_known: bool = field(default=False, repr=False, compare=False)
 
     def alone(self) -> dict:
         """The config to run this rule by itself: the utils it never uses left out (ast-grep-py
@@ -72,8 +73,8 @@ class CompiledRule:
         return self._alone
 
     def branch(self) -> Branch | None:
-        if self._branch is False:
-            self._branch = _as_branch(self)
+        if not self._branch_known:
+            self._branch, self._branch_known = _as_branch(self), True
         return self._branch
 
 
@@ -131,10 +132,11 @@ def _prune(rule: dict, language: str, ctx: dict) -> dict | None:
             return None
         out["any"] = kept
     if "all" in out:
-        kept = [_prune(b, language, ctx) for b in out["all"]]
-        if any(p is None for p in kept):
+        branches = [_prune(b, language, ctx) for b in out["all"]]
+        every = [p for p in branches if p is not None]
+        if len(every) < len(branches):
             return None
-        out["all"] = kept
+        out["all"] = every
     for rel in _RELATIONS:
         if rel in out:
             sub = {k: v for k, v in out[rel].items() if k not in ("stopBy", "field")}
@@ -195,8 +197,9 @@ def required_words(rule: dict, utils: dict, seen: frozenset = frozenset()) -> fr
                 candidates.append(w)
     if rule.get("any"):
         parts = [required_words(sub, utils, seen) for sub in rule["any"]]
-        if all(parts):
-            candidates.append(frozenset().union(*parts))
+        known = [p for p in parts if p]
+        if len(known) == len(parts):
+            candidates.append(frozenset().union(*known))
     for rel in _RELATIONS:
         if isinstance(rule.get(rel), dict):
             w = required_words(rule[rel], utils, seen)
@@ -312,7 +315,7 @@ def _rename_rule(value, suffix: str, util_names: dict[str, str]):
     """`value` (a rule or part of one) with every metavariable in its patterns renamed NAME+suffix
     and the utils in `util_names` referred to by their new names."""
     if isinstance(value, dict):
-        out = {}
+        out: dict[str, object] = {}
         for key, sub in value.items():
             if key == "pattern" and isinstance(sub, str):
                 out[key] = _rename_text(sub, suffix)

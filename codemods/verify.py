@@ -233,6 +233,8 @@ def patch_dist(package_dir: str, migration: Migration, max_passes: int = 64) -> 
                 if all(m.end <= p.start or m.start >= p.end for p in picked):
                     picked.append(m)
             for m in sorted(picked, key=lambda m: m.start, reverse=True):  # from the end: earlier offsets hold
+                if m.replacement is None:  # a lint-only rule (anchors hold only rules that fix): nothing to write
+                    continue
                 text = text[: m.start] + m.replacement + text[m.end :]
                 delta = len(m.replacement) - (m.end - m.start)
                 used.add(m.start)
