@@ -21,8 +21,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import cast
 
-from ast_grep_py import SgNode, SgRoot
+from ast_grep_py import Config, SgNode, SgRoot
 
 from canary.kernel.errors import UserError
 
@@ -102,6 +103,19 @@ def _short_error(exc: Exception) -> str:
     return " ".join(out[-2:]) if out else str(exc)
 
 
+def find_all(node: SgNode, config: dict) -> list[SgNode]:
+    """ast-grep's search with a rule config built here: rules come from a migration file (checked
+    against its schema) and are rewritten as plain dicts (pruned, renamed, combined); ast-grep checks
+    the shape itself and raises on a config it cannot compile. ast_grep_py types the argument as its
+    `Config` TypedDict, which a dict built at run time can only be declared to be."""
+    return node.find_all(cast(Config, config))
+
+
+def _compiles(node: SgNode, config: dict) -> None:
+    """Raises (a bare Exception, from ast-grep) when `config` does not compile for node's language."""
+    node.find(cast(Config, config))
+
+
 @lru_cache(maxsize=8)
 def _empty_root(language: str) -> SgNode:
     return SgRoot("", language).root()
@@ -115,7 +129,7 @@ def _valid(config: dict, language: str) -> bool:
         used = _used_utils(config, utils)
         config = {**config, "utils": {k: v for k, v in utils.items() if k in used}}
     try:
-        _empty_root(language).find(config)
+        _compiles(_empty_root(language), config)
     except Exception:  # ast-grep raises a bare Exception for a rule it cannot compile
         return False
     return True
@@ -255,7 +269,7 @@ def _compile_migration(migration: Migration) -> dict[str, list[CompiledRule]]:
         first_error = ""
         for lang in langs:
             try:
-                _empty_root(lang).find(rule.config())
+                _compiles(_empty_root(lang), rule.config())
                 config = rule.config()
             except Exception as exc:
                 first_error = first_error or _short_error(exc)
@@ -507,7 +521,7 @@ def _passing(root: SgNode, wanted: dict[str, tuple[Check, dict]]) -> dict[str, s
             }
         every = [{"matches": f"canary-check-{marker}"} for marker, _, _ in group]
         config = {"rule": {"all": [{"any": every}, *({"any": [one, _TRUE]} for one in every)]}, "utils": utils}
-        for node in root.find_all(config):
+        for node in find_all(root, config):
             key = _node_key(node)
             for marker, _, nodes in group:
                 if key in nodes and node.get_match(marker) is not None:
@@ -586,7 +600,7 @@ def scan(text: str, language: str, rules: list[CompiledRule], combined: bool = T
     if together is not None:
         hits = []  # (node, rule, branch, [(bound node, check marker)])
         wanted: dict[str, tuple[Check, dict]] = {}
-        for node in root.find_all(together.config):
+        for node in find_all(root, together.config):
             for compiled, branch in together.branches:
                 if node.get_match(branch.marker) is None:
                     continue
@@ -602,7 +616,7 @@ def scan(text: str, language: str, rules: list[CompiledRule], combined: bool = T
             if all(key in passed[marker] for key, marker in bound):
                 matches.append(_match(compiled.rule, node, text, branch.fix))
     for compiled in alone:
-        for node in root.find_all(compiled.alone() if combined else compiled.config):
+        for node in find_all(root, compiled.alone() if combined else compiled.config):
             matches.append(_match(compiled.rule, node, text, compiled.rule.fix))
     matches.sort(key=lambda m: (m.start, m.end, m.rule.id))
     return matches
