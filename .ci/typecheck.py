@@ -30,8 +30,9 @@ STRICT = ["canary.kernel.*", "canary.matrix.runners", "canary.promote.*"]
 # new modules, measured at the merge); 188 once canary.promote had none (and became strict); 157 with
 # canary.compat clean but for sources.py; 118 with codemods down to the ast-grep rule configs (plain dicts
 # where ast_grep_py wants its Config TypedDict) and sources.py; 112 with those configs passed through one
-# typed boundary (codemods.engine.find_all).
-MYPY_BUDGET = 112
+# typed boundary (codemods.engine.find_all); 103 with reports, ci_action and compat_steps clean (but
+# reports/inputs.py).
+MYPY_BUDGET = 103
 
 
 def build_tree() -> Path:

@@ -66,9 +66,11 @@ def step_diffs(
         if path.is_file():  # written by `canary bisect`, or by an earlier pass over this run
             out[(old, new)] = path
             continue
-        pair = (sides.get(old) or _registry_side(matrix, old), sides.get(new) or _registry_side(matrix, new))
-        if None in pair:
+        old_side = sides.get(old) or _registry_side(matrix, old)
+        new_side = sides.get(new) or _registry_side(matrix, new)
+        if old_side is None or new_side is None:
             continue
+        pair = (old_side, new_side)
         cache = (
             home.results_cache / f"compat-step-{value_sha256([__version__, *pair, matrix.compat.get('language')])}.json"
         )
