@@ -31,8 +31,9 @@ STRICT = ["canary.kernel.*", "canary.matrix.runners", "canary.promote.*"]
 # canary.compat clean but for sources.py; 118 with codemods down to the ast-grep rule configs (plain dicts
 # where ast_grep_py wants its Config TypedDict) and sources.py; 112 with those configs passed through one
 # typed boundary (codemods.engine.find_all); 103 with reports, ci_action and compat_steps clean (but
-# reports/inputs.py).
-MYPY_BUDGET = 103
+# reports/inputs.py); 56 with matrix clean but for the exposure writer in execute.py, the unresolved core
+# ranges config.py hands the planner, and the files other branches own (sources/, plan.py, infra.py, …).
+MYPY_BUDGET = 56
 
 
 def build_tree() -> Path:
