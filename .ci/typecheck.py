@@ -22,13 +22,18 @@ from mypy import api
 ROOT = Path(__file__).resolve().parent.parent
 TREE = ROOT / ".mypy-tree"
 PARTS = {"matrix": "matrix", "compat": "compat", "codemods": "codemods", "reports": "reports"}
-# Modules mypy checks strictly (also listed in pyproject [[tool.mypy.overrides]]).
-# A package (and its modules) or one module.
-STRICT = ["canary.kernel", "canary.matrix.runners", "canary.matrix.sources"]
+# Modules mypy checks strictly, written as in pyproject [[tool.mypy.overrides]] (where they are listed too):
+# "pkg.*" a package and its modules, "pkg.mod" one module.
+STRICT = ["canary.kernel.*", "canary.matrix.runners", "canary.matrix.sources.*", "canary.promote.*"]
 # Errors allowed outside the strict modules; lower it as they are fixed, never raise it without a reason.
 # 229 when the budget was set; 236 after the bisect, docker, explain and speed branches landed (their
-# new modules, measured at the merge); lower it as errors are fixed.
-MYPY_BUDGET = 236
+# new modules, measured at the merge); 188 once canary.promote had none (and became strict); 157 with
+# canary.compat clean but for sources.py; 118 with codemods down to the ast-grep rule configs (plain dicts
+# where ast_grep_py wants its Config TypedDict) and sources.py; 112 with those configs passed through one
+# typed boundary (codemods.engine.find_all); 103 with reports, ci_action and compat_steps clean (but
+# reports/inputs.py); 56 with matrix clean but for the exposure writer in execute.py, the unresolved core
+# ranges config.py hands the planner, and the files other branches own (sources/, plan.py, infra.py, …).
+MYPY_BUDGET = 56
 
 
 def build_tree() -> Path:
@@ -57,7 +62,7 @@ def main(argv: list[str]) -> int:
     verbose = "-v" in argv
     build_tree()
     ok = True
-    strict_args = [a for m in STRICT for a in (("-p", m) if m == "canary.kernel" else ("-m", m))]
+    strict_args = [a for m in STRICT for a in (("-p", m[:-2]) if m.endswith(".*") else ("-m", m))]
     # Imported modules are checked by the second run; here only the strict ones report.
     code, errors = run(["--follow-imports=silent", *strict_args])
     print(f"mypy strict ({', '.join(STRICT)}): {len(errors)} errors")

@@ -164,7 +164,7 @@ def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
         return ExitCode.USAGE
     _capture(["verdicts", str(merged), "--json"], out / "verdicts.json")  # the waivers of the run's matrix apply
     summary = json.loads((out / "verdicts.json").read_text())
-    for line in annotations(summary):
+    for line in workflow_annotations(summary):
         print(line)
     sarif_dir.mkdir(parents=True, exist_ok=True)
     diff_file = merged / "compat-diff.json"
@@ -195,7 +195,7 @@ def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
     return ExitCode.OK
 
 
-def annotations(summary: dict) -> list[str]:
+def workflow_annotations(summary: dict) -> list[str]:
     """One `::error` per blocking regression, `::warning` per inconclusive required cell."""
     lines = []
     for v in summary.get("verdicts", []):

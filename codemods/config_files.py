@@ -147,6 +147,8 @@ def _json_hits(text: str, renames: list[ConfigRename]) -> list[KeyHit]:
 
 def _rename_span(text: str, hit: KeyHit) -> tuple[int, int, str]:
     """The edit for a key with a known span, keeping its quote style."""
+    if hit.start is None or hit.end is None:  # JSON and YAML hits carry their span; TOML ones are renamed in place
+        raise ValueError(f"no position recorded for the key {'.'.join(hit.path)}")
     old = text[hit.start : hit.end]
     new = hit.rename.rename_to
     if len(old) >= 2 and old[0] in "\"'" and old[-1] == old[0]:

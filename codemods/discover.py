@@ -57,6 +57,13 @@ class SourceFile:
     format: str | None = None
     origin: str = "source"  # "source", "sourcemap" or "dist" (a published package's compiled files)
 
+    @property
+    def config_format(self) -> str:
+        """The format of a config file (a file with renames); a code file has none."""
+        if self.format is None:
+            raise ValueError(f"{self.display} is not a config file")
+        return self.format
+
 
 def _classify(path: str, display: str, rel: str, migration: Migration) -> SourceFile | None:
     lang = language_of(path)

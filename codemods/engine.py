@@ -21,8 +21,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import cast
 
-from ast_grep_py import SgNode, SgRoot
+from ast_grep_py import Config, SgNode, SgRoot
 
 from canary.kernel.errors import UserError
 
@@ -58,7 +59,8 @@ class CompiledRule:
     # Derived once per process (not cached on disk): the config without unused utils, and the rule as
     # a branch of a combined search (None: it runs on its own).
     _alone: dict | None = field(default=None, repr=False, compare=False)
-    _branch: Branch | None | bool = field(default=False, repr=False, compare=False)
+    _branch: Branch | None = field(default=None, repr=False, compare=False)
+    _branch_known: bool = field(default=False, repr=False, compare=False)
 
     def alone(self) -> dict:
         """The config to run this rule by itself: the utils it never uses left out (ast-grep-py
@@ -72,8 +74,8 @@ class CompiledRule:
         return self._alone
 
     def branch(self) -> Branch | None:
-        if self._branch is False:
-            self._branch = _as_branch(self)
+        if not self._branch_known:
+            self._branch, self._branch_known = _as_branch(self), True
         return self._branch
 
 
@@ -101,6 +103,19 @@ def _short_error(exc: Exception) -> str:
     return " ".join(out[-2:]) if out else str(exc)
 
 
+def find_all(node: SgNode, config: dict) -> list[SgNode]:
+    """ast-grep's search with a rule config built here: rules come from a migration file (checked
+    against its schema) and are rewritten as plain dicts (pruned, renamed, combined); ast-grep checks
+    the shape itself and raises on a config it cannot compile. ast_grep_py types the argument as its
+    `Config` TypedDict, which a dict built at run time can only be declared to be."""
+    return node.find_all(cast(Config, config))
+
+
+def _compiles(node: SgNode, config: dict) -> None:
+    """Raises (a bare Exception, from ast-grep) when `config` does not compile for node's language."""
+    node.find(cast(Config, config))
+
+
 @lru_cache(maxsize=8)
 def _empty_root(language: str) -> SgNode:
     return SgRoot("", language).root()
@@ -114,7 +129,7 @@ def _valid(config: dict, language: str) -> bool:
         used = _used_utils(config, utils)
         config = {**config, "utils": {k: v for k, v in utils.items() if k in used}}
     try:
-        _empty_root(language).find(config)
+        _compiles(_empty_root(language), config)
     except Exception:  # ast-grep raises a bare Exception for a rule it cannot compile
         return False
     return True
@@ -131,10 +146,11 @@ def _prune(rule: dict, language: str, ctx: dict) -> dict | None:
             return None
         out["any"] = kept
     if "all" in out:
-        kept = [_prune(b, language, ctx) for b in out["all"]]
-        if any(p is None for p in kept):
+        branches = [_prune(b, language, ctx) for b in out["all"]]
+        every = [p for p in branches if p is not None]
+        if len(every) < len(branches):
             return None
-        out["all"] = kept
+        out["all"] = every
     for rel in _RELATIONS:
         if rel in out:
             sub = {k: v for k, v in out[rel].items() if k not in ("stopBy", "field")}
@@ -195,8 +211,9 @@ def required_words(rule: dict, utils: dict, seen: frozenset = frozenset()) -> fr
                 candidates.append(w)
     if rule.get("any"):
         parts = [required_words(sub, utils, seen) for sub in rule["any"]]
-        if all(parts):
-            candidates.append(frozenset().union(*parts))
+        known = [p for p in parts if p]
+        if len(known) == len(parts):
+            candidates.append(frozenset().union(*known))
     for rel in _RELATIONS:
         if isinstance(rule.get(rel), dict):
             w = required_words(rule[rel], utils, seen)
@@ -252,7 +269,7 @@ def _compile_migration(migration: Migration) -> dict[str, list[CompiledRule]]:
         first_error = ""
         for lang in langs:
             try:
-                _empty_root(lang).find(rule.config())
+                _compiles(_empty_root(lang), rule.config())
                 config = rule.config()
             except Exception as exc:
                 first_error = first_error or _short_error(exc)
@@ -312,7 +329,7 @@ def _rename_rule(value, suffix: str, util_names: dict[str, str]):
     """`value` (a rule or part of one) with every metavariable in its patterns renamed NAME+suffix
     and the utils in `util_names` referred to by their new names."""
     if isinstance(value, dict):
-        out = {}
+        out: dict[str, object] = {}
         for key, sub in value.items():
             if key == "pattern" and isinstance(sub, str):
                 out[key] = _rename_text(sub, suffix)
@@ -504,7 +521,7 @@ def _passing(root: SgNode, wanted: dict[str, tuple[Check, dict]]) -> dict[str, s
             }
         every = [{"matches": f"canary-check-{marker}"} for marker, _, _ in group]
         config = {"rule": {"all": [{"any": every}, *({"any": [one, _TRUE]} for one in every)]}, "utils": utils}
-        for node in root.find_all(config):
+        for node in find_all(root, config):
             key = _node_key(node)
             for marker, _, nodes in group:
                 if key in nodes and node.get_match(marker) is not None:
@@ -583,7 +600,7 @@ def scan(text: str, language: str, rules: list[CompiledRule], combined: bool = T
     if together is not None:
         hits = []  # (node, rule, branch, [(bound node, check marker)])
         wanted: dict[str, tuple[Check, dict]] = {}
-        for node in root.find_all(together.config):
+        for node in find_all(root, together.config):
             for compiled, branch in together.branches:
                 if node.get_match(branch.marker) is None:
                     continue
@@ -599,7 +616,7 @@ def scan(text: str, language: str, rules: list[CompiledRule], combined: bool = T
             if all(key in passed[marker] for key, marker in bound):
                 matches.append(_match(compiled.rule, node, text, branch.fix))
     for compiled in alone:
-        for node in root.find_all(compiled.alone() if combined else compiled.config):
+        for node in find_all(root, compiled.alone() if combined else compiled.config):
             matches.append(_match(compiled.rule, node, text, compiled.rule.fix))
     matches.sort(key=lambda m: (m.start, m.end, m.rule.id))
     return matches

@@ -142,12 +142,12 @@ def _plan_one(sf: SourceFile, compiled, result: FixResult) -> None:
             return
     else:
         try:
-            hits, new = config_files.scan_config(old, sf.format, list(sf.renames))
+            hits, new = config_files.scan_config(old, sf.config_format, list(sf.renames))
         except ValueError as exc:
             result.rejected.append({"file": sf.display, "reason": str(exc)})
             return
         edits = len(hits)
-        if new != old and not config_files.parses(new, sf.format):
+        if new != old and not config_files.parses(new, sf.config_format):
             result.rejected.append(
                 {"file": sf.display, "reason": "the fixed file would no longer parse; left unchanged"}
             )
@@ -163,9 +163,9 @@ def git_ignored(files: list[str]) -> set[str]:
         by_dir.setdefault(os.path.dirname(os.path.abspath(path)), []).append(path)
     by_top: dict[str, list[str]] = {}
     for where, group in by_dir.items():
-        top = subprocess.run(["git", "-C", where, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
-        if top.returncode == 0:
-            by_top.setdefault(top.stdout.strip(), []).extend(group)
+        toplevel = subprocess.run(["git", "-C", where, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+        if toplevel.returncode == 0:
+            by_top.setdefault(toplevel.stdout.strip(), []).extend(group)
     ignored: set[str] = set()
     for top, group in by_top.items():
         absolute = {os.path.abspath(p): p for p in group}

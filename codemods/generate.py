@@ -247,14 +247,14 @@ def _rules_for(
             else "needs a conversion (no automatic fix: a plain rename would store the old type)"
         )
 
-    def written(value_fix: str | None) -> str | None:
+    def written(value_fix: str) -> str | None:
         """The fix of a write whose value is `$V`, or None when it needs a conversion."""
         if needs_conversion:
             return None
         return value_fix if not it.convert else value_fix.replace("$V", it.convert)
 
     if it.shape == "member-read":
-        read = {"pattern": f"$X.{old}"}
+        read: dict[str, object] = {"pattern": f"$X.{old}"}
         if it.retyped and new:
             # Reads stay renames (they get the type the core now stores); writes need the conversion.
             read = {**read, "not": {"inside": {"kind": "assignment_expression", "field": "left"}}}
@@ -279,7 +279,7 @@ def _rules_for(
         types = _alt(it.scope)
         if it.shape == "typed-key":
             t = {"kind": "type_identifier", "regex": f"^({types})$"}
-            obj = {
+            obj: dict[str, object] = {
                 "kind": "object",
                 "any": [
                     {"inside": {"kind": "as_expression", "has": t}},
@@ -332,7 +332,8 @@ def _rules_for(
                 utils,
                 imports=it.imports,
             )
-            short_fix = None if needs_conversion else f"{new}: " + it.convert.replace("$V", old)
+            # needs_conversion here is `not it.convert`: a fix exactly when there is a conversion
+            short_fix = f"{new}: " + it.convert.replace("$V", old) if it.convert else None
             rule(
                 f"{sfx}-shorthand",
                 "typescript",
@@ -405,7 +406,8 @@ def migration_from_diff(diff: dict, migration_id: str | None = None, core: str |
     if not isinstance(diff, dict) or not isinstance(diff.get("changes"), list):
         raise UserError("not a compat diff: expected an object with a 'changes' list", key="changes")
     old_v, new_v = _version(diff.get("old")), _version(diff.get("new"))
-    new_side = diff.get("new") if isinstance(diff.get("new"), dict) else {}
+    new = diff.get("new")
+    new_side = new if isinstance(new, dict) else {}
     package = diff.get("package") or new_side.get("package") or new_side.get("name") or ""
     intents, skipped = _intents(diff["changes"])
     rules: list[dict] = []
@@ -445,7 +447,7 @@ def emit_migration(diff: dict, path: str, migration_id: str | None = None, core:
 
 
 # `renames:` entries of a migration file: kind -> the intents it expands to, per language family.
-RENAME_KINDS = {
+RENAME_KINDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("typescript", "member"): ("member-read",),
     ("typescript", "key"): ("call-key",),
     ("python", "attribute"): ("py-attribute",),
@@ -472,11 +474,8 @@ def rules_from_rename(entry: dict, language: str) -> list[dict]:
     retyped = None
     if entry.get("type_change"):
         retyped = (str(entry["type_change"].get("from", "?")), str(entry["type_change"].get("to", "?")))
-    typing = {
-        "retyped": retyped,
-        "convert": (entry.get("type_change") or {}).get("convert"),
-        "imports": list((entry.get("type_change") or {}).get("imports") or []),
-    }
+    convert = (entry.get("type_change") or {}).get("convert")
+    imports = list((entry.get("type_change") or {}).get("imports") or [])
     for shape in shapes:
         scope = set(entry.get("callees") or []) if shape in ("call-key", "py-kwarg") else set()
         it = _Intent(
@@ -487,7 +486,9 @@ def rules_from_rename(entry: dict, language: str) -> list[dict]:
             scope=scope,
             symbols=[entry["symbol"]] if entry.get("symbol") else [],
             severity=severity,
-            **typing,
+            retyped=retyped,
+            convert=convert,
+            imports=imports,
         )
         out.extend(_rules_for(it, prefix=entry["id"], message=entry.get("message"), note=entry.get("note", "")))
     if language == "typescript" and entry.get("types"):
@@ -499,7 +500,9 @@ def rules_from_rename(entry: dict, language: str) -> list[dict]:
             scope=set(entry["types"]),
             symbols=[entry["symbol"]] if entry.get("symbol") else [],
             severity=severity,
-            **typing,
+            retyped=retyped,
+            convert=convert,
+            imports=imports,
         )
         out.extend(_rules_for(it, prefix=entry["id"], message=entry.get("message"), note=entry.get("note", "")))
     for r in out:

@@ -68,9 +68,9 @@ def _ensure_one(text: str, language: str, name: str, module: str, path: str) -> 
     requires = [
         d
         for d in root.find_all(kind="variable_declarator")
-        if d.field("value") is not None
-        and d.field("value").kind() == "call_expression"
-        and d.field("value").text().replace('"', "'") == f"require('{module}')"
+        if (value := d.field("value")) is not None
+        and value.kind() == "call_expression"
+        and value.text().replace('"', "'") == f"require('{module}')"
     ]
     for decl in requires:
         pattern = decl.field("name")
@@ -86,7 +86,8 @@ def _ensure_one(text: str, language: str, name: str, module: str, path: str) -> 
             return _insert_into_braces(text, pattern, name)
     quote = "'"
     for stmt in imports or [n for n in top if n.kind() == "import_statement"]:
-        quote = stmt.field("source").text()[0] if stmt.field("source") is not None else quote
+        source = stmt.field("source")
+        quote = source.text()[0] if source is not None else quote
         break
     commonjs = (
         path.endswith(".cjs")

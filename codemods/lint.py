@@ -166,7 +166,7 @@ def scan_source(sf: SourceFile, text: str, compiled: dict[str, list[CompiledRule
     """Findings in one file (code or config)."""
     if sf.language is not None:
         return [finding_from_match(sf, text, m) for m in scan(text, sf.language, compiled.get(sf.language, []))]
-    hits, _ = config_files.scan_config(text, sf.format, list(sf.renames))
+    hits, _ = config_files.scan_config(text, sf.config_format, list(sf.renames))
     out = []
     lines = text.split("\n")
     for h in hits:

@@ -64,7 +64,12 @@ class Rule:
         return cfg
 
     def to_dict(self) -> dict:
-        out = {"id": self.id, "language": self.language, "severity": self.severity, "message": self.message}
+        out: dict[str, object] = {
+            "id": self.id,
+            "language": self.language,
+            "severity": self.severity,
+            "message": self.message,
+        }
         if self.note:
             out["note"] = self.note
         out["rule"] = self.rule
@@ -103,7 +108,7 @@ class ConfigRename:
         return self.metadata.get("symbol")
 
     def to_dict(self) -> dict:
-        out = {
+        out: dict[str, object] = {
             "id": self.id,
             "files": self.files,
             "key": self.key,
@@ -277,6 +282,14 @@ def parse_migration(text: str, source: str) -> Migration:
     for idx, entry in enumerate(data.get("renames") or []):
         line, col = _yaml_line(root, ["renames", idx])
         lang = canonical(entry["language"])
+        if lang is None:  # the schema lists the languages; this only keeps the two lists honest
+            raise UserError(
+                f"unknown language {entry['language']!r}",
+                file=source,
+                line=line,
+                column=col,
+                key=f"renames.{idx}.language",
+            )
         lang = "typescript" if lang in ("javascript", "tsx") else lang
         try:
             from canary.codemods.generate import rules_from_rename

@@ -36,7 +36,7 @@ from canary.kernel.errors import UserError
 
 from ast_grep_py import SgRoot
 
-from canary.codemods.engine import Match, _match, _prune_utils, compile_migration, scan
+from canary.codemods.engine import Match, _match, _prune_utils, compile_migration, find_all, scan
 from canary.codemods.imports import ensure_imports
 from canary.codemods.languages import language_of
 from canary.codemods.lint import resolve_migration
@@ -166,7 +166,7 @@ def _dist_matches(text: str, js_rules: list, anchors: dict[int, set[str]], rules
     found: list[Match] = []
     matched: set[tuple[int, str]] = set()
     for compiled in js_rules:
-        for node in root.find_all(compiled.config):
+        for node in find_all(root, compiled.config):
             start = node.range().start.index
             if compiled.rule.id in anchors.get(start, ()):
                 found.append(_match(compiled.rule, node, text, compiled.rule.fix))
@@ -176,7 +176,7 @@ def _dist_matches(text: str, js_rules: list, anchors: dict[int, set[str]], rules
             rule = rules_by_id.get(rid)
             if rule is None:
                 continue
-            for node in root.find_all(_relaxed(rule)):
+            for node in find_all(root, _relaxed(rule)):
                 if node.range().start.index == start:
                     found.append(_match(rule, node, text, rule.fix))
     return [m for m in found if m.replacement is not None and m.replacement != m.text]
@@ -233,6 +233,8 @@ def patch_dist(package_dir: str, migration: Migration, max_passes: int = 64) -> 
                 if all(m.end <= p.start or m.start >= p.end for p in picked):
                     picked.append(m)
             for m in sorted(picked, key=lambda m: m.start, reverse=True):  # from the end: earlier offsets hold
+                if m.replacement is None:  # a lint-only rule (anchors hold only rules that fix): nothing to write
+                    continue
                 text = text[: m.start] + m.replacement + text[m.end :]
                 delta = len(m.replacement) - (m.end - m.start)
                 used.add(m.start)

@@ -137,8 +137,6 @@ def canonical(text: str | None) -> str | None:
     return None if text is None else _canon_text(text)
 
 
-def union_members(text: str | None) -> set[str] | None:
+def union_members(text: str) -> set[str]:
     """The members of a canonical union (a single type is a one-member union)."""
-    if text is None:
-        return None
-    return set(canonical(text).split(" | "))
+    return set(_canon_text(text).split(" | "))

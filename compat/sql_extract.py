@@ -8,6 +8,7 @@ migrations. Renames the SQL itself performs are recorded as declared renames.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from canary.kernel.errors import UserError
@@ -33,40 +34,61 @@ def _table_name(table) -> str:
     return _name(table.this) if table.this is not None else ""
 
 
+@dataclass
+class _Column:
+    """A column as the statements so far declare it (becomes a `column` Decl)."""
+
+    name: str
+    type: str | None
+    file: str
+    line: int
+    not_null: bool = False
+    default: str | None = None
+    pk: bool = False
+    keys: list[str] = field(default_factory=list)  # FOREIGN KEY / UNIQUE declared on the column
+
+
+@dataclass
+class _Table:
+    """A table as the statements so far declare it (becomes a `table` Decl)."""
+
+    file: str
+    line: int
+    columns: dict[str, _Column] = field(default_factory=dict)
+    pk: list[str] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)  # FOREIGN KEY / UNIQUE constraints as text
+
+
 class _Schema:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self.tables: dict[str, dict] = {}  # name -> {"file","line","columns": {name: Decl-ish dict}, "pk": []}
+        self.tables: dict[str, _Table] = {}
         self.renames: dict[str, str] = {}  # "t.old" -> "new", "old_t" -> "new_t"
         self.origin: dict[str, str] = {}  # current path -> path before renames in this side
 
-    def column(self, coldef, file: str) -> dict:
+    def column(self, coldef, file: str) -> _Column:
         from sqlglot import exp
 
         kind = coldef.args.get("kind")
-        col = {
-            "name": _name(coldef.this),
-            "type": kind.sql(dialect=self.dialect) if kind is not None else None,
-            "not_null": False,
-            "default": None,
-            "pk": False,
-            "file": file,
-            "line": _line(coldef),
-            "keys": [],
-        }
+        col = _Column(
+            name=_name(coldef.this),
+            type=kind.sql(dialect=self.dialect) if kind is not None else None,
+            file=file,
+            line=_line(coldef),
+        )
         for cons in coldef.args.get("constraints") or []:
             k = cons.args.get("kind")
             if isinstance(k, exp.NotNullColumnConstraint):
-                col["not_null"] = not k.args.get("allow_null")
+                col.not_null = not k.args.get("allow_null")
             elif isinstance(k, exp.PrimaryKeyColumnConstraint):
-                col["pk"] = True
-                col["not_null"] = True
+                col.pk = True
+                col.not_null = True
             elif isinstance(k, exp.Reference):
-                col["keys"].append(self.reference([col["name"]], k))
+                col.keys.append(self.reference([col.name], k))
             elif isinstance(k, exp.UniqueColumnConstraint):
-                col["keys"].append(f"UNIQUE ({col['name']})")
+                col.keys.append(f"UNIQUE ({col.name})")
             elif isinstance(k, exp.DefaultColumnConstraint):
-                col["default"] = k.this.sql(dialect=self.dialect) if k.this is not None else None
+                col.default = k.this.sql(dialect=self.dialect) if k.this is not None else None
         return col
 
     def reference(self, cols: list[str], ref) -> str:
@@ -104,22 +126,22 @@ class _Schema:
             if not isinstance(schema, exp.Schema):
                 return  # CREATE TABLE .. AS SELECT: no declared columns
             name = _table_name(schema.this)
-            table = {"file": file, "line": _line(schema.this), "columns": {}, "pk": [], "keys": set()}
+            table = _Table(file=file, line=_line(schema.this))
             for e in schema.expressions:
                 key = self.table_key(e)
                 if key:
-                    table["keys"].add(key)
+                    table.keys.add(key)
                 if isinstance(e, exp.ColumnDef):
                     col = self.column(e, file)
-                    table["columns"][col["name"]] = col
-                    table["keys"].update(col["keys"])
-                    if col["pk"]:
-                        table["pk"].append(col["name"])
+                    table.columns[col.name] = col
+                    table.keys.update(col.keys)
+                    if col.pk:
+                        table.pk.append(col.name)
                 elif isinstance(e, exp.PrimaryKey):
-                    table["pk"] = [_name(x) for x in e.expressions]
-                    for c in table["pk"]:
-                        if c in table["columns"]:
-                            table["columns"][c]["not_null"] = True
+                    table.pk = [_name(x) for x in e.expressions]
+                    for c in table.pk:
+                        if c in table.columns:
+                            table.columns[c].not_null = True
             if stmt.args.get("exists") and name in self.tables:
                 return  # CREATE TABLE IF NOT EXISTS on an existing table changes nothing
             self.tables[name] = table
@@ -128,49 +150,49 @@ class _Schema:
                 self.tables.pop(_table_name(t), None)
         elif isinstance(stmt, exp.Alter) and str(stmt.args.get("kind", "")).upper() == "TABLE":
             name = _table_name(stmt.this)
-            table = self.tables.get(name)
-            if table is None:
+            existing = self.tables.get(name)
+            if existing is None:
                 return
             for action in stmt.args.get("actions") or []:
-                self.alter(name, table, action, file)
+                self.alter(name, existing, action, file)
 
-    def alter(self, name: str, table: dict, action, file: str) -> None:
+    def alter(self, name: str, table: _Table, action, file: str) -> None:
         from sqlglot import exp
 
-        cols = table["columns"]
+        cols = table.columns
         if isinstance(action, exp.ColumnDef):
             col = self.column(action, file)
-            cols[col["name"]] = col
-            table["keys"].update(col["keys"])
+            cols[col.name] = col
+            table.keys.update(col.keys)
         elif isinstance(action, exp.AddConstraint):
             for e in action.expressions:
                 key = self.table_key(e)
                 if key:
-                    table["keys"].add(key)
+                    table.keys.add(key)
         elif isinstance(action, exp.Drop):
             for c in action.args.get("tables") or action.expressions or []:
                 cols.pop(_name(c.this if isinstance(c, exp.Column) else c), None)
         elif isinstance(action, exp.RenameColumn):
             old, new = _name(action.this.this), _name(action.args["to"].this)
             if old in cols:
-                col = cols.pop(old)
-                col["name"] = new
-                cols[new] = col
+                renamed = cols.pop(old)
+                renamed.name = new
+                cols[new] = renamed
                 first = self.origin.pop(f"{name}.{old}", f"{name}.{old}")
                 self.renames[first] = new
                 self.origin[f"{name}.{new}"] = first
         elif isinstance(action, exp.AlterColumn):
-            col = cols.get(_name(action.this))
-            if col is None:
+            altered = cols.get(_name(action.this))
+            if altered is None:
                 return
             if action.args.get("dtype") is not None:
-                col["type"] = action.args["dtype"].sql(dialect=self.dialect)
+                altered.type = action.args["dtype"].sql(dialect=self.dialect)
             if "allow_null" in action.args and action.args.get("allow_null") is not None:
-                col["not_null"] = not action.args["allow_null"]
+                altered.not_null = not action.args["allow_null"]
             elif action.args.get("drop"):
-                col["default"] = None
+                altered.default = None
             if action.args.get("default") is not None:
-                col["default"] = action.args["default"].sql(dialect=self.dialect)
+                altered.default = action.args["default"].sql(dialect=self.dialect)
         elif isinstance(action, exp.AlterRename):
             new = _table_name(action.this)
             self.tables[new] = self.tables.pop(name)
@@ -211,24 +233,24 @@ def extract(root: Path, dialect: str = "postgres") -> Contract:
                 path=tname,
                 kind="table",
                 name=tname,
-                file=table["file"],
-                line=table["line"],
-                extra={"primary_key": table["pk"], "keys": sorted(table["keys"])},
+                file=table.file,
+                line=table.line,
+                extra={"primary_key": table.pk, "keys": sorted(table.keys)},
             )
         )
-        for cname, col in table["columns"].items():
+        for cname, col in table.columns.items():
             contract.add(
                 Decl(
                     path=f"{tname}.{cname}",
                     kind="column",
                     name=cname,
                     container=tname,
-                    type=col["type"],
-                    optional=not col["not_null"],
-                    default=col["default"],
-                    file=col["file"],
-                    line=col["line"],
-                    extra={"primary_key": True} if col["pk"] else {},
+                    type=col.type,
+                    optional=not col.not_null,
+                    default=col.default,
+                    file=col.file,
+                    line=col.line,
+                    extra={"primary_key": True} if col.pk else {},
                 )
             )
     # Only renames whose old name is gone and new name present are evidence for this pair.

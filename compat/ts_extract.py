@@ -467,7 +467,7 @@ class TsExtractor:
             doc = _doc_before(kids, i)
             file, line = self._loc(mod, m)
             dep = deprecation(doc)
-            extra = {}
+            extra: dict[str, object] = {}
             if "static" in sub:
                 extra["static"] = True
             if "accessibility_modifier" in sub:
@@ -560,7 +560,7 @@ class TsExtractor:
             )
             index += 1
             typed: set[str] = set()
-            if is_obj:
+            if is_obj and tnode is not None:
                 kids = tnode.children()
                 for i, prop in enumerate(kids):
                     if prop.kind() not in ("property_signature", "method_signature"):
@@ -633,7 +633,7 @@ class TsExtractor:
                     path=new_path,
                     kind=child.kind,
                     name=child.name,
-                    container=dst + child.container[len(src) :],
+                    container=dst,  # child.container is src: it is one of children[src]
                     type=child.type,
                     optional=child.optional,
                     readonly=child.readonly,
@@ -644,7 +644,7 @@ class TsExtractor:
                     default=child.default,
                     extra=extra,
                 )
-                children.setdefault(copied.container, []).append(copied)
+                children.setdefault(dst, []).append(copied)
                 copy_subtree(child.path, new_path, origin)
 
         def visit(path: str, stack: tuple = ()) -> None:
@@ -663,9 +663,9 @@ class TsExtractor:
             visit(path)
 
 
-def _signature(params) -> list[list]:
+def _signature(params) -> list[list[str | bool | None]]:
     """[type text, optional] per positional parameter of one signature (for overload checks)."""
-    out = []
+    out: list[list[str | bool | None]] = []
     if params is None:
         return out
     for p in params.children():

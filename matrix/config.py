@@ -16,6 +16,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import jsonschema
 
@@ -39,7 +40,7 @@ from canary.kernel.yamlpos import Positions, dotted, load_yaml, read_text
 
 DEFAULT_MATRIX = "matrix.yaml"
 ENV_MATRIX = "CANARY_MATRIX"
-SOURCE_KEYS = ("git", "pypi", "npm", "path")
+SOURCE_KEYS: tuple[Literal["git", "pypi", "npm", "path"], ...] = ("git", "pypi", "npm", "path")
 
 
 @lru_cache(maxsize=1)
@@ -131,7 +132,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if validator == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         return f"missing required key '{missing[0]}'" if missing else error.message
-    if validator == "enum":
+    if validator == "enum" and isinstance(error.validator_value, list):
         return f"expected one of {', '.join(map(repr, error.validator_value))}, got {error.instance!r}"
     if validator == "type":
         return f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
@@ -355,7 +356,7 @@ def _build(data: dict, pos: Positions) -> dict:
         index={**core_data.get("index", {}), "_baseline_label": baseline_label},
     )
     connectors = []
-    seen = {}
+    seen: dict[str, int] = {}  # connector name -> its index
     for i, c in enumerate(data["connectors"]):
         path = ("connectors", i)
         if c["name"] in seen:

@@ -81,6 +81,20 @@ class CellContext:
     run_path: Path | None = None  # the run directory (labels of a runner's containers name it)
     sandbox: dict = field(default_factory=dict)  # what isolated the cell (docker: image, network, limits)
 
+    @property
+    def checked_out(self) -> Checkout:
+        """The connector's checkout, for the steps after the source identified it (install, test, exposure)."""
+        if self.checkout is None:
+            raise RuntimeError(f"{self.cell.id}: the connector is not checked out yet")
+        return self.checkout
+
+    @property
+    def core_under_test(self) -> CoreArtifact:
+        """The core's artifact, for the steps after the source materialized it (install, verification)."""
+        if self.core_artifact is None:
+            raise RuntimeError(f"{self.cell.id}: the core is not materialized yet")
+        return self.core_artifact
+
     def note(self, text: str) -> None:
         self.log.write(f"# {text}\n")
         self.log.flush()

@@ -16,6 +16,8 @@ def side(matrix: Matrix, spec: CoreSpec) -> str:
         return for_core(matrix).side(name, spec.version or "")
     if spec.kind == "git":
         return f"git:{spec.url}@{spec.ref}" + (f":{spec.subdir}" if spec.subdir else "")
+    if spec.path is None:  # the matrix loader gives every `path` core its directory
+        raise ValueError(f"core {spec.label}: no path")
     return spec.path
 
 
@@ -25,6 +27,6 @@ def newest_candidate(matrix: Matrix, labels: list[str], specs: list[CoreSpec]) -
     candidates = [by_label[label] for label in labels if label in by_label]
     registry = [s for s in candidates if s.kind == "registry"]
     if registry:
-        newest = sort_versions(matrix.core.ecosystem, [s.version for s in registry])[-1]
+        newest = sort_versions(matrix.core.ecosystem, [s.version for s in registry if s.version is not None])[-1]
         return next(s for s in registry if s.version == newest)
     return candidates[-1] if candidates else None

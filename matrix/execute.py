@@ -27,7 +27,7 @@ from canary.matrix import failures, sources
 from canary.matrix import waivers as _waivers
 from canary.kernel.atomic import write_json_atomic, write_text_atomic
 from canary.matrix.cellenv import cell_env
-from canary.matrix.context import CellContext, Checkout
+from canary.matrix.context import CellContext
 from canary.kernel.digest import value_sha256
 from canary.kernel.errors import InfrastructureError, UserError
 from canary.kernel.home import Home
@@ -334,7 +334,7 @@ class _Worker:
                 self._exposure(cx)
                 self.runners[cell.connector].prepare(cx)
                 for argv in cx.connector.setup:
-                    cx.run("setup", list(argv), cwd=cx.checkout.path, infra=True)
+                    cx.run("setup", list(argv), cwd=cx.checked_out.path, infra=True)
                 self._test(cx, attempt)
                 attempt.duration_s = round(time.monotonic() - t0, 3)
                 result.status, result.reason = attempt.status, attempt.reason
@@ -383,7 +383,7 @@ class _Worker:
         return result
 
     def _record_checkout(self, cx: CellContext) -> None:
-        co: Checkout = cx.checkout
+        co = cx.checked_out
         rec = cx.connector_record
         rec.commit, rec.digest, rec.version = co.commit, co.digest, co.version
 
@@ -392,7 +392,7 @@ class _Worker:
         status, reason = Status.PASS, ""
         failed: Outcome | None = None
         for argv in cx.connector.test:
-            out = cx.run("test", list(argv), cwd=cx.checkout.path)
+            out = cx.run("test", list(argv), cwd=cx.checked_out.path)
             failed = out
             if out.record.timed_out:
                 if out.output_lines == 0:
@@ -430,7 +430,7 @@ class _Worker:
                 ),
             )
         if cx.connector.junit:
-            junit = Path(cx.expand(str(cx.checkout.path / cx.connector.junit)))
+            junit = Path(cx.expand(str(cx.checked_out.path / cx.connector.junit)))
             if junit.is_file():
                 dest = self.run.path / "junit" / f"{cx.cell.id}.attempt{attempt.number}.xml"
                 # The connector's own file: its test names and messages may carry a secret it was given.
@@ -522,7 +522,9 @@ class _Worker:
         """exposure.verify: the connector with the migration's fix applied, run in its own cell
         on the newest candidate core (canary.codemods.verify, as `canary fix --verify`)."""
         verify_fix = self.options.verify_fix
-        target = cx.checkout.artifact or cx.checkout.path
+        if verify_fix is None:  # _exposure asks only when the app wired a verifier in
+            return {"status": "error", "line": "no fix verifier"}
+        target = cx.checked_out.artifact or cx.checked_out.path
         try:
             v = verify_fix(str(target), migration, self.matrix.file, cx.connector.name)
         except Exception as exc:  # advisory, like the exposure itself
@@ -535,7 +537,7 @@ class _Worker:
         c = cx.connector
         return value_sha256(
             {
-                "core": [cx.core_record.name, cx.core_artifact.digest, cx.core_artifact.commit],
+                "core": [cx.core_record.name, cx.core_under_test.digest, cx.core_under_test.commit],
                 "companions": [(x.name, x.version) for x in self.matrix.core.companions],
                 "connector": [c.package, cx.cell.ref, cx.connector_record.commit, cx.connector_record.digest],
                 "commands": [c.install, c.setup, c.test],

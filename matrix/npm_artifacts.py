@@ -91,7 +91,10 @@ def read_manifest(tgz: Path) -> dict:
             )
             if member is None:
                 raise InfrastructureError(f"npm: {tgz.name} has no package.json")
-            return json.load(tf.extractfile(member))
+            data = tf.extractfile(member)
+            if data is None:  # a directory or a link where the manifest should be
+                raise InfrastructureError(f"npm: {tgz.name}: {member.name} is not a regular file")
+            return json.load(data)
     except (tarfile.TarError, OSError, json.JSONDecodeError) as exc:
         raise InfrastructureError(f"npm: cannot read {tgz.name}: {exc}") from None
 
@@ -237,7 +240,7 @@ def materialize_npm_all(
     found: dict[str, NpmArtifact] = {}
     for spec, (name, version) in zip(specs, parsed):
         hit = _cached(cache_dir / slug(name), version)
-        if hit is not None:
+        if hit is not None and version is not None:  # a hit is an exact version
             found[spec] = NpmArtifact(hit, name, version, file_sha256(hit))
     exact = [s for s, (_, v) in zip(specs, parsed) if s not in found and v and _EXACT.match(v)]
     if exact:
@@ -248,10 +251,17 @@ def materialize_npm_all(
     return [found[spec] for spec in specs]
 
 
-def _pack_exact(specs: list[str], cache_dir: Path, npm_cache: Path, run: Run | None, phase: str) -> dict:
+def _pack_exact(
+    specs: list[str], cache_dir: Path, npm_cache: Path, run: Run | None, phase: str
+) -> dict[str, NpmArtifact]:
     from contextlib import ExitStack
 
-    parsed = {spec: split_spec(spec) for spec in specs}
+    parsed: dict[str, tuple[str, str]] = {}
+    for spec in specs:
+        name, version = split_spec(spec)
+        if version is None:  # the caller passes exact versions only
+            raise ValueError(f"not an exact npm spec: {spec}")
+        parsed[spec] = (name, version)
     bases = sorted({cache_dir / slug(name) for name, _ in parsed.values()})
     out: dict[str, NpmArtifact] = {}
     with ExitStack() as locks:

@@ -62,7 +62,7 @@ def run_command(
     env: dict[str, str],
     timeout: float,
     log: IO[str],
-    secrets: list[str] = (),
+    secrets: list[str] | None = None,
     tail_lines: int = 60,
     token: str = "",
 ) -> Outcome:
@@ -109,10 +109,10 @@ def run_command(
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    timed_out = threading.Event()
+    timer_fired = threading.Event()
 
     def expire() -> None:
-        timed_out.set()
+        timer_fired.set()
         _signal_group(proc, signal.SIGTERM)
         grace = threading.Timer(3.0, _signal_group, (proc, signal.SIGKILL))
         grace.daemon = True
@@ -129,12 +129,12 @@ def run_command(
         timer.cancel()
         if proc.poll() is None:  # interrupted while waiting (KeyboardInterrupt): take the group down
             _kill_group(proc)
-    if timed_out.is_set():
+    if timer_fired.is_set():
         _signal_group(proc, signal.SIGKILL)  # children that ignored SIGTERM and outlived the leader
     # Whatever the command started and left behind (a background server, a setsid daemon) dies with it.
     leftovers = kill_tagged(token) if token else 0
     reader.join(timeout=5)
-    timed_out = timed_out.is_set()
+    timed_out = timer_fired.is_set()
     duration = time.monotonic() - started
     if timed_out:
         log.write(f"!! timed out after {timeout:g}s: process group killed\n")

@@ -14,6 +14,10 @@ import os
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 __all__ = ["Progress", "step"]
 
@@ -33,7 +37,7 @@ class Progress:
             mode = "rich" if tty and not os.environ.get("CI") else "plain"
         self.mode = mode
         self._live = None
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
         if mode == "rich":
             from rich.console import Console
             from rich.progress import (

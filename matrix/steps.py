@@ -107,8 +107,8 @@ def attribute(verdicts: list[Verdict], order: list[str]) -> list[Step]:
         first = bad[0]
         last_good = None
         for label in order[: rank.get(first.core, len(order))]:
-            v = cells.get(label)
-            if v is not None and v.verdict in _PASSED:
+            earlier = cells.get(label)
+            if earlier is not None and earlier.verdict in _PASSED:
                 last_good = label
         steps.append(Step(connector, ref, last_good, first.core, [v.cell_id for v in bad]))
     return steps

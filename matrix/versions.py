@@ -75,6 +75,8 @@ def _partial(text: str):
 def _comparators(token: str) -> list[tuple[str, SemVer]]:
     """Expand one npm comparator token into primitive (op, version) pairs."""
     m = re.match(r"^(<=|>=|<|>|=|\^|~>?|)\s*(.*)$", token)
+    if m is None:  # the operator may be empty and the rest anything: only a line break fails
+        raise ValueError(f"not a version in a range: {token!r}")
     op, rest = m.group(1), m.group(2)
     if rest in ("", "*", "x", "X"):
         return []
@@ -124,7 +126,8 @@ def npm_satisfies(version: str, rng: str, include_prerelease: bool = False) -> b
         if hy:
             (ma, mi, pa), pre = _partial(hy.group(2))
             upper = [("<=", SemVer(ma, mi, pa, pre))] if pa is not None else _comparators("<=" + hy.group(2))
-            comps = [(">=", SemVer(*[p or 0 for p in _partial(hy.group(1))[0]], _partial(hy.group(1))[1]))] + upper
+            (lo_ma, lo_mi, lo_pa), lo_pre = _partial(hy.group(1))
+            comps = [(">=", SemVer(lo_ma or 0, lo_mi or 0, lo_pa or 0, lo_pre))] + upper
         else:
             tokens = re.findall(r"(?:<=|>=|<|>|=|\^|~>?)?\s*[^\s<>=^~]+", alt) if alt else []
             comps = [c for t in tokens for c in _comparators(t.replace(" ", ""))]

@@ -56,8 +56,8 @@ def is_expired(waiver: Waiver, today: _dt.date | str | None = None) -> bool:
     """Whether a waiver's expiry date is before `today`."""
     if not waiver.expires:
         return False
-    today = parse_date(today) or _dt.date.today()
-    return parse_date(waiver.expires) < today
+    expires = parse_date(waiver.expires)
+    return expires is not None and expires < (parse_date(today) or _dt.date.today())
 
 
 def matches(waiver: Waiver, cell_id: str) -> bool:

@@ -20,7 +20,7 @@ FORMATS = ("html", "md", "junit", "json", "badges")
 def parse_formats(text: str | list[str] | tuple[str, ...]) -> list[str]:
     """The report formats asked for (comma-separated or a list), checked and without repeats."""
     items = text.split(",") if isinstance(text, str) else list(text)
-    out = []
+    out: list[str] = []
     for item in (i.strip() for i in items):
         if not item:
             continue

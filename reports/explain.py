@@ -615,10 +615,10 @@ def explain(
     steps = attribute_run(summary.verdicts, ecosystem, record.baseline, cores, run.path)
     step_by_ref = {s.key: s for s in steps}
     exposure = load_exposure(run)
-    packages = {
-        f"{p.connector}@{p.ref}": f"{(results.get(p.id).connector.package if results.get(p.id) else '')}@{p.ref}"
-        for p in record.cells
-    }
+    packages: dict[str, str] = {}  # connector@ref -> package@ref
+    for p in record.cells:
+        result = results.get(p.id)
+        packages[f"{p.connector}@{p.ref}"] = f"{result.connector.package if result else ''}@{p.ref}"
 
     regressed = [v for v in summary.verdicts if is_regression(v)]
     by_sig: dict[str, tuple[Signature, list[Verdict]]] = {}

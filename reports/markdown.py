@@ -263,11 +263,11 @@ def _why(report: Report) -> list[str]:
         for f in g.fixes:
             if f.kind != "waiver":
                 out.append(f"   - fix: {_text(f.text, WHY_LINE_CAP)}")
-        waivers = [f for f in g.fixes if f.kind == "waiver"]
+        waivers = [f.waiver for f in g.fixes if f.kind == "waiver" and f.waiver is not None]
         if waivers:
             out.append(
-                f"   - or waive: {', '.join(_inline_code(f.waiver['cell']) for f in waivers)} "
-                f"until {waivers[0].waiver['expires']} (entries below)"
+                f"   - or waive: {', '.join(_inline_code(w['cell']) for w in waivers)} "
+                f"until {waivers[0]['expires']} (entries below)"
             )
     if len(ex.groups) > MAX_WHY_GROUPS:
         out.append(f"\n… {len(ex.groups) - MAX_WHY_GROUPS} more groups in report.json and the HTML report.")

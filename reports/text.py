@@ -77,10 +77,10 @@ def explanation_lines(explanation: Explanation, max_groups: int = MAX_GROUPS) ->
         lines += group_lines(g)
     if len(groups) > max_groups:
         lines.append(f"… {_plural(len(groups) - max_groups, 'more group')} in explain.json and the report")
-    waivers = [f for g in groups for f in g.fixes if f.kind == "waiver"]
+    waivers = [f.waiver for g in groups for f in g.fixes if f.kind == "waiver" and f.waiver is not None]
     if waivers:
         n = len(waivers)
         lines.append(
-            f"or waive: {n} waivers.yaml entr{'y' if n == 1 else 'ies'} ready to paste (expiring {waivers[0].waiver['expires']}) in the report and explain.json"
+            f"or waive: {n} waivers.yaml entr{'y' if n == 1 else 'ies'} ready to paste (expiring {waivers[0]['expires']}) in the report and explain.json"
         )
     return lines

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from canary.matrix.results import CellResult, RunRecord
 from canary.matrix.verdicts import Summary, Verdict
@@ -16,6 +17,9 @@ from canary.kernel.durations import format_duration
 from canary.promote.freshness import RefState, age_text
 from canary.promote.model import INCONCLUSIVE, PASS, REFUSE, SKIP, Check
 from canary.promote.versions import TagVersion, normalize_target, same_release
+
+if TYPE_CHECKING:
+    from canary.reports.explain import Explanation
 
 ACCEPTED = ("ok", "fixed", "unsupported")  # unsupported: outside the connector's declared range, never blocks
 
@@ -60,7 +64,7 @@ def check_release_tag(repo: Path, release_tag: str, commit: str) -> Check:
 
 
 def _commit_matches(recorded: str | None, commit: str) -> bool:
-    return bool(recorded) and len(recorded) >= 7 and commit.startswith(recorded.lower())
+    return recorded is not None and len(recorded) >= 7 and commit.startswith(recorded.lower())
 
 
 def check_coverage(record: RunRecord, summary: Summary) -> Check:
@@ -195,7 +199,7 @@ def check_results(summary: Summary, results: dict[str, CellResult]) -> Check:
     return Check("results", PASS, f"all {len(required)} required cells have a result")
 
 
-def _why(v: Verdict, explanation) -> str:
+def _why(v: Verdict, explanation: Explanation | None) -> str:
     """The probable cause and first fix of a refused cell (canary.reports.explain), or ""."""
     g = explanation.group_of(v.cell_id) if explanation is not None else None
     if g is None:
@@ -212,7 +216,7 @@ def _why(v: Verdict, explanation) -> str:
     return f"; group {g.number} ({len(g.cells)} cell(s)); {why}" + (f"; fix: {fix.text}" if fix else "")
 
 
-def check_verdicts(summary: Summary, explanation=None) -> Check:
+def check_verdicts(summary: Summary, explanation: Explanation | None = None) -> Check:
     cands = [v for v in summary.verdicts if v.role == "candidate"]
     required = [v for v in cands if v.tier == "required"]
     blocking = [
@@ -276,7 +280,7 @@ def check_waivers(summary: Summary) -> Check:
     One that matches no cell of the run cannot affect this promotion; it is listed for clean-up.
     """
 
-    def line(w: dict) -> str:
+    def line(w: dict[str, Any]) -> str:
         cells = w.get("cells") or []
         return f"{w.get('cell')} expired {w.get('expires')}: {w.get('reason', '')}" + (
             f" (cells: {', '.join(cells)})" if cells else " (matches no cell of this run: remove it)"

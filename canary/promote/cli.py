@@ -22,7 +22,7 @@ from canary.promote.model import Promotion
 _MARK = {"pass": "ok", "skip": "--", "inconclusive": "??", "refuse": "NO"}
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "promote",
         help="promote a tested prerelease tag to its release (dry run unless --confirm)",
@@ -71,7 +71,7 @@ def register(sub) -> None:
 
 
 def request_from_args(args: argparse.Namespace) -> Request:
-    def path(value):
+    def path(value: str | None) -> Path | None:
         return Path(value) if value else None
 
     return Request(

@@ -14,8 +14,9 @@ import os
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from canary.matrix import waivers as _waivers
 from canary.kernel.errors import UserError
@@ -39,9 +40,15 @@ from canary.promote.model import (
 )
 from canary.promote.versions import TagVersion, parse_tag
 
+if TYPE_CHECKING:
+    from canary.reports.explain import Explanation
+
 ENV_NPM = "CANARY_NPM"  # the npm command (e.g. a wrapper); default `npm`
 DEFAULT_MAX_AGE = "24h"
 NPM_TIMEOUT_S = 120
+
+_T = TypeVar("_T")
+_Content = TypeVar("_Content", bytes, str)
 
 
 @dataclass
@@ -75,11 +82,28 @@ class Request:
 
 @dataclass
 class _Run:
-    dir: RunDir | None = None
-    record: RunRecord | None = None
-    results: dict[str, CellResult] = field(default_factory=dict)
-    summary: Summary | None = None
-    error: str | None = None
+    """A run read from the store: its directory, its record and the results of its cells."""
+
+    dir: RunDir
+    record: RunRecord
+    results: dict[str, CellResult]
+
+
+@dataclass(frozen=True)
+class _Release:
+    """What a passed tag check guarantees: the release tag and version to make, on the prerelease's commit."""
+
+    tag: str
+    version: str
+    commit: str
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """A run the verdicts were computed for: all the evidence the planned actions refer to."""
+
+    run: _Run
+    summary: Summary
 
 
 def _bare(digest: str | None) -> str:
@@ -163,16 +187,14 @@ def _default_run(req: Request) -> RunDir:
     return store.latest_complete(wanted) or store.latest()
 
 
-def _load_run(req: Request) -> _Run:
-    out = _Run()
+def _load_run(req: Request) -> _Run | str:
+    """The run to judge, or why it cannot be read."""
     try:
-        out.dir = open_run(req.run, req.store) if req.run is not None else _default_run(req)
-        out.record = out.dir.read_run()
-        out.results = out.dir.read_cells(strict=True)
+        run_dir = open_run(req.run, req.store) if req.run is not None else _default_run(req)
+        out = _Run(run_dir, run_dir.read_run(), run_dir.read_cells(strict=True))
     except UserError as exc:
         # A missing or corrupt results file makes the run unusable as evidence: inconclusive, not a crash.
-        out.error = str(exc)
-        return out
+        return str(exc)
     if req.core_label is not None:
         # Judge only this candidate core (and the baselines): the other candidates are another release.
         keep = [p for p in out.record.cells if p.role == "baseline" or p.core == req.core_label]
@@ -204,36 +226,41 @@ def promote(req: Request) -> Promotion:
     version = parsed.release if parsed else None
     digest = (req.digest or "").lower().removeprefix("sha256:") or None
 
-    run = _load_run(req)
+    loaded = _load_run(req)
+    run = loaded if isinstance(loaded, _Run) else None
     promo = Promotion(
         prerelease_tag=tag,
         release_tag=release_tag,
         version=version,
         commit=commit,
-        run_id=run.record.run_id if run.record else None,
+        run_id=run.record.run_id if run else None,
         dry_run=not req.confirm,
     )
     cs = promo.checks
     tag_check = checks.check_tag(tag, commit, parsed, req.to)
     cs.append(tag_check)
-    tag_ok = tag_check.outcome == PASS
-    if tag_ok:
-        cs.append(checks.check_release_tag(repo, release_tag, commit))
+    release: _Release | None = None
+    if tag_check.outcome == PASS and parsed is not None and commit is not None:
+        release = _Release(parsed.release_tag, parsed.release, commit)
+        cs.append(checks.check_release_tag(repo, release.tag, release.commit))
     else:
         cs.append(Check("release-tag", SKIP, "no release to tag"))
 
-    if run.error is not None:
-        cs.append(Check("results", INCONCLUSIVE, f"results unreadable: {run.error}"))
+    judged: _Judged | None = None
+    if run is None:
+        cs.append(Check("results", INCONCLUSIVE, f"results unreadable: {loaded}"))
     else:
         urls, waivers, matrix_check = _matrix_inputs(req, run.record)
         cs.append(matrix_check)
         try:
-            run.summary = classify(run.dir, run.record, run.results, waivers=waivers, today=now.date())
+            summary = classify(run.dir, run.record, run.results, waivers=waivers, today=now.date())
         except UserError as exc:  # e.g. a corrupt JUnit file a verdict is built from
-            run.error = str(exc)
             cs.append(Check("results", INCONCLUSIVE, f"results unreadable: {exc}"))
-    if run.summary is not None:
-        cs.append(checks.check_coverage(run.record, run.summary))
+        else:
+            judged = _Judged(run, summary)
+    if judged is not None:
+        run, summary = judged.run, judged.summary
+        cs.append(checks.check_coverage(run.record, summary))
         cs.append(checks.check_core(run.record, run.results, commit, digest))
         required = [
             r for r in run.results.values() if r.tier == "required" and any(p.id == r.cell_id for p in run.record.cells)
@@ -241,47 +268,49 @@ def promote(req: Request) -> Promotion:
         states = ref_states(required, urls, "" if urls else "connector urls unknown (no matrix file)")
         age = run_age(run.record.started_at, run.record.finished_at, now)
         cs.append(checks.check_freshness(states, age, req.max_age_s, req.max_age_text))
-        cs.append(checks.check_results(run.summary, run.results))
-        verdicts_check = checks.check_verdicts(run.summary, _explanation(run))
+        cs.append(checks.check_results(summary, run.results))
+        verdicts_check = checks.check_verdicts(summary, _explanation(judged))
         if matrix_check.outcome == INCONCLUSIVE and verdicts_check.outcome == REFUSE:
             # Without the run's own matrix its waivers are unknown: a regression it may have
             # waived is not a proven refusal either. Nothing is promoted; the run is inconclusive.
             verdicts_check.outcome = INCONCLUSIVE
             verdicts_check.message += " (waivers unknown: not the run's matrix file)"
         cs.append(verdicts_check)
-        cs.append(checks.check_flaky(run.summary, req.allow_flaky))
-        cs.append(checks.check_waivers(run.summary))
+        cs.append(checks.check_flaky(summary, req.allow_flaky))
+        cs.append(checks.check_waivers(summary))
     cs.append(checks.check_soak(gitops.tag_created(repo, tag) if commit else None, req.soak_s, req.soak_text, tag, now))
 
-    plan_ok = tag_ok and run.summary is not None
-    actions = _plan_actions(req, repo, promo, run, now) if plan_ok else []
-    promo.actions = actions
+    if release is not None and judged is not None:
+        promo.actions = _plan_actions(req, repo, promo, release, judged, now)
     promo.decision, promo.exit_code = decide(cs)
-    if req.confirm and promo.exit_code == 0:
-        _perform(req, repo, promo)
+    if req.confirm and promo.exit_code == 0 and release is not None:
+        _perform(req, repo, promo, release)
     return promo
 
 
 # ---- actions ---------------------------------------------------------------------------------
 
 
-def _plan_actions(req: Request, repo: Path, promo: Promotion, run: _Run, now: _dt.datetime) -> list[Action]:
+def _plan_actions(
+    req: Request, repo: Path, promo: Promotion, release: _Release, judged: _Judged, now: _dt.datetime
+) -> list[Action]:
     cs = promo.checks
+    run = judged.run
     actions: list[Action] = []
     doc = evidence.statement(
-        release_tag=promo.release_tag,
+        release_tag=release.tag,
         prerelease_tag=promo.prerelease_tag,
-        version=promo.version,
-        commit=promo.commit,
+        version=release.version,
+        commit=release.commit,
         artifact_digest=(req.digest or "").lower().removeprefix("sha256:") or None,
         run=run.dir,
         record=run.record,
         results=run.results,
-        summary=run.summary,
+        summary=judged.summary,
     )
     data, digest = evidence.encode(doc)
     ev_dir = Path(req.evidence_dir) if req.evidence_dir else repo / "reports" / "promotions"
-    ev_path = ev_dir / evidence.file_name(promo.release_tag, digest)
+    ev_path = ev_dir / evidence.file_name(release.tag, digest)
     promo.evidence_path, promo.evidence_digest = str(ev_path), f"sha256:{digest}"
     shown = rel(ev_path, repo)
     ev = Action("evidence", f"write the in-toto evidence {shown} (sha256:{digest})", path=str(ev_path))
@@ -315,13 +344,13 @@ def _plan_actions(req: Request, repo: Path, promo: Promotion, run: _Run, now: _d
 
     if req.pyproject:
         try:
-            text, current = files.plan_pyproject(Path(req.pyproject), promo.version)
+            text, current = files.plan_pyproject(Path(req.pyproject), release.version)
         except UserError as exc:
             cs.append(Check("pyproject", REFUSE, str(exc)))
         else:
             shown_py = rel(Path(req.pyproject), repo)
             act = Action(
-                "pyproject", f"set the version in {shown_py}: {current} -> {promo.version}", path=str(req.pyproject)
+                "pyproject", f"set the version in {shown_py}: {current} -> {release.version}", path=str(req.pyproject)
             )
             if text is None:
                 act.description, act.state = f"version in {shown_py} is {current}", "no-op"
@@ -330,51 +359,51 @@ def _plan_actions(req: Request, repo: Path, promo: Promotion, run: _Run, now: _d
 
     if not req.no_changelog:
         path = Path(req.changelog) if req.changelog else repo / "CHANGELOG.md"
-        passed, warned, _ = evidence.classify_tests(run.summary.verdicts)
+        passed, warned, _ = evidence.classify_tests(judged.summary.verdicts)
         entry = (
-            f"## {promo.release_tag} ({now.date().isoformat()})\n\n"
-            f"Promoted from `{promo.prerelease_tag}` (commit `{promo.commit[:12]}`) after matrix run "
+            f"## {release.tag} ({now.date().isoformat()})\n\n"
+            f"Promoted from `{promo.prerelease_tag}` (commit `{release.commit[:12]}`) after matrix run "
             f"`{run.record.run_id}`: {len(passed)} candidate cell(s) passed, {len(warned)} with warnings.\n"
             f"Evidence: `{shown}` (sha256:{digest}).\n"
         )
         entry += "".join(f"- warning: {w}\n" for w in warned)
         try:
-            text = files.plan_changelog(path, promo.release_tag, promo.version, entry)
+            text = files.plan_changelog(path, release.tag, release.version, entry)
         except (UserError, OSError) as exc:
             cs.append(Check("changelog", REFUSE, str(exc)))
         else:
-            act = Action("changelog", f"add a {promo.release_tag} entry to {rel(path, repo)}", path=str(path))
+            act = Action("changelog", f"add a {release.tag} entry to {rel(path, repo)}", path=str(path))
             if text is None:
                 act.state, act.note = "no-op", "entry already there"
             act.payload = text
             actions.append(act)
 
     message = (
-        f"{promo.release_tag}\n\nPromoted from {promo.prerelease_tag} ({promo.commit}) by canary promote.\n"
+        f"{release.tag}\n\nPromoted from {promo.prerelease_tag} ({release.commit}) by canary promote.\n"
         f"Matrix run: {run.record.run_id}\nEvidence: {shown} sha256:{digest}\n"
     )
     tag_act = Action(
         "tag",
-        f"annotated tag {promo.release_tag} on {promo.commit[:12]}" + (" (SSH-signed)" if req.sign_key else ""),
+        f"annotated tag {release.tag} on {release.commit[:12]}" + (" (SSH-signed)" if req.sign_key else ""),
         argv=[
             "git",
             "-C",
             str(repo),
             "tag",
             "-s" if req.sign_key else "-a",
-            promo.release_tag,
-            promo.commit,
+            release.tag,
+            release.commit,
             "-m",
             message,
         ],
     )
-    if gitops.tag_commit(repo, promo.release_tag) == promo.commit:
+    if gitops.tag_commit(repo, release.tag) == release.commit:
         tag_act.state, tag_act.note = "no-op", "tag already on this commit"
     tag_act.payload = message
     actions.append(tag_act)
 
     if req.npm_package:
-        argv = _npm_argv(req, promo.version)
+        argv = _npm_argv(req, release.version)
         if shutil.which(argv[0]) is None:
             cs.append(Check("npm", REFUSE, f"npm command {argv[0]!r} not found (set --npm-command or {ENV_NPM})"))
         actions.append(Action("npm", f"point the npm dist-tag {req.dist_tag} at {argv[-2]}", argv=argv))
@@ -390,24 +419,46 @@ def _npm_already(argv: list[str], package: str, dist_tag: str, target: str) -> b
     return any(line.strip() == f"{dist_tag}: {target}" for line in proc.stdout.splitlines())
 
 
-def _perform(req: Request, repo: Path, promo: Promotion) -> None:
+def _planned(value: _T | None, act: Action, what: str) -> _T:
+    """A value the planning of this action guarantees (its path, its key); a programming error without it."""
+    if value is None:
+        raise TypeError(f"the {act.name} action was planned without {what}")
+    return value
+
+
+def _payload(act: Action, kind: type[_Content]) -> _Content:
+    """The bytes or text the planning of this action stored to be written."""
+    if not isinstance(act.payload, kind):
+        raise TypeError(f"the {act.name} action was planned without its {kind.__name__} content")
+    return act.payload
+
+
+def _perform(req: Request, repo: Path, promo: Promotion, release: _Release) -> None:
     for act in promo.actions:
         if act.state == "no-op":
             continue
         try:
             if act.name == "evidence":
-                files.write_bytes_atomic(Path(act.path), act.payload)
+                files.write_bytes_atomic(Path(_planned(act.path, act, "a path")), _payload(act, bytes))
             elif act.name == "sign":
-                evidence.sign(Path(promo.evidence_path), Path(req.sign_key))
+                evidence.sign(
+                    Path(_planned(promo.evidence_path, act, "the evidence")),
+                    Path(_planned(req.sign_key, act, "a key")),
+                )
             elif act.name in ("pyproject", "changelog"):
-                files.write_text_atomic(Path(act.path), act.payload)
+                files.write_text_atomic(Path(_planned(act.path, act, "a path")), _payload(act, str))
             elif act.name == "tag":
                 gitops.create_tag(
-                    repo, promo.release_tag, promo.commit, act.payload, Path(req.sign_key) if req.sign_key else None
+                    repo,
+                    release.tag,
+                    release.commit,
+                    _payload(act, str),
+                    Path(req.sign_key) if req.sign_key else None,
                 )
             elif act.name == "npm":
                 target = act.argv[-2].rpartition("@")[2]
-                if _npm_already(act.argv, req.npm_package, req.dist_tag, target):
+                package = _planned(req.npm_package, act, "a package")
+                if _npm_already(act.argv, package, req.dist_tag, target):
                     act.state, act.note = "no-op", f"{req.dist_tag} already {target}"
                     continue
                 proc = subprocess.run(
@@ -426,12 +477,13 @@ def _perform(req: Request, repo: Path, promo: Promotion) -> None:
     promo.decision = "promoted"
 
 
-def _explanation(run):
+def _explanation(judged: _Judged) -> Explanation | None:
     """Why the run regressed (groups, causes, fixes), so a refusal names the cause. Advisory: a run
     whose logs or diffs cannot be read is still judged, only without the cause."""
     from canary.reports.explain import explain
 
+    run = judged.run
     try:
-        return explain(run.dir, run.summary, run.record, run.results)
+        return explain(run.dir, judged.summary, run.record, run.results)
     except Exception:  # noqa: BLE001 - the verdicts decide, the explanation only adds words
         return None

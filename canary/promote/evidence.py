@@ -13,6 +13,7 @@ import hashlib
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from canary.kernel.errors import UserError
 from canary.matrix.results import CellResult, RunRecord
@@ -68,7 +69,7 @@ def statement(
     record: RunRecord,
     results: dict[str, CellResult],
     summary: Summary,
-) -> dict:
+) -> dict[str, Any]:
     subject_digest = {"gitCommit": commit}
     if artifact_digest:
         subject_digest["sha256"] = artifact_digest
@@ -114,7 +115,7 @@ def statement(
     }
 
 
-def encode(doc: dict) -> tuple[bytes, str]:
+def encode(doc: dict[str, Any]) -> tuple[bytes, str]:
     """The file's bytes and their sha256 (hex)."""
     data = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
     return data, hashlib.sha256(data).hexdigest()

@@ -19,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 from canary.matrix.results import CellResult
 from canary.kernel.durations import format_duration
-from canary.promote.gitops import remote_ref
+from canary.promote.gitops import RemoteRef, remote_ref
 
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _SEMVER = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -66,8 +66,8 @@ def _git_url(result: CellResult, urls: dict[str, str]) -> str | None:
 
 def ref_states(results: list[CellResult], urls: dict[str, str], unknown_urls_reason: str = "") -> list[RefState]:
     """One RefState per (connector, ref, recorded commit) among the given cell results."""
-    groups: dict[tuple, RefState] = {}
-    remote_cache: dict[tuple[str, str], object] = {}
+    groups: dict[tuple[str, str, str | None], RefState] = {}
+    remote_cache: dict[tuple[str, str], RemoteRef] = {}
     for r in results:
         c = r.connector
         key = (c.name, c.ref, c.commit)

@@ -18,7 +18,7 @@ from canary.kernel.errors import UserError
 LS_REMOTE_TIMEOUT_S = 30.0
 
 
-def _env() -> dict:
+def _env() -> dict[str, str]:
     env = dict(os.environ)
     # Never wait for a password prompt: an unreachable remote is "not checkable", not a hang.
     env["GIT_TERMINAL_PROMPT"] = "0"
@@ -26,7 +26,7 @@ def _env() -> dict:
     return env
 
 
-def git(repo: Path, *args: str, check: bool = True, timeout: float | None = 60.0) -> subprocess.CompletedProcess:
+def git(repo: Path, *args: str, check: bool = True, timeout: float | None = 60.0) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         ["git", "-C", str(repo), *args],
         capture_output=True,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from canary.kernel.exitcodes import ExitCode
 
@@ -34,7 +35,7 @@ class Action:
     argv: list[str] = field(default_factory=list)  # for commands: exactly what runs
     path: str | None = None  # for files: what is written
     note: str = ""
-    payload: object = field(default=None, repr=False, compare=False)  # bytes/text to write; not in the JSON
+    payload: bytes | str | None = field(default=None, repr=False, compare=False)  # bytes/text to write; not in the JSON
 
 
 @dataclass
@@ -52,7 +53,7 @@ class Promotion:
     evidence_path: str | None = None
     evidence_digest: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = {"schema": SCHEMA, **asdict(self)}
         for action in data["actions"]:
             action.pop("payload", None)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +117,7 @@ def cell_manifest(
     connector_tgz: Path,
     core: str,
     core_tgz: Path,
-    companions: list[tuple[str, str]] = (),
+    companions: Sequence[tuple[str, str]] = (),
     *,
     force: bool = True,
 ) -> dict:
@@ -185,15 +186,15 @@ def prepare_node_cell(
     core: str,
     core_tgz: Path,
     core_version: str,
-    companions: list[tuple[str, str]] = (),
+    companions: Sequence[tuple[str, str]] = (),
     npm_cache: Path | None = None,
     *,
     run: Run | None = None,
     scripts: bool = False,
     force: bool = True,
-    install: list[list[str]] = (),
+    install: Sequence[list[str]] = (),
     templates: Path | None = None,
-    companion_tgzs: list[tuple[str, Path]] = (),
+    companion_tgzs: Sequence[tuple[str, Path]] = (),
 ) -> NodeCell:
     """Install connector + forced core (+ companions) into `cell_dir` and verify what the connector loads.
 
@@ -242,7 +243,7 @@ def prepare_node_cell(
     info = parse_check(lines)
     verify(info, connector, core, core_version, core_tgz)
     declared = info.get("declared")
-    unsupported = bool(declared) and not _in_range(info["resolved"], declared)
+    unsupported = bool(declared and not _in_range(info["resolved"], declared))
     return NodeCell(
         install_dir=cell_dir,
         connector_dir=Path(info["connector_dir"]),
@@ -256,7 +257,7 @@ def prepare_node_cell(
     )
 
 
-def _npm_install(directory: Path, manifest: dict, commands: list[list[str]], run: Run) -> None:
+def _npm_install(directory: Path, manifest: dict, commands: Sequence[list[str]], run: Run) -> None:
     write_json_atomic(directory / "package.json", manifest)
     for argv in commands:
         code, lines = run("install", list(argv), directory)

@@ -69,11 +69,11 @@ def prepare(cx: CellContext) -> None:
             "PATH": f"{venv / 'bin'}:{cx.env.get('PATH', '')}",
         }
     )
-    target = str(cx.checkout.artifact or cx.checkout.path)
+    target = str(cx.checked_out.artifact or cx.checked_out.path)
     install = cx.connector.install or ((python, "-m", "pip", "install", target),)
     for argv in install:
-        cx.run("install", list(argv), cwd=cx.checkout.path, infra=True)
-    art = cx.core_artifact
+        cx.run("install", list(argv), cwd=cx.checked_out.path, infra=True)
+    art = cx.core_under_test
     extra = [f"{c.name}=={c.version.format(core=art.version)}" for c in cx.matrix.core.companions]
     check = [python, "-c", CHECK_SCRIPT, cx.matrix.core.name, cx.connector.package]
     if not _is_installed_from(cx, cx.run("check", check, infra=True)):
@@ -128,7 +128,7 @@ def core_links(cx: CellContext) -> Path:
     """A directory in the cell holding only the core's artifact (hard link, else a copy)."""
     links = cx.cell_dir / "core-links"
     links.mkdir(parents=True, exist_ok=True)
-    art = cx.core_artifact.path
+    art = cx.core_under_test.path
     target = links / art.name
     if not target.exists():
         try:
@@ -144,7 +144,7 @@ def _is_installed_from(cx: CellContext, outcome) -> bool:
         url = json.loads(info["direct_url"] or "{}").get("url", "")
     except (IndexError, KeyError, TypeError, json.JSONDecodeError):
         return False
-    return info.get("version") == cx.core_artifact.version and url.endswith("/" + cx.core_artifact.path.name)
+    return info.get("version") == cx.core_under_test.version and url.endswith("/" + cx.core_under_test.path.name)
 
 
 def wheel_requires(path: Path) -> list[str]:
@@ -171,10 +171,10 @@ def check_installed(cx: CellContext, line: str) -> None:
     if declared and resolved and not in_declared_range("pypi", resolved, declared):
         cx.unsupported = True
         cx.note(f"core {resolved} is outside the connector's declared range {declared}: unsupported")
-    expected = cx.core_artifact.version
-    if resolved != expected or not url.endswith(cx.core_artifact.path.name):
+    expected = cx.core_under_test.version
+    if resolved != expected or not url.endswith(cx.core_under_test.path.name):
         raise CoreMismatch(
             f"core mismatch: the environment loads {cx.matrix.core.name} {resolved} "
-            f"(from {url or 'an index'}), not the core under test {expected} ({cx.core_artifact.path.name})"
+            f"(from {url or 'an index'}), not the core under test {expected} ({cx.core_under_test.path.name})"
         )
-    cx.note(f"verified: {cx.matrix.core.name} {resolved} installed from {cx.core_artifact.path.name}")
+    cx.note(f"verified: {cx.matrix.core.name} {resolved} installed from {cx.core_under_test.path.name}")
