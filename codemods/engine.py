@@ -39,6 +39,7 @@ _RELATIONS = ("inside", "has", "precedes", "follows")
 class Branch:
     """A rule rewritten to be one branch of a combined search (see `combine`)."""
 
+    tag: int  # the suffix its metavariables are renamed apart with
     util: str  # the name the branch is registered under in the combined rule's utils
     rule: dict  # the rule, its metavariables renamed, ending in the marker
     marker: str  # bound in a matched node's environment when this rule matched it
@@ -59,6 +60,7 @@ class CompiledRule:
     # a branch of a combined search (None: it runs on its own).
     _alone: dict | None = field(default=None, repr=False, compare=False)
     _branch: Branch | None | bool = field(default=False, repr=False, compare=False)
+    _body_key: str | None = field(default=None, repr=False, compare=False)
 
     def alone(self) -> dict:
         """The config to run this rule by itself: the utils it never uses left out (ast-grep-py
@@ -75,6 +77,13 @@ class CompiledRule:
         if self._branch is False:
             self._branch = _as_branch(self)
         return self._branch
+
+    def body_key(self) -> str:
+        """Equal for rules whose search is the same (rule and utils; constraints, fix and message
+        may differ): they match the same nodes with the same bindings."""
+        if self._body_key is None:
+            self._body_key = json.dumps([self.config["rule"], self.config.get("utils") or {}], sort_keys=True)
+        return self._body_key
 
 
 @dataclass
@@ -378,13 +387,15 @@ def _renamed_apart(rule: dict, utils: dict, suffix: str) -> tuple[dict, dict]:
     return _rename_rule(rule, suffix, names), out_utils
 
 
-def _as_branch(compiled: CompiledRule) -> Branch | None:
+def _as_branch(compiled: CompiledRule, tag: int | None = None) -> Branch | None:
+    """The rule as a branch; `tag`: the one of a branch with the same search (body_key), whose
+    util, marker and metavariable names this one then shares."""
     config = compiled.config
     if config.get("transform"):
         return None  # a transform is written for the whole (combined) rule
     constraints = config.get("constraints") or {}
     utils = config.get("utils") or {}
-    tag = next(_TAGS)
+    tag = next(_TAGS) if tag is None else tag
     suffix = f"__CANARY{tag}"
     marker = f"CANARY_MARK{tag}"
     body, used = _renamed_apart(config["rule"], utils, suffix)
@@ -397,6 +408,7 @@ def _as_branch(compiled: CompiledRule) -> Branch | None:
         # Renamed the way render_fix reads names (`$Xabc` there is $X followed by "abc").
         fix = _META.sub(lambda m: m.group(0) + suffix, fix)
     return Branch(
+        tag=tag,
         util=f"canary-rule-{tag}",
         rule={"all": [body, {"pattern": f"$${marker}"}]},
         marker=marker,
@@ -420,8 +432,9 @@ class Combined:
     """One search that runs several rules (see the comment above)."""
 
     config: dict
+    # Rules with the same search (body_key) share one branch util and marker, listed once each.
     branches: list[tuple[CompiledRule, Branch]]
-    checks: dict[str, list[tuple[str, Check]]]  # branch marker -> [(renamed metavariable, its check)]
+    checks: list[list[tuple[str, Check]]]  # per entry of branches: [(renamed metavariable, its check)]
 
 
 _COMBINED: dict[tuple[int, ...], tuple[Combined | None, list[CompiledRule]]] = {}
@@ -445,30 +458,38 @@ def _combine(rules: list[CompiledRule]) -> tuple[Combined | None, list[CompiledR
     branches: list[tuple[CompiledRule, Branch]] = []
     alone: list[CompiledRule] = []
     utils: dict = {}
+    # Rules that differ only in constraints, fix or message (one pattern split three ways by its
+    # value, as the shipped migration does) search alike: one branch searches for all of them.
+    # The first rule's branch is the search; the others get a branch of their own (their checks and
+    # fix) with its names.
+    searched: dict[str, Branch] = {}
     for compiled in rules:
-        branch = compiled.branch()
+        first = searched.get(compiled.body_key())
+        branch = compiled.branch() if first is None else _as_branch(compiled, first.tag)
         # Two rules may name different utils alike: the second one runs on its own.
         if branch is None or any(utils.get(name, body) != body for name, body in branch.utils.items()):
             alone.append(compiled)
             continue
         utils.update(branch.utils)
         branches.append((compiled, branch))
+        searched.setdefault(compiled.body_key(), branch)
     if len(branches) < 2:
         return None, list(rules)
-    for _, branch in branches:
+    for branch in searched.values():
         utils[branch.util] = branch.rule
-    every = [{"matches": b.util} for _, b in branches]
+    every = [{"matches": b.util} for b in searched.values()]
     rule = {"all": [{"any": every}, *({"any": [one, _TRUE]} for one in every)]}
     # Constraint rules: one check per distinct rule (with the utils it uses), shared by the rules using it.
     by_key: dict[str, Check] = {}
-    checks: dict[str, list[tuple[str, Check]]] = {}
+    checks: list[list[tuple[str, Check]]] = []
     for _, branch in branches:
+        checks.append([])
         for var, check, check_utils, key in branch.checks:
             if key not in by_key:
                 tag = next(_TAGS)
                 body, used = _renamed_apart(check, check_utils, f"__CANARY{tag}")
                 by_key[key] = Check(marker=f"CANARY_MARK{tag}", rule=body, utils=used)
-            checks.setdefault(branch.marker, []).append((var, by_key[key]))
+            checks[-1].append((var, by_key[key]))
     return Combined(config={"rule": rule, "utils": utils}, branches=branches, checks=checks), alone
 
 
@@ -584,11 +605,15 @@ def scan(text: str, language: str, rules: list[CompiledRule], combined: bool = T
         hits = []  # (node, rule, branch, [(bound node, check marker)])
         wanted: dict[str, tuple[Check, dict]] = {}
         for node in root.find_all(together.config):
-            for compiled, branch in together.branches:
-                if node.get_match(branch.marker) is None:
+            marked: dict[str, bool] = {}
+            for (compiled, branch), checks in zip(together.branches, together.checks):
+                hit = marked.get(branch.marker)
+                if hit is None:
+                    hit = marked[branch.marker] = node.get_match(branch.marker) is not None
+                if not hit:
                     continue
                 bound = []
-                for var, check in together.checks.get(branch.marker, ()):
+                for var, check in checks:
                     got = node.get_match(var)
                     if got is not None:  # ast-grep skips the constraint of a metavariable left unbound
                         wanted.setdefault(check.marker, (check, {}))[1][_node_key(got)] = got

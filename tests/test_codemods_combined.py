@@ -264,3 +264,17 @@ def test_a_finding_as_json_has_every_field(tmp_path):
     findings = lint_paths([str(tmp_path)], parse_migration(HARD, "hard.yaml")).findings
     assert any(f.fix is None for f in findings) and any(f.fix and f.fix.imports == [] for f in findings)
     assert [f.to_dict() for f in findings] == [asdict(f) for f in findings]
+
+
+def test_rules_that_differ_only_in_constraints_share_one_search_branch():
+    """The shipped migration splits `$X.serverId = $V` and the object keys three ways by their value:
+    each such trio is one branch of the combined search (one marker), its three constraint checks and
+    fixes kept apart; before, every rule was a branch of its own (13 instead of 7)."""
+    rules = compile_migration(load_migration("elizaos-server-id"))["typescript"]
+    together, alone = combine(rules)
+    assert together is not None and not alone
+    searches = {r.body_key() for r in rules}
+    branch_utils = [name for name in together.config["utils"] if name.startswith("canary-rule-")]
+    assert len(branch_utils) == len(searches) < len(rules)
+    assert len({b.marker for _, b in together.branches}) == len(searches)
+    assert [c.rule.id for c, _ in together.branches] == [r.rule.id for r in rules]
