@@ -15,19 +15,17 @@ Exit codes (stable, see README "Exit codes"):
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import importlib
 import os
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 
 from canary import __version__
-from canary.kernel.atomic import write_text_atomic
 from canary.kernel.errors import UserError
-from canary.kernel.redact import redact
 from canary.kernel.exitcodes import ExitCode
+
+# datetime, tempfile, traceback, the atomic writer and redact (typing, urllib) are imported where a
+# crash or an error needs them: ~15 ms of CPU a `canary lint` of one file would pay on every run.
 
 # Modules that define register(subparsers); each handler returns an exit code.
 COMMAND_MODULES = (
@@ -87,7 +85,13 @@ EXIT_INTERNAL = ExitCode.INTERNAL
 def crash_log(exc: BaseException) -> Path:
     """Write the traceback of an unexpected error to `<CANARY_HOME>/logs/` (a temporary
     directory when that is not writable) and return the file."""
+    import datetime as _dt
+    import tempfile
+    import traceback
+
+    from canary.kernel.atomic import write_text_atomic
     from canary.kernel.home import Home
+    from canary.kernel.redact import redact
 
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     text = "".join(traceback.format_exception(exc))
@@ -109,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     except (SystemExit, KeyboardInterrupt):
         raise
     except Exception as exc:  # the one catch-all at the CLI boundary: exit 4, never 1
+        from canary.kernel.redact import redact
+
         where = crash_log(exc)
         line = str(exc).splitlines()[0] if str(exc) else ""
         print(
@@ -124,6 +130,8 @@ def _main(argv: list[str] | None = None) -> int:
     try:
         code = args.handler(args)
     except UserError as exc:
+        from canary.kernel.redact import redact
+
         print(redact(f"canary: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
@@ -135,6 +143,8 @@ def _main(argv: list[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
     except OSError as exc:
         # A full disk or a permission problem is the environment's, not a bug: say which file.
+        from canary.kernel.redact import redact
+
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(redact(f"canary: error: {where}{exc.strerror or exc}"), file=sys.stderr)
         return ExitCode.INCONCLUSIVE

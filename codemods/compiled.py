@@ -19,8 +19,6 @@ from pathlib import Path
 
 import ast_grep_py
 
-from canary.kernel.atomic import write_text_atomic
-
 from canary.codemods.engine import CompiledRule, compile_migration
 from canary.codemods.migration import SHIPPED_DIR, ConfigRename, Migration, Rule, load_migration
 
@@ -143,6 +141,8 @@ def _store(entry: Path, doc: dict) -> None:
     text = json.dumps(doc, separators=(",", ":"))
     if json.loads(text) != doc:
         return  # something JSON cannot say (a YAML date, a non-string key): not cached
+    from canary.kernel.atomic import write_text_atomic  # only on a miss: tempfile is ~6 ms of imports
+
     try:
         write_text_atomic(entry, text)
     except OSError:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
-import tempfile
 from dataclasses import dataclass
 
 from canary.kernel.errors import UserError
@@ -125,6 +124,8 @@ def discover(
             skipped.append({"file": given, "reason": skip_reason(given)})
             continue
         if os.path.isfile(given) and given.endswith(TARBALL_SUFFIXES):
+            import tempfile  # only tarballs and source maps need one (~6 ms of imports)
+
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="canary-pkg-"))
             pkg = unpack_tarball(given, tmp)
             files.extend(_package(pkg, given, migration, exclude, stack, skipped))
@@ -153,6 +154,8 @@ def _package(
     # A published package: lint the sources its source maps carry ...
     out = []
     if is_package_dir(root):
+        import tempfile
+
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="canary-src-"))
         for path in extract_sourcemap_sources(root, tmp):
             rel = os.path.relpath(path, tmp).replace(os.sep, "/")

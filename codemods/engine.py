@@ -40,6 +40,7 @@ _RELATIONS = ("inside", "has", "precedes", "follows")
 class Branch:
     """A rule rewritten to be one branch of a combined search (see `combine`)."""
 
+    tag: int  # the suffix its metavariables are renamed apart with
     util: str  # the name the branch is registered under in the combined rule's utils
     rule: dict  # the rule, its metavariables renamed, ending in the marker
     marker: str  # bound in a matched node's environment when this rule matched it
@@ -61,6 +62,7 @@ class CompiledRule:
     _alone: dict | None = field(default=None, repr=False, compare=False)
     _branch: Branch | None = field(default=None, repr=False, compare=False)
     _branch_known: bool = field(default=False, repr=False, compare=False)
+    _body_key: str | None = field(default=None, repr=False, compare=False)
 
     def alone(self) -> dict:
         """The config to run this rule by itself: the utils it never uses left out (ast-grep-py
@@ -77,6 +79,13 @@ class CompiledRule:
         if not self._branch_known:
             self._branch, self._branch_known = _as_branch(self), True
         return self._branch
+
+    def body_key(self) -> str:
+        """Equal for rules whose search is the same (rule and utils; constraints, fix and message
+        may differ): they match the same nodes with the same bindings."""
+        if self._body_key is None:
+            self._body_key = json.dumps([self.config["rule"], self.config.get("utils") or {}], sort_keys=True)
+        return self._body_key
 
 
 @dataclass
@@ -395,13 +404,15 @@ def _renamed_apart(rule: dict, utils: dict, suffix: str) -> tuple[dict, dict]:
     return _rename_rule(rule, suffix, names), out_utils
 
 
-def _as_branch(compiled: CompiledRule) -> Branch | None:
+def _as_branch(compiled: CompiledRule, tag: int | None = None) -> Branch | None:
+    """The rule as a branch; `tag`: the one of a branch with the same search (body_key), whose
+    util, marker and metavariable names this one then shares."""
     config = compiled.config
     if config.get("transform"):
         return None  # a transform is written for the whole (combined) rule
     constraints = config.get("constraints") or {}
     utils = config.get("utils") or {}
-    tag = next(_TAGS)
+    tag = next(_TAGS) if tag is None else tag
     suffix = f"__CANARY{tag}"
     marker = f"CANARY_MARK{tag}"
     body, used = _renamed_apart(config["rule"], utils, suffix)
@@ -414,6 +425,7 @@ def _as_branch(compiled: CompiledRule) -> Branch | None:
         # Renamed the way render_fix reads names (`$Xabc` there is $X followed by "abc").
         fix = _META.sub(lambda m: m.group(0) + suffix, fix)
     return Branch(
+        tag=tag,
         util=f"canary-rule-{tag}",
         rule={"all": [body, {"pattern": f"$${marker}"}]},
         marker=marker,
@@ -424,8 +436,9 @@ def _as_branch(compiled: CompiledRule) -> Branch | None:
 
 
 @dataclass
-class Check:
-    """A constraint rule, renamed apart, run over the nodes the rules' metavariables bound."""
+class Leaf:
+    """A part of constraint rules (see `_formula`), renamed apart, run over the nodes the rules'
+    metavariables bound."""
 
     marker: str
     rule: dict
@@ -433,12 +446,22 @@ class Check:
 
 
 @dataclass
+class Check:
+    """A constraint rule: a formula (not/any/all) over leaves evaluated at the bound node."""
+
+    marker: str
+    formula: tuple  # ("leaf", leaf marker) | ("not", formula) | ("any" | "all", [formula, ...])
+    leaves: list[Leaf]
+
+
+@dataclass
 class Combined:
     """One search that runs several rules (see the comment above)."""
 
     config: dict
+    # Rules with the same search (body_key) share one branch util and marker, listed once each.
     branches: list[tuple[CompiledRule, Branch]]
-    checks: dict[str, list[tuple[str, Check]]]  # branch marker -> [(renamed metavariable, its check)]
+    checks: list[list[tuple[str, Check]]]  # per entry of branches: [(renamed metavariable, its check)]
 
 
 _COMBINED: dict[tuple[int, ...], tuple[Combined | None, list[CompiledRule]]] = {}
@@ -462,31 +485,134 @@ def _combine(rules: list[CompiledRule]) -> tuple[Combined | None, list[CompiledR
     branches: list[tuple[CompiledRule, Branch]] = []
     alone: list[CompiledRule] = []
     utils: dict = {}
+    # Rules that differ only in constraints, fix or message (one pattern split three ways by its
+    # value, as the shipped migration does) search alike: one branch searches for all of them.
+    # The first rule's branch is the search; the others get a branch of their own (their checks and
+    # fix) with its names.
+    searched: dict[str, Branch] = {}
     for compiled in rules:
-        branch = compiled.branch()
+        first = searched.get(compiled.body_key())
+        branch = compiled.branch() if first is None else _as_branch(compiled, first.tag)
         # Two rules may name different utils alike: the second one runs on its own.
         if branch is None or any(utils.get(name, body) != body for name, body in branch.utils.items()):
             alone.append(compiled)
             continue
         utils.update(branch.utils)
         branches.append((compiled, branch))
+        searched.setdefault(compiled.body_key(), branch)
     if len(branches) < 2:
         return None, list(rules)
-    for _, branch in branches:
+    for branch in searched.values():
         utils[branch.util] = branch.rule
-    every = [{"matches": b.util} for _, b in branches]
+    every = [{"matches": b.util} for b in searched.values()]
     rule = {"all": [{"any": every}, *({"any": [one, _TRUE]} for one in every)]}
-    # Constraint rules: one check per distinct rule (with the utils it uses), shared by the rules using it.
+    # Constraint rules: one check per distinct rule (with the utils it uses), shared by the rules using
+    # it; their leaves shared by the checks that have them.
     by_key: dict[str, Check] = {}
-    checks: dict[str, list[tuple[str, Check]]] = {}
+    by_leaf: dict[str, Leaf] = {}
+    checks: list[list[tuple[str, Check]]] = []
     for _, branch in branches:
+        checks.append([])
         for var, check, check_utils, key in branch.checks:
             if key not in by_key:
-                tag = next(_TAGS)
-                body, used = _renamed_apart(check, check_utils, f"__CANARY{tag}")
-                by_key[key] = Check(marker=f"CANARY_MARK{tag}", rule=body, utils=used)
-            checks.setdefault(branch.marker, []).append((var, by_key[key]))
+                by_key[key] = _as_check(check, check_utils, by_leaf)
+            checks[-1].append((var, by_key[key]))
     return Combined(config={"rule": rule, "utils": utils}, branches=branches, checks=checks), alone
+
+
+# A constraint rule is a formula over leaves, all evaluated at the bound node: `not`, `any`, `all`
+# (and a rule's several keys, an implicit `all`) are connectives; a `matches` and a rule's atomic and
+# relational keys together are leaves. The shipped migration's three constraints on one value
+# (`not: {any: [uuid, maybe-undefined]}`, `maybe-undefined and not uuid`, `uuid`) then search for two
+# leaves instead of three rules, each with its own renamed copy of the uuid util (its compile was as
+# costly as the combined search's). The split is exact when no metavariable is shared by two
+# distinct leaves (ast-grep would require the bindings to agree; a constraint starts from an empty
+# environment); otherwise the whole rule is one leaf.
+_CONNECTIVES = ("all", "any", "not", "matches")
+
+
+def _formula(rule, leaves: list[dict]) -> tuple | None:
+    """The rule as a formula over `leaves` (appended, referred to by index); None: not a formula."""
+    if not isinstance(rule, dict) or not rule:
+        return None
+    parts: list[tuple] = []
+    atoms = {k: v for k, v in rule.items() if k not in _CONNECTIVES}
+    if atoms:
+        parts.append(("leaf", len(leaves)))
+        leaves.append(atoms)
+    if "matches" in rule:
+        parts.append(("leaf", len(leaves)))
+        leaves.append({"matches": rule["matches"]})
+    for op in ("all", "any"):
+        if op in rule:
+            if not isinstance(rule[op], list) or not rule[op]:
+                return None
+            subs = [_formula(r, leaves) for r in rule[op]]
+            if any(f is None for f in subs):
+                return None
+            parts.append((op, subs))
+    if "not" in rule:
+        sub = _formula(rule["not"], leaves)
+        if sub is None:
+            return None
+        parts.append(("not", sub))
+    return parts[0] if len(parts) == 1 else ("all", parts)
+
+
+def _metavariable_names(text: str) -> set[str]:
+    return {m.lstrip("$") for m in _PATTERN_META.findall(text)}
+
+
+def _as_check(rule: dict, utils: dict, by_leaf: dict[str, Leaf]) -> Check:
+    leaves: list[dict] = []
+    formula = _formula(rule, leaves)
+    keyed = [(leaf, {n: utils[n] for n in _used_utils({"rule": leaf}, utils)}) for leaf in leaves]
+    keys = [json.dumps(k, sort_keys=True) for k in keyed]
+    names = [_metavariable_names(k) for k in dict.fromkeys(keys)]
+    if formula is None or any(a & b for i, a in enumerate(names) for b in names[i + 1 :]):
+        formula, keyed = ("leaf", 0), [(rule, utils)]
+        keys = [json.dumps(keyed[0], sort_keys=True)]
+    for key, (leaf, used) in zip(keys, keyed):
+        if key not in by_leaf:
+            tag = next(_TAGS)
+            body, renamed = _renamed_apart(leaf, used, f"__CANARY{tag}")
+            by_leaf[key] = Leaf(marker=f"CANARY_MARK{tag}", rule=body, utils=renamed)
+    markers = [by_leaf[key].marker for key in keys]
+
+    def bind(f: tuple) -> tuple:
+        op, arg = f
+        if op == "leaf":
+            return ("leaf", markers[arg])
+        return (op, bind(arg)) if op == "not" else (op, [bind(g) for g in arg])
+
+    return Check(
+        marker=f"CANARY_CHECK{next(_TAGS)}", formula=bind(formula), leaves=[by_leaf[k] for k in dict.fromkeys(keys)]
+    )
+
+
+def _holds(formula: tuple, key, passed: dict[str, set]) -> bool:
+    op, arg = formula
+    if op == "leaf":
+        return key in passed[arg]
+    if op == "not":
+        return not _holds(arg, key, passed)
+    if op == "any":
+        return any(_holds(f, key, passed) for f in arg)
+    return all(_holds(f, key, passed) for f in arg)
+
+
+def _checked(root: SgNode, wanted: dict[str, tuple[Check, dict]]) -> dict[str, set]:
+    """For each check (by marker): the keys of those of its wanted nodes its rule matches where they
+    stand: its leaves searched for at the nodes of every check that has them, then its formula."""
+    leaf_wanted: dict[str, tuple[Leaf, dict]] = {}
+    for check, nodes in wanted.values():
+        for leaf in check.leaves:
+            leaf_wanted.setdefault(leaf.marker, (leaf, {}))[1].update(nodes)
+    passed = _passing(root, leaf_wanted)
+    return {
+        marker: {key for key in nodes if _holds(check.formula, key, passed)}
+        for marker, (check, nodes) in wanted.items()
+    }
 
 
 def _range_rule(node: SgNode) -> dict:
@@ -501,8 +627,8 @@ def _range_rule(node: SgNode) -> dict:
     return {"kind": node.kind(), **where} if node.is_named() else where
 
 
-def _passing(root: SgNode, wanted: dict[str, tuple[Check, dict]]) -> dict[str, set]:
-    """For each check (by marker): the keys of those of its wanted nodes its rule matches where they
+def _passing(root: SgNode, wanted: dict[str, tuple[Leaf, dict]]) -> dict[str, set]:
+    """For each leaf (by marker): the keys of those of its wanted nodes its rule matches where they
     stand, found by one search that looks only at those nodes (`range`)."""
     passed: dict[str, set] = {marker: set() for marker in wanted}
     pending = list(wanted.items())
@@ -510,7 +636,7 @@ def _passing(root: SgNode, wanted: dict[str, tuple[Check, dict]]) -> dict[str, s
         utils: dict = {}
         group, rest = [], []
         for marker, (check, nodes) in pending:
-            # Checks that name different utils alike go to a search of their own.
+            # Leaves that name different utils alike go to a search of their own.
             if any(utils.get(name, body) != body for name, body in check.utils.items()):
                 rest.append((marker, (check, nodes)))
                 continue
@@ -601,17 +727,21 @@ def scan(text: str, language: str, rules: list[CompiledRule], combined: bool = T
         hits = []  # (node, rule, branch, [(bound node, check marker)])
         wanted: dict[str, tuple[Check, dict]] = {}
         for node in find_all(root, together.config):
-            for compiled, branch in together.branches:
-                if node.get_match(branch.marker) is None:
+            marked: dict[str, bool] = {}
+            for (compiled, branch), checks in zip(together.branches, together.checks):
+                hit = marked.get(branch.marker)
+                if hit is None:
+                    hit = marked[branch.marker] = node.get_match(branch.marker) is not None
+                if not hit:
                     continue
                 bound = []
-                for var, check in together.checks.get(branch.marker, ()):
+                for var, check in checks:
                     got = node.get_match(var)
                     if got is not None:  # ast-grep skips the constraint of a metavariable left unbound
                         wanted.setdefault(check.marker, (check, {}))[1][_node_key(got)] = got
                         bound.append((_node_key(got), check.marker))
                 hits.append((node, compiled, branch, bound))
-        passed = _passing(root, wanted) if wanted else {}
+        passed = _checked(root, wanted) if wanted else {}
         for node, compiled, branch, bound in hits:
             if all(key in passed[marker] for key, marker in bound):
                 matches.append(_match(compiled.rule, node, text, branch.fix))

@@ -264,3 +264,62 @@ def test_a_finding_as_json_has_every_field(tmp_path):
     findings = lint_paths([str(tmp_path)], parse_migration(HARD, "hard.yaml")).findings
     assert any(f.fix is None for f in findings) and any(f.fix and f.fix.imports == [] for f in findings)
     assert [f.to_dict() for f in findings] == [asdict(f) for f in findings]
+
+
+def test_rules_that_differ_only_in_constraints_share_one_search_branch():
+    """The shipped migration splits `$X.serverId = $V` and the object keys three ways by their value:
+    each such trio is one branch of the combined search (one marker), its three constraint checks and
+    fixes kept apart; before, every rule was a branch of its own (13 instead of 7)."""
+    rules = compile_migration(load_migration("elizaos-server-id"))["typescript"]
+    together, alone = combine(rules)
+    assert together is not None and not alone
+    searches = {r.body_key() for r in rules}
+    branch_utils = [name for name in together.config["utils"] if name.startswith("canary-rule-")]
+    assert len(branch_utils) == len(searches) < len(rules)
+    assert len({b.marker for _, b in together.branches}) == len(searches)
+    assert [c.rule.id for c, _ in together.branches] == [r.rule.id for r in rules]
+
+
+def test_constraints_are_split_into_shared_leaves_when_exact():
+    """The shipped migration's three constraints on one value (`not any[uuid, maybe-undefined]`,
+    `maybe-undefined and not uuid`, `uuid`) search for two leaves, the uuid util once instead of a
+    renamed copy per constraint; before, each constraint was searched whole."""
+    rules = compile_migration(load_migration("elizaos-server-id"))["typescript"]
+    together, _ = combine(rules)
+    assert together is not None
+    checks = {id(c): c for per_rule in together.checks for _, c in per_rule}.values()
+    leaves = {leaf.marker: leaf.rule for c in checks for leaf in c.leaves}
+    assert len(checks) == 3 and len(leaves) == 2
+    assert sorted(str(r) for r in leaves.values())[0].startswith("{'matches': 'maybe-undefined")
+
+
+SHARED = """id: shared
+version: "1.0.0"
+core: ">=2"
+rules:
+  - id: same-object
+    language: typescript
+    message: a value read from the object it is written to
+    rule: {pattern: $X.serverId = $V}
+    constraints: {V: {all: [{pattern: $A.id}, {not: {has: {pattern: $A, stopBy: end}}}]}}
+    fix: $X.messageServerId = $V
+  - id: any-member
+    language: typescript
+    message: a member value
+    rule: {pattern: $X.serverId = $V}
+    constraints: {V: {kind: member_expression, not: {regex: ^room}}}
+    fix: $X.messageServerId = String($V)
+"""
+
+
+def test_constraint_leaves_that_share_a_metavariable_are_not_split():
+    # `$A` ties the two leaves of same-object's constraint together: split, `a.id` with a `has $A`
+    # that binds anything would never pass; kept whole it is what ast-grep checks.
+    mig = parse_migration(SHARED, "shared.yaml")
+    rules = compile_migration(mig)["typescript"]
+    together, _ = combine(rules)
+    assert together is not None
+    whole = [c for per_rule in together.checks for _, c in per_rule if len(c.leaves) == 1]
+    assert whole and "all" in whole[0].leaves[0].rule
+    code = "room.serverId = room.id;\nroom.serverId = other.id;\nw.serverId = x.y.id;\nw.serverId = room.name;\n"
+    assert _same(mig, _family(code)) >= 4
