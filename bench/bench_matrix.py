@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         "strategies and kept (artifacts, npm cache and templates; the result cache does not "
         "depend on the strategy)",
     )
+    ap.add_argument("--keep", action="store_true", help="keep the homes the cold runs filled (for a later --home)")
     args = ap.parse_args(argv)
     phases = [p for p in args.phases.split(",") if p]
     strategies = [s for s in args.strategies.split(",") if s]
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
         print("targets: cold cpu <= 260 s; nocache install share <= 15 %; warm wall < 5 s")
     finally:
-        for strategy in STRATEGIES:
+        for strategy in STRATEGIES if not args.keep else ():
             shutil.rmtree(tmp / f"home-{strategy}", ignore_errors=True)
     return 0
 
