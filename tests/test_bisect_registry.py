@@ -1,7 +1,11 @@
 """Bisection on the default elizaOS matrix (needs the npm registry): `@elizaos/core` publishes
 1.6.5-alpha.1 between 1.6.4 and 1.6.5, and plugin-discord 1.3.3 regresses on 1.6.5. The search
 must test the prerelease and name the first bad version; which one is bad is read from the probe
-cell itself, never assumed."""
+cell itself, never assumed.
+
+Its own run of two cells and `canary bisect` (the command's own search, not the default run's),
+in a home of its own that installs from the artifact, npm and template caches the elizaOS
+registry tests share (tests/conftest_elizaos.py); every cell and probe executes."""
 
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ GOOD, BAD = "plugin-discord@1.3.3--core-1.6.4", "plugin-discord@1.3.3--core-1.6.
 
 
 @pytest.fixture(scope="module")
-def discord_bisect(tmp_path_factory):
-    home = tmp_path_factory.mktemp("bisect-registry-home")
+def discord_bisect(elizaos_warm_home):
+    home = elizaos_warm_home("bisect-registry-home")
     env = {"CANARY_HOME": str(home)}
     ran = canary(
         "run",

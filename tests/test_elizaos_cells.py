@@ -4,7 +4,9 @@ Installs are shared: one session fixture packs the real packages once, installs
 each cell once (a few in parallel) into one shared npm cache, and runs the
 shipped smoke scenario in it; the tests only read those outcomes. Then one
 `canary run` of three cells of the root matrix.yaml goes through the harness.
-Select with `-m registry`.
+The tarballs and the npm cache are those of the home the elizaOS registry tests
+share (tests/conftest_elizaos.py); the harness runs get a home of their own that
+installs from its caches (artifacts, npm, templates). Select with `-m registry`.
 """
 
 from __future__ import annotations
@@ -38,8 +40,7 @@ CELLS = [  # (connector, version, core, scenario)
 ]
 
 
-def _cell(root: Path, npm_cache: Path, connector: str, version: str, core: str, scenario: str) -> dict:
-    artifacts = root / "artifacts"
+def _cell(root: Path, artifacts: Path, npm_cache: Path, connector: str, version: str, core: str, scenario: str) -> dict:
     conn = materialize_npm(f"{connector}@{version}", artifacts, npm_cache)
     core_art = materialize_npm(f"@elizaos/core@{core}", artifacts, npm_cache)
     cell_dir = root / "cells" / f"{conn.name.rsplit('/', 1)[-1]}-{version}--core-{core}"
@@ -73,16 +74,18 @@ def _cell(root: Path, npm_cache: Path, connector: str, version: str, core: str, 
 
 
 @pytest.fixture(scope="session")
-def elizaos_home(tmp_path_factory):
-    return tmp_path_factory.mktemp("elizaos-home")
-
-
-@pytest.fixture(scope="session")
-def elizaos_cells(elizaos_home):
-    npm_cache = elizaos_home / "cache" / "npm"
+def elizaos_cells(elizaos_home, tmp_path_factory):
+    root = tmp_path_factory.mktemp("elizaos-direct")
+    artifacts, npm_cache = elizaos_home / "cache" / "artifacts" / "npm", elizaos_home / "cache" / "npm"
     with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {c[:3]: pool.submit(_cell, elizaos_home / "direct", npm_cache, *c) for c in CELLS}
+        futures = {c[:3]: pool.submit(_cell, root, artifacts, npm_cache, *c) for c in CELLS}
         return {key: f.result() for key, f in futures.items()}
+
+
+@pytest.fixture(scope="module")
+def harness_home(elizaos_warm_home):
+    """The home of this module's `canary run`s: its own runs and result cache, the shared caches."""
+    return elizaos_warm_home("elizaos-cells-home")
 
 
 def outcome(cells, connector, version, core):
@@ -191,9 +194,9 @@ def test_farcaster_is_error_or_pass_as_its_install_goes_never_fail(elizaos_cells
         farcaster_is_true_to_its_install(status, out["log"][-2000:], out["cell"].resolved)
 
 
-def test_root_matrix_through_the_harness(elizaos_cells, elizaos_home):
-    # Same npm cache as the fixture: the three installs below are warm.
-    env = {"CANARY_HOME": str(elizaos_home)}
+def test_root_matrix_through_the_harness(elizaos_cells, harness_home):
+    # Same tarballs and npm cache as the fixture: the three installs below are warm.
+    env = {"CANARY_HOME": str(harness_home)}
     cells = [
         "plugin-discord@1.3.3--core-1.6.4",
         "plugin-discord@1.3.3--core-1.6.5",
@@ -213,11 +216,11 @@ def test_root_matrix_through_the_harness(elizaos_cells, elizaos_home):
         "none",
         "--report",
         "none",
-        cwd=elizaos_home,
+        cwd=harness_home,
         env=env,
         timeout=900,
     )
-    run = Store(elizaos_home / "runs").runs()[-1]
+    run = Store(harness_home / "runs").runs()[-1]
     results = {cid: run.read_cell(cid) for cid in cells}
     assert all(results.values()), proc.stderr
     base, cand, farcaster = (results[c] for c in cells)
@@ -249,12 +252,12 @@ connectors:
 """
 
 
-def test_prerelease_core_is_judged_in_the_declared_range(elizaos_home, tmp_path):
+def test_prerelease_core_is_judged_in_the_declared_range(harness_home, tmp_path):
     """Issue 11 cause 1 on the real packages: plugin-discord declares ^1.6.4, which npm's default
     range rules say excludes 1.7.3-alpha.4. Judged as its release, 1.3.3 regresses and 1.3.8 is ok."""
     matrix = tmp_path / "matrix.yaml"
     matrix.write_text(PRERELEASE_MATRIX)
-    env = {"CANARY_HOME": str(elizaos_home)}
+    env = {"CANARY_HOME": str(harness_home)}
     proc = canary(
         "run",
         "-c",

@@ -1,8 +1,9 @@
 """Issue 15 on the default elizaOS matrix (needs the npm registry): the serverId break explained.
 
-One `canary run` of the root matrix.yaml, shared by the tests (session fixture). It takes minutes
-with an empty home; CANARY_TEST_ELIZAOS_HOME=<dir> reuses a home whose result cache holds the cells
-(the cells' outcomes are the same; the explanation is computed again). Expectations are derived
+One `canary run` of the root matrix.yaml, shared by the tests (the session fixture `elizaos_run`
+of tests/conftest_elizaos.py, in the home the other elizaOS registry tests share). It takes
+minutes with an empty home; CANARY_TEST_ELIZAOS_HOME=<dir> reuses a home whose result cache holds
+the cells (the cells' outcomes are the same; the explanation is computed again). Expectations are derived
 from the run's own files where they could change (exposure counts), pinned where the matrix pins
 them (plugin-discord 1.3.3 and 1.3.8, core 1.6.4 .. 1.7.2).
 """
@@ -10,15 +11,12 @@ them (plugin-discord 1.3.3 and 1.3.8, core 1.6.4 .. 1.7.2).
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import jsonschema
 import pytest
 
-from canary.matrix.store import Store
 from canary.matrix.exposure import load_exposure
-from tests.conftest import ROOT, canary
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.registry
 
@@ -27,14 +25,6 @@ DISCORD_OLD = [
     "plugin-discord@1.3.3--core-1.7.0",
     "plugin-discord@1.3.3--core-1.7.2",
 ]
-
-
-@pytest.fixture(scope="session")
-def elizaos_run(tmp_path_factory):
-    home = Path(os.environ.get("CANARY_TEST_ELIZAOS_HOME") or tmp_path_factory.mktemp("elizaos-explain-home"))
-    proc = canary("run", "--progress", "none", cwd=ROOT, env={"CANARY_HOME": str(home)}, timeout=3600)
-    run = Store(home / "runs").runs()[-1]
-    return {"proc": proc, "run": run}
 
 
 def _discord_group(doc: dict) -> dict:
