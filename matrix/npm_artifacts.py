@@ -152,7 +152,9 @@ def debug_log_of(lines: list[str]) -> str | None:
 def npm_failure(phase: str, code: int | None, lines: list[str]) -> InfrastructureError:
     """An InfrastructureError saying why an npm command failed, from its output."""
     # Classified once, by the same table as every other failure; the reason words that kind.
-    kind = output_kind(phase, "\n".join(lines))
+    # npm's own output, never a test's: every cause counts whatever the caller calls the phase
+    # (compat's fetch says "npm pack", which is no cell phase).
+    kind = output_kind(None, "\n".join(lines))
     reason = explain_npm(phase, kind, lines, debug_log_of(lines))
     if reason is None:
         last = next((ln.strip() for ln in reversed(lines) if ln.strip() and "complete log" not in ln), "")
