@@ -248,10 +248,6 @@ def _npm_matrix(tmp_path: Path, test: str) -> Path:
     return matrix
 
 
-def _overlays_under(path: Path) -> list[Path]:
-    return mounts.mounts_under(path)
-
-
 def test_a_run_of_copied_cells_passes_and_leaves_no_mount_and_an_unchanged_template(fake_npm, tmp_path):
     home = tmp_path / "home"
     env = {"CANARY_HOME": str(home), **fake_npm.env()}
@@ -262,7 +258,7 @@ def test_a_run_of_copied_cells_passes_and_leaves_no_mount_and_an_unchanged_templ
     # The 1.0.0 cell is the 2.0.0 template's copy (an overlay as root, else the machine's copy mode).
     log = (run.path / "logs" / "nested@0.1.0--core-1.0.0.log").read_text()
     assert f"copied ({npm_template.copy_mode(home / 'work')}), core and companions swapped" in log
-    assert _overlays_under(home) == []  # every cell's view went with the cell
+    assert mounts.mounts_under(home) == []  # every cell's view went with the cell
     [template] = npm_template.templates(next((home / "cache" / "npm-templates").iterdir()))
     assert not list((template.path / "node_modules").rglob("scratch.txt"))  # no cell wrote into it
 
@@ -282,14 +278,14 @@ def test_a_killed_run_leaves_a_mount_the_next_run_removes(fake_npm, tmp_path):
     )
     try:
         deadline = time.monotonic() + 300
-        while not _overlays_under(home / "work") and time.monotonic() < deadline and first.poll() is None:
+        while not mounts.mounts_under(home / "work") and time.monotonic() < deadline and first.poll() is None:
             time.sleep(0.2)
-        left = _overlays_under(home / "work")
+        left = mounts.mounts_under(home / "work")
         assert left, "no cell mounted its copy of the template"
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # canary and its cell's node die at once: nothing cleans up
         first.wait()
-    assert _overlays_under(home / "work") == left
+    assert mounts.mounts_under(home / "work") == left
     second = canary("run", "-c", str(_npm_matrix(tmp_path, "0")), "--progress", "none", "--report", "none", env=env)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert _overlays_under(home) == []
+    assert mounts.mounts_under(home) == []

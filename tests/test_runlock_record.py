@@ -22,10 +22,11 @@ from canary.kernel.errors import UserError
 _HOLDER = textwrap.dedent(
     """
     import fcntl, os, sys, time
-    path, delay, record = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    path, delay, record, keep = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4] == "keep"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_EX)
-    os.ftruncate(fd, 0)
+    if not keep:
+        os.ftruncate(fd, 0)
     print("locked", flush=True)
     time.sleep(delay)
     if record:
@@ -35,9 +36,10 @@ _HOLDER = textwrap.dedent(
 )
 
 
-def _holder(run: Path, delay: float, record: str) -> subprocess.Popen[str]:
+def _holder(run: Path, delay: float, record: str, keep: bool = False) -> subprocess.Popen[str]:
+    """A process that takes the lock, then writes `record` after `delay` (keep: the old record stays)."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(run / runlock.LOCK_FILE), str(delay), record],
+        [sys.executable, "-c", _HOLDER, str(run / runlock.LOCK_FILE), str(delay), record, "keep" if keep else "new"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -45,30 +47,27 @@ def _holder(run: Path, delay: float, record: str) -> subprocess.Popen[str]:
     return proc
 
 
-def _refusal(run: Path) -> str:
-    with pytest.raises(UserError) as caught, runlock.hold(run, "resume"):
-        pass
+def _refusal(run: Path, holder: subprocess.Popen[str]) -> str:
+    """The message of a resume refused while `holder` has the lock; the holder is stopped after."""
+    try:
+        with pytest.raises(UserError) as caught, runlock.hold(run, "resume"):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
     return caught.value.message
 
 
 def test_a_record_written_late_is_still_named(tmp_path: Path) -> None:
     proc = _holder(tmp_path, 0.5, "resume")
-    try:
-        message = _refusal(tmp_path)
-    finally:
-        proc.kill()
-        proc.wait()
+    message = _refusal(tmp_path, proc)
     assert message == f"run {tmp_path.name} is being resumed by pid {proc.pid}"
 
 
 def test_a_holder_that_never_writes_is_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runlock, "_RECORD_WAIT_S", 0.5)
     proc = _holder(tmp_path, 0.0, "")
-    try:
-        message = _refusal(tmp_path)
-    finally:
-        proc.kill()
-        proc.wait()
+    message = _refusal(tmp_path, proc)
     assert message == f"run {tmp_path.name} is being used by another process"
     assert "?" not in message
 
@@ -79,29 +78,10 @@ def test_a_stale_record_of_a_dead_process_is_not_named(tmp_path: Path, monkeypat
     dead.wait()
     (tmp_path / runlock.LOCK_FILE).write_text(f"{dead.pid} run\n")
     monkeypatch.setattr(runlock, "_RECORD_WAIT_S", 0.5)
-    fd_holder = _holder_keep_record(tmp_path)
-    try:
-        message = _refusal(tmp_path)
-    finally:
-        fd_holder.kill()
-        fd_holder.wait()
+    fd_holder = _holder(tmp_path, 0.0, "", keep=True)
+    message = _refusal(tmp_path, fd_holder)
     assert str(dead.pid) not in message
     assert message == f"run {tmp_path.name} is being used by another process"
-
-
-def _holder_keep_record(run: Path) -> subprocess.Popen[str]:
-    script = (
-        "import fcntl, os, sys, time\n"
-        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
-        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-        "print('locked', flush=True)\n"
-        "time.sleep(30)\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script, str(run / runlock.LOCK_FILE)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-    return proc
 
 
 def test_a_finished_holder_leaves_no_record(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def kill_tagged(token: str, rounds: int = 20) -> int:
     returns how many were killed."""
     killed: set[int] = set()
     for _ in range(rounds):
-        pids = [p for p in tagged(token) if p not in killed or _alive(p)]
+        pids = [p for p in tagged(token) if p not in killed or runlock.pid_alive(p)]
         if not pids:
             break
         for pid in pids:
@@ -72,14 +72,6 @@ def kill_tagged(token: str, rounds: int = 20) -> int:
                 continue
         time.sleep(0.02)
     return len(killed)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().split(b") ", 1)[1][:1] not in (b"Z", b"X")
-    except (OSError, IndexError):
-        return False
 
 
 def mark_running(run_path: Path, cell_id: str, token: str) -> Path:

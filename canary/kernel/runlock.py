@@ -18,7 +18,7 @@ from pathlib import Path
 
 from canary.kernel.errors import UserError
 
-__all__ = ["LOCK_FILE", "hold", "is_held"]
+__all__ = ["LOCK_FILE", "hold", "is_held", "pid_alive"]
 
 LOCK_FILE = ".lock"
 
@@ -31,14 +31,17 @@ def _holder(path: Path) -> tuple[str, str]:
     return pid, role
 
 
-def _alive(pid: str) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs (a zombie counts as dead: it has ended)."""
     try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().split(b") ", 1)[1][:1] not in (b"Z", b"X")
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True
+
+
+def _alive(pid: str) -> bool:
+    return pid.isdigit() and pid_alive(int(pid))
 
 
 # The holder writes its record just after it takes the lock, so a refused process can read an empty
