@@ -67,6 +67,17 @@ PATTERNS: list[tuple[re.Pattern[str], FailureKind, tuple[str, ...] | None]] = [
         FailureKind.OOM,
         None,
     ),
+    # Before the missing dependency: pip, when it cannot reach its index, ends with the same "No matching
+    # distribution found" as for a package the index lacks; the connection errors above it say why.
+    (
+        re.compile(
+            r"\b(?:ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|ENETUNREACH|EHOSTUNREACH"
+            r"|Temporary failure in name resolution|Could not resolve host|NewConnectionError"
+            r"|Failed to establish a new connection|Max retries exceeded)\b"
+        ),
+        FailureKind.NETWORK,
+        INSTALL_PHASES,
+    ),
     (
         re.compile(
             r"\bE404\b|\bETARGET\b|No matching version found|No matching distribution found"
@@ -76,19 +87,25 @@ PATTERNS: list[tuple[re.Pattern[str], FailureKind, tuple[str, ...] | None]] = [
         FailureKind.MISSING_DEPENDENCY,
         INSTALL_PHASES,
     ),
-    (
-        re.compile(
-            r"\b(?:ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|ENETUNREACH|EHOSTUNREACH"
-            r"|Temporary failure in name resolution|Could not resolve host|NewConnectionError)\b"
-        ),
-        FailureKind.NETWORK,
-        INSTALL_PHASES,
-    ),
 ]
 
 
+# npm names its final error in one line; warnings above it (a retried fetch's ECONNRESET) are not the cause.
+NPM_ERROR_CODE = re.compile(r"^npm (?:error|ERR!) code \S+", re.M)
+
+
 def output_kind(phase: str | None, text: str) -> FailureKind | None:
-    """The cause a command's output names (PATTERNS), or None."""
+    """The cause a command's output names (PATTERNS), or None. npm's own `npm error code X` line is
+    read first, since it is what npm failed of."""
+    final = NPM_ERROR_CODE.findall(text)
+    if final:
+        found = _table_kind(phase, final[-1])
+        if found is not None:
+            return found
+    return _table_kind(phase, text)
+
+
+def _table_kind(phase: str | None, text: str) -> FailureKind | None:
     for pattern, kind, phases in PATTERNS:
         if (phases is None or phase is None or phase in phases) and pattern.search(text):
             return kind

@@ -4,6 +4,7 @@ verdicts read the record, and results written before the field still read (one f
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -113,6 +114,59 @@ def test_the_npm_path_and_the_generic_path_agree_on_the_kind():
 )
 def test_command_kind(phase, code, timed_out, output, printed, kind):
     assert failures.command_kind(phase, code, timed_out, output, printed=printed) == kind
+
+
+def test_pip_that_cannot_reach_its_index_is_the_network_not_a_missing_package(tmp_path):
+    """A real pip against an index nobody listens on ends with "No matching distribution found", the
+    words of a package the index lacks; its connection errors above say the index was not reached.
+    The table used to try the missing dependency first and told a user with a registry down that
+    their dependency does not exist."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing answers on it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "six",
+            "--no-deps",
+            "-d",
+            str(tmp_path),
+            "--retries",
+            "1",
+            "--timeout",
+            "2",
+            "--index-url",
+            f"http://127.0.0.1:{port}/simple",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": "", "PIP_NO_INDEX": ""},
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "No matching distribution found" in output, output
+    assert failures.command_kind("install", proc.returncode, False, output) == FailureKind.NETWORK
+    # The same words without a connection error are a package the index does not have.
+    lacking = "\n".join(line for line in output.splitlines() if "connection" not in line.lower())
+    assert failures.command_kind("install", 1, False, lacking) == FailureKind.MISSING_DEPENDENCY
+
+
+def test_npm_is_judged_by_its_final_error_code_not_by_a_retried_warning():
+    e404_after_retry = [
+        "npm warn retry will retry, error on last attempt: Error: read ECONNRESET",
+        "npm error code E404",
+        "npm error 404 Not Found - GET http://127.0.0.1:1/@elizaos%2fnope - Not found",
+    ]
+    assert npm_failure("install", 1, e404_after_retry).kind == FailureKind.MISSING_DEPENDENCY
+    refused = ["npm error code ECONNREFUSED", "npm error errno ECONNREFUSED"]
+    assert npm_failure("install", 1, refused).kind == FailureKind.NETWORK
 
 
 def test_raisers_that_know_the_kind_say_it():
