@@ -429,10 +429,15 @@ def test_runner_registry_knows_each_pair_and_refuses_the_rest():
     from canary.kernel.errors import UserError
     from canary.matrix import runners
 
-    for where, eco, name in (("local", "pypi", "python"), ("local", "npm", "node"), ("docker", "pypi", "docker")):
+    for where, eco, name in (
+        ("local", "pypi", "python"),
+        ("local", "npm", "node"),
+        ("docker", "pypi", "docker"),
+        ("docker", "npm", "docker"),
+    ):
         runner = runners.select(where, eco)
         assert name == runner.NAME
         assert callable(runner.prepare) and callable(runner.identity) and callable(runner.reap)
-    for where, eco in (("docker", "npm"), ("podman", "pypi"), ("local", "cargo")):
+    for where, eco in (("docker", "cargo"), ("podman", "npm"), ("podman", "pypi"), ("local", "cargo")):
         with pytest.raises(UserError, match="no runner for"):
             runners.select(where, eco)

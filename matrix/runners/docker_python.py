@@ -4,7 +4,7 @@ As on the host (canary.matrix.runners.python): a virtualenv, the connector
 installed, the core under test forced, then checked from inside the
 environment (its version and the file it was installed from). The differences:
 the venv comes from the image's `python3 -m venv`; the core artifact, the
-matrix's find_links directories and a registry connector's artifact are linked
+matrix's find_links directories and a registry connector's artifact are copied
 into the cell directory (the only mount) and pip is pointed at those copies.
 """
 
