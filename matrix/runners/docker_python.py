@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from canary.matrix.runners.docker import CONTAINER_PATH, ContainerCommands, own_cell_dir, stage
-from canary.matrix.runners.python import CHECK_SCRIPT, check_installed, core_links, wheel_requires
+from canary.matrix.runners.python import CHECK_SCRIPT, check_installed, wheel_requires
 
 
 VENV_SCRIPT = (
@@ -26,7 +26,9 @@ VENV_SCRIPT = (
 def prepare_python(cx, commands: ContainerCommands) -> None:
     index = cx.matrix.core.index
     inputs = cx.cell_dir / "inputs"
-    core_file = core_links(cx) / cx.core_artifact.path.name
+    # A directory with only the core's artifact, as the local runner's core_links(), but a copy:
+    # a hard link would hand the shared cache's file (same inode) to the container user.
+    core_file = stage(cx.core_artifact.path, cx.cell_dir / "core-links")
     links = [str(core_file.parent)]
     for i, place in enumerate(index.get("find_links") or ()):
         links.append(str(stage(Path(place), inputs / f"find-links-{i}")) if Path(place).is_dir() else place)
