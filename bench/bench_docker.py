@@ -1,9 +1,12 @@
 """Cost of `runner: docker` against the local runner (issue 16). Prints figures; asserts nothing.
 
-    python bench/bench_docker.py [--workdir DIR] [--jobs 1] [--rounds 1]
+    python bench/bench_docker.py [--workdir DIR] [--jobs 1] [--rounds 1] [--ecosystem pypi|npm]
 
-The demo matrix (12 cells) run with the local runner and with `runner: docker` (the test image
-of tests/docker_engine.py, built or imported first, not timed), both with `--no-cache`, the same
+pypi: the demo matrix (12 cells); npm: the fake npm packages of tests/conftest_npm.py served by
+its offline registry, two connectors (one with a nested copy of the core) against two core
+versions (4 cells; the local runner as it runs by default, with its npm templates). Each run
+with the local runner and with `runner: docker` (the test images of tests/docker_engine.py,
+built or imported first, not timed), both with `--no-cache`, the same
 cells and the same `-j`, alternating (docker, local, docker, local, ...) so that a change in the
 machine's load hits both. Reported per round and as the median over rounds: the mean wall time
 of a cell (CellResult duration_s), the ratio docker/local, and where the time goes in docker (the
@@ -64,29 +67,68 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--ecosystem", choices=("pypi", "npm"), default="pypi")
     args = ap.parse_args()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="bench-docker-"))
     engine = docker_engine.start()
     rounds = []
+    server = None
     try:
-        image = docker_engine.ensure_image(engine)
-        demo = demo_mod.build(root / "demo")
+        env = {"DOCKER_HOST": engine.host}
+        if args.ecosystem == "npm":
+            image = docker_engine.ensure_node_image(engine)
+            local_matrix, server, registry_env = npm_matrix(root / "npm")
+            env.update(registry_env)
+        else:
+            image = docker_engine.ensure_image(engine)
+            local_matrix = demo_mod.build(root / "demo").matrix
         docker_matrix = root / "docker" / "matrix.yaml"
         docker_matrix.parent.mkdir(parents=True, exist_ok=True)
         docker_matrix.write_text(
-            demo.matrix.read_text().replace(
-                "settings:\n", f"settings:\n  runner: docker\n  docker:\n    images: {{pypi: {image!r}}}\n", 1
+            local_matrix.read_text().replace(
+                "settings:\n",
+                f"settings:\n  runner: docker\n  docker:\n    images: {{{args.ecosystem}: {image!r}}}\n",
+                1,
             )
         )
-        env = {"DOCKER_HOST": engine.host}
         for n in range(args.rounds):
             d_wall, d_cells = run(docker_matrix, root / f"home-docker-{n}", args.jobs, env)
-            l_wall, l_cells = run(demo.matrix, root / f"home-local-{n}", args.jobs, env)
+            l_wall, l_cells = run(local_matrix, root / f"home-local-{n}", args.jobs, env)
             rounds.append(summary(d_wall, d_cells, l_wall, l_cells, args.jobs))
     finally:
+        if server is not None:
+            server.shutdown()
         engine.stop()
     ratios = sorted(r["ratio_per_cell"] for r in rounds)
     print(json.dumps({"rounds": rounds, "median_ratio_per_cell": ratios[len(ratios) // 2]}, indent=2))
+
+
+NPM_CHECK = (
+    "import(process.cwd() + '/index.js').then(m => { const v = [m.VERSION, m.MID_CORE].filter(Boolean);"
+    " if (v.some(x => x !== '2.0.0')) { console.log('Error: needs core 2, got ' + v.join(',')); process.exit(1); } })"
+)
+
+
+def npm_matrix(root: Path):
+    """The fake npm packages packed and served offline; (matrix path, server, registry env)."""
+    from tests.conftest_npm import FAKE_PACKAGES, npm_pack_dir, serve_tarballs, write_package
+
+    tarballs = {}
+    for name, version, deps, code in FAKE_PACKAGES:
+        src = write_package(root / "src" / f"{name.split('/')[-1]}-{version}", name, version, deps, code)
+        tarballs[(name, version)] = npm_pack_dir(src, root / "tgz", root / "npm-cache")
+    server, url = serve_tarballs(tarballs)
+    connectors = "".join(
+        f"  - name: {n}\n    package: '@canary-fake/{p}'\n    npm: {{versions: ['0.1.0']}}\n"
+        f"    test: [node, -e, {json.dumps(NPM_CHECK)}]\n"
+        for n, p in (("plugin", "plugin"), ("nested", "plugin-nested"))
+    )
+    matrix = root / "matrix.yaml"
+    matrix.write_text(
+        "version: 1\ncore:\n  name: '@canary-fake/core'\n  ecosystem: npm\n  versions: ['2.0.0', '1.0.0']\n"
+        "  baseline: '2.0.0'\nconnectors:\n" + connectors + "settings:\n  retries: 0\n"
+    )
+    return matrix, server, {"npm_config_registry": url, "npm_config_fetch_retries": "0"}
 
 
 def summary(d_wall: float, d_cells: list, l_wall: float, l_cells: list, jobs: int) -> dict:

@@ -29,3 +29,14 @@ def docker_engine():
     yield {"host": engine.host, "image": image, "client": engine.client()}
     mp.undo()
     engine.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_node_image(docker_engine):
+    """The test image with node and npm (the Python one plus this machine's node; a few seconds once)."""
+    from tests import docker_engine as engine_mod
+
+    try:
+        return engine_mod.ensure_node_image(engine_mod.Engine(docker_engine["host"], None))
+    except engine_mod.Unavailable as exc:
+        pytest.skip(f"no docker node test image: {exc}")

@@ -14,10 +14,12 @@ The engine's data root is kept too, so later sessions find the image at once.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
 import subprocess
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,3 +174,83 @@ def ensure_image(engine: Engine) -> str:
     with open(tar, "rb") as fh:
         client.api.import_image_from_data(fh, repository=repo, tag=tag)
     return IMAGE
+
+
+# --- the node image: the Python test image plus this machine's own node and npm -------------------
+
+NODE_INTO = "/usr/local"  # node at /usr/local/bin/node, npm at /usr/local/lib/node_modules/npm
+
+
+def host_node() -> tuple[Path, Path]:
+    """This machine's node binary and npm package directory (what the npm tests run on the host)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        raise Unavailable("node and npm are not on PATH: no node test image can be made from them")
+    npm_dir = Path(npm).resolve().parent.parent  # .../node_modules/npm/bin/npm-cli.js -> .../node_modules/npm
+    if not (npm_dir / "package.json").is_file():
+        raise Unavailable(f"npm at {npm} is not an npm package directory")
+    return Path(node).resolve(), npm_dir
+
+
+def node_image_tag(node: Path, npm_dir: Path) -> str:
+    """Named by its recipe: the base image's tag, the node binary's digest, npm's version."""
+    digest = hashlib.sha256()
+    with open(node, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    npm_version = json.loads((npm_dir / "package.json").read_text())["version"]
+    recipe = f"{IMAGE} + node sha256:{digest.hexdigest()} + npm {npm_version} at {NODE_INTO}"
+    return f"canary-test/node:{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+
+
+def _node_layer(node: Path, npm_dir: Path, dest: Path) -> Path:
+    """A tar of node, npm and the npm/npx links, laid out under NODE_INTO."""
+    root = NODE_INTO.lstrip("/")
+    with tarfile.open(dest, "w") as tar:
+        tar.add(node, f"{root}/bin/node")
+        tar.add(npm_dir, f"{root}/lib/node_modules/npm")
+        for tool in ("npm", "npx"):
+            link = tarfile.TarInfo(f"{root}/bin/{tool}")
+            link.type, link.linkname, link.mode = tarfile.SYMTYPE, f"../lib/node_modules/npm/bin/{tool}-cli.js", 0o777
+            tar.addfile(link)
+    return dest
+
+
+def ensure_node_image(engine: Engine) -> str:
+    """The Python test image plus the host's node and npm, committed under a tag named by its recipe.
+
+    No second root filesystem to bootstrap: node is one dynamically linked binary whose libraries
+    (libc, libstdc++, libgcc_s) the Debian minbase image already has, npm is plain JavaScript. A few
+    seconds once per engine (the data root is kept); checked by running node and npm in it."""
+    import docker
+
+    node, npm_dir = host_node()
+    tag = node_image_tag(node, npm_dir)
+    client = engine.client()
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    base = ensure_image(engine)
+    IMAGE_DIR.mkdir(parents=True, exist_ok=True)
+    layer = _node_layer(node, npm_dir, IMAGE_DIR / f"{tag.rsplit(':', 1)[1]}.node-layer.tar")
+    container = client.containers.create(base, ["true"], network_mode="none")
+    try:
+        with open(layer, "rb") as fh:
+            container.put_archive("/", fh)
+        repo, version = tag.rsplit(":", 1)
+        container.commit(repository=repo, tag=version, changes=[f"ENV PATH={NODE_INTO}/bin:/usr/bin:/bin"])
+    finally:
+        container.remove(force=True)
+        layer.unlink(missing_ok=True)
+    try:
+        out = client.containers.run(
+            tag, ["sh", "-c", "node --version && npm --version"], network_mode="none", remove=True
+        )
+    except docker.errors.ContainerError as exc:
+        client.images.remove(tag, force=True)
+        raise Unavailable(f"node from {node} does not run in {base}: {str(exc)[-300:]}") from None
+    if not out.decode().startswith("v"):
+        raise Unavailable(f"node in {tag} printed {out[:100]!r}")
+    return tag

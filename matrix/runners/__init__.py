@@ -38,6 +38,7 @@ RUNNERS = {
     ("local", "pypi"): "canary.matrix.runners.python",
     ("local", "npm"): "canary.matrix.runners.node",
     ("docker", "pypi"): "canary.matrix.runners.docker",
+    ("docker", "npm"): "canary.matrix.runners.docker",
 }
 WHERE = ("local", "docker")
 

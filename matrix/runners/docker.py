@@ -8,8 +8,8 @@ inherit a process, a socket or a network namespace from the install phase.
 
 Only the cell's own directory is mounted (at the same path, so a venv's
 absolute paths hold in every phase); what the cell installs from (the core
-artifact, find_links directories, a registry connector's artifact) is linked
-into it first. Every container: read-only root, tmpfs /tmp, memory (swap
+artifact, find_links directories, a registry connector's artifact, npm
+tarballs) is copied into it first (docker_python.py, docker_node.py). Every container: read-only root, tmpfs /tmp, memory (swap
 included), CPU and pids limits, all capabilities dropped, no-new-privileges,
 not privileged, no docker socket, a non-root user (the caller's uid, or 65534
 when canary runs as root), and labels naming its run, so the next run removes
@@ -52,6 +52,10 @@ HOST_ONLY_ENV = {
     "PIP_CONFIG_FILE",
     "PIP_CERT",
     "NPM_CONFIG_USERCONFIG",
+    "npm_config_userconfig",
+    "npm_config_globalconfig",
+    "npm_config_cache",
+    "npm_config_prefix",
 }
 OOM_EXIT = 137
 
@@ -152,11 +156,17 @@ class DockerRunner:
             f"docker: image {name} ({img.id[:19]}), user {commands.user}, network host while installing, "
             f"none while testing; memory {limits.memory}, cpus {limits.cpus:g}, pids {limits.pids}"
         )
-        cx.executor = commands
         if self.ecosystem == "pypi":
             from canary.matrix.runners.docker_python import prepare_python
 
+            cx.executor = commands
             prepare_python(cx, commands)
+        elif self.ecosystem == "npm":
+            from canary.matrix.runners.docker_node import prepare_node, stage_inputs
+
+            inputs = stage_inputs(cx)  # on the host (packing, scripts off), before any container
+            cx.executor = commands
+            prepare_node(cx, commands, inputs)
         else:  # select() only builds runners for the ecosystems in RUNNERS
             raise InfrastructureError(f"the docker runner has no {self.ecosystem} support")
 
@@ -374,15 +384,13 @@ def own_cell_dir(cell_dir: Path, user: str) -> None:
 
 
 def stage(path: Path, into: Path) -> Path:
-    """`path` (a file or a directory's files) inside the cell: a hard link, else a copy."""
+    """`path` (a file or a directory's files) copied into the cell. Never a hard link: the cell
+    directory becomes the container user's and is mounted read-write, so a linked file would let an
+    install script rewrite the shared artifact cache's copy (the same inode) for every later cell."""
     into.mkdir(parents=True, exist_ok=True)
     sources = sorted(p for p in Path(path).iterdir() if p.is_file()) if Path(path).is_dir() else [Path(path)]
     for src in sources:
         dest = into / src.name
-        if dest.exists():
-            continue
-        try:
-            os.link(src, dest)
-        except OSError:
+        if not dest.exists():
             shutil.copyfile(src, dest)
     return into if Path(path).is_dir() else into / Path(path).name

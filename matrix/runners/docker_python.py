@@ -4,7 +4,7 @@ As on the host (canary.matrix.runners.python): a virtualenv, the connector
 installed, the core under test forced, then checked from inside the
 environment (its version and the file it was installed from). The differences:
 the venv comes from the image's `python3 -m venv`; the core artifact, the
-matrix's find_links directories and a registry connector's artifact are linked
+matrix's find_links directories and a registry connector's artifact are copied
 into the cell directory (the only mount) and pip is pointed at those copies.
 """
 
@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from canary.matrix.runners.docker import CONTAINER_PATH, ContainerCommands, own_cell_dir, stage
-from canary.matrix.runners.python import CHECK_SCRIPT, check_installed, core_links, wheel_requires
+from canary.matrix.runners.python import CHECK_SCRIPT, check_installed, wheel_requires
 
 
 VENV_SCRIPT = (
@@ -26,7 +26,9 @@ VENV_SCRIPT = (
 def prepare_python(cx, commands: ContainerCommands) -> None:
     index = cx.matrix.core.index
     inputs = cx.cell_dir / "inputs"
-    core_file = core_links(cx) / cx.core_artifact.path.name
+    # A directory with only the core's artifact, as the local runner's core_links(), but a copy:
+    # a hard link would hand the shared cache's file (same inode) to the container user.
+    core_file = stage(cx.core_artifact.path, cx.cell_dir / "core-links")
     links = [str(core_file.parent)]
     for i, place in enumerate(index.get("find_links") or ()):
         links.append(str(stage(Path(place), inputs / f"find-links-{i}")) if Path(place).is_dir() else place)

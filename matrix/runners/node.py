@@ -295,11 +295,7 @@ def prepare(cx) -> None:
             cx.checkout.path, cx.cell_dir / "connector-pack", cx.home.npm_cache, run=run
         ).path
     companions = [(c.name, c.version.format(core=art.version)) for c in cx.matrix.core.companions]
-    # The declared range is known from the tarball before installing: recorded even when npm fails.
-    declared = declared_range(read_manifest(connector_tgz), cx.matrix.core.name)
-    cx.connector_record.declared_core_range = declared
-    if declared and not _in_range(art.version, declared):
-        cx.unsupported = True
+    record_declared(cx, connector_tgz)
     templates, companion_tgzs = None, []
     if npm_template.install_strategy() == "template" and not cx.connector.install and not cx.connector.install_scripts:
         from canary.matrix.npm_artifacts import materialize_npm_all
@@ -327,6 +323,21 @@ def prepare(cx) -> None:
         companion_tgzs=companion_tgzs,
     )
     cx.note(f"installed: {cell.installed_via}")
+    record_cell(cx, cell, cx.env.get("PATH", ""))
+
+
+def record_declared(cx, connector_tgz: Path) -> None:
+    """The declared core range, known from the tarball before installing: recorded even when npm fails."""
+    declared = declared_range(read_manifest(connector_tgz), cx.matrix.core.name)
+    cx.connector_record.declared_core_range = declared
+    if declared and not _in_range(cx.core_artifact.version, declared):
+        cx.unsupported = True
+
+
+def record_cell(cx, cell: NodeCell, base_path: str) -> None:
+    """Record what the check verified and set the test commands' environment (PATH: the cell's
+    node_modules/.bin before `base_path`) and directory (the installed connector's)."""
+    install_dir = cell.install_dir
     cx.core_record.resolved = cell.resolved
     cx.connector_record.declared_core_range = cell.declared
     if cx.connector_record.version is None:
@@ -337,14 +348,14 @@ def prepare(cx) -> None:
     copies = ", ".join(f"{c['path']}={c['version']}" for c in cell.copies)
     cx.note(
         f"verified: {cx.connector.package} resolves {cx.matrix.core.name} {cell.resolved} "
-        f"from {art.path.name}; copies in the cell: {copies}"
+        f"from {cx.core_artifact.path.name}; copies in the cell: {copies}"
     )
     bin_dir = install_dir / "node_modules" / ".bin"
     cx.runner_env.update(
         {
             "CANARY_CELL_DIR": str(install_dir),
             "CANARY_CONNECTOR": cx.connector.package,
-            "PATH": f"{bin_dir}{os.pathsep}{cx.env.get('PATH', '')}",
+            "PATH": f"{bin_dir}{os.pathsep}{base_path}",
         }
     )
     cx.variables.update({"node_dir": str(install_dir), "connector_dir": str(cell.connector_dir)})
