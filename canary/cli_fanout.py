@@ -202,11 +202,14 @@ def cmd_merge(args) -> int:
 def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: PlanDocument, out: RunDir) -> None:
     """The merged run's compat-diff.json: --diff FILE, else computed once here (the shard jobs
     leave it out), else whatever a job wrote. Advisory like in `canary run`: never fails the merge."""
+    from canary.compat.document import CompatDiff
     from canary.kernel.atomic import write_json_atomic
     from canary.matrix.store import read_json
 
     if diff_file:
-        write_json_atomic(out.path / fanout.DIFF_FILE, read_json(Path(diff_file)))
+        given = read_json(Path(diff_file))
+        CompatDiff.from_dict(given, file=diff_file)  # a bad one fails here, naming the key; kept as given
+        write_json_atomic(out.path / fanout.DIFF_FILE, given)
         return
     if not matrix_file or not Path(matrix_file).is_file():
         return

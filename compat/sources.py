@@ -27,6 +27,7 @@ from canary.kernel.errors import InfrastructureError, UserError
 from canary.kernel.home import Home
 from canary.matrix.model import slug
 
+from canary.compat.document import DiffSide
 from canary.compat.model import TS_SUFFIXES
 
 _EXACT = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$")
@@ -41,15 +42,9 @@ class Side:
     version: str | None = None
     commit: str | None = None
 
-    def as_dict(self) -> dict:
-        return {
-            "spec": self.spec,
-            "kind": self.kind,
-            "name": self.name,
-            "version": self.version,
-            "commit": self.commit,
-            "path": str(self.path),
-        }
+    def to_document(self) -> DiffSide:
+        """This side as the diff document records it."""
+        return DiffSide(self.spec, self.kind, self.name, self.version, self.commit, str(self.path))
 
 
 def cache_dir(*parts: str) -> Path:
