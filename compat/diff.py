@@ -63,10 +63,10 @@ class Change:
             new=text("new"),
             renamed_to=text("renamed_to"),
             rename_evidence=text("rename_evidence"),
-            location=dict(data.get("location") or {}),
-            affects=list(data.get("affects") or []),
-            deprecated=data.get("deprecated"),
-            accepted=data.get("accepted"),
+            location=dict(location) if isinstance(location := data.get("location"), dict) else {},
+            affects=list(affects) if isinstance(affects := data.get("affects"), list) else [],
+            deprecated=deprecated if isinstance(deprecated := data.get("deprecated"), dict) else None,
+            accepted=accepted if isinstance(accepted := data.get("accepted"), dict) else None,
             default_severity=text("default_severity") or "",
         )
 

@@ -70,6 +70,8 @@ class DiffSide:
 
 @dataclass
 class CompatDiff:
+    """The breaking changes between two versions, with their summary and the semver verdict."""
+
     language: str
     old: DiffSide | None
     new: DiffSide | None

@@ -146,6 +146,10 @@ def test_a_hand_written_diff_reads_with_labels_and_a_bad_one_names_the_key(tmp_p
     diff = load_diff(path)
     assert (diff.old_label, diff.new_label) == ("1.6.4", "1.7.2")
     assert (diff.changes[0].severity, diff.changes[0].message) == ("unknown", "")
+    # fields of the wrong shape are left at their defaults, never a traceback
+    path.write_text(json.dumps({"changes": [{"rule": "R1", "symbol": "S", "location": "x", "accepted": "yes"}]}))
+    change = load_diff(path).changes[0]
+    assert (change.location, change.accepted, change.affects) == ({}, None, [])
     path.write_text(json.dumps({"schema": "canary/compat-diff/v1", "changes": [{"rule": "R1", "symbol": ""}]}))
     with pytest.raises(UserError) as err:
         load_diff(path)
