@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from canary import __version__
 from canary.matrix import fanout, verdicts, waivers as waivers_mod
 from canary.kernel.errors import UserError
 from canary.kernel.exitcodes import ExitCode
-from canary.matrix.plan import PlanDocument, load_plan, plan_document
+from canary.matrix.plan import PlanDocument, PlanEntry, load_plan, plan_document
 from canary.matrix.store import DEFAULT_STORE, RunDir, open_run
+
+if TYPE_CHECKING:
+    from canary.matrix.model import Cell
 
 
 TODAY_HELP = "judge waiver expiry as of this ISO date (default: today)"
@@ -145,6 +149,7 @@ def _emit(summary: verdicts.Summary, as_json: bool, run: RunDir | None = None) -
 
 
 def cmd_ci_matrix(args) -> int:
+    cells: list[Cell] | list[PlanEntry]
     if args.plan:
         cells = load_plan(args.plan).cells
         if args.cells:

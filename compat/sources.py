@@ -209,7 +209,7 @@ def _git_side(spec: str, body: str) -> Side:
     if not dest.is_dir():  # made whole or not at all: a later run trusts it because it exists
         with atomic_directory(dest) as tmp:
             for blob in commit.tree.traverse():
-                if blob.type != "blob" or blob.mode == 0o120000:  # no symlinks: they could point out
+                if not isinstance(blob, git.Blob) or blob.mode == 0o120000:  # no symlinks: they could point out
                     continue
                 target = (tmp / blob.path).resolve()
                 if tmp.resolve() not in target.parents:
