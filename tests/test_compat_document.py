@@ -154,3 +154,25 @@ def test_a_hand_written_diff_reads_with_labels_and_a_bad_one_names_the_key(tmp_p
     with pytest.raises(UserError) as err:
         load_diff(path)
     assert err.value.key == "changes[0].symbol" and err.value.file == str(path)
+
+
+def test_merge_diff_is_checked_through_the_class_and_kept_as_given(tmp_path, capsys):
+    """`canary merge --diff FILE`: a malformed diff is one line naming the file and the key (exit 2;
+    it used to be copied into the merged run unread); a good one is kept as given."""
+    from canary.cli import main
+    from tests.test_fanout import SPECS, jobs, write_plan
+
+    plan = write_plan(tmp_path / "plan.json")
+    root = jobs(tmp_path, [SPECS])
+    bad = tmp_path / "bad-diff.json"
+    bad.write_text(json.dumps({"schema": "canary/compat-diff/v1", "changes": [{"rule": "TS001"}]}))
+    assert main(["merge", str(root), "--plan", str(plan), "--out", str(tmp_path / "m1"), "--diff", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad-diff.json" in err and "changes[0].symbol" in err and "Traceback" not in err
+    given = {"old": "1.6.4", "new": "1.7.2", "changes": [{"rule": "R1", "symbol": "Room.serverId"}]}
+    good = tmp_path / "diff.json"
+    good.write_text(json.dumps(given))
+    assert (
+        main(["merge", str(root), "--plan", str(plan), "--out", str(tmp_path / "m2"), "--diff", str(good)]) == 1
+    )  # the regression
+    assert json.loads((tmp_path / "m2" / "compat-diff.json").read_text()) == given
