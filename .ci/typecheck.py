@@ -24,7 +24,7 @@ TREE = ROOT / ".mypy-tree"
 PARTS = {"matrix": "matrix", "compat": "compat", "codemods": "codemods", "reports": "reports"}
 # Modules mypy checks strictly, written as in pyproject [[tool.mypy.overrides]] (where they are listed too):
 # "pkg.*" a package and its modules, "pkg.mod" one module.
-STRICT = ["canary.kernel.*", "canary.matrix.runners", "canary.matrix.sources", "canary.promote.*"]
+STRICT = ["canary.kernel.*", "canary.matrix.runners", "canary.matrix.sources.*", "canary.promote.*"]
 # Errors allowed outside the strict modules; lower it as they are fixed, never raise it without a reason.
 # 229 when the budget was set; 236 after the bisect, docker, explain and speed branches landed (their
 # new modules, measured at the merge); 188 once canary.promote had none (and became strict); 157 with
@@ -34,7 +34,8 @@ STRICT = ["canary.kernel.*", "canary.matrix.runners", "canary.matrix.sources", "
 # reports/inputs.py); 56 with matrix clean but for the exposure writer in execute.py, the unresolved core
 # ranges config.py hands the planner, and the files other branches own (sources/, plan.py, infra.py, …).
 # 51 after the source and documents branches landed beside typing.
-MYPY_BUDGET = 51
+# 1 (npm_template.py, another branch's) with sources/ strict, one compat diff class, Matrix.error, typed narrowing.
+MYPY_BUDGET = 1
 
 
 def build_tree() -> Path:

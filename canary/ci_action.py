@@ -169,9 +169,10 @@ def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
     sarif_dir.mkdir(parents=True, exist_ok=True)
     diff_file = merged / "compat-diff.json"
     if diff_file.is_file():
+        from canary.compat.document import load_diff
         from canary.compat.render import sarif
 
-        write_text_atomic(sarif_dir / "diff.sarif", sarif(json.loads(diff_file.read_text())))
+        write_text_atomic(sarif_dir / "diff.sarif", sarif(load_diff(diff_file).to_dict()))
     if env("lint-paths") and env("migration"):
         lint = [
             "lint",

@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from canary import __version__
 from canary.matrix import fanout, verdicts, waivers as waivers_mod
 from canary.kernel.errors import UserError
 from canary.kernel.exitcodes import ExitCode
-from canary.matrix.plan import PlanDocument, load_plan, plan_document
+from canary.matrix.plan import PlanDocument, PlanEntry, load_plan, plan_document
 from canary.matrix.store import DEFAULT_STORE, RunDir, open_run
+
+if TYPE_CHECKING:
+    from canary.matrix.model import Cell
 
 
 TODAY_HELP = "judge waiver expiry as of this ISO date (default: today)"
@@ -145,6 +149,7 @@ def _emit(summary: verdicts.Summary, as_json: bool, run: RunDir | None = None) -
 
 
 def cmd_ci_matrix(args) -> int:
+    cells: list[Cell] | list[PlanEntry]
     if args.plan:
         cells = load_plan(args.plan).cells
         if args.cells:
@@ -202,11 +207,14 @@ def cmd_merge(args) -> int:
 def _merge_diff(diff_file: str | None, matrix_file: str | None, plan: PlanDocument, out: RunDir) -> None:
     """The merged run's compat-diff.json: --diff FILE, else computed once here (the shard jobs
     leave it out), else whatever a job wrote. Advisory like in `canary run`: never fails the merge."""
+    from canary.compat.document import CompatDiff
     from canary.kernel.atomic import write_json_atomic
     from canary.matrix.store import read_json
 
     if diff_file:
-        write_json_atomic(out.path / fanout.DIFF_FILE, read_json(Path(diff_file)))
+        given = read_json(Path(diff_file))
+        CompatDiff.from_dict(given, file=diff_file)  # a bad one fails here, naming the key; kept as given
+        write_json_atomic(out.path / fanout.DIFF_FILE, given)
         return
     if not matrix_file or not Path(matrix_file).is_file():
         return

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from canary import __version__
+from canary.compat.document import CompatDiff
 from canary.kernel.digest import value_sha256
 from canary.kernel.errors import UserError
 from canary.kernel.home import Home
@@ -26,7 +27,7 @@ from canary.matrix.steps import step_diff_path
 __all__ = ["compare_cores", "compare_sides", "step_diffs", "write_step_diff"]
 
 
-def compare_sides(matrix: Matrix, old: str, new: str, label: str) -> dict | None:
+def compare_sides(matrix: Matrix, old: str, new: str, label: str) -> CompatDiff | None:
     """The canary/compat-diff/v1 document of two sides (`npm:`, `pypi:`, `git:` specs or paths), or
     None with a warning when it cannot be made."""
     from canary import compat
@@ -42,7 +43,7 @@ def compare_sides(matrix: Matrix, old: str, new: str, label: str) -> dict | None
         return None
 
 
-def compare_cores(matrix: Matrix, old: CoreSpec, new: CoreSpec) -> dict | None:
+def compare_cores(matrix: Matrix, old: CoreSpec, new: CoreSpec) -> CompatDiff | None:
     from canary.matrix.coresides import side
 
     return compare_sides(matrix, side(matrix, old), side(matrix, new), f"{old.label} -> {new.label}")
@@ -55,8 +56,8 @@ def step_diffs(
     Labels are the matrix's cores, `extra` specs (bisection's commits), or published versions."""
     from canary.matrix.coresides import side
     from canary.matrix.plan import resolve_core_versions
+    from canary.compat.document import load_diff
     from canary.kernel.atomic import write_json_atomic
-    from canary.matrix.store import read_json
 
     specs, _baseline = resolve_core_versions(matrix)
     sides = {s.label: side(matrix, s) for s in [*specs, *(extra or {}).values()]}
@@ -72,14 +73,14 @@ def step_diffs(
         )
         # A git ref or a directory can change under the same name: only published pairs are cached.
         cacheable = not any(s.startswith(("git:", "/", ".")) for s in pair)
-        doc = read_json(cache) if cacheable and cache.is_file() else None
+        doc = load_diff(cache) if cacheable and cache.is_file() else None
         if doc is None:
             doc = compare_sides(matrix, *pair, label=f"{old} -> {new}")
             if doc is None:
                 continue
             if cacheable:
-                write_json_atomic(cache, doc)
-        write_json_atomic(path, doc)
+                write_json_atomic(cache, doc.to_dict())
+        write_json_atomic(path, doc.to_dict())
         out[(old, new)] = path
     return out
 

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from canary.kernel.errors import UserError
 from canary.kernel.exitcodes import ExitCode
@@ -26,6 +27,9 @@ from canary.matrix.plan import plan, select
 from canary.matrix.progress import step
 from canary.matrix.results import CellResult, Status
 from canary.matrix.store import RunDir, Store, open_run
+
+if TYPE_CHECKING:
+    from canary.compat.document import CompatDiff
 
 __all__ = ["RunRequest", "RunState", "STEPS", "run_pipeline", "compat_diff", "candidates_without_baseline"]
 
@@ -322,7 +326,7 @@ class DiffJob:
     def __init__(self, matrix: Matrix, candidate_labels: list[str]) -> None:
         self._compute = lambda: compute_compat_diff(matrix, candidate_labels)
         self._done = threading.Event()
-        self._doc: dict | None = None
+        self._doc: CompatDiff | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if not _diff_environ(matrix):
@@ -337,7 +341,7 @@ class DiffJob:
         finally:
             self._done.set()
 
-    def result(self) -> dict | None:
+    def result(self) -> CompatDiff | None:
         if self._thread is None:
             self._run()
         self._done.wait()
@@ -353,7 +357,7 @@ def _diff_environ(matrix: Matrix) -> dict[str, str]:
     return pip_index_env(matrix.core.index) if matrix.core.ecosystem == "pypi" else {}
 
 
-def compute_compat_diff(matrix: Matrix, candidate_labels: list[str]) -> dict | None:
+def compute_compat_diff(matrix: Matrix, candidate_labels: list[str]) -> CompatDiff | None:
     """Baseline core against the newest candidate, for the report (a canary/compat-diff/v1
     document). Advisory: a failure is a warning and None, never a failed run."""
     from canary.compat_steps import compare_cores
@@ -367,11 +371,11 @@ def compute_compat_diff(matrix: Matrix, candidate_labels: list[str]) -> dict | N
     return compare_cores(matrix, baseline, candidate)
 
 
-def write_compat_diff(doc: dict, run_path: Path) -> Path:
+def write_compat_diff(doc: CompatDiff, run_path: Path) -> Path:
     from canary.kernel.atomic import write_json_atomic
 
     path = run_path / "compat-diff.json"
-    write_json_atomic(path, doc)
+    write_json_atomic(path, doc.to_dict())
     return path
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from canary.kernel.atomic import write_text_atomic
 from canary.kernel.errors import UserError
 
 from ast_grep_py import SgRoot
@@ -287,7 +288,7 @@ def fixed_copy(path: str, migration: Migration, scratch: Path) -> tuple[Path, in
                 hint="fix the connector's sources and verify the source tree instead",
             )
         for file, text in patch.files.items():
-            Path(file).write_text(text, encoding="utf-8")
+            write_text_atomic(file, text, keep_mode=True)  # a killed verify never leaves a half-patched dist file
         return dest, patch.edits
     from canary.codemods.fix import plan_fixes, write_fixes
 

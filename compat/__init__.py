@@ -1,8 +1,9 @@
 """compat: breaking changes between two versions of a core (TypeScript, Python, SQL).
 
 Public face (other packages use these, never the internals):
-  compare(old, new, language=None, config_file=None, baseline_file=None) -> dict   the
-      `canary/compat-diff/v1` document (schema: compat/schemas/diff.schema.json)
+  compare(old, new, language=None, config_file=None, baseline_file=None) -> CompatDiff   the
+      `canary/compat-diff/v1` document (canary.compat.document; schema: compat/schemas/diff.schema.json)
+  canary.compat.document: CompatDiff (to_dict/from_dict), load_diff: how every reader reads one
   SCHEMA_FILE: path of that schema
 Kept import-light: extractors load only when a diff runs.
 """
@@ -10,14 +11,18 @@ Kept import-light: extractors load only when a diff runs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from canary.compat.document import CompatDiff
 
 SCHEMA_FILE = Path(__file__).with_name("schemas") / "diff.schema.json"
 
 
 def compare(
     old: str, new: str, language: str | None = None, config_file: str | None = None, baseline_file: str | None = None
-) -> dict:
-    """Diff two sides (npm:/pypi:/git: specs or directories) and return the JSON document."""
+) -> CompatDiff:
+    """Diff two sides (npm:/pypi:/git: specs or directories): the document (`.to_dict()` for its JSON)."""
     from canary.compat.baseline import load_baseline
     from canary.compat.config import load_config
     from canary.compat.report import build

@@ -50,13 +50,14 @@ def run(args: argparse.Namespace) -> int:
     from canary.compat.baseline import load_baseline
     from canary.compat.config import load_config
     from canary.compat.render import FORMATS
-    from canary.compat.report import blocking, build
+    from canary.compat.report import build
     from canary.compat.sources import resolve_sides
 
     config = load_config(args.config)
     baseline = load_baseline(args.baseline)
     old, new, language = resolve_sides(args.old, args.new, args.lang)
-    doc = build(old, new, language, config, baseline)
+    diff = build(old, new, language, config, baseline)
+    doc = diff.to_dict()
     text = FORMATS[args.format](doc)
     if args.output:
         from canary.kernel.atomic import write_text_atomic
@@ -72,4 +73,4 @@ def run(args: argparse.Namespace) -> int:
 
             raise UserError("--emit-migration needs the codemods package", hint=str(exc)) from exc
         emit_migration(doc, args.emit_migration)
-    return ExitCode.FINDINGS if blocking(doc, args.fail_on) else ExitCode.OK
+    return ExitCode.FINDINGS if diff.blocking(args.fail_on) else ExitCode.OK

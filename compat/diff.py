@@ -9,6 +9,7 @@ first (canary.compat.renames) so a renamed declaration is one change carrying
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from canary.compat.model import EXPORT_KINDS, Contract, Decl
 from canary.compat.renames import Rename, find_renames
@@ -36,8 +37,38 @@ class Change:
     accepted: dict | None = None  # set by the baseline
     default_severity: str = ""
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], language: str = "") -> Change:
+        """A change of a compat diff document (canary.compat.document reads the document); a
+        hand-written one may give only `rule` and `symbol`, the rest takes neutral defaults."""
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return value if isinstance(value, str) else None
+
+        return cls(
+            rule=str(data["rule"]),
+            name=text("name") or "",
+            severity=text("severity") or "unknown",
+            language=text("language") or language,
+            kind=text("kind") or "",
+            symbol=str(data["symbol"]),
+            container=text("container"),
+            member=text("member") or "",
+            message=text("message") or "",
+            old=text("old"),
+            new=text("new"),
+            renamed_to=text("renamed_to"),
+            rename_evidence=text("rename_evidence"),
+            location=dict(location) if isinstance(location := data.get("location"), dict) else {},
+            affects=list(affects) if isinstance(affects := data.get("affects"), list) else [],
+            deprecated=deprecated if isinstance(deprecated := data.get("deprecated"), dict) else None,
+            accepted=accepted if isinstance(accepted := data.get("accepted"), dict) else None,
+            default_severity=text("default_severity") or "",
+        )
 
 
 # event -> rule name, per language. Events not listed for a language are not reported there.

@@ -27,6 +27,7 @@ from canary.kernel.errors import InfrastructureError, UserError
 from canary.kernel.home import Home
 from canary.matrix.model import slug
 
+from canary.compat.document import DiffSide
 from canary.compat.model import TS_SUFFIXES
 
 _EXACT = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$")
@@ -41,15 +42,9 @@ class Side:
     version: str | None = None
     commit: str | None = None
 
-    def as_dict(self) -> dict:
-        return {
-            "spec": self.spec,
-            "kind": self.kind,
-            "name": self.name,
-            "version": self.version,
-            "commit": self.commit,
-            "path": str(self.path),
-        }
+    def to_document(self) -> DiffSide:
+        """This side as the diff document records it."""
+        return DiffSide(self.spec, self.kind, self.name, self.version, self.commit, str(self.path))
 
 
 def cache_dir(*parts: str) -> Path:
@@ -214,7 +209,7 @@ def _git_side(spec: str, body: str) -> Side:
     if not dest.is_dir():  # made whole or not at all: a later run trusts it because it exists
         with atomic_directory(dest) as tmp:
             for blob in commit.tree.traverse():
-                if blob.type != "blob" or blob.mode == 0o120000:  # no symlinks: they could point out
+                if not isinstance(blob, git.Blob) or blob.mode == 0o120000:  # no symlinks: they could point out
                     continue
                 target = (tmp / blob.path).resolve()
                 if tmp.resolve() not in target.parents:

@@ -496,7 +496,8 @@ class _Worker:
             try:
                 if need_checkout:
                     sources.checkout_connector(cx)
-                findings = self.options.lint([str(cx.checkout.path)], migration)
+                checkout = cx.checked_out
+                findings = self.options.lint([str(checkout.path)], migration)
             except Exception as exc:  # exposure is advisory: a lint problem must not fail the cell
                 cx.note(f"static exposure not measured: {exc}")
                 return
@@ -505,8 +506,8 @@ class _Worker:
                 findings=len(findings),
                 by_rule=_count(f.get("rule") for f in findings),
                 by_symbol=_count(f.get("symbol") or f.get("rule") for f in findings),
-                files=sorted({os.path.relpath(f["file"], cx.checkout.path) for f in findings if f.get("file")}),
-                places=_places(findings, cx.checkout.path),
+                files=sorted({os.path.relpath(f["file"], checkout.path) for f in findings if f.get("file")}),
+                places=_places(findings, checkout.path),
                 verification="unverified" if any(f.get("fix") for f in findings) else None,
             )
             if self.matrix.exposure_verify and entry.verification and self.options.verify_fix:

@@ -10,7 +10,12 @@ import re
 import shlex
 from pathlib import Path
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from canary.kernel.errors import UserError
+
+if TYPE_CHECKING:
+    from canary.kernel.yamlpos import Positions
 
 __all__ = [
     "Ecosystem",
@@ -89,7 +94,7 @@ class Core:
 
     name: str
     ecosystem: Ecosystem
-    versions: tuple[CoreSpec, ...]
+    versions: tuple[CoreSpec | dict[str, Any], ...]  # a dict: a range config.load leaves to the planner
     baseline: CoreSpec | None
     companions: tuple[Companion, ...] = ()
     index: dict = field(default_factory=dict)  # registry options: find_links, index_url
@@ -180,13 +185,21 @@ class Matrix:
     exposure_verify: bool = False  # exposure.verify: run each fixed connector's cell (canary fix --verify)
     compat: dict = field(default_factory=dict)  # {diff: bool, language, config}
     # Where each key stood in the file, so later checks (ranges, refs) can name file:line.
-    positions: object = field(default=None, compare=False, repr=False)
+    positions: Positions | None = field(default=None, compare=False, repr=False)
 
     def connector(self, name: str) -> Connector:
         for c in self.connectors:
             if c.name == name:
                 return c
         raise KeyError(name)
+
+    def error(self, message: str, path: tuple[str | int, ...], hint: str | None = None) -> UserError:
+        """An error naming the matrix.yaml line of the key at `path` (only the key for a matrix built in code)."""
+        if self.positions is not None:
+            return self.positions.error(message, path, hint=hint)
+        from canary.kernel.yamlpos import dotted
+
+        return UserError(message, key=dotted(path) or None, hint=hint)
 
     def runner_of(self, connector: Connector) -> str:
         """`local` or `docker`: the connector's own choice, else the matrix's."""

@@ -21,7 +21,7 @@ from typing import Any
 from canary.kernel.errors import UserError
 from canary.kernel.jsonfields import Fields
 from canary.matrix import runners
-from canary.matrix.model import Cell, Connector, CoreSpec, Matrix, cell_id
+from canary.matrix.model import Cell, Connector, CoreSpec, Matrix, Role, cell_id
 from canary.matrix.results import PlannedCell
 from canary.matrix.store import read_json
 from canary.matrix.registry import available_versions
@@ -31,7 +31,6 @@ from canary.matrix.versions import is_prerelease, satisfies, sort_versions
 def resolve_core_versions(matrix: Matrix) -> tuple[list[CoreSpec], CoreSpec]:
     """The core versions to test (ranges and `latest` resolved) and the baseline among them."""
     core = matrix.core
-    pos = matrix.positions
     out: list[CoreSpec] = []
     for spec in core.versions:
         if isinstance(spec, CoreSpec):
@@ -49,7 +48,7 @@ def resolve_core_versions(matrix: Matrix) -> tuple[list[CoreSpec], CoreSpec]:
             matching = matching[-spec["latest"] :]
         if not matching:
             newest = ", ".join(sort_versions(core.ecosystem, published)[-5:]) or "none found"
-            raise pos.error(
+            raise matrix.error(
                 f"range {rng!r} matches no published release of {core.name}",
                 spec["path"],
                 hint=f"newest published: {newest}",
@@ -60,7 +59,7 @@ def resolve_core_versions(matrix: Matrix) -> tuple[list[CoreSpec], CoreSpec]:
     if baseline is None and wanted:
         baseline = next((s for s in out if s.label == wanted), None)
         if baseline is None:
-            raise pos.error(
+            raise matrix.error(
                 f"baseline {wanted!r} is not one of the resolved core versions ({', '.join(s.label for s in out)})",
                 ("core", "baseline"),
             )
@@ -94,7 +93,7 @@ def _matches(selector: dict, connector: str, ref: str, core: str) -> bool:
 
 def make_cell(matrix: Matrix, connector: Connector, ref: str, core: CoreSpec, baseline: CoreSpec) -> Cell:
     """The cell of one connector ref against one core version, with its role and expectation."""
-    role = "baseline" if core.label == baseline.label else "candidate"
+    role: Role = "baseline" if core.label == baseline.label else "candidate"
     expectation, reason = _expectation(connector, ref, core, matrix.core.ecosystem)
     tags = (connector.tier, connector.name, f"core-{core.label}", role)
     return Cell(
@@ -123,14 +122,14 @@ def plan(matrix: Matrix) -> list[Cell]:
                     continue
                 cells.append(make_cell(matrix, connector, ref, core, baseline))
     if not cells and matrix.exclude:
-        raise matrix.positions.error(
+        raise matrix.error(
             "`exclude` removes every cell of the matrix", ("exclude",), hint="an omitted field matches everything"
         )
     triples = {(c.connector, c.ref, c.core.label) for c in cells}
     for i, sel in enumerate(matrix.include):
         missing = [k for k in ("connector", "ref", "core") if k not in sel]
         if missing:
-            raise matrix.positions.error(
+            raise matrix.error(
                 f"an include entry needs connector, ref and core (missing {', '.join(missing)})", ("include", i)
             )
         connector = matrix.connector(sel["connector"])
@@ -163,7 +162,7 @@ def check_published(matrix: Matrix) -> None:
     """Exact core versions (listed or named by an `include`) exist in the registry: asked once, at plan
     time, so an unpublished one is an error at its line (exit 2), not a cell `error` later."""
     core = matrix.core
-    wanted = [
+    wanted: list[tuple[str | None, tuple[str | int, ...]]] = [
         (s.version, ("core", "versions", i))
         for i, s in enumerate(core.versions)
         if isinstance(s, CoreSpec) and s.kind == "registry"
@@ -181,7 +180,7 @@ def check_published(matrix: Matrix) -> None:
         if version not in published:
             newest = ", ".join(sort_versions(core.ecosystem, list(published))[-5:]) or "none found"
             where = "listed in core.versions" if path[0] == "include" else "published"
-            raise matrix.positions.error(
+            raise matrix.error(
                 f"{core.name} {version} is not published (nor {where})"
                 if path[0] == "include"
                 else f"{core.name} {version} is not published",

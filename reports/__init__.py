@@ -54,14 +54,14 @@ def render_all(
 ) -> dict[str, Path]:
     """Render the chosen formats of one run; returns where each went (badges: their directory).
 
-    `diff` is a path to a compat diff JSON (or an already loaded inputs.Diff); default: the
+    `diff` is a path to a compat diff JSON (or an already loaded canary.compat.document.CompatDiff); default: the
     run's own `compat-diff.json` when there is one.
     `out_dir` defaults to `<run>/report/`. `waivers` default: those of the run's matrix
     file (its `waivers:` key and the waivers.yaml beside it), as `canary verdicts` applies.
     """
     from canary.reports import badges, html, json_report, junit, markdown
     from canary.reports.history import DEFAULT_DEPTH
-    from canary.reports.inputs import Diff, load_diff
+    from canary.compat.document import CompatDiff, load_diff
     from canary.reports.model import build
 
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(Path(run_dir))
@@ -70,7 +70,7 @@ def render_all(
     wanted = parse_formats(formats)
     if diff is None and (run.path / RUN_DIFF_FILE).is_file():
         diff = run.path / RUN_DIFF_FILE  # written by `canary run` when the matrix asks for a compat diff
-    loaded = diff if isinstance(diff, Diff) or diff is None else load_diff(diff)
+    loaded = diff if isinstance(diff, CompatDiff) or diff is None else load_diff(diff)
     out = Path(out_dir) if out_dir is not None else run.path / "report"
     report = build(
         run, diff=loaded, badge_label=badge_label, history_depth=history_depth or DEFAULT_DEPTH, waivers=waivers

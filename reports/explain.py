@@ -27,7 +27,7 @@ from canary.matrix.steps import Step, attribute_run, is_regression, sort_if_vers
 from canary.matrix.store import RunDir
 from canary.matrix.verdicts import Summary, Verdict
 from canary.matrix.exposure import Exposure, load_exposure
-from canary.reports.inputs import Diff, load_diff
+from canary.compat.document import CompatDiff, load_diff
 from canary.reports.logs import first_failing_lines, read_log
 
 __all__ = [
@@ -416,7 +416,7 @@ def _is_rename(ch) -> bool:
 
 
 def exposure_by_change(
-    diff: Diff, exposure: Exposure | None, refs: dict[str, str], keep_zero: bool = False
+    diff: CompatDiff, exposure: Exposure | None, refs: dict[str, str], keep_zero: bool = False
 ) -> list[dict[str, int]]:
     """Places per connector ref for each change. Where a rename and another change (its deprecated
     alias's type, say) name the same symbol, the places belong to the rename: the lint rule that
@@ -452,7 +452,7 @@ def _places(exposure: Exposure | None, keys: list[str], symbol: str, limit: int 
 
 
 def rank_causes(
-    diff: Diff, step: str, failure: set[str], exposure: Exposure | None, refs: dict[str, str]
+    diff: CompatDiff, step: str, failure: set[str], exposure: Exposure | None, refs: dict[str, str]
 ) -> list[Cause]:
     """Breaking changes of one step that could explain the failure, best first; [] when none scores."""
     causes = []
@@ -564,7 +564,7 @@ def _yaml_text(s: str) -> str:
 # ---------------------------------------------------------------- building it
 
 
-def _diff_for(run_path: Path, step: Step, record: RunRecord, cache: dict) -> tuple[Diff | None, str]:
+def _diff_for(run_path: Path, step: Step, record: RunRecord, cache: dict) -> tuple[CompatDiff | None, str]:
     """The compat diff of a step: its own file, else the run's baseline -> newest diff;
     (None, "") when the run has neither (no `compat: {diff: true}`)."""
     candidates = []
@@ -645,7 +645,7 @@ def explain(
                 continue
             seen_steps.add(file)
             diff_files.append(file)
-            label = f"{diff.old or st.last_good} -> {diff.new or st.first_bad}"
+            label = f"{diff.old_label or st.last_good} -> {diff.new_label or st.first_bad}"
             causes += rank_causes(diff, label, failure, exposure, {r: packages.get(r, r) for r in refs})
         causes.sort(key=lambda c: (-c.score, -c.exposed, -_SEVERITY_RANK.get(c.severity, 0)))
         causes = _dedupe(causes)[:TOP_CAUSES]

@@ -18,7 +18,7 @@ from canary.matrix.verdicts import Summary, Verdict, classify
 from canary.reports import history as _history
 from canary.reports.explain import Explanation, exposure_by_change, explain
 from canary.matrix.exposure import ConnectorExposure, Exposure, load_exposure
-from canary.reports.inputs import Diff, load_diff
+from canary.compat.document import CompatDiff, load_diff
 from canary.reports.logs import LogLine, LogText, first_failing_lines, read_log
 from canary.reports.style import Look, look
 
@@ -133,7 +133,7 @@ class Report:
     columns: list[str]  # core labels: baseline first, then candidates, then the rest
     rows: list[Row]  # required rows first
     headline: str
-    diff: Diff | None
+    diff: CompatDiff | None
     changes: list[ChangeView]
     exposure: Exposure | None
     history: _history.History
@@ -227,7 +227,7 @@ def run_waivers(record: RunRecord, extra: list | tuple = ()) -> tuple:
 
 def build(
     run: RunDir,
-    diff: Diff | None = None,
+    diff: CompatDiff | None = None,
     badge_label: str | None = None,
     history_depth: int = _history.DEFAULT_DEPTH,
     waivers: tuple | None = None,
@@ -285,7 +285,7 @@ def build(
     return report
 
 
-def _changes(report: Report, diff: Diff | None) -> list[ChangeView]:
+def _changes(report: Report, diff: CompatDiff | None) -> list[ChangeView]:
     if diff is None:
         return []
     packages = {}
@@ -307,18 +307,18 @@ def _step_changes(report: Report) -> list[StepChanges]:
         dict.fromkeys(f for g in (report.explanation.groups if report.explanation else []) for f in g.diff_files)
     )
     out = []
-    for f in files or ([report.diff.file] if report.diff else []):
-        diff = report.diff if report.diff and report.diff.file == f else _load(f)
+    for f in files or ([report.diff.file or ""] if report.diff else []):
+        diff = report.diff if report.diff and (report.diff.file or "") == f else _load(f)
         if diff is None:
             continue
         views = report.changes if diff is report.diff else _changes(report, diff)
         key = [v for v in views if any(v.exposure.values()) or (v.rule, v.symbol) in causes]
         rest = [v for v in views if v not in key]
-        out.append(StepChanges(f"{diff.old or '?'} -> {diff.new or '?'}", f, key, rest))
+        out.append(StepChanges(f"{diff.old_label or '?'} -> {diff.new_label or '?'}", f, key, rest))
     return out
 
 
-def _load(path: str) -> Diff | None:
+def _load(path: str) -> CompatDiff | None:
     from canary.kernel.errors import UserError
 
     try:

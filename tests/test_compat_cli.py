@@ -301,7 +301,7 @@ def test_emit_migration(pair, tmp_path, capsys):
 def test_python_api_returns_the_same_document(pair, capsys):
     from canary import compat
 
-    doc = compat.compare(*pair)
+    doc = compat.compare(*pair).to_dict()
     jsonschema.validate(doc, json.loads(compat.SCHEMA_FILE.read_text()))
     _, out, _ = run(capsys, *pair, "--format", "json")
     assert [c["symbol"] for c in doc["changes"]] == [c["symbol"] for c in json.loads(out)["changes"]]

@@ -102,7 +102,7 @@ def test_semver_and_fail_on_count_only_what_the_rules_call_breaking(tmp_path):
 
     old = "export declare function send(agentId: string): string | undefined;\n"
     new = "export declare function send(target: string | number): string;\n"  # renamed, widened, narrowed
-    changes = [c.as_dict() for c in diff(tmp_path, old, new)]
+    changes = [c.to_dict() for c in diff(tmp_path, old, new)]
     assert changes and all(c["severity"] == "INFO" for c in changes)
     sem = {r.id: r.semver for r in RULES.values()}
     assert verdict("1.0.0", "1.1.0", changes, sem)["required"] == "minor"  # more accepted: a feature, no break

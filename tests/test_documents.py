@@ -181,3 +181,26 @@ def test_a_merge_unites_the_jobs_exposure_first_job_first():
     second = Exposure("m", {"b@1": ConnectorExposure("b@1", 9), "c@1": ConnectorExposure("c@1", 0)})
     merged = first.merged(second)
     assert list(merged.connectors) == ["a@1", "b@1", "c@1"] and merged.connectors["b@1"].findings == 2
+
+
+# ---------------------------------------------------------------- run.json and the cell results
+
+
+def test_a_real_run_record_and_its_cell_results_validate_and_read_back_byte_for_byte(demo_run):
+    """run.json (RunRecord) and each `cells/*.json` (CellResult), as `canary run` wrote them."""
+    from pathlib import Path
+
+    from canary.matrix.results import CellResult, RunRecord
+
+    run = demo_run["run"]
+    schemas = Path(config.__file__).parent / "schemas"
+    text = run.run_file.read_text()
+    jsonschema.Draft202012Validator(json.loads((schemas / "run.schema.json").read_text())).validate(json.loads(text))
+    assert json.dumps(RunRecord.from_dict(json.loads(text)).to_dict(), indent=2) + "\n" == text
+    cell_schema = jsonschema.Draft202012Validator(json.loads((schemas / "cell-result.schema.json").read_text()))
+    cells = sorted(run.path.glob("cells/*.json"))
+    assert len(cells) == len(run.read_run().cells)
+    for path in cells:
+        text = path.read_text()
+        cell_schema.validate(json.loads(text))
+        assert json.dumps(CellResult.from_dict(json.loads(text)).to_dict(), indent=2) + "\n" == text, path.name

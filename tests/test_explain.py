@@ -320,3 +320,21 @@ def test_report_md_keeps_the_groups_when_it_cuts(explained):
     assert why in cut  # the explanation is in the head the budget never cuts
     assert "no matching change" in cut and "democore.Room.server_id" in cut
     assert "more not shown here" in cut or "Further sections left out" in cut  # the tail was cut instead
+
+
+def test_the_run_documents_read_back_byte_for_byte(explained):
+    """explain.json through Explanation, and the compat diffs `canary run` wrote (compat-diff.json and
+    the step's own diff) through their one owner, canary.compat.document.CompatDiff (issue 14 item 3)."""
+    from canary.compat.document import load_diff
+    from canary.reports.explain import Explanation
+
+    run = explained["run"]
+    text = (run.path / "explain.json").read_text()
+    assert json.dumps(Explanation.from_dict(json.loads(text)).to_dict(), indent=2) + "\n" == text
+    diff_schema = _schema("compat/schemas/diff.schema.json")
+    for path in (run.path / "compat-diff.json", run.path / "compat" / "1.0.0..2.0.0.json"):
+        text = path.read_text()
+        diff = load_diff(path)
+        assert diff.changes and (diff.old_label, diff.new_label) == ("1.0.0", "2.0.0")
+        jsonschema.validate(diff.to_dict(), diff_schema)
+        assert json.dumps(diff.to_dict(), indent=2) + "\n" == text

@@ -14,7 +14,7 @@ from tests.conftest_reports import DIFF, big_specs, write_run
 from canary.kernel import sarif
 from canary.cli import main
 from canary.reports import markdown
-from canary.reports.inputs import load_diff
+from canary.compat.document import load_diff
 from canary.reports.model import build
 
 XSD = Path(__file__).parent / "data" / "jenkins-junit.xsd"

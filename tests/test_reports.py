@@ -15,6 +15,7 @@ from tests.conftest_reports import Spec, big_specs, demo_specs, first_sentence, 
 from canary.cli import main
 from canary.reports import logs, markdown
 from canary.reports.json_report import SCHEMA_FILE
+from canary.compat.document import load_diff
 from canary.reports.model import build
 
 DISCORD_CAND = "plugin-discord@1.3.3--core-1.7.2"
@@ -103,7 +104,7 @@ def test_markdown_fits_github_limit_for_200_cells(tmp_path, fail_every):
 
 def test_markdown_budget_keeps_headline_and_notes_truncation(demo_store):
     store, run, diff = demo_store
-    report = build(run, diff=reports.inputs.load_diff(diff))
+    report = build(run, diff=load_diff(diff))
     full = markdown.render(report)
     assert "plugin-discord@1.3.3 on core 1.7.2" in full
     assert "| plugin-discord@1.3.3 | required | ✔ ok | ✘ regressed |" in full

@@ -120,21 +120,15 @@ def select_core(ecosystem: str, at: Positions | None = None, path: tuple[str | i
     return source
 
 
-def _positions(matrix: Matrix) -> Positions | None:
-    from canary.kernel.yamlpos import Positions
-
-    return matrix.positions if isinstance(matrix.positions, Positions) else None
-
-
 def for_connector(matrix: Matrix, connector: Connector) -> Source:
     """The source of a connector's refs: its `git`, `path`, `pypi` or `npm` key."""
     index = next((i for i, c in enumerate(matrix.connectors) if c.name == connector.name), 0)
-    return select(connector.source.kind, _positions(matrix), ("connectors", index))
+    return select(connector.source.kind, matrix.positions, ("connectors", index))
 
 
 def for_core(matrix: Matrix) -> CoreSource:
     """The source of the matrix's core versions: its `core.ecosystem`."""
-    return select_core(matrix.core.ecosystem, _positions(matrix), ("core", "ecosystem"))
+    return select_core(matrix.core.ecosystem, matrix.positions, ("core", "ecosystem"))
 
 
 # --- the executor's steps, each through the registry --------------------------------------------
@@ -166,7 +160,7 @@ def check_refs(matrix: Matrix, home: Home) -> None:
     for_core(matrix)
     for i, c in enumerate(matrix.connectors):
         for_connector(matrix, c).check(matrix, home, i)
-    at = _positions(matrix)
+    at = matrix.positions
     for i, spec in enumerate(matrix.core.versions):
         if not isinstance(spec, CoreSpec):
             continue

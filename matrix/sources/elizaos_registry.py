@@ -13,8 +13,10 @@ and `render_matrix` writes a whole matrix.yaml around them.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -33,10 +35,10 @@ DEFAULT_SCENARIO = "load.mjs"
 class RegistryPlugin:
     name: str  # npm package name
     repo: str | None = None  # git repository, "owner/name" or a URL
-    npm: dict = field(default_factory=dict)  # band -> version or None
-    core_range: dict = field(default_factory=dict)  # band -> declared core range or None
-    git: dict = field(default_factory=dict)  # band -> {"version": ..., "branch": ...}
-    supports: dict = field(default_factory=dict)  # band -> bool
+    npm: dict[str, str | None] = field(default_factory=dict)  # band -> version or None
+    core_range: dict[str, Any] = field(default_factory=dict)  # band -> declared core range or None
+    git: dict[str, dict[str, Any]] = field(default_factory=dict)  # band -> {"version": ..., "branch": ...}
+    supports: dict[str, bool] = field(default_factory=dict)  # band -> bool
 
     @property
     def short(self) -> str:
@@ -55,14 +57,15 @@ def parse(text: str, file: str = "generated-registry.json") -> list[RegistryPlug
         raise UserError(f"not valid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno) from None
     if isinstance(data, dict) and isinstance(data.get("registry"), (dict, list)):
         data = data["registry"]
+    items: list[tuple[str, object]] = []
     if isinstance(data, list):
-        items = []
         for i, entry in enumerate(data):
-            if not isinstance(entry, dict) or not isinstance(entry.get("id") or entry.get("name"), str):
+            name = entry.get("id") or entry.get("name") if isinstance(entry, dict) else None
+            if not isinstance(name, str):
                 raise UserError(
                     "a registry entry needs an `id` (the npm package name)", file=file, key=f"registry[{i}]"
                 )
-            items.append((entry.get("id") or entry.get("name"), entry))
+            items.append((name, entry))
     elif isinstance(data, dict):
         items = list(data.items())
     else:
@@ -80,7 +83,7 @@ def _line_of(text: str, name: str) -> int | None:
     return _position(text, at)[0] if at >= 0 else None
 
 
-def _plugin(name: str, entry: dict, file: str, text: str) -> RegistryPlugin:
+def _plugin(name: str, entry: dict[str, Any], file: str, text: str) -> RegistryPlugin:
     git = entry.get("git") or {}
     npm = entry.get("npm") or {}
     supports = entry.get("supports") or {}
@@ -95,7 +98,7 @@ def _plugin(name: str, entry: dict, file: str, text: str) -> RegistryPlugin:
     bands = {k for k in (*git, *npm, *supports) if k not in ("repo",) and not k.endswith("CoreRange")}
     npm_versions = {b: npm.get(b) for b in bands if isinstance(npm.get(b), (str, type(None)))}
     ranges = {b: npm.get(f"{b}CoreRange") for b in bands}
-    git_bands = {}
+    git_bands: dict[str, dict[str, Any]] = {}
     for b in bands:
         v = git.get(b)
         if isinstance(v, dict):
@@ -130,10 +133,10 @@ def connectors(
     band: str = "v1",
     source: str = "npm",
     names: list[str] | None = None,
-    required: list[str] = (),
+    required: Sequence[str] = (),
     git_base: str = "https://github.com",
     timeout: str = "5m",
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """matrix.yaml connector entries for one band; plugins without that band are left out.
 
     source "npm": the band's published version; "git": the band's branch of the plugin's repo.
@@ -152,7 +155,7 @@ def connectors(
     for p in chosen:
         if p.supports and not p.supports.get(band, False):
             continue
-        entry = {"name": p.short, "package": p.name}
+        entry: dict[str, Any] = {"name": p.short, "package": p.name}
         if source == "npm":
             version = p.npm.get(band)
             if not version:
@@ -171,7 +174,7 @@ def connectors(
 
 
 def render_matrix(
-    entries: list[dict],
+    entries: list[dict[str, Any]],
     core_versions: list[str],
     baseline: str | None = None,
     core: str = "@elizaos/core",

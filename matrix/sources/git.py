@@ -8,6 +8,7 @@ import hashlib
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,10 +17,11 @@ import git
 from canary.kernel.errors import InfrastructureError, UserError
 from canary.kernel.locks import exclusive
 from canary.matrix.context import CellContext, Checkout
-from canary.matrix.model import Matrix, slug
+from canary.matrix.model import CoreSpec, Matrix, slug
 
 if TYPE_CHECKING:
     from canary.kernel.home import Home
+    from canary.kernel.yamlpos import Positions
 
 __all__ = [
     "mirror_path",
@@ -33,6 +35,7 @@ __all__ = [
     "head",
     "build_at_ref",
     "mirror_or_error",
+    "required",
     "GitSource",
     "SOURCE",
 ]
@@ -83,7 +86,7 @@ def mirror(mirrors: Path, url: str, refresh: bool = True) -> git.Repo:
 
 
 @contextlib.contextmanager
-def _mirror_lock(git_dir: Path):
+def _mirror_lock(git_dir: Path) -> Iterator[bool]:
     """The mirror's lock, with the leftovers of killed processes cleared (yields whether any were)."""
     with exclusive(git_dir.with_suffix(".lock")):
         yield recover(git_dir)
@@ -181,7 +184,7 @@ _resolved: dict[tuple[str, str], str | None] = {}
 
 def resolve(repo: git.Repo, ref: str) -> str | None:
     """The commit of a ref in a mirror, asked of git once per process (the mirror is fetched once too)."""
-    key = (repo.git_dir, ref)
+    key = (str(repo.git_dir), ref)
     if key not in _resolved:
         try:
             _resolved[key] = repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
@@ -190,7 +193,9 @@ def resolve(repo: git.Repo, ref: str) -> str | None:
     return _resolved[key]
 
 
-def missing_ref_error(repo: git.Repo, url: str, ref: str, pos=None, path=None) -> UserError:
+def missing_ref_error(
+    repo: git.Repo, url: str, ref: str, pos: Positions | None = None, path: tuple[str | int, ...] = ()
+) -> UserError:
     """A UserError for a ref the repository does not have, with the closest known ref as a hint."""
     refs = known_refs(repo)
     close = difflib.get_close_matches(ref, refs, n=1, cutoff=0.5)
@@ -219,7 +224,7 @@ def worktree(repo: git.Repo, sha: str, dest: Path) -> Path:
 def remove_worktree(repo: git.Repo, dest: Path, locked: bool = False) -> None:
     """Remove a git worktree and its directory (under the mirror's lock when `locked`)."""
 
-    def _remove():
+    def _remove() -> None:
         try:
             repo.git.worktree("remove", "--force", str(dest))
         except git.GitCommandError:
@@ -241,7 +246,9 @@ def head(path: Path) -> str | None:
         return None
 
 
-def build_at_ref(cx, spec, kind: str, suffix: str, build) -> tuple[Path, str]:
+def build_at_ref(
+    cx: CellContext, spec: CoreSpec, kind: str, suffix: str, build: Callable[[Path, Path], object]
+) -> tuple[Path, str]:
     """An artifact of the core built from a git ref, once per commit (cached by commit).
 
     `build(source_dir, out_dir)` writes one file ending in `suffix` into out_dir; it runs in
@@ -249,10 +256,11 @@ def build_at_ref(cx, spec, kind: str, suffix: str, build) -> tuple[Path, str]:
     """
     from canary.kernel.locks import exclusive
 
-    repo = mirror(cx.home.mirrors, spec.url)
-    sha = resolve(repo, spec.ref)
+    url, ref = required(spec.url, f"core {spec.label}: git url"), required(spec.ref, f"core {spec.label}: git ref")
+    repo = mirror(cx.home.mirrors, url)
+    sha = resolve(repo, ref)
     if sha is None:
-        raise missing_ref_error(repo, spec.url, spec.ref)
+        raise missing_ref_error(repo, url, ref)
     out = cx.home.dir("cache", "artifacts", kind, slug(cx.matrix.core.name), sha)
     with exclusive(out.with_suffix(".lock")):
         if not list(out.glob(f"*{suffix}")):
@@ -264,12 +272,20 @@ def build_at_ref(cx, spec, kind: str, suffix: str, build) -> tuple[Path, str]:
         return sorted(out.glob(f"*{suffix}"))[0], sha
 
 
-def mirror_or_error(home: Home, url: str, matrix: Matrix, path: tuple) -> git.Repo:
+def mirror_or_error(home: Home, url: str, matrix: Matrix, path: tuple[str | int, ...]) -> git.Repo:
     """The mirror of `url`, or (plan time) an error naming the matrix.yaml line that names it."""
     try:
         return mirror(home.mirrors, url)
     except InfrastructureError as exc:
-        raise matrix.positions.error(exc.reason, path) from None
+        raise matrix.error(exc.reason, path) from None
+
+
+def required(value: str | None, what: str) -> str:
+    """A field config.load always sets for its kind (a git core's url and ref, a path connector's
+    directory, a checkout's commit), checked here rather than assumed: a missing one is an error."""
+    if value is None:
+        raise UserError(f"{what} is missing")
+    return value
 
 
 class GitSource:
@@ -280,31 +296,35 @@ class GitSource:
     def identify(self, cx: CellContext) -> Checkout:
         """The ref's commit, resolved in the mirror without making a worktree."""
         src = cx.connector.source
-        sha = resolve(mirror(cx.home.mirrors, src.url), cx.cell.ref)
+        url = required(src.url, f"connector {cx.connector.name}: git url")
+        sha = resolve(mirror(cx.home.mirrors, url), cx.cell.ref)
         if sha is None:
-            raise InfrastructureError(f"git: ref {cx.cell.ref!r} does not exist in {src.url}")
+            raise InfrastructureError(f"git: ref {cx.cell.ref!r} does not exist in {url}")
         tree = cx.cell_dir / "src"
         return Checkout(path=tree / src.subdir if src.subdir else tree, commit=sha)
 
     def checkout(self, cx: CellContext) -> None:
-        if cx.checkout.path.exists():
+        checkout = cx.checked_out
+        if checkout.path.exists():
             return
-        repo = mirror(cx.home.mirrors, cx.connector.source.url)
-        worktree(repo, cx.checkout.commit, cx.cell_dir / "src")
-        cx.note(f"connector {cx.connector.name} {cx.cell.ref} at {cx.checkout.commit}")
+        repo = mirror(cx.home.mirrors, required(cx.connector.source.url, f"connector {cx.connector.name}: git url"))
+        worktree(repo, required(checkout.commit, f"connector {cx.connector.name}: commit"), cx.cell_dir / "src")
+        cx.note(f"connector {cx.connector.name} {cx.cell.ref} at {checkout.commit}")
 
     def release(self, cx: CellContext) -> None:
         """Drop the cell's worktree (the mirror stays)."""
         if cx.checkout is not None and (cx.cell_dir / "src").exists():
-            repo = mirror(cx.home.mirrors, cx.connector.source.url, refresh=False)
+            url = required(cx.connector.source.url, f"connector {cx.connector.name}: git url")
+            repo = mirror(cx.home.mirrors, url, refresh=False)
             remove_worktree(repo, cx.cell_dir / "src")
 
     def check(self, matrix: Matrix, home: Home, index: int) -> None:
         src = matrix.connectors[index].source
-        repo = mirror_or_error(home, src.url, matrix, ("connectors", index, "git", "url"))
+        url = required(src.url, f"connector {matrix.connectors[index].name}: git url")
+        repo = mirror_or_error(home, url, matrix, ("connectors", index, "git", "url"))
         for j, ref in enumerate(src.refs):
             if resolve(repo, ref) is None:
-                raise missing_ref_error(repo, src.url, ref, matrix.positions, ("connectors", index, "git", "refs", j))
+                raise missing_ref_error(repo, url, ref, matrix.positions, ("connectors", index, "git", "refs", j))
 
 
 SOURCE = GitSource()

@@ -20,7 +20,7 @@ from canary.kernel.digest import file_sha256
 from canary.kernel.errors import InfrastructureError
 from canary.matrix.context import CellContext, Checkout, CoreArtifact
 from canary.matrix.model import CoreSpec, Matrix
-from canary.matrix.npm_artifacts import (  # noqa: F401  (explain_npm, npm_failure, plain_run: re-exported for the runners)
+from canary.matrix.npm_artifacts import (
     Run,
     explain_npm,
     materialize_npm,
@@ -34,12 +34,30 @@ from canary.matrix.registry import npm_versions
 if TYPE_CHECKING:
     from canary.kernel.home import Home
 
+__all__ = [
+    "NpmSource",
+    "SOURCE",
+    "artifacts_dir",
+    "checkout_connector",
+    "cx_run",
+    "identify_connector",
+    "materialize_core",
+    # npm_artifacts' standalone entry points, re-exported for the runners and the tests
+    "Run",
+    "explain_npm",
+    "materialize_npm",
+    "npm_failure",
+    "pack_directory",
+    "plain_run",
+    "read_manifest",
+]
+
 
 # --- the harness's interface ------------------------------------------------
 
 
-def cx_run(cx) -> Run:
-    def run(phase: str, argv: list, cwd: Path) -> tuple:
+def cx_run(cx: CellContext) -> Run:
+    def run(phase: str, argv: list[str], cwd: Path) -> tuple[int | None, list[str]]:
         out = cx.run(phase, argv, cwd=cwd)
         if out.record.timed_out:
             raise InfrastructureError(f"{phase} timed out after {out.record.duration_s:.0f}s")
@@ -48,17 +66,18 @@ def cx_run(cx) -> Run:
     return run
 
 
-def artifacts_dir(cx) -> Path:
+def artifacts_dir(cx: CellContext) -> Path:
     return cx.home.dir("cache", "artifacts", "npm")
 
 
-def materialize_core(cx, spec: CoreSpec):
+def materialize_core(cx: CellContext, spec: CoreSpec) -> CoreArtifact:
     from canary.matrix.sources import git as gitsrc
 
     name = cx.matrix.core.name
     npm_cache = cx.home.npm_cache
     if spec.kind == "registry":
-        art = materialize_npm(f"{name}@{spec.version}", artifacts_dir(cx), npm_cache, run=cx_run(cx))
+        version = gitsrc.required(spec.version, f"core {spec.label}: version")
+        art = materialize_npm(f"{name}@{version}", artifacts_dir(cx), npm_cache, run=cx_run(cx))
         cx.note(f"core {name}@{art.version}: {art.path.name} {art.digest}")
         return CoreArtifact(path=art.path, version=art.version, digest=art.digest)
     if spec.kind == "git":
@@ -75,28 +94,32 @@ def materialize_core(cx, spec: CoreSpec):
     # A local path is packed every time: its files may have changed since the last run.
     from canary.kernel.treestate import tree_state
 
-    state = tree_state(Path(spec.path))
-    art = pack_directory(Path(spec.path), cx.cell_dir / "core-pack", npm_cache, run=cx_run(cx))
+    source_dir = Path(gitsrc.required(spec.path, f"core {spec.label}: path"))
+    state = tree_state(source_dir)
+    art = pack_directory(source_dir, cx.cell_dir / "core-pack", npm_cache, run=cx_run(cx))
     return CoreArtifact(
         path=art.path,
         version=art.version,
         digest=art.digest,
-        commit=gitsrc.head(Path(spec.path)),
+        commit=gitsrc.head(source_dir),
         tree=state.tree,
         diff_digest=state.diff_digest,
     )
 
 
-def identify_connector(cx):
+def identify_connector(cx: CellContext) -> Checkout:
     """The packed tarball (cached) and its digest; nothing is unpacked yet."""
     c = cx.connector
     art = materialize_npm(f"{c.package}@{cx.cell.ref}", artifacts_dir(cx), cx.home.npm_cache, run=cx_run(cx))
     return Checkout(path=cx.cell_dir / "src", digest=art.digest, artifact=art.path, version=art.version)
 
 
-def checkout_connector(cx) -> None:
-    cx.checkout.path = safe_extract(cx.checkout.artifact, cx.cell_dir / "src")
-    cx.note(f"connector {cx.connector.package}@{cx.checkout.version}: {cx.checkout.artifact.name} {cx.checkout.digest}")
+def checkout_connector(cx: CellContext) -> None:
+    checkout = cx.checked_out
+    if checkout.artifact is None:
+        raise InfrastructureError(f"connector {cx.connector.name}: no tarball identified to unpack")
+    checkout.path = safe_extract(checkout.artifact, cx.cell_dir / "src")
+    cx.note(f"connector {cx.connector.package}@{checkout.version}: {checkout.artifact.name} {checkout.digest}")
 
 
 class NpmSource:
@@ -109,7 +132,7 @@ class NpmSource:
         return identify_connector(cx)
 
     def checkout(self, cx: CellContext) -> None:
-        if not cx.checkout.path.exists():
+        if not cx.checked_out.path.exists():
             checkout_connector(cx)
 
     def release(self, cx: CellContext) -> None:

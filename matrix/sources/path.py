@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from canary.kernel.errors import InfrastructureError
 from canary.matrix.context import CellContext, Checkout
 from canary.matrix.model import Matrix
-from canary.matrix.sources.git import head
+from canary.matrix.sources.git import head, required
 
 if TYPE_CHECKING:
     from canary.kernel.home import Home
@@ -25,7 +25,7 @@ class PathSource:
     NAME = "path"
 
     def identify(self, cx: CellContext) -> Checkout:
-        path = Path(cx.connector.source.url)
+        path = Path(required(cx.connector.source.url, f"connector {cx.connector.name}: path"))
         if not path.is_dir():
             raise InfrastructureError(f"connector path does not exist: {path}")
         return Checkout(path=path, commit=head(path))
@@ -37,9 +37,9 @@ class PathSource:
         """The directory is the user's: nothing to drop."""
 
     def check(self, matrix: Matrix, home: Home, index: int) -> None:
-        url = matrix.connectors[index].source.url
+        url = required(matrix.connectors[index].source.url, f"connector {matrix.connectors[index].name}: path")
         if not Path(url).is_dir():
-            raise matrix.positions.error(f"connector path does not exist: {url}", ("connectors", index, "path"))
+            raise matrix.error(f"connector path does not exist: {url}", ("connectors", index, "path"))
 
 
 SOURCE = PathSource()

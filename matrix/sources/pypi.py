@@ -128,7 +128,7 @@ def _uses_setuptools(source_dir: Path) -> bool:
     import tomllib
 
     backend = tomllib.loads(pyproject.read_text()).get("build-system", {}).get("build-backend", "setuptools")
-    return backend.startswith("setuptools")
+    return str(backend).startswith("setuptools")
 
 
 def build_wheel(cx: CellContext, source_dir: Path, out_dir: Path) -> Path:
@@ -165,7 +165,7 @@ def build_wheel(cx: CellContext, source_dir: Path, out_dir: Path) -> Path:
 def materialize_core(cx: CellContext, spec: CoreSpec) -> CoreArtifact:
     name = cx.matrix.core.name
     if spec.kind == "registry":
-        path = download(cx, name, spec.version, "core")
+        path = download(cx, name, gitsrc.required(spec.version, f"core {spec.label}: version"), "core")
         return CoreArtifact(path=path, version=artifact_version(path), digest=file_sha256(path))
     if spec.kind == "git":
         wheel, sha = gitsrc.build_at_ref(cx, spec, "pypi-built", ".whl", lambda src, out: build_wheel(cx, src, out))
@@ -174,13 +174,14 @@ def materialize_core(cx: CellContext, spec: CoreSpec) -> CoreArtifact:
         )
     # A local path is rebuilt every time: its files may have changed since the last run.
     out = cx.cell_dir / "core-wheel"
-    state = tree_state(Path(spec.path))
-    wheel = build_wheel(cx, Path(spec.path), out)
+    source_dir = Path(gitsrc.required(spec.path, f"core {spec.label}: path"))
+    state = tree_state(source_dir)
+    wheel = build_wheel(cx, source_dir, out)
     return CoreArtifact(
         path=wheel,
         version=artifact_version(wheel),
         digest=file_sha256(wheel),
-        commit=git_head(Path(spec.path)),
+        commit=git_head(source_dir),
         tree=state.tree,
         diff_digest=state.diff_digest,
     )
@@ -194,12 +195,15 @@ def identify_connector(cx: CellContext) -> Checkout:
 
 def checkout_connector(cx: CellContext) -> None:
     """An sdist is unpacked (its tests are the test commands' cwd); a wheel gets an empty directory."""
-    src, path = cx.cell_dir / "src", cx.checkout.artifact
+    checkout = cx.checked_out
+    src, path = cx.cell_dir / "src", checkout.artifact
+    if path is None:
+        raise InfrastructureError(f"connector {cx.connector.name}: no artifact identified to unpack")
     if not path.name.endswith(".whl"):
         src = safe_extract(path, src)
     else:
         src.mkdir(parents=True, exist_ok=True)
-    cx.checkout.path = src
+    checkout.path = src
 
 
 class PypiSource:
@@ -212,7 +216,7 @@ class PypiSource:
         return identify_connector(cx)
 
     def checkout(self, cx: CellContext) -> None:
-        if not cx.checkout.path.exists():
+        if not cx.checked_out.path.exists():
             checkout_connector(cx)
 
     def release(self, cx: CellContext) -> None:

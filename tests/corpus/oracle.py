@@ -57,7 +57,7 @@ def cache_root() -> Path:
 def diff(pair: dict) -> dict:
     from canary import compat
 
-    return compat.compare(spec(pair, "old"), spec(pair, "new"), language=pair["lang"])
+    return compat.compare(spec(pair, "old"), spec(pair, "new"), language=pair["lang"]).to_dict()
 
 
 def key(change: dict) -> str:
