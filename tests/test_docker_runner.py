@@ -45,9 +45,13 @@ def verdicts(run) -> dict[str, str]:
     return {v["cell_id"]: v["verdict"] for v in doc["verdicts"]}
 
 
-def labelled(client) -> list[dict]:
-    """canary's containers, as the list shows them (sparse: no inspect that races with a removal)."""
-    return [c.attrs for c in client.containers.list(all=True, filters={"label": LABEL}, sparse=True)]
+def labelled(client, home: Path | None = None) -> list[dict]:
+    """canary's containers, as the list shows them (sparse: no inspect that races with a removal);
+    with `home`, only those of runs in that store: another suite on the same engine has its own."""
+    found = [c.attrs for c in client.containers.list(all=True, filters={"label": LABEL}, sparse=True)]
+    if home is None:
+        return found
+    return [c for c in found if c["Labels"].get("dev.canary.run-path", "").startswith(f"{home}/")]
 
 
 @pytest.mark.docker
@@ -322,13 +326,13 @@ def test_sigkill_of_canary_leaves_nothing_after_the_next_run(demo, docker_engine
         deadline = time.monotonic() + 240
         testing = []
         while time.monotonic() < deadline and not testing:
-            testing = [c for c in labelled(client) if c["HostConfig"]["NetworkMode"] == "none"]
+            testing = [c for c in labelled(client, home) if c["HostConfig"]["NetworkMode"] == "none"]
             time.sleep(0.5)
         assert testing, "the cell never reached its test phase"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    left = labelled(client)
+    left = labelled(client, home)
     assert left, "the killed canary's container should outlive it (this is what the next run cleans)"
     cell_dir = Path(left[0]["Labels"]["dev.canary.cell-dir"])
     assert cell_dir.is_dir()
@@ -351,7 +355,7 @@ def test_sigkill_of_canary_leaves_nothing_after_the_next_run(demo, docker_engine
         env={"CANARY_HOME": str(home)},
     )
     assert nxt.returncode == 0, nxt.stdout + nxt.stderr
-    assert labelled(client) == []
+    assert labelled(client, home) == []
     assert not cell_dir.exists()
     assert [c for c in client.containers.list(all=True, sparse=True) if c.id in {x["Id"] for x in left}] == []
 
