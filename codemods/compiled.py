@@ -22,7 +22,7 @@ import ast_grep_py
 from canary.codemods.engine import CompiledRule, compile_migration
 from canary.codemods.migration import SHIPPED_DIR, ConfigRename, Migration, Rule, load_migration
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: words are the prefilter's clauses (a list of word lists)
 _HERE = Path(__file__).parent
 # The modules whose code decides what a migration compiles to: a change to any of them (an edited
 # checkout, a new release) is a different cache key, as is a new ast-grep.
@@ -87,7 +87,7 @@ def to_json(migration: Migration, compiled: dict[str, list[CompiledRule]]) -> di
                 {
                     "rule": index[id(c.rule)],
                     "config": c.config,
-                    "words": sorted(c.words) if c.words is not None else None,
+                    "words": [sorted(clause) for clause in c.words],
                 }
                 for c in rules
             ]
@@ -103,7 +103,7 @@ def from_json(doc: dict) -> tuple[Migration, dict[str, list[CompiledRule]]]:
     migration = Migration(rules=rules, config=config, **data)
     compiled = {
         lang: [
-            CompiledRule(rules[c["rule"]], lang, c["config"], frozenset(c["words"]) if c["words"] is not None else None)
+            CompiledRule(rules[c["rule"]], lang, c["config"], tuple(frozenset(clause) for clause in c["words"]))
             for c in items
         ]
         for lang, items in doc["compiled"].items()

@@ -2,9 +2,9 @@
 
 Each source file is parsed once; every rule compiled for its language runs on
 that one tree. A rule also carries the words a file must contain for the rule
-to possibly match (taken from its patterns and `^word$` regexes), so files that
-cannot match are never parsed: most files of a connector never mention a
-renamed member.
+to possibly match (canary.codemods.prefilter: clauses from its patterns' literal
+identifiers and its regexes' literal runs), so files that cannot match are never
+parsed: most files of a connector never mention a renamed member.
 
 The rules that can run on a file run as one combined ast-grep rule, one search
 of the tree (see `combine`): ast-grep-py compiles a rule on every call, and
@@ -29,11 +29,10 @@ from canary.kernel.errors import UserError
 
 from canary.codemods.languages import family
 from canary.codemods.migration import Migration, Rule
+from canary.codemods.prefilter import RELATIONS, Clauses, required_clauses, satisfied
 
 _META = re.compile(r"\$\$\$([A-Z_][A-Z0-9_]*)|\$\$?([A-Z_][A-Z0-9_]*)")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SIMPLE_REGEX = re.compile(r"^\^\(?((?:[A-Za-z_][A-Za-z0-9_]*\|)*[A-Za-z_][A-Za-z0-9_]*)\)?\$$")
-_RELATIONS = ("inside", "has", "precedes", "follows")
+_RELATIONS = RELATIONS
 
 
 @dataclass
@@ -56,7 +55,9 @@ class CompiledRule:
     rule: Rule
     language: str
     config: dict
-    words: frozenset[str] | None  # a file must contain one of these, None: no constraint
+    # The literal prefilter (canary.codemods.prefilter): for every clause, a file must contain one of
+    # its words for the rule to possibly match; (): no constraint known.
+    words: Clauses
     # Derived once per process (not cached on disk): the config without unused utils, and the rule as
     # a branch of a combined search (None: it runs on its own).
     _alone: dict | None = field(default=None, repr=False, compare=False)
@@ -195,49 +196,6 @@ def _prune_utils(utils: dict, language: str, ctx: dict) -> dict:
     return kept
 
 
-def required_words(rule: dict, utils: dict, seen: frozenset = frozenset()) -> frozenset[str] | None:
-    """Words of which a file must contain at least one for `rule` to match, or None if unknown.
-
-    Conservative: only literal identifiers of plain patterns and `^word$` /
-    `^(a|b)$` regexes count; a rule object with several keys is an implicit
-    `all`, so any one constrained key is enough.
-    """
-    candidates: list[frozenset[str]] = []
-    pattern = rule.get("pattern")
-    if isinstance(pattern, str):
-        words = [w for w in _WORD.findall(_META.sub(" ", pattern)) if len(w) > 2]
-        if words:
-            candidates.append(frozenset([max(words, key=len)]))
-    regex = rule.get("regex")
-    if isinstance(regex, str):
-        m = _SIMPLE_REGEX.match(regex)
-        if m:
-            candidates.append(frozenset(m.group(1).split("|")))
-    for key in ("all",):
-        for sub in rule.get(key) or []:
-            w = required_words(sub, utils, seen)
-            if w:
-                candidates.append(w)
-    if rule.get("any"):
-        parts = [required_words(sub, utils, seen) for sub in rule["any"]]
-        known = [p for p in parts if p]
-        if len(known) == len(parts):
-            candidates.append(frozenset().union(*known))
-    for rel in _RELATIONS:
-        if isinstance(rule.get(rel), dict):
-            w = required_words(rule[rel], utils, seen)
-            if w:
-                candidates.append(w)
-    util = rule.get("matches")
-    if isinstance(util, str) and util in utils and util not in seen:
-        w = required_words(utils[util], utils, seen | {util})
-        if w:
-            candidates.append(w)
-    if not candidates:
-        return None
-    return min(candidates, key=len)
-
-
 @contextlib.contextmanager
 def _no_rust_backtraces():
     """Pruning compiles rules that are expected to fail; with RUST_BACKTRACE=1 in the environment
@@ -289,7 +247,7 @@ def _compile_migration(migration: Migration) -> dict[str, list[CompiledRule]]:
                     continue
                 config = {**ctx, "rule": body}
             body = config["rule"]
-            words = required_words(body, config.get("utils") or {})
+            words = required_clauses(body, config.get("utils") or {})
             out.setdefault(lang, []).append(CompiledRule(rule, lang, config, words))
             compiled_any = True
         if not compiled_any:
@@ -323,7 +281,7 @@ def _compile_migration(migration: Migration) -> dict[str, list[CompiledRule]]:
 # kind and `range`; `_passing`). A metavariable a match left unbound is not checked, as in
 # ast-grep. Transforms are written for the whole rule: a rule with one runs on its own.
 
-_TRUE = {"regex": ""}  # matches every node
+_TRUE: dict = {"all": []}  # matches every node (an empty `all`; compiles ~5x faster than `regex: ""`)
 _TAGS = itertools.count()
 # A metavariable in a pattern, as ast-grep reads one: `$NAME`, `$$NAME`, `$$$NAME`, the name not
 # running on into lower-case letters (`$Xabc` is no metavariable).
@@ -712,12 +670,17 @@ def _match(rule: Rule, node: SgNode, text: str, fix: str | None) -> Match:
     )
 
 
-def scan(text: str, language: str, rules: list[CompiledRule], combined: bool = True) -> list[Match]:
+def scan(
+    text: str, language: str, rules: list[CompiledRule], combined: bool = True, prefilter: bool = True
+) -> list[Match]:
     """All matches of `rules` in `text`, in source order.
 
     combined=False runs the rules one by one, each with its own search: the reference the
-    combined search is tested against (tests/test_codemods_combined.py)."""
-    active = [r for r in rules if r.words is None or any(w in text for w in r.words)]
+    combined search is tested against (tests/test_codemods_combined.py); prefilter=False searches
+    for every rule whatever words the text holds, the reference of the literal prefilter
+    (tests/test_lint_prefilter.py)."""
+    present: dict[str, bool] = {}
+    active = [r for r in rules if not prefilter or satisfied(r.words, text, present)]
     if not active:
         return []
     root = SgRoot(text, language).root()

@@ -16,7 +16,6 @@ import posixpath
 import re
 from pathlib import Path
 
-from canary.kernel.atomic import write_text_atomic
 from canary.kernel.errors import InfrastructureError, UserError
 
 from canary.codemods.safe_files import MAX_SOURCEMAP_BYTES, Skipped, read_regular, skip_reason
@@ -59,6 +58,9 @@ def extract_sourcemap_sources(package_dir: str, out_dir: str) -> list[str]:
     Returns the written paths. A source path is kept relative to the package
     root (`../src/a.ts` next to `dist/index.js.map` becomes `src/a.ts`).
     """
+    # Here, not at the top: a lint of files reaches this module but writes nothing (tempfile, shutil).
+    from canary.kernel.atomic import write_text_atomic
+
     pkg = Path(package_dir)
     out = Path(out_dir).resolve()
     written: list[str] = []

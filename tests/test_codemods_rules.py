@@ -88,18 +88,3 @@ def test_typed_rules_are_pruned_for_javascript_but_reads_are_not(compiled):
     assert "elizaos-serverid-member-read" in js and "elizaos-serverid-call-shorthand" in js
     assert "elizaos-serverid-typed-key" not in js  # `as World` cannot occur in JavaScript
     assert "elizaos-serverid-typed-key" in tsx  # but `as World` can in TSX: only <World>x was pruned
-
-
-def test_prefilter_words_are_conservative():
-    from canary.codemods.engine import required_words
-
-    assert required_words({"pattern": "$X.serverId"}, {}) == {"serverId"}
-    assert required_words({"kind": "property_identifier", "regex": "^(World|Room)$"}, {}) == {"World", "Room"}
-    # A branch without a literal word means any file may match.
-    assert required_words({"any": [{"pattern": "$X.serverId"}, {"kind": "identifier"}]}, {}) is None
-    assert required_words({"regex": "server.*Id"}, {}) is None
-    assert required_words({"not": {"pattern": "$X.serverId"}}, {}) is None
-    # all / relations / utils: any one constrained part is enough.
-    assert required_words(
-        {"kind": "pair", "inside": {"matches": "u"}}, {"u": {"pattern": "ensureConnection($$$A)"}}
-    ) == {"ensureConnection"}
