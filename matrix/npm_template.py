@@ -46,7 +46,16 @@ from canary.matrix.versions import npm_satisfies
 
 INSTALL_ENV = "CANARY_NPM_INSTALL"  # template (default) | per-cell
 COPY_ENV = "CANARY_NPM_COPY"  # auto (default) | reflink | hardlink | copy
+BASE_ENV = "CANARY_NPM_TEMPLATE_BASE"  # layer (default) | copy: how a template after the first starts
 MARK = "canary-template.json"  # written last: a template without it is unfinished
+DELTA = "delta"  # a layered template's own layer: what its npm install changed on top of its base
+
+
+def base_strategy() -> str:
+    value = os.environ.get(BASE_ENV, "layer").strip().lower() or "layer"
+    if value not in ("layer", "copy"):
+        raise InfrastructureError(f"{BASE_ENV}={value!r}: expected 'layer' or 'copy'")
+    return value
 
 
 def install_strategy() -> str:
@@ -103,16 +112,20 @@ def _in_range(version: str, spec: str) -> bool:
         return False
 
 
-def misfit(template: Path, swaps: list[Swap], dependents: dict[str, list[str]]) -> str | None:
+def misfit(
+    template: Path, swaps: list[Swap], dependents: dict[str, list[str]], versions: dict[str, str] | None = None
+) -> str | None:
     """Why `template` cannot serve a cell with `swaps`, or None when it fits.
 
     After the swap, a swapped root package has no node_modules of its own, so each of its
     dependencies resolves from the root: it must be there, inside the declared range.
+    `versions`: the root packages' versions as recorded when the template was built (a layered
+    template has no merged tree on disk to read them from).
     """
     swapped = {s.name: s.version for s in swaps}
     for s in swaps:
         for dep, spec in _required(s.manifest).items():
-            version = swapped.get(dep) or _version_at(template, dep)
+            version = swapped.get(dep) or (versions.get(dep) if versions is not None else _version_at(template, dep))
             if version is None:
                 return f"{s.name} {s.version} needs {dep} {spec}: not in the template"
             if not _in_range(version, spec):
@@ -137,6 +150,20 @@ def root_dependents(root: Path, names: list[str]) -> dict[str, list[str]]:
         for name in names:
             if name in wants and _resolves_from_root(pkg_dir, modules, name):
                 out[name].append(wants[name])
+    return out
+
+
+def root_versions(root: Path) -> dict[str, str]:
+    """The version of every package at the root of `root`'s node_modules."""
+    out = {}
+    modules = root / "node_modules"
+    for entry in sorted(modules.iterdir()) if modules.is_dir() else []:
+        if entry.name.startswith("."):
+            continue
+        for pkg in sorted(entry.iterdir()) if entry.name.startswith("@") and entry.is_dir() else [entry]:
+            version = _version_at(root, _name_of(pkg, modules))
+            if version is not None:
+                out[_name_of(pkg, modules)] = version
     return out
 
 
@@ -177,7 +204,13 @@ class Template:
     path: Path  # an install directory: package.json, node_modules/
     core_version: str
     dependents: dict[str, list[str]]
-    built_from: dict[str, str] = None  # package -> the tarball npm installed it from
+    built_from: dict[str, str] | None = None  # package -> the tarball npm installed it from
+    base: str | None = None  # layered: the directory name of the template below this one's delta
+    versions: dict[str, str] | None = None  # root package -> version, recorded at build time
+
+    def layers(self) -> list[Path]:
+        """The directories that make this template's node_modules, the top one first."""
+        return layers_of(self.path)
 
     def same_packages(self, swaps: list[Swap]) -> bool:
         """Built from the very tarballs the cell swaps in: the template is the cell's own install."""
@@ -191,46 +224,106 @@ def templates(base: Path) -> list[Template]:
             doc = json.loads(mark.read_text())
         except (OSError, ValueError):
             continue
-        found.append(
-            Template(mark.parent, doc.get("core_version", ""), doc.get("dependents", {}), doc.get("built_from", {}))
-        )
+        found.append(_from_mark(mark.parent, doc))
     return found
+
+
+def _from_mark(path: Path, doc: dict) -> Template:
+    return Template(
+        path,
+        doc.get("core_version", ""),
+        doc.get("dependents", {}),
+        doc.get("built_from", {}),
+        doc.get("base"),
+        doc.get("root_versions"),
+    )
+
+
+def layers_of(template: Path) -> list[Path]:
+    """A flat template's node_modules, or a layered one's delta above its base's node_modules."""
+    try:
+        base = json.loads((template / MARK).read_text()).get("base")
+    except (OSError, ValueError):
+        base = None
+    return [template / DELTA, template.parent / base / "node_modules"] if base else [template / "node_modules"]
+
+
+def _clear_stale_builds(base: Path) -> None:
+    """Builds a killed canary left (under the lock nobody else builds): their temporary overlay
+    mount first, then the directory; one still mounted is left alone rather than deleted through."""
+    for stale in sorted(base.glob(".build-*")):
+        mounts.unmount_under(stale)
+        if not mounts.mounts_under(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _layered_build(tmp: Path, start: Template, build, names: list[str]) -> tuple[dict, dict]:
+    """`build` (the npm install) in an overlay view whose lower layer is `start` and whose upper layer
+    is `tmp`/delta: the new template keeps only what npm changed. Returns the dependents and root
+    versions read in the merged view; the view is unmounted whatever happens."""
+    modules, work = tmp / "node_modules", tmp / ".work"
+    for d in (modules, tmp / DELTA, work):
+        d.mkdir(parents=True, exist_ok=True)
+    argv = mounts.overlay_argv(start.path / "node_modules", modules, tmp / DELTA, work)
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise InfrastructureError("install: cannot mount the template's base layer", proc.stderr.strip())
+    try:
+        build(tmp, None)
+        return root_dependents(tmp, names), root_versions(tmp)
+    finally:
+        mounts.unmount_under(tmp)
+        if mounts.mounts_under(tmp):
+            raise InfrastructureError(f"install: {modules} is still mounted")
+        shutil.rmtree(work, ignore_errors=True)
+        modules.rmdir()
 
 
 def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
     """The first template under `base` that fits, else a new one made by `build(directory, start)`:
-    the per-cell install, run in a directory of its own, on top of a full copy of the first
-    template when there is one (`start`; npm then fetches and unpacks only what moved), else
-    from nothing. Returns the template and a note.
+    the per-cell install, run in a directory of its own, on top of the connector ref's first
+    template when there is one, else from nothing (npm then fetches and unpacks only what moved).
+    On top means, where this process can mount an overlay (`layered`), a view whose lower layer
+    is the first template and whose upper layer becomes the new template's delta (`start` None:
+    nothing to copy); else a full copy (`start`: the template to copy). Returns the template and a note.
     One process at a time per connector ref: a second cell waits for the first one's install."""
     base.mkdir(parents=True, exist_ok=True)
     with exclusive(base / ".lock"):
+        _clear_stale_builds(base)
         reasons = []
         existing = templates(base)
         for t in existing:
             if t.same_packages(swaps):
-                return t, f"template built with core {t.core_version} (these very tarballs)"
-            why = misfit(t.path, swaps, t.dependents)
+                return _used(t), f"template built with core {t.core_version} (these very tarballs)"
+            why = misfit(t.path, swaps, t.dependents, t.versions)
             if why is None:
-                return t, f"template built with core {t.core_version}"
+                return _used(t), f"template built with core {t.core_version}"
             reasons.append(f"core {t.core_version}: {why}")
         core = next(s for s in swaps if s.every_copy)
+        names = [s.name for s in swaps if not s.every_copy]
+        start = next((t for t in existing if not t.base), None)  # a flat template: a whole tree
+        layered = start is not None and layered_builds(base)
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=base))
         try:
-            build(tmp, existing[0].path if existing else None)
-            dependents = root_dependents(tmp, [s.name for s in swaps if not s.every_copy])
+            if layered and start is not None:
+                dependents, versions = _layered_build(tmp, start, build, names)
+            else:
+                build(tmp, start.path if start else None)
+                dependents, versions = root_dependents(tmp, names), root_versions(tmp)
             if copy_mode() == "hardlink":
                 _read_only(tmp / "node_modules")
             built_from = {s.name: s.tgz.name for s in swaps}
-            write_json_atomic(
-                tmp / MARK,
-                {
-                    "core_version": core.version,
-                    "core_tgz": core.tgz.name,
-                    "dependents": dependents,
-                    "built_from": built_from,
-                },
-            )
+            doc = {
+                "core_version": core.version,
+                "core_tgz": core.tgz.name,
+                "dependents": dependents,
+                "built_from": built_from,
+                "root_versions": versions,
+                "bytes": tree_bytes(tmp),
+            }
+            if layered and start is not None:
+                doc["base"] = start.path.name
+            write_json_atomic(tmp / MARK, doc)
             final = base / f"{core.version}-{value_sha256(str(core.tgz))[:8]}"
             n = 1
             while final.exists():  # never replace a template: another cell may be copying it
@@ -238,14 +331,48 @@ def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
                 n += 1
             tmp.rename(final)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            mounts.unmount_under(tmp)
+            if not mounts.mounts_under(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
             raise
         note = "new template" + (
-            f" from the one built with core {existing[0].core_version} (none fits: {'; '.join(reasons)})"
-            if existing
+            f" {'layered on' if layered else 'from'} the one built with core {start.core_version}"
+            f" (none fits: {'; '.join(reasons)})"
+            if start
             else ""
         )
-        return Template(final, core.version, dependents, built_from), note
+        return _from_mark(final, doc), note
+
+
+def layered_builds(base: Path) -> bool:
+    """Whether a template after the first is a delta on an overlay (root, overlayfs, the copy mode
+    `overlay`, and not CANARY_NPM_TEMPLATE_BASE=copy), rather than a full copy plus an install."""
+    return base_strategy() == "layer" and copy_mode(base / ".probe") == "overlay"
+
+
+def _used(t: Template) -> Template:
+    """Remember when a template last served a cell: pruning keeps what was used recently."""
+    try:
+        os.utime(t.path / MARK)
+    except OSError:
+        pass
+    return t
+
+
+def tree_bytes(root: Path) -> int:
+    """Disk use of a directory tree (allocated blocks; a hardlinked file counted once)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
 
 
 def _read_only(modules: Path) -> None:
@@ -314,14 +441,33 @@ def copy_template(template: Path, dest: Path, run: Run, mode: str | None = None)
         shutil.rmtree(modules)
     shutil.rmtree(dest / mounts.OVERLAY_DIR, ignore_errors=True)
     dest.mkdir(parents=True, exist_ok=True)
+    layers = layers_of(template)
     if mode == "overlay":
         mounts.prepare_layers(modules)
-        argv = mounts.overlay_argv(template / "node_modules", modules)
+        argv = mounts.overlay_argv(layers, modules)
+    elif len(layers) > 1:  # a layered template copied without an overlay of the cell's own: a full copy of its view
+        _copy_merged(layers, dest, run)
+        return
     else:
         argv = copy_argv(template / "node_modules", modules, mode)
     code, lines = run("install", argv, dest)
     if code != 0:
         raise InfrastructureError(f"install: copying the template failed ({mode})", "\n".join(lines[-20:]))
+
+
+def _copy_merged(layers: list[Path], dest: Path, run: Run) -> None:
+    view = dest / ".template-view"
+    view.mkdir(parents=True, exist_ok=True)
+    code, lines = run("install", mounts.overlay_view_argv(layers, view), dest)
+    try:
+        if code == 0:
+            code, lines = run("install", copy_argv(view, dest / "node_modules", "copy"), dest)
+    finally:
+        mounts.unmount_under(view)
+        if not mounts.mounts_under(view):
+            view.rmdir()
+    if code != 0:
+        raise InfrastructureError("install: copying the layered template failed", "\n".join(lines[-20:]))
 
 
 def swap_in(install_dir: Path, swaps: list[Swap], connector: str, run: Run, mode: str = "copy") -> None:
