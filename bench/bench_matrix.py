@@ -48,7 +48,8 @@ STRATEGIES = {
 PHASES = ("cold", "warm", "nocache")
 
 # Runs the real command (the first one on PATH after the shim's directory) as a child and appends
-# "<name> <user+sys CPU-seconds> <first argument>" to $BENCH_CPU_LOG.
+# "<name> <user+sys CPU-seconds> <first argument>" to its log (a path written into the shim: canary
+# gives npm a scrubbed environment).
 SHIM = """#!{python}
 import os, sys
 name = os.path.basename(sys.argv[0])
@@ -60,17 +61,17 @@ pid = os.fork()
 if pid == 0:
     os.execve(real, [real, *sys.argv[1:]], env)
 _, status, usage = os.wait4(pid, 0)
-with open(os.environ["BENCH_CPU_LOG"], "a") as log:
+with open({log!r}, "a") as log:
     log.write(f"{{name}} {{usage.ru_utime + usage.ru_stime:.3f}} {{(sys.argv[1:] or [''])[0]}}\\n")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def make_shims(directory: Path) -> Path:
+def make_shims(directory: Path, log: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for name in ("npm", "cp"):
         shim = directory / name
-        shim.write_text(SHIM.format(python=sys.executable))
+        shim.write_text(SHIM.format(python=sys.executable, log=str(log)))
         shim.chmod(0o755)
     return directory
 
@@ -118,8 +119,8 @@ def cell_split(home: Path) -> dict:
 
 def one_run(home: Path, strategy: str, phase: str, log_dir: Path) -> dict:
     cpu_log = log_dir / f"{strategy}-{phase}.cpu"
-    shims = make_shims(log_dir / "shims")
-    env = {**os.environ, "CANARY_HOME": str(home), **STRATEGIES[strategy], "BENCH_CPU_LOG": str(cpu_log)}
+    shims = make_shims(log_dir / f"shims-{strategy}-{phase}", cpu_log)
+    env = {**os.environ, "CANARY_HOME": str(home), **STRATEGIES[strategy]}
     env["PATH"] = f"{shims}{os.pathsep}{env.get('PATH', '')}"
     argv = canary_argv("run", "-c", str(ROOT / "matrix.yaml"), "--progress", "none")
     if phase == "nocache":

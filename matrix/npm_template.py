@@ -28,11 +28,13 @@ bench and as an escape hatch; `CANARY_NPM_COPY=reflink|overlay|hardlink|copy` fo
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,7 +253,7 @@ def layers_of(template: Path) -> list[Path]:
 def _clear_stale_builds(base: Path) -> None:
     """Builds a killed canary left (under the lock nobody else builds): their temporary overlay
     mount first, then the directory; one still mounted is left alone rather than deleted through."""
-    for stale in sorted(base.glob(".build-*")):
+    for stale in sorted([*base.glob(".build-*"), *base.glob(".prune-*")]):
         mounts.unmount_under(stale)
         if not mounts.mounts_under(stale):
             shutil.rmtree(stale, ignore_errors=True)
@@ -280,6 +282,15 @@ def _layered_build(tmp: Path, start: Template, build, names: list[str]) -> tuple
 
 
 def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
+    """`_choose`, then, when it built a template (the cache grew), `prune` the templates of every
+    connector ref beside `base` down to their bounds (PRUNE_* variables)."""
+    template, note, built = _choose(base, swaps, build)
+    if built:
+        prune(base.parent)
+    return template, note
+
+
+def _choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str, bool]:
     """The first template under `base` that fits, else a new one made by `build(directory, start)`:
     the per-cell install, run in a directory of its own, on top of the connector ref's first
     template when there is one, else from nothing (npm then fetches and unpacks only what moved).
@@ -294,10 +305,10 @@ def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
         existing = templates(base)
         for t in existing:
             if t.same_packages(swaps):
-                return _used(t), f"template built with core {t.core_version} (these very tarballs)"
+                return _used(t), f"template built with core {t.core_version} (these very tarballs)", False
             why = misfit(t.path, swaps, t.dependents, t.versions)
             if why is None:
-                return _used(t), f"template built with core {t.core_version}"
+                return _used(t), f"template built with core {t.core_version}", False
             reasons.append(f"core {t.core_version}: {why}")
         core = next(s for s in swaps if s.every_copy)
         names = [s.name for s in swaps if not s.every_copy]
@@ -341,7 +352,7 @@ def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
             if start
             else ""
         )
-        return _from_mark(final, doc), note
+        return _from_mark(final, doc), note, True
 
 
 def layered_builds(base: Path) -> bool:
@@ -373,6 +384,107 @@ def tree_bytes(root: Path) -> int:
                 seen.add((st.st_dev, st.st_ino))
                 total += st.st_blocks * 512
     return total
+
+
+# --- pruning -----------------------------------------------------------------------------
+
+PRUNE_AGE_ENV = "CANARY_NPM_TEMPLATES_MAX_AGE_DAYS"  # default 14; 0: no age bound
+PRUNE_SIZE_ENV = "CANARY_NPM_TEMPLATES_MAX_MB"  # default 5000; 0: no size bound
+PRUNE_GRACE_S = 3600  # a template that served a cell this recently may be being copied: never pruned
+
+
+def _bound(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise InfrastructureError(f"{name}={raw!r}: expected a number") from None
+    if value < 0:
+        raise InfrastructureError(f"{name}={raw!r}: expected a number >= 0")
+    return value
+
+
+@dataclass
+class _Cached:
+    template: Template
+    key_dir: Path
+    last_used: float  # the mark's mtime: set when built, touched whenever the template serves a cell
+    size: int
+
+
+def prune(
+    root: Path, max_age_days: float | None = None, max_mb: float | None = None, now: float | None = None
+) -> list[Path]:
+    """Delete templates under `root` (<home>/cache/npm-templates: a directory per connector ref) that
+    were not used for `max_age_days`, then the least recently used ones while the total exceeds
+    `max_mb`. Never one used in the last PRUNE_GRACE_S seconds, one an overlay mount reads (a live
+    cell's), a base a kept layered template needs, nor one whose connector ref's lock is held (a
+    build or a choice in progress there). Returns the deleted templates' paths."""
+    max_age_days = _bound(PRUNE_AGE_ENV, 14) if max_age_days is None else max_age_days
+    max_mb = _bound(PRUNE_SIZE_ENV, 5000) if max_mb is None else max_mb
+    now = time.time() if now is None else now
+    cached = []
+    for lock in sorted(Path(root).glob("*/.lock")):
+        for t in templates(lock.parent):
+            mark = t.path / MARK
+            try:
+                last_used, recorded = mark.stat().st_mtime, json.loads(mark.read_text()).get("bytes")
+            except (OSError, ValueError):
+                continue
+            cached.append(
+                _Cached(t, lock.parent, last_used, recorded if isinstance(recorded, int) else tree_bytes(t.path))
+            )
+    in_use = {os.path.realpath(p) for p in mounts.overlay_lowers()}
+    total = sum(c.size for c in cached)
+    deleted: list[Path] = []
+
+    def deletable(c: _Cached) -> bool:
+        if now - c.last_used < PRUNE_GRACE_S:
+            return False
+        if any(os.path.realpath(layer) in in_use for layer in c.template.layers()):
+            return False
+        return not any(o.template.base == c.template.path.name and o.key_dir == c.key_dir for o in cached)
+
+    def drop(c: _Cached) -> None:
+        nonlocal total
+        if deletable(c) and _delete(c.template.path):
+            cached.remove(c)
+            deleted.append(c.template.path)
+            total -= c.size
+
+    for c in sorted(cached, key=lambda c: c.last_used):  # layered templates are newer than their base
+        if max_age_days and now - c.last_used > max_age_days * 86400:
+            drop(c)
+    changed = True
+    while max_mb and total > max_mb * 1e6 and changed:  # a base becomes deletable once its layers went
+        changed = False
+        for c in sorted(cached, key=lambda c: c.last_used):
+            if total <= max_mb * 1e6:
+                break
+            before = len(cached)
+            drop(c)
+            changed = changed or len(cached) < before
+    return deleted
+
+
+def _delete(template: Path) -> bool:
+    """Under its connector ref's lock, if free: hide the template (its mark first), then remove it."""
+    key_dir = template.parent
+    with open(key_dir / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        try:
+            if not (template / MARK).exists():
+                return False
+            (template / MARK).unlink()
+            trash = Path(tempfile.mkdtemp(prefix=".prune-", dir=key_dir))
+            template.rename(trash / template.name)
+            shutil.rmtree(trash, ignore_errors=True)
+            return True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _read_only(modules: Path) -> None:

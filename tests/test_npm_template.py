@@ -404,3 +404,46 @@ def test_a_build_killed_with_its_view_mounted_is_cleared_by_the_next_build(layer
     cell(fake_registry_env, tmp_path, "cell-11b", "1.1.0", rec)  # any cell takes the lock and clears
     assert mounts.mounts_under(tmp_path / "templates") == [] and not stale.exists()
     assert load_in_cell(flat.path, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}  # the base, untouched
+
+
+# --- pruning: the template cache has bounds -----------------------------------------------
+
+
+def _last_used(t: npm_template.Template, hours_ago: float) -> None:
+    when = time.time() - hours_ago * 3600
+    os.utime(t.path / npm_template.MARK, (when, when))
+
+
+def test_pruning_spares_what_a_live_cell_mounts_and_the_base_a_kept_layer_needs(layered, tmp_path):
+    flat, delta, _, _ = layered
+    key_dirs = tmp_path  # prune() takes the directory that holds one directory per connector ref
+    _last_used(flat, 30 * 24)
+    _last_used(delta, 30 * 24)
+    # Cells are still mounted on both templates: nothing goes, however old.
+    assert npm_template.prune(key_dirs, max_age_days=14, max_mb=0) == []
+    mounts.unmount_under(tmp_path)  # the cells ended
+    # The base is old, its layered template was used a day ago: the base stays for it.
+    _last_used(delta, 24)
+    assert npm_template.prune(key_dirs, max_age_days=14, max_mb=0) == []
+    # Over the size bound, least recently used first, but the base (older) only after its layer.
+    assert npm_template.prune(key_dirs, max_age_days=0, max_mb=1e-6) == [delta.path, flat.path]
+    assert npm_template.templates(tmp_path / "templates") == [] and not delta.path.exists()
+    assert not list((tmp_path / "templates").glob(".prune-*"))
+
+
+def test_pruning_by_age_takes_the_layer_and_keeps_the_recent_base(layered, tmp_path):
+    flat, delta, _, _ = layered
+    mounts.unmount_under(tmp_path)
+    _last_used(delta, 30 * 24)
+    _last_used(flat, 2)
+    assert npm_template.prune(tmp_path, max_age_days=14, max_mb=0) == [delta.path]
+    assert [t.path for t in npm_template.templates(tmp_path / "templates")] == [flat.path]
+    assert load_in_cell(flat.path, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}
+
+
+def test_pruning_never_takes_a_template_used_within_the_grace_period(layered, tmp_path, monkeypatch):
+    mounts.unmount_under(tmp_path)
+    # Just built and used: a cell of another process may be copying them right now.
+    monkeypatch.setenv(npm_template.PRUNE_SIZE_ENV, "0.000001")
+    assert npm_template.prune(tmp_path) == []
+    assert len(npm_template.templates(tmp_path / "templates")) == 2
