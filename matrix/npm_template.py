@@ -28,6 +28,7 @@ bench and as an escape hatch; `CANARY_NPM_COPY=reflink|overlay|hardlink|copy` fo
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -35,6 +36,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -425,6 +427,9 @@ def prune(
     now = time.time() if now is None else now
     cached = []
     for lock in sorted(Path(root).glob("*/.lock")):
+        with _lock_if_free(lock.parent) as free:
+            if free:  # what a canary killed during a build left, in any connector ref
+                _clear_stale_builds(lock.parent)
         for t in templates(lock.parent):
             mark = t.path / MARK
             try:
@@ -469,20 +474,27 @@ def prune(
 
 def _delete(template: Path) -> bool:
     """Under its connector ref's lock, if free: hide the template (its mark first), then remove it."""
-    key_dir = template.parent
+    with _lock_if_free(template.parent) as free:
+        if not free or not (template / MARK).exists():
+            return False
+        (template / MARK).unlink()
+        trash = Path(tempfile.mkdtemp(prefix=".prune-", dir=template.parent))
+        template.rename(trash / template.name)
+        shutil.rmtree(trash, ignore_errors=True)
+        return True
+
+
+@contextlib.contextmanager
+def _lock_if_free(key_dir: Path) -> Iterator[bool]:
+    """The connector ref's lock (the one `choose` holds) without waiting: False when another holds it."""
     with open(key_dir / ".lock", "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            return False
+            yield False
+            return
         try:
-            if not (template / MARK).exists():
-                return False
-            (template / MARK).unlink()
-            trash = Path(tempfile.mkdtemp(prefix=".prune-", dir=key_dir))
-            template.rename(trash / template.name)
-            shutil.rmtree(trash, ignore_errors=True)
-            return True
+            yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
 

@@ -404,6 +404,11 @@ def test_a_build_killed_with_its_view_mounted_is_cleared_by_the_next_build(layer
     cell(fake_registry_env, tmp_path, "cell-11b", "1.1.0", rec)  # any cell takes the lock and clears
     assert mounts.mounts_under(tmp_path / "templates") == [] and not stale.exists()
     assert load_in_cell(flat.path, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}  # the base, untouched
+    # Pruning (after a build of any connector ref) clears them too, where no build holds the lock.
+    mounts.prepare_layers(stale / "node_modules")
+    subprocess.run(mounts.overlay_argv(flat.path / "node_modules", stale / "node_modules"), check=True)
+    assert npm_template.prune(tmp_path, max_age_days=0, max_mb=0) == []
+    assert mounts.mounts_under(tmp_path / "templates") == [] and not stale.exists()
 
 
 # --- pruning: the template cache has bounds -----------------------------------------------
