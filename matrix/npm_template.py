@@ -22,6 +22,13 @@ a cell's time, and the trees differ only in the core and the companions. So:
 - The cell's check then runs exactly as for an installed cell (matrix/runners/node.py): Node
   resolves the core from the connector's directory and every copy of the core is listed.
 
+- A template after the first is, where cells get overlays (root), **layered**: its `npm install`
+  runs in an overlay view of the first template, and it keeps only the upper layer (`delta/`:
+  what npm added, replaced, or removed as whiteouts); its cells mount `delta` over the first
+  template's node_modules. Elsewhere (or `CANARY_NPM_TEMPLATE_BASE=copy`) it starts from a full copy.
+- The templates are a cache with bounds (`prune`, after every build): age since last use and a
+  total size, never a template in use (recently chosen, mounted, or the base of a kept layer).
+
 `CANARY_NPM_INSTALL=per-cell` keeps the previous path (one `npm install` per cell), for the
 bench and as an escape hatch; `CANARY_NPM_COPY=reflink|overlay|hardlink|copy` forces a copy strategy.
 """
