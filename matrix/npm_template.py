@@ -60,6 +60,11 @@ COPY_ENV = "CANARY_NPM_COPY"  # auto (default) | reflink | hardlink | copy
 BASE_ENV = "CANARY_NPM_TEMPLATE_BASE"  # layer (default) | copy: how a template after the first starts
 MARK = "canary-template.json"  # written last: a template without it is unfinished
 DELTA = "delta"  # a layered template's own layer: what its npm install changed on top of its base
+# npm moves directories as it reifies; without redirect_dir a rename of a lower directory fails with
+# EXDEV and npm copies the tree instead (measured: 19.3 against 12.7 CPU-s for one template's
+# install). A delta built with redirects needs mounts that follow them (layered cells, views).
+BUILD_OPTIONS = ("redirect_dir=on",)
+FOLLOW_OPTIONS = ("redirect_dir=follow",)
 
 
 def base_strategy() -> str:
@@ -275,8 +280,11 @@ def _layered_build(tmp: Path, start: Template, build, names: list[str]) -> tuple
     modules, work = tmp / "node_modules", tmp / ".work"
     for d in (modules, tmp / DELTA, work):
         d.mkdir(parents=True, exist_ok=True)
-    argv = mounts.overlay_argv(start.path / "node_modules", modules, tmp / DELTA, work)
+    argv = mounts.overlay_argv(start.path / "node_modules", modules, tmp / DELTA, work, BUILD_OPTIONS)
     proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode != 0:  # a kernel without redirect_dir: npm copies what it moves, still correct
+        argv = mounts.overlay_argv(start.path / "node_modules", modules, tmp / DELTA, work)
+        proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
         raise InfrastructureError("install: cannot mount the template's base layer", proc.stderr.strip())
     try:
@@ -575,7 +583,7 @@ def copy_template(template: Path, dest: Path, run: Run, mode: str | None = None)
     layers = layers_of(template)
     if mode == "overlay":
         mounts.prepare_layers(modules)
-        argv = mounts.overlay_argv(layers, modules)
+        argv = mounts.overlay_argv(layers, modules, options=FOLLOW_OPTIONS if len(layers) > 1 else ())
     elif len(layers) > 1:  # a layered template copied without an overlay of the cell's own: a full copy of its view
         _copy_merged(layers, dest, run)
         return
@@ -589,7 +597,7 @@ def copy_template(template: Path, dest: Path, run: Run, mode: str | None = None)
 def _copy_merged(layers: list[Path], dest: Path, run: Run) -> None:
     view = dest / ".template-view"
     view.mkdir(parents=True, exist_ok=True)
-    code, lines = run("install", mounts.overlay_view_argv(layers, view), dest)
+    code, lines = run("install", mounts.overlay_view_argv(layers, view, FOLLOW_OPTIONS), dest)
     try:
         if code == 0:
             code, lines = run("install", copy_argv(view, dest / "node_modules", "copy"), dest)

@@ -452,3 +452,30 @@ def test_pruning_never_takes_a_template_used_within_the_grace_period(layered, tm
     monkeypatch.setenv(npm_template.PRUNE_SIZE_ENV, "0.000001")
     assert npm_template.prune(tmp_path) == []
     assert len(npm_template.templates(tmp_path / "templates")) == 2
+
+
+def test_a_directory_moved_in_a_delta_is_found_where_it_moved_in_a_cell(tmp_path):
+    # npm moves package directories as it reifies; a layered build mounts with redirect_dir=on so the
+    # move is a redirect in the delta (not a copy of the tree), and a cell's mount must follow it.
+    if not mounts.overlay_supported(tmp_path):
+        pytest.skip("this process cannot mount an overlay here (not root, or no overlayfs)")
+    base, delta, work, build = (tmp_path / d for d in ("base", "delta", "work", "build"))
+    (base / "node_modules" / "nested" / "node_modules" / "pkg").mkdir(parents=True)
+    (base / "node_modules" / "nested" / "node_modules" / "pkg" / "index.js").write_text("moved")
+    for d in (delta, work, build):
+        d.mkdir()
+    argv = mounts.overlay_argv(base / "node_modules", build, delta, work, npm_template.BUILD_OPTIONS)
+    if subprocess.run(argv, capture_output=True).returncode != 0:
+        pytest.skip("this kernel's overlayfs has no redirect_dir (layered builds mount without it)")
+    try:
+        os.rename(build / "nested" / "node_modules" / "pkg", build / "pkg")  # hoisted, as npm does
+    finally:
+        mounts.unmount_under(build)
+    assert not (delta / "pkg" / "index.js").exists()  # a redirect, not a copy
+    cell_view = tmp_path / "cell" / "node_modules"
+    mounts.prepare_layers(cell_view)
+    argv = mounts.overlay_argv([delta, base / "node_modules"], cell_view, options=npm_template.FOLLOW_OPTIONS)
+    subprocess.run(argv, check=True)
+    assert (cell_view / "pkg" / "index.js").read_text() == "moved"
+    assert not (cell_view / "nested" / "node_modules" / "pkg").exists()
+    assert (base / "node_modules" / "nested" / "node_modules" / "pkg" / "index.js").exists()

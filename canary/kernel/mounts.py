@@ -36,24 +36,29 @@ _SUPPORTED: dict[int, bool] = {}
 
 
 def overlay_argv(
-    lower: Path | Sequence[Path], target: Path, upper: Path | None = None, work: Path | None = None
+    lower: Path | Sequence[Path],
+    target: Path,
+    upper: Path | None = None,
+    work: Path | None = None,
+    options: Sequence[str] = (),
 ) -> list[str]:
     """The `mount` command that puts a private writable view of `lower` at `target`.
 
     `lower` may be several layers, the top one first (overlayfs honours the whiteouts and opaque
     directories of an upper layer that has become a lower one). Upper and work directories live in
     `target`'s parent unless given (same file system, as overlayfs requires); the caller creates
-    them with `prepare_layers`."""
+    them with `prepare_layers`. `options`: more overlayfs options (`redirect_dir=...`)."""
     layer = target.parent / OVERLAY_DIR / target.name
     lowers = [lower] if isinstance(lower, (str, os.PathLike)) else list(lower)
     upper, work = upper or layer / "upper", work or layer / "work"
-    opts = f"lowerdir={':'.join(str(p) for p in lowers)},upperdir={upper},workdir={work}"
+    opts = ",".join([f"lowerdir={':'.join(str(p) for p in lowers)},upperdir={upper},workdir={work}", *options])
     return ["mount", "-t", "overlay", "overlay", "-o", opts, str(target)]
 
 
-def overlay_view_argv(lowers: Sequence[Path], target: Path) -> list[str]:
+def overlay_view_argv(lowers: Sequence[Path], target: Path, options: Sequence[str] = ()) -> list[str]:
     """The `mount` command for a read-only merged view of two or more layers (no upper layer)."""
-    return ["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={':'.join(str(p) for p in lowers)}", str(target)]
+    opts = ",".join([f"lowerdir={':'.join(str(p) for p in lowers)}", *options])
+    return ["mount", "-t", "overlay", "overlay", "-o", opts, str(target)]
 
 
 def prepare_layers(target: Path) -> None:
