@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ from canary.kernel import mounts
 from canary.kernel.errors import CoreMismatch
 from canary.matrix import npm_template
 from canary.matrix.npm_artifacts import plain_run
-from canary.matrix.runners.node import prepare_node_cell
+from canary.matrix.runners.node import install_argv, prepare_node_cell
 from canary.matrix.store import Store
 from tests.conftest import canary
 from tests.test_npm_runner import load_in_cell
@@ -136,7 +137,10 @@ def test_no_writable_file_is_shared_with_the_template_or_another_cell(two_cells)
     assert (template.path / rel).read_text() == before == (first.install_dir / rel).read_text()
 
 
-def test_a_core_whose_dependencies_the_template_lacks_gets_its_own_template(two_cells, fake_registry_env, tmp_path):
+def test_a_core_whose_dependencies_the_template_lacks_gets_its_own_template(
+    two_cells, fake_registry_env, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(npm_template.BASE_ENV, "copy")  # the full-copy base (non-root, the bench's template-flatbase)
     _, _, _, rec = two_cells
     third = cell(fake_registry_env, tmp_path, "cell-11", "1.1.0", rec)
     assert rec.npm_installs() == 2
@@ -289,3 +293,189 @@ def test_a_killed_run_leaves_a_mount_the_next_run_removes(fake_npm, tmp_path):
     second = canary("run", "-c", str(_npm_matrix(tmp_path, "0")), "--progress", "none", "--report", "none", env=env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert mounts.mounts_under(home) == []
+
+
+# --- layered templates: a template after the first is a delta on an overlay of the first ---------
+
+
+@pytest.fixture
+def layered(two_cells, fake_registry_env, tmp_path, monkeypatch):
+    """The 2.0.0 template, then core 1.1.0 (needs util, which the template lacks): a layered template."""
+    if not mounts.overlay_supported(tmp_path):
+        pytest.skip("this process cannot mount an overlay here (not root, or no overlayfs)")
+    monkeypatch.delenv(npm_template.BASE_ENV, raising=False)
+    monkeypatch.delenv(npm_template.COPY_ENV, raising=False)
+    first, _, flat, rec = two_cells
+    third = cell(fake_registry_env, tmp_path, "cell-11", "1.1.0", rec)
+    [delta] = [t for t in npm_template.templates(tmp_path / "templates") if t.core_version == "1.1.0"]
+    return flat, delta, third, rec
+
+
+def test_a_template_after_the_first_is_a_delta_on_the_first(layered, tmp_path):
+    flat, delta, third, rec = layered
+    assert rec.npm_installs() == 2 and "new template layered on the one built with core 2.0.0" in third.installed_via
+    assert not any(a[:2] == ["cp", "-a"] for a in rec.argvs)  # no full copy of the first template
+    assert delta.base == flat.path.name and delta.layers() == [delta.path / "delta", flat.path / "node_modules"]
+    assert not (delta.path / "node_modules").exists() and not (delta.path / ".work").exists()
+    # The delta holds what npm changed (the core, util, the lock), not the libraries it kept.
+    own = {p.relative_to(delta.path / "delta").as_posix() for p in (delta.path / "delta").rglob("package.json")}
+    assert f"{CORE}/package.json" in own and "@canary-fake/util/package.json" in own
+    assert "@canary-fake/mid/package.json" not in own
+    # The first template, the lower layer, is as it was; the cell loads the new template's core.
+    assert load_in_cell(flat.path, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}
+    assert not (flat.path / "node_modules" / "@canary-fake" / "util").exists()
+    assert load_in_cell(third.install_dir, PLUGIN, ["VERSION", "MID_CORE"]) == {"VERSION": "1.1.0", "MID_CORE": "1.1.0"}
+    assert load_in_cell(third.install_dir, "@canary-fake/util", ["UTIL"]) == {"UTIL": 1}
+    assert mounts.mounts_under(tmp_path / "templates") == []  # the build's view is gone
+
+
+def test_two_cells_of_a_layered_template_see_only_their_own_core(layered, fake_registry_env, tmp_path):
+    _, delta, third, rec = layered
+    # Core 1.0.0 fits the 1.1.0 template (first in order): a second cell of it, its core swapped.
+    other = cell(fake_registry_env, tmp_path, "cell-1b", "1.0.0", rec)
+    assert rec.npm_installs() == 2 and "template built with core 1.1.0" in other.installed_via
+    assert "copied (overlay)" in other.installed_via
+    assert str(delta.path / "delta") in " ".join(next(a for a in rec.argvs[::-1] if a[0] == "mount"))
+    assert load_in_cell(other.install_dir, PLUGIN, ["VERSION", "MID_CORE"]) == {"VERSION": "1.0.0", "MID_CORE": "1.0.0"}
+    assert load_in_cell(third.install_dir, PLUGIN, ["VERSION", "MID_CORE"]) == {"VERSION": "1.1.0", "MID_CORE": "1.1.0"}
+    assert (other.resolved, third.resolved) == ("1.0.0", "1.1.0")
+    for a, b in ((other.install_dir, third.install_dir), (other.install_dir, delta.path)):
+        assert shared_writable(a / "node_modules", b / "delta" if b == delta.path else b / "node_modules") == []
+    (other.install_dir / "node_modules" / "@canary-fake" / "mid" / "scratch.txt").write_text("1.0.0")
+    assert not (third.install_dir / "node_modules" / "@canary-fake" / "mid" / "scratch.txt").exists()
+    assert not list(delta.path.rglob("scratch.txt"))
+
+
+def test_a_layered_template_copied_without_an_overlay_is_its_merged_tree(
+    layered, fake_registry_env, tmp_path, monkeypatch
+):
+    _, delta, _, rec = layered
+    monkeypatch.setenv(npm_template.COPY_ENV, "copy")
+    plain = cell(fake_registry_env, tmp_path, "cell-1c", "1.0.0", rec)
+    assert "template built with core 1.1.0" in plain.installed_via and "copied (copy)" in plain.installed_via
+    assert mounts.mounts_under(plain.install_dir) == []  # a real tree, the view it was copied from is gone
+    assert load_in_cell(plain.install_dir, PLUGIN, ["VERSION", "MID_CORE"]) == {"VERSION": "1.0.0", "MID_CORE": "1.0.0"}
+    assert load_in_cell(plain.install_dir, "@canary-fake/util", ["UTIL"]) == {"UTIL": 1}
+
+
+def test_what_npm_removed_or_replaced_in_the_delta_stays_so_in_a_cell(fake_registry_env, tmp_path):
+    # A base with core 2.0.0 and mid; on top of it, npm installs core 1.1.0 alone: it removes mid
+    # (a whiteout in the delta) and replaces the core (new files over the base's). As a lower layer of
+    # a cell's overlay the delta must keep both: mid absent, the core 1.1.0's, the base untouched.
+    if not mounts.overlay_supported(tmp_path):
+        pytest.skip("this process cannot mount an overlay here (not root, or no overlayfs)")
+    deps = [{CORE: "2.0.0", "@canary-fake/mid": "0.1.0"}, {CORE: "1.1.0"}]
+
+    def build(directory: Path, start: Path | None) -> None:
+        assert start is None  # layered: nothing to copy, npm installs into the view
+        (directory / "package.json").write_text(json.dumps({"name": "t", "version": "1.0.0", "dependencies": deps[0]}))
+        subprocess.run(install_argv(fake_registry_env.npm_cache), cwd=directory, check=True, capture_output=True)
+
+    root = tmp_path / "templates"
+    base, _ = npm_template.choose(
+        root, [npm_template.swap_for(CORE, fake_registry_env.tgz(CORE, "2.0.0"), True)], build
+    )
+    deps.pop(0)
+    top, note = npm_template.choose(
+        root, [npm_template.swap_for(CORE, fake_registry_env.tgz(CORE, "1.1.0"), True)], build
+    )
+    assert "layered on" in note and top.base == base.path.name
+    gone = top.path / "delta" / "@canary-fake" / "mid"
+    assert stat.S_ISCHR(os.lstat(gone).st_mode)  # npm's removal, as overlayfs records it
+    assert top.versions[CORE] == "1.1.0" and "@canary-fake/mid" not in top.versions
+    view = tmp_path / "cell"
+    npm_template.copy_template(top.path, view, plain_run, "overlay")
+    modules = view / "node_modules"
+    assert not (modules / "@canary-fake" / "mid").exists()
+    assert json.loads((modules / CORE / "package.json").read_text())["version"] == "1.1.0"
+    assert (modules / "@canary-fake" / "util" / "package.json").exists()
+    assert load_in_cell(view, CORE, ["VERSION"]) == {"VERSION": "1.1.0"}
+    assert json.loads((base.path / "node_modules" / CORE / "package.json").read_text())["version"] == "2.0.0"
+    assert (base.path / "node_modules" / "@canary-fake" / "mid" / "package.json").exists()
+
+
+def test_a_build_killed_with_its_view_mounted_is_cleared_by_the_next_build(layered, fake_registry_env, tmp_path):
+    flat, _, _, rec = layered
+    # What a canary killed during a layered build leaves: .build-* with the overlay view on it.
+    stale = flat.path.parent / ".build-killed"
+    mounts.prepare_layers(stale / "node_modules")
+    subprocess.run(mounts.overlay_argv(flat.path / "node_modules", stale / "node_modules"), check=True)
+    assert mounts.mounts_under(stale)
+    cell(fake_registry_env, tmp_path, "cell-11b", "1.1.0", rec)  # any cell takes the lock and clears
+    assert mounts.mounts_under(tmp_path / "templates") == [] and not stale.exists()
+    assert load_in_cell(flat.path, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}  # the base, untouched
+    # Pruning (after a build of any connector ref) clears them too, where no build holds the lock.
+    mounts.prepare_layers(stale / "node_modules")
+    subprocess.run(mounts.overlay_argv(flat.path / "node_modules", stale / "node_modules"), check=True)
+    assert npm_template.prune(tmp_path, max_age_days=0, max_mb=0) == []
+    assert mounts.mounts_under(tmp_path / "templates") == [] and not stale.exists()
+
+
+# --- pruning: the template cache has bounds -----------------------------------------------
+
+
+def _last_used(t: npm_template.Template, hours_ago: float) -> None:
+    when = time.time() - hours_ago * 3600
+    os.utime(t.path / npm_template.MARK, (when, when))
+
+
+def test_pruning_spares_what_a_live_cell_mounts_and_the_base_a_kept_layer_needs(layered, tmp_path):
+    flat, delta, _, _ = layered
+    key_dirs = tmp_path  # prune() takes the directory that holds one directory per connector ref
+    _last_used(flat, 30 * 24)
+    _last_used(delta, 30 * 24)
+    # Cells are still mounted on both templates: nothing goes, however old.
+    assert npm_template.prune(key_dirs, max_age_days=14, max_mb=0) == []
+    mounts.unmount_under(tmp_path)  # the cells ended
+    # The base is old, its layered template was used a day ago: the base stays for it.
+    _last_used(delta, 24)
+    assert npm_template.prune(key_dirs, max_age_days=14, max_mb=0) == []
+    # Over the size bound, least recently used first, but the base (older) only after its layer.
+    assert npm_template.prune(key_dirs, max_age_days=0, max_mb=1e-6) == [delta.path, flat.path]
+    assert npm_template.templates(tmp_path / "templates") == [] and not delta.path.exists()
+    assert not list((tmp_path / "templates").glob(".prune-*"))
+
+
+def test_pruning_by_age_takes_the_layer_and_keeps_the_recent_base(layered, tmp_path):
+    flat, delta, _, _ = layered
+    mounts.unmount_under(tmp_path)
+    _last_used(delta, 30 * 24)
+    _last_used(flat, 2)
+    assert npm_template.prune(tmp_path, max_age_days=14, max_mb=0) == [delta.path]
+    assert [t.path for t in npm_template.templates(tmp_path / "templates")] == [flat.path]
+    assert load_in_cell(flat.path, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}
+
+
+def test_pruning_never_takes_a_template_used_within_the_grace_period(layered, tmp_path, monkeypatch):
+    mounts.unmount_under(tmp_path)
+    # Just built and used: a cell of another process may be copying them right now.
+    monkeypatch.setenv(npm_template.PRUNE_SIZE_ENV, "0.000001")
+    assert npm_template.prune(tmp_path) == []
+    assert len(npm_template.templates(tmp_path / "templates")) == 2
+
+
+def test_a_directory_moved_in_a_delta_is_found_where_it_moved_in_a_cell(tmp_path):
+    # npm moves package directories as it reifies; a layered build mounts with redirect_dir=on so the
+    # move is a redirect in the delta (not a copy of the tree), and a cell's mount must follow it.
+    if not mounts.overlay_supported(tmp_path):
+        pytest.skip("this process cannot mount an overlay here (not root, or no overlayfs)")
+    base, delta, work, build = (tmp_path / d for d in ("base", "delta", "work", "build"))
+    (base / "node_modules" / "nested" / "node_modules" / "pkg").mkdir(parents=True)
+    (base / "node_modules" / "nested" / "node_modules" / "pkg" / "index.js").write_text("moved")
+    for d in (delta, work, build):
+        d.mkdir()
+    argv = mounts.overlay_argv(base / "node_modules", build, delta, work, npm_template.BUILD_OPTIONS)
+    if subprocess.run(argv, capture_output=True).returncode != 0:
+        pytest.skip("this kernel's overlayfs has no redirect_dir (layered builds mount without it)")
+    try:
+        os.rename(build / "nested" / "node_modules" / "pkg", build / "pkg")  # hoisted, as npm does
+    finally:
+        mounts.unmount_under(build)
+    assert not (delta / "pkg" / "index.js").exists()  # a redirect, not a copy
+    cell_view = tmp_path / "cell" / "node_modules"
+    mounts.prepare_layers(cell_view)
+    argv = mounts.overlay_argv([delta, base / "node_modules"], cell_view, options=npm_template.FOLLOW_OPTIONS)
+    subprocess.run(argv, check=True)
+    assert (cell_view / "pkg" / "index.js").read_text() == "moved"
+    assert not (cell_view / "nested" / "node_modules" / "pkg").exists()
+    assert (base / "node_modules" / "nested" / "node_modules" / "pkg" / "index.js").exists()

@@ -16,22 +16,48 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["OVERLAY_DIR", "overlay_argv", "prepare_layers", "overlay_supported", "mounts_under", "unmount_under"]
+__all__ = [
+    "OVERLAY_DIR",
+    "overlay_argv",
+    "prepare_layers",
+    "overlay_supported",
+    "mounts_under",
+    "unmount_under",
+    "overlay_lowers",
+    "overlay_view_argv",
+]
 
 OVERLAY_DIR = ".overlay"  # beside the mount point: upper/ and work/ of the cell's layer
 _MNT_DETACH = 2
 _SUPPORTED: dict[int, bool] = {}
 
 
-def overlay_argv(lower: Path, target: Path) -> list[str]:
+def overlay_argv(
+    lower: Path | Sequence[Path],
+    target: Path,
+    upper: Path | None = None,
+    work: Path | None = None,
+    options: Sequence[str] = (),
+) -> list[str]:
     """The `mount` command that puts a private writable view of `lower` at `target`.
 
-    Upper and work directories live in `target`'s parent (same file system, as overlayfs requires);
-    the caller creates them with `prepare_layers`."""
+    `lower` may be several layers, the top one first (overlayfs honours the whiteouts and opaque
+    directories of an upper layer that has become a lower one). Upper and work directories live in
+    `target`'s parent unless given (same file system, as overlayfs requires); the caller creates
+    them with `prepare_layers`. `options`: more overlayfs options (`redirect_dir=...`)."""
     layer = target.parent / OVERLAY_DIR / target.name
-    opts = f"lowerdir={lower},upperdir={layer / 'upper'},workdir={layer / 'work'}"
+    lowers = [lower] if isinstance(lower, (str, os.PathLike)) else list(lower)
+    upper, work = upper or layer / "upper", work or layer / "work"
+    opts = ",".join([f"lowerdir={':'.join(str(p) for p in lowers)},upperdir={upper},workdir={work}", *options])
+    return ["mount", "-t", "overlay", "overlay", "-o", opts, str(target)]
+
+
+def overlay_view_argv(lowers: Sequence[Path], target: Path, options: Sequence[str] = ()) -> list[str]:
+    """The `mount` command for a read-only merged view of two or more layers (no upper layer)."""
+    opts = ",".join([f"lowerdir={':'.join(str(p) for p in lowers)}", *options])
     return ["mount", "-t", "overlay", "overlay", "-o", opts, str(target)]
 
 
@@ -115,3 +141,22 @@ def unmount_under(path: Path) -> int:
         if libc.umount2(os.fsencode(point), _MNT_DETACH) == 0:
             done += 1
     return done
+
+
+def overlay_lowers() -> set[Path]:
+    """Every directory some overlay mount of this mount namespace reads as a lower layer: a tree
+    that must not be deleted while that mount lives (a cell reading its template)."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return set()
+    found: set[Path] = set()
+    for line in lines:
+        head, sep, tail = line.partition(" - ")
+        fields = tail.split(" ")
+        if not sep or len(fields) < 3 or fields[0] != "overlay":
+            continue
+        for opt in fields[2].split(","):
+            if opt.startswith("lowerdir="):
+                found.update(Path(_unescape(p)) for p in opt[len("lowerdir=") :].split(":") if p)
+    return found
