@@ -35,7 +35,8 @@ STRICT = ["canary.kernel.*", "canary.matrix.runners", "canary.matrix.sources.*",
 # ranges config.py hands the planner, and the files other branches own (sources/, plan.py, infra.py, …).
 # 51 after the source and documents branches landed beside typing.
 # 1 (npm_template.py, another branch's) with sources/ strict, one compat diff class, Matrix.error, typed narrowing.
-MYPY_BUDGET = 1
+# 0 once Template.same_packages read a missing built_from as empty.
+MYPY_BUDGET = 0
 
 
 def build_tree() -> Path:

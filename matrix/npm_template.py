@@ -230,7 +230,8 @@ class Template:
 
     def same_packages(self, swaps: list[Swap]) -> bool:
         """Built from the very tarballs the cell swaps in: the template is the cell's own install."""
-        return bool(self.built_from) and all(self.built_from.get(s.name) == s.tgz.name for s in swaps)
+        built = self.built_from or {}
+        return bool(built) and all(built.get(s.name) == s.tgz.name for s in swaps)
 
 
 def templates(base: Path) -> list[Template]:
