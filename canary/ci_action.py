@@ -32,6 +32,7 @@ import yaml
 from canary.kernel.atomic import write_text_atomic
 from canary.kernel.ghactions import escape as gh_escape
 from canary.kernel.exitcodes import ExitCode
+from canary.matrix.verdicts import Summary, read_summary
 
 MARKER = "<!-- canary:report -->"  # finds the sticky comment again; invisible on GitHub
 DERIVED_MATRIX = ".canary-action.matrix.yaml"
@@ -163,7 +164,7 @@ def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
     if main(["report", str(merged), "--out", str(report_dir), "--format", formats, "--github-summary"]) != 0:
         return ExitCode.USAGE
     _capture(["verdicts", str(merged), "--json"], out / "verdicts.json")  # the waivers of the run's matrix apply
-    summary = json.loads((out / "verdicts.json").read_text())
+    summary = read_summary(out / "verdicts.json")
     for line in workflow_annotations(summary):
         print(line)
     sarif_dir.mkdir(parents=True, exist_ok=True)
@@ -196,20 +197,20 @@ def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
     return ExitCode.OK
 
 
-def workflow_annotations(summary: dict) -> list[str]:
+def workflow_annotations(summary: Summary) -> list[str]:
     """One `::error` per blocking regression, `::warning` per inconclusive required cell."""
     lines = []
-    for v in summary.get("verdicts", []):
-        reason = (v.get("reason") or "").splitlines()[0] if v.get("reason") else ""
-        if v.get("blocking"):
+    for v in summary.verdicts:
+        reason = v.reason.splitlines()[0] if v.reason else ""
+        if v.blocking:
             lines.append(
-                f"::error title={gh_escape('canary: regressed ' + v['cell_id'], True)}::"
-                f"{gh_escape(v['cell_id'] + ' regressed against the baseline' + (': ' + reason if reason else ''))}"
+                f"::error title={gh_escape('canary: regressed ' + v.cell_id, True)}::"
+                f"{gh_escape(v.cell_id + ' regressed against the baseline' + (': ' + reason if reason else ''))}"
             )
-        elif v.get("inconclusive"):
+        elif v.inconclusive:
             lines.append(
-                f"::warning title={gh_escape('canary: inconclusive ' + v['cell_id'], True)}::"
-                f"{gh_escape(v['cell_id'] + ': ' + (reason or v.get('verdict', '')))}"
+                f"::warning title={gh_escape('canary: inconclusive ' + v.cell_id, True)}::"
+                f"{gh_escape(v.cell_id + ': ' + (reason or v.verdict))}"
             )
     return lines
 

@@ -48,7 +48,7 @@ def cmd_bisect(args) -> int:
         matrix, run, [args.cell], home, use_cache=not args.no_cache, progress=args.progress
     )
     if args.json:
-        print(json.dumps({"schema": bisect.SCHEMA, "searches": [s.to_dict() for s in searches]}, indent=2))
+        print(json.dumps(bisect.BisectDocument(searches).to_dict(), indent=2))
     else:
         for line in lines:
             print(redact(line))

@@ -132,11 +132,10 @@ def _emit(summary: verdicts.Summary, as_json: bool, run: RunDir | None = None) -
 
         explanation = explain(run, summary)
     if as_json:
-        doc = summary.to_dict()
         if explanation is not None:
-            for v in doc["verdicts"]:
-                v.update(explanation.for_cell(v["cell_id"]))
-        print(json.dumps(doc, indent=2))
+            for v in summary.verdicts:
+                v.explanation = verdicts.CellExplanation.from_dict(explanation.for_cell(v.cell_id))
+        print(json.dumps(summary.to_dict(), indent=2))
     else:
         print(format_table(summary))
         if explanation is not None and explanation.groups:

@@ -401,12 +401,13 @@ def regression_pairs(matrix, summary, record, run_path: Path) -> list[tuple[str,
 def annotate_verdicts(run_path: Path, explanation) -> None:
     """verdicts.json gains group, first_bad, probable_causes and fixes per cell (schema canary/verdicts/v1)."""
     from canary.kernel.atomic import write_json_atomic
-    from canary.matrix.store import read_json
+    from canary.matrix.verdicts import CellExplanation, read_summary
 
     path = run_path / "verdicts.json"
     if not path.is_file():
         return
-    doc = read_json(path)
-    for v in doc.get("verdicts", []):
-        v.update(explanation.for_cell(v["cell_id"]))
-    write_json_atomic(path, doc)
+    # The file, not the run's Summary in memory: the file is the redacted one.
+    summary = read_summary(path)
+    for v in summary.verdicts:
+        v.explanation = CellExplanation.from_dict(explanation.for_cell(v.cell_id))
+    write_json_atomic(path, summary.to_dict())

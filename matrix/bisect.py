@@ -20,8 +20,7 @@ The result is `<run>/bisect.json` (schema `canary/bisect/v1`, matrix/schemas/bis
 from __future__ import annotations
 
 import json
-from typing import Any
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -49,6 +48,8 @@ __all__ = [
     "GOOD_VERDICTS",
     "Probe",
     "Search",
+    "BisectDocument",
+    "read",
     "Step",
     "max_probes",
     "find_step",
@@ -78,6 +79,10 @@ class Probe:
     verdict: str  # good | bad | skipped
     note: str = ""
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Probe:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
 
 @dataclass
 class Search:
@@ -96,6 +101,35 @@ class Search:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Search:
+        own = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        own["between"] = list(own.get("between") or [])
+        own["probes"] = [Probe.from_dict(p) for p in own.get("probes") or []]
+        return cls(**own)
+
+    @property
+    def key(self) -> tuple:
+        """One search per step: its versions in between name it."""
+        return self.connector, self.ref, tuple(self.between) or self.first_bad
+
+
+@dataclass
+class BisectDocument:
+    """`<run>/bisect.json` (schema canary/bisect/v1): the one class that writes and reads it
+    (`write` here, `canary bisect --json`, canary.matrix.steps.read_bisect)."""
+
+    searches: list[Search] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA, "searches": [s.to_dict() for s in self.searches]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BisectDocument:
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise ValueError(f"not a bisection document (schema {SCHEMA})")
+        return cls([Search.from_dict(s) for s in data.get("searches") or []])
 
 
 @dataclass(frozen=True)
@@ -346,16 +380,19 @@ def bisect_cells(
 def write(run: RunDir, searches: list[Search]) -> Path:
     """`<run>/bisect.json`: these searches, and the earlier ones of other steps."""
     path = run.path / FILE
-    doc = read_json(path) if path.exists() else {"schema": SCHEMA, "searches": []}
-
-    def key(s: Any) -> tuple:  # one search per step: its versions in between name it
-        return s["connector"], s["ref"], tuple(s["between"]) or s["first_bad"]
-
-    fresh = {key(dict(s.to_dict())) for s in searches}
-    kept = [s for s in doc.get("searches", []) if key(s) not in fresh]
-    doc = {"schema": SCHEMA, "searches": kept + [s.to_dict() for s in searches]}
-    write_json_atomic(path, doc)
+    earlier = read(path) if path.exists() else BisectDocument()
+    fresh = {s.key for s in searches}
+    kept = [s for s in earlier.searches if s.key not in fresh]
+    write_json_atomic(path, BisectDocument(kept + list(searches)).to_dict())
     return path
+
+
+def read(path: Path) -> BisectDocument:
+    """bisect.json; a broken one is an error naming the file."""
+    try:
+        return BisectDocument.from_dict(read_json(path))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"malformed bisection document: {exc}", file=str(path)) from None
 
 
 @lru_cache(maxsize=1)

@@ -15,15 +15,17 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from canary.matrix.verdicts import Verdict
+
+if TYPE_CHECKING:
+    from canary.matrix.bisect import Search
 from canary.matrix.versions import sort_versions
 
 __all__ = [
     "STEP_DIFF_DIR",
-    "BISECT_FILE",
-    "BISECT_SCHEMA",
     "Step",
     "is_regression",
     "order_cores",
@@ -39,8 +41,6 @@ __all__ = [
 ]
 
 STEP_DIFF_DIR = "compat"
-BISECT_FILE = "bisect.json"
-BISECT_SCHEMA = "canary/bisect/v1"
 _PASSED = ("ok", "fixed", "flaky")
 
 
@@ -152,31 +152,25 @@ class BisectAnswer:
     def from_dict(cls, data: dict) -> BisectAnswer:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
+    @classmethod
+    def from_search(cls, s: Search) -> BisectAnswer:
+        """The answer of one search of bisect.json (canary.matrix.bisect owns the document)."""
+        return cls(s.connector, s.ref, s.last_good, s.first_bad, s.conclusive, s.note, len(s.probes))
+
 
 def read_bisect(run_path: Path) -> dict[tuple[str, str], BisectAnswer]:
     """The searches of `<run>/bisect.json` by (connector, ref); {} when there is none or it is unreadable
     (bisection is advisory: the matrix's own step still explains the regression)."""
-    path = Path(run_path) / BISECT_FILE
+    # Here, not at the top: canary.matrix.bisect drives cells (execute, sources), which the readers
+    # of steps (reports, `canary verdicts`) need not load unless a run was bisected.
+    from canary.matrix.bisect import FILE, BisectDocument
+
+    path = Path(run_path) / FILE
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        doc = BisectDocument.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
         return {}
-    if not isinstance(doc, dict) or doc.get("schema") != BISECT_SCHEMA:
-        return {}
-    out = {}
-    for s in doc.get("searches") or []:
-        if not isinstance(s, dict) or not s.get("connector") or not s.get("last_good"):
-            continue
-        out[(str(s["connector"]), str(s.get("ref", "")))] = BisectAnswer(
-            connector=str(s["connector"]),
-            ref=str(s.get("ref", "")),
-            last_good=str(s["last_good"]),
-            first_bad=s.get("first_bad"),
-            conclusive=bool(s.get("conclusive")),
-            note=str(s.get("note") or ""),
-            probes=len(s.get("probes") or []),
-        )
-    return out
+    return {(s.connector, s.ref): BisectAnswer.from_search(s) for s in doc.searches if s.connector and s.last_good}
 
 
 def refine(steps: list[Step], bisect: dict[tuple[str, str], BisectAnswer]) -> list[Step]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 
@@ -31,7 +31,8 @@ from canary.matrix import junit, waivers as _waivers
 from canary.matrix.failures import SIGKILLED, FailureKind, failure_of, infrastructure, last_command_output
 from canary.matrix.model import Waiver
 from canary.matrix.results import Attempt, CellResult, PlannedCell, RunRecord, Status
-from canary.matrix.store import RunDir
+from canary.kernel.errors import UserError
+from canary.matrix.store import RunDir, read_json
 
 __all__ = [
     "VerdictKind",
@@ -41,8 +42,11 @@ __all__ = [
     "EXIT_REGRESSED",
     "EXIT_INCONCLUSIVE",
     "MISSING_REASON",
+    "SCHEMA",
+    "CellExplanation",
     "Verdict",
     "Summary",
+    "read_summary",
     "last_command_output",
     "infrastructure_reason",
     "effective_status",
@@ -78,6 +82,8 @@ class Decision(StrEnum):
 
 VERDICTS = tuple(VerdictKind)
 
+SCHEMA = "canary/verdicts/v1"
+
 EXIT_OK, EXIT_REGRESSED, EXIT_INCONCLUSIVE = ExitCode.OK, ExitCode.REGRESSED, ExitCode.INCONCLUSIVE
 
 MISSING_REASON = "missing: no result for a planned cell"
@@ -86,6 +92,33 @@ _LOG_TAIL_LINES = 40
 _FAILED = (Status.FAIL, Status.TIMEOUT)
 # A baseline cell's verdict is its own status: a pass is ok, a failure broken (error and skipped stay).
 _BASELINE_VERDICT: dict[str, VerdictKind] = {Status.PASS: VerdictKind.OK, Status.FAIL: VerdictKind.BROKEN}
+
+
+@dataclass
+class CellExplanation:
+    """What the explanation (canary.reports.explain `Explanation.for_cell`) adds to a verdict once a
+    run is explained: its root-cause group, first bad core, probable causes and fixes. The causes
+    and fixes stay dicts here: their classes live in canary.reports, which canary.matrix may not import."""
+
+    group: str | None = None
+    first_bad: str | None = None
+    probable_causes: list[dict] = field(default_factory=list)
+    fixes: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CellExplanation:
+        return cls(
+            group=data.get("group"),
+            first_bad=data.get("first_bad"),
+            probable_causes=list(data.get("probable_causes") or []),
+            fixes=list(data.get("fixes") or []),
+        )
+
+
+_EXPLANATION_KEYS = ("group", "first_bad", "probable_causes", "fixes")
 
 
 @dataclass
@@ -113,6 +146,8 @@ class Verdict:
     # baseline, so an unsupported cell that failed where its baseline passed is never silent.
     outside_range: bool = False
     judged: str | None = None
+    # Written only when the run was explained, so files of unexplained runs keep their bytes.
+    explanation: CellExplanation | None = None
 
     @property
     def regressed_outside_range(self) -> bool:
@@ -126,7 +161,17 @@ class Verdict:
         return self.verdict
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"label": self.label}
+        data = asdict(self)
+        explained = data.pop("explanation")
+        return data | {"label": self.label} | (explained or {})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Verdict:
+        """A verdict of verdicts.json; `label` is derived from the fields, so it is not read."""
+        own = {f.name: data[f.name] for f in fields(cls) if f.name != "explanation" and f.name in data}
+        own["newly_failing_tests"] = list(own.get("newly_failing_tests") or [])
+        explained = any(k in data for k in _EXPLANATION_KEYS)
+        return cls(**own, explanation=CellExplanation.from_dict(data) if explained else None)
 
 
 @dataclass
@@ -162,7 +207,7 @@ class Summary:
 
     def to_dict(self) -> dict:
         return {
-            "schema": "canary/verdicts/v1",
+            "schema": SCHEMA,
             "run_id": self.run_id,
             "baseline": self.baseline,
             "candidates": self.candidates,
@@ -179,6 +224,23 @@ class Summary:
             "expired_waivers": self.expired_waivers,
             "removable_waivers": self.removable_waivers,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Summary:
+        """verdicts.json (or `canary verdicts --json`) read back; `counts` is derived, so it is not read."""
+        own = {f.name: data[f.name] for f in fields(cls) if f.name != "verdicts" and f.name in data}
+        return cls(**own, verdicts=[Verdict.from_dict(v) for v in data.get("verdicts") or []])
+
+
+def read_summary(path: Path) -> Summary:
+    """`<run>/verdicts.json` (or a saved `canary verdicts --json`); another document is an error naming the file."""
+    data = read_json(path)
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise UserError(f"not a verdicts document (schema {SCHEMA})", file=str(path), key="schema")
+    try:
+        return Summary.from_dict(data)
+    except (TypeError, KeyError) as exc:
+        raise UserError(f"malformed verdicts document: {exc}", file=str(path)) from None
 
 
 # ---------------------------------------------------------------- reading a cell's evidence

@@ -123,6 +123,9 @@ def test_bisect_json_validates_against_its_schema(bisect_run):
     doc = json.loads((bisect_run["run"].path / "bisect.json").read_text())
     jsonschema.Draft202012Validator(bisect.schema()).validate(doc)
     assert doc["schema"] == "canary/bisect/v1" and len(doc["searches"]) == 3
+    # One owner: the file reads back through BisectDocument to the same bytes.
+    path = bisect_run["run"].path / "bisect.json"
+    assert json.dumps(bisect.read(path).to_dict(), indent=2) + "\n" == path.read_text()
 
 
 @pytest.mark.slow

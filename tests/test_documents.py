@@ -204,3 +204,130 @@ def test_a_real_run_record_and_its_cell_results_validate_and_read_back_byte_for_
         text = path.read_text()
         cell_schema.validate(json.loads(text))
         assert json.dumps(CellResult.from_dict(json.loads(text)).to_dict(), indent=2) + "\n" == text, path.name
+
+
+# ---------------------------------------------------------------- verdicts.json
+
+EXPLANATION_KEYS = ("group", "first_bad", "probable_causes", "fixes")
+
+
+def _verdicts_schema() -> dict:
+    from importlib import resources
+
+    return json.loads(resources.files("canary.matrix").joinpath("schemas/verdicts.schema.json").read_text())
+
+
+def test_a_real_verdicts_file_validates_and_reads_back_byte_for_byte(demo_run):
+    """verdicts.json as `canary run` wrote it (explained: group, first_bad, causes, fixes per cell)
+    goes through `Summary` and back to the same bytes; `counts` and `label` are recomputed."""
+    from canary.matrix.verdicts import Summary, read_summary
+
+    path = demo_run["run"].path / "verdicts.json"
+    text = path.read_text()
+    doc = json.loads(text)
+    jsonschema.Draft202012Validator(_verdicts_schema()).validate(doc)
+    summary = read_summary(path)
+    assert json.dumps(summary.to_dict(), indent=2) + "\n" == text
+    assert Summary.from_dict(summary.to_dict()) == summary
+    assert summary.run_id == demo_run["run"].path.name and summary.counts() == doc["counts"]
+    regressed = [v for v in summary.verdicts if v.verdict == "regressed"]
+    assert regressed and all(v.explanation is not None and v.explanation.first_bad for v in regressed)
+
+
+def test_a_verdicts_file_without_the_explanation_stays_without_it(demo_run):
+    """A run that was not explained (no group, first_bad, ... keys) reads back without gaining them."""
+    from canary.matrix.verdicts import Summary
+
+    doc = json.loads((demo_run["run"].path / "verdicts.json").read_text())
+    for v in doc["verdicts"]:
+        for key in EXPLANATION_KEYS:
+            v.pop(key, None)
+    summary = Summary.from_dict(copy.deepcopy(doc))
+    assert all(v.explanation is None for v in summary.verdicts)
+    assert json.dumps(summary.to_dict(), indent=2) == json.dumps(doc, indent=2)
+    jsonschema.Draft202012Validator(_verdicts_schema()).validate(summary.to_dict())
+
+
+def test_every_field_of_a_verdict_round_trips():
+    from canary.matrix.verdicts import CellExplanation, Summary, Verdict
+
+    v = Verdict(
+        cell_id="alpha@main--core-2.0.0",
+        connector="alpha",
+        ref="main",
+        core="2.0.0",
+        tier="required",
+        role="candidate",
+        verdict="unsupported",
+        status="fail",
+        reason="regressed: core outside the connector's declared range",
+        baseline_cell="alpha@main--core-1.0.0",
+        baseline_status="pass",
+        attempts=2,
+        waived=True,
+        waiver={"cell": "alpha@*", "reason": "r", "issue": "#1", "expires": None},
+        newly_failing_tests=["t::a"],
+        outside_range=True,
+        judged="regressed",
+        explanation=CellExplanation("g1", "2.0.0", [{"rule": "PY001"}], [{"kind": "waiver"}]),
+    )
+    data = v.to_dict()
+    assert data["label"] == "regressed (outside declared range)"
+    assert list(data)[-5:] == ["label", *EXPLANATION_KEYS]  # where annotating the file put them
+    assert Verdict.from_dict(data) == v
+    summary = Summary("r1", "1.0.0", ["2.0.0"], [v], 3, "inconclusive", warnings=["w"], partial=True, selection=["a*"])
+    assert Summary.from_dict(json.loads(json.dumps(summary.to_dict()))) == summary
+    assert summary.to_dict()["counts"]["unsupported"] == 1
+
+
+def test_a_document_that_is_not_verdicts_is_one_error_naming_it(plan_json, tmp_path):
+    from canary.matrix.verdicts import read_summary
+
+    path = tmp_path / "verdicts.json"
+    path.write_text(plan_json)
+    with pytest.raises(UserError) as err:
+        read_summary(path)
+    assert err.value.file == str(path) and err.value.key == "schema"
+
+
+def test_the_ci_action_annotates_from_the_summary(demo_run):
+    """The CI action's `::error` lines come from the `Summary` read back, one per blocking cell."""
+    from canary.ci_action import workflow_annotations
+    from canary.matrix.verdicts import read_summary
+
+    summary = read_summary(demo_run["run"].path / "verdicts.json")
+    lines = workflow_annotations(summary)
+    blocking = [v.cell_id for v in summary.verdicts if v.blocking]
+    assert blocking and [line for line in lines if line.startswith("::error")] == [
+        line for line in lines if any(cell in line for cell in blocking)
+    ]
+    assert len([line for line in lines if line.startswith("::error")]) == len(blocking)
+
+
+# ---------------------------------------------------------------- bisect.json
+
+
+def test_a_bisect_document_round_trips_and_is_what_the_steps_read(tmp_path):
+    """bisect.json has one owner (canary.matrix.bisect.BisectDocument): `write` merges through it
+    and canary.matrix.steps reads it through it."""
+    from canary.matrix import bisect, steps
+    from canary.matrix.store import RunDir
+
+    probe = bisect.Probe("2.0.0rc1", "alpha@main--core-2.0.0rc1", "fail", "bad", "")
+    alpha = bisect.Search("alpha", "main", "pypi", "1.0.0", "2.0.0rc1", ["2.0.0rc1"], [probe], 2, True, "first bad")
+    beta = bisect.Search("beta", "v1", "git", "1.0.0", None, [], [], 0, False, "no versions")
+    run = RunDir(tmp_path)
+    path = bisect.write(run, [alpha])
+    bisect.write(run, [beta])  # another step: the earlier search stays
+    text = path.read_text()
+    jsonschema.Draft202012Validator(bisect.schema()).validate(json.loads(text))
+    doc = bisect.read(path)
+    assert doc.searches == [alpha, beta]
+    assert json.dumps(doc.to_dict(), indent=2) + "\n" == text
+    answers = steps.read_bisect(tmp_path)
+    assert answers[("alpha", "main")] == steps.BisectAnswer("alpha", "main", "1.0.0", "2.0.0rc1", True, "first bad", 1)
+    assert not hasattr(steps, "BISECT_SCHEMA")  # one constant for the id: bisect.SCHEMA
+    path.write_text(json.dumps({"schema": "canary/bisect/v0", "searches": []}))
+    with pytest.raises(UserError):
+        bisect.read(path)
+    assert steps.read_bisect(tmp_path) == {}  # advisory: the matrix's own step explains

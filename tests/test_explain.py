@@ -152,6 +152,21 @@ def test_verdicts_and_report_json_gain_the_fields(explained):
     assert again[ALPHA_MAIN]["group"] == by_id[ALPHA_MAIN]["group"]
 
 
+def test_the_explained_verdicts_file_reads_back_through_summary(explained):
+    """The fields `canary run` adds (group, first_bad, probable_causes, fixes) have a typed home on
+    `Verdict` (CellExplanation): the file reads back to the same bytes."""
+    from canary.matrix.verdicts import read_summary
+
+    path = explained["run"].path / "verdicts.json"
+    summary = read_summary(path)
+    assert json.dumps(summary.to_dict(), indent=2) + "\n" == path.read_text()
+    by_id = {v.cell_id: v for v in summary.verdicts}
+    explanation = by_id[ALPHA_MAIN].explanation
+    assert explanation is not None and explanation.group == by_id[GAMMA_V1].explanation.group
+    assert explanation.probable_causes[0]["symbol"] == "democore.Room.server_id"
+    assert by_id["alpha@next--core-2.0.0"].explanation.group is None
+
+
 def test_bisect_json_first_bad_takes_precedence(explained, tmp_path):
     """The bisect helper's file format (canary/bisect/v1). Written here by the test from the real run's
     data, because `canary bisect` is built on another branch: a first bad `2.0.0rc1` between 1.0.0 and
