@@ -32,6 +32,7 @@ import yaml
 from canary.kernel.atomic import write_text_atomic
 from canary.kernel.ghactions import escape as gh_escape
 from canary.kernel.exitcodes import ExitCode
+from canary.matrix.fanout import DIFF_FILE
 from canary.matrix.verdicts import Summary, read_summary
 
 MARKER = "<!-- canary:report -->"  # finds the sticky comment again; invisible on GitHub
@@ -168,7 +169,7 @@ def step_gather(shards: Path, plan_file: Path, out: Path) -> int:
     for line in workflow_annotations(summary):
         print(line)
     sarif_dir.mkdir(parents=True, exist_ok=True)
-    diff_file = merged / "compat-diff.json"
+    diff_file = merged / DIFF_FILE
     if diff_file.is_file():
         from canary.compat.document import load_diff
         from canary.compat.render import sarif

@@ -22,6 +22,7 @@ from canary.kernel.home import Home
 from canary.kernel.redact import redact
 from canary.matrix import config, sources, waivers
 from canary.matrix.execute import RunOptions, RunOutcome, execute
+from canary.matrix.fanout import DIFF_FILE
 from canary.matrix.model import Cell, Matrix
 from canary.matrix.plan import plan, select
 from canary.matrix.progress import step
@@ -374,7 +375,7 @@ def compute_compat_diff(matrix: Matrix, candidate_labels: list[str]) -> CompatDi
 def write_compat_diff(doc: CompatDiff, run_path: Path) -> Path:
     from canary.kernel.atomic import write_json_atomic
 
-    path = run_path / "compat-diff.json"
+    path = run_path / DIFF_FILE
     write_json_atomic(path, doc.to_dict())
     return path
 

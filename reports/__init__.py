@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from canary.kernel.errors import UserError
+from canary.matrix.fanout import DIFF_FILE
 from canary.matrix.store import RunDir
 
 __all__ = ["FORMATS", "FORMAT_ALIASES", "parse_formats", "RUN_DIFF_FILE", "render_all"]
@@ -40,7 +41,7 @@ def parse_formats(text: str | list[str] | tuple[str, ...]) -> list[str]:
 # Spellings other commands use for the same format (`canary diff --format markdown`).
 FORMAT_ALIASES = {"markdown": "md"}
 
-RUN_DIFF_FILE = "compat-diff.json"
+RUN_DIFF_FILE = DIFF_FILE  # the run directory's compat diff, named once in canary.matrix.fanout
 
 
 def render_all(

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from canary.kernel.errors import UserError
+from canary.matrix.fanout import DIFF_FILE
 from canary.matrix.results import CellResult, RunRecord
 from canary.matrix.steps import Step, attribute_run, is_regression, sort_if_versions, step_diff_path
 from canary.matrix.store import RunDir
@@ -570,7 +571,7 @@ def _diff_for(run_path: Path, step: Step, record: RunRecord, cache: dict) -> tup
     candidates = []
     if step.pair:
         candidates.append(step_diff_path(run_path, *step.pair))
-    whole = run_path / "compat-diff.json"
+    whole = run_path / DIFF_FILE
     candidates.append(whole)
     for path in candidates:
         if path in cache:
