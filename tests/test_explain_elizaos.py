@@ -11,6 +11,7 @@ them (plugin-discord 1.3.3 and 1.3.8, core 1.6.4 .. 1.7.2).
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import pytest
@@ -82,6 +83,14 @@ def test_terminal_html_markdown_and_json_say_it(elizaos_run):
     assert '<details class="rest"><summary>' in html  # the rest of the step's changes, folded
     from tests.conftest_reports import parse_html
 
+    # A cause exposed in one connector ref lists its places as file:line, under that ref's count.
+    places = [
+        li.text()
+        for ul in parse_html(html).find("section", id="why").iter("ul")
+        if ul.attrs.get("class") == "places"
+        for li in ul.iter("li")
+    ]
+    assert places and all(re.fullmatch(r"[\w./@-]+:\d+", p.strip()) for p in places), places
     table = parse_html(html).find("table", id="exposure-table")
     columns = [th.text() for th in table.find("thead").iter("th")][2:]
     exposure = load_exposure(run).connectors.values()
