@@ -32,6 +32,34 @@ RECIPE = f"mmdebstrap --variant=minbase --include={','.join(PACKAGES)} {SUITE}"
 IMAGE = f"canary-test/python:{hashlib.sha256(RECIPE.encode()).hexdigest()[:12]}"
 
 
+class HostServer:
+    """A TCP server on the host's loopback that counts the connections it accepts: what a cell's
+    commands can reach with the host's network (install, setup) and not without it (tests)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port: int = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 class Unavailable(Exception):
     """No engine can be started here (the reason says why)."""
 

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
 
 from canary.matrix.store import Store
 from tests.conftest import canary
+from tests.docker_engine import HostServer
 
 # Loads the connector from its own directory and fails unless it got core 2.x.
 CHECK = (
@@ -108,29 +107,15 @@ def npm_matrix(root: Path, port: int, marker: Path, docker_image: str | None) ->
 @pytest.fixture(scope="module")
 def npm_runs(fake_npm, docker_node_image, tmp_path_factory):
     image = docker_node_image
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted: list[int] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            accepted.append(1)
-            conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
+    server = HostServer()
     runs = {}
     try:
         for runner in ("local", "docker"):
             root = tmp_path_factory.mktemp(f"npm-{runner}")
             marker = root / "lifecycle-script-ran"
-            matrix = npm_matrix(root, server.getsockname()[1], marker, image if runner == "docker" else None)
+            matrix = npm_matrix(root, server.port, marker, image if runner == "docker" else None)
             home = root / "home"
-            before = len(accepted)
+            before = server.accepted
             proc = canary(
                 "run",
                 "-c",
@@ -152,7 +137,7 @@ def npm_runs(fake_npm, docker_node_image, tmp_path_factory):
                 "run": run,
                 "home": home,
                 "marker": marker,
-                "connections": len(accepted) - before,
+                "connections": server.accepted - before,
             }
     finally:
         server.close()

@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 
 from canary.matrix.store import Store
 from tests.conftest import canary
+from tests.docker_engine import HostServer
 
 LABEL = "dev.canary.managed"
 
@@ -228,23 +227,9 @@ def isolation_matrix(root: Path, demo, image: str, port: int) -> Path:
 def test_no_network_in_tests_pids_hold_a_fork_bomb_a_memory_hog_is_an_error_timeout_kills(
     demo, docker_engine, tmp_path
 ):
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    accepted = []
-
-    def serve():
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            accepted.append(1)
-            conn.close()
-
-    threading.Thread(target=serve, daemon=True).start()
+    server = HostServer()
     try:
-        matrix = isolation_matrix(tmp_path, demo, docker_engine["image"], server.getsockname()[1])
+        matrix = isolation_matrix(tmp_path, demo, docker_engine["image"], server.port)
         home = tmp_path / "home"
         proc = canary(
             "run",
@@ -267,7 +252,7 @@ def test_no_network_in_tests_pids_hold_a_fork_bomb_a_memory_hog_is_an_error_time
     net, bomb, hog, sleeper = (cells[f"{n}@main--core-1.0.0"] for n in ("net", "forkbomb", "memhog", "sleeper"))
 
     # The set-up command reached the host's server (install phase: network); the same test could not.
-    assert accepted, "the install phase had no network"
+    assert server.accepted, "the install phase had no network"
     assert net.status == "fail" and "network is off while tests run" in net.reason, net.reason
     assert [c.phase for c in net.attempts[0].commands][-2:] == ["setup", "test"]
 
