@@ -4,9 +4,9 @@ install (one `npm install` per connector ref) next to the previous per-cell inst
     python bench/bench_matrix.py                       # every phase, both strategies
     python bench/bench_matrix.py --phases cold,nocache # what fits in the time there is
 
-Phases, per strategy (STRATEGIES: template, template-flatbase, template-copy, per-cell), each strategy
-with its own fresh
-CANARY_HOME (nothing cached: no artifact, no npm cache, no template, no result):
+Phases, per strategy (STRATEGIES: template, template-ref, template-flatbase, template-copy,
+per-cell), each strategy with its own fresh CANARY_HOME (nothing cached: no artifact, no npm cache,
+no template, no result):
 - cold:    the first run (fetches every tarball, installs, runs every cell, diff, report);
 - warm:    the same command again (every cell served from the result cache);
 - nocache: `--no-cache` (artifacts, npm cache and templates kept, every cell run again).
@@ -36,11 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rounds import ROOT, canary_argv, load, measure, run  # noqa: E402
 
 # strategy -> environment: the template install with the machine's copy mode (overlay as root where
-# reflinks are missing; templates after the first layered on it), the same with templates after the
-# first built on a full copy of it (the previous build), the same with full copies for the cells too
-# (the previous root path), one `npm install` per cell.
+# reflinks are missing; a new template layered on the closest one of any connector ref), the same
+# layered only on its own ref's first template (the previous build), the same with templates after
+# the first built on a full copy of it, the same with full copies for the cells too (the previous
+# root path), one `npm install` per cell.
 STRATEGIES = {
     "template": {"CANARY_NPM_INSTALL": "template"},
+    "template-ref": {"CANARY_NPM_INSTALL": "template", "CANARY_NPM_TEMPLATE_BASE": "layer"},
     "template-flatbase": {"CANARY_NPM_INSTALL": "template", "CANARY_NPM_TEMPLATE_BASE": "copy"},
     "template-copy": {"CANARY_NPM_INSTALL": "template", "CANARY_NPM_COPY": "copy"},
     "per-cell": {"CANARY_NPM_INSTALL": "per-cell"},

@@ -22,10 +22,14 @@ a cell's time, and the trees differ only in the core and the companions. So:
 - The cell's check then runs exactly as for an installed cell (matrix/runners/node.py): Node
   resolves the core from the connector's directory and every copy of the core is listed.
 
-- A template after the first is, where cells get overlays (root), **layered**: its `npm install`
-  runs in an overlay view of the first template, and it keeps only the upper layer (`delta/`:
-  what npm added, replaced, or removed as whiteouts); its cells mount `delta` over the first
-  template's node_modules. Elsewhere (or `CANARY_NPM_TEMPLATE_BASE=copy`) it starts from a full copy.
+- A template after the very first is, where cells get overlays (root), **layered**: its `npm
+  install` runs in an overlay view of the closest template already built, of any connector ref of
+  the same core and registry (`start_for`: one built with the same core version first, whose tree
+  differs only by the connector's own dependencies), and it keeps only the upper layer (`delta/`:
+  what npm added, replaced, or removed as whiteouts); its cells mount `delta` over the layers of
+  that template, at most MAX_LAYERS in all. `CANARY_NPM_TEMPLATE_BASE=layer` layers only on the
+  connector ref's own first template (the previous build); elsewhere (or `=copy`) a template after
+  a ref's first starts from a full copy of it.
 - The templates are a cache with bounds (`prune`, after every build): age since last use and a
   total size, never a template in use (recently chosen, mounted, or the base of a kept layer).
 
@@ -57,7 +61,11 @@ from canary.matrix.versions import npm_satisfies
 
 INSTALL_ENV = "CANARY_NPM_INSTALL"  # template (default) | per-cell
 COPY_ENV = "CANARY_NPM_COPY"  # auto (default) | reflink | hardlink | copy
-BASE_ENV = "CANARY_NPM_TEMPLATE_BASE"  # layer (default) | copy: how a template after the first starts
+BASE_ENV = "CANARY_NPM_TEMPLATE_BASE"  # shared (default) | layer | copy: how a template after the first starts
+BASE_STRATEGIES = ("shared", "layer", "copy")
+# A layered template's delta plus the layers below it. Every layer is one more lookup for each path a
+# cell opens; three keep every template one delta away from a core-version sibling of another ref.
+MAX_LAYERS = 3
 MARK = "canary-template.json"  # written last: a template without it is unfinished
 DELTA = "delta"  # a layered template's own layer: what its npm install changed on top of its base
 # npm moves directories as it reifies; without redirect_dir a rename of a lower directory fails with
@@ -68,9 +76,9 @@ FOLLOW_OPTIONS = ("redirect_dir=follow",)
 
 
 def base_strategy() -> str:
-    value = os.environ.get(BASE_ENV, "layer").strip().lower() or "layer"
-    if value not in ("layer", "copy"):
-        raise InfrastructureError(f"{BASE_ENV}={value!r}: expected 'layer' or 'copy'")
+    value = os.environ.get(BASE_ENV, "shared").strip().lower() or "shared"
+    if value not in BASE_STRATEGIES:
+        raise InfrastructureError(f"{BASE_ENV}={value!r}: expected one of {', '.join(BASE_STRATEGIES)}")
     return value
 
 
@@ -97,11 +105,20 @@ def swap_for(name: str, tgz: Path, every_copy: bool) -> Swap:
     return Swap(name, Path(tgz), manifest.get("version", "0.0.0"), manifest, every_copy)
 
 
+def _registry() -> str:
+    return os.environ.get("npm_config_registry") or os.environ.get("NPM_CONFIG_REGISTRY") or ""  # noqa: SIM112 (npm reads the lower-case name)
+
+
 def template_key(connector: str, connector_digest: str, core: str, companions: list[tuple[str, str]]) -> str:
     """What decides a connector's tree apart from the core version: the companions' specs are
     templates (`{core}`), the registry is npm's own setting."""
-    registry = os.environ.get("npm_config_registry") or os.environ.get("NPM_CONFIG_REGISTRY") or ""  # noqa: SIM112 (npm reads the lower-case name)
-    return value_sha256([connector, connector_digest, core, sorted(companions), registry])[:24]
+    return value_sha256([connector, connector_digest, core, sorted(companions), _registry()])[:24]
+
+
+def family(swaps: list[Swap]) -> str:
+    """Equal for templates of any connector ref that install the same core and companions from the
+    same registry: one of them is a good start for another's build (`start_for`)."""
+    return value_sha256([sorted(s.name for s in swaps), _registry()])[:16]
 
 
 # --- which template fits a cell ---------------------------------------------------------
@@ -221,8 +238,11 @@ class Template:
     core_version: str
     dependents: dict[str, list[str]]
     built_from: dict[str, str] | None = None  # package -> the tarball npm installed it from
-    base: str | None = None  # layered: the directory name of the template below this one's delta
+    base: str | None = (
+        None  # layered: the template below this one's delta, relative to this one's connector ref directory
+    )
     versions: dict[str, str] | None = None  # root package -> version, recorded at build time
+    family: str | None = None  # see `family`; None: built before templates were shared between refs
 
     def layers(self) -> list[Path]:
         """The directories that make this template's node_modules, the top one first."""
@@ -253,16 +273,30 @@ def _from_mark(path: Path, doc: dict) -> Template:
         doc.get("built_from", {}),
         doc.get("base"),
         doc.get("root_versions"),
+        doc.get("family"),
     )
 
 
+def base_path(template: Path, base: str) -> Path:
+    """The template a layered one's `base` names: a sibling ("1.6.4-…") or one of another connector
+    ref ("../<key>/1.6.4-…")."""
+    return Path(os.path.normpath(template.parent / base))
+
+
 def layers_of(template: Path) -> list[Path]:
-    """A flat template's node_modules, or a layered one's delta above its base's node_modules."""
-    try:
-        base = json.loads((template / MARK).read_text()).get("base")
-    except (OSError, ValueError):
-        base = None
-    return [template / DELTA, template.parent / base / "node_modules"] if base else [template / "node_modules"]
+    """A flat template's node_modules, or a layered one's delta above the layers of its base."""
+    layers: list[Path] = []
+    while True:
+        try:
+            base = json.loads((template / MARK).read_text()).get("base")
+        except (OSError, ValueError):
+            base = None
+        if not base:
+            return [*layers, template / "node_modules"]
+        layers.append(template / DELTA)
+        template = base_path(template, base)
+        if len(layers) >= 16:  # never built (MAX_LAYERS), but a hand-edited mark must not loop
+            raise InfrastructureError(f"npm template {template}: its layers go deeper than 16")
 
 
 def _clear_stale_builds(base: Path) -> None:
@@ -281,10 +315,10 @@ def _layered_build(tmp: Path, start: Template, build, names: list[str]) -> tuple
     modules, work = tmp / "node_modules", tmp / ".work"
     for d in (modules, tmp / DELTA, work):
         d.mkdir(parents=True, exist_ok=True)
-    argv = mounts.overlay_argv(start.path / "node_modules", modules, tmp / DELTA, work, BUILD_OPTIONS)
+    argv = mounts.overlay_argv(start.layers(), modules, tmp / DELTA, work, BUILD_OPTIONS)
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:  # a kernel without redirect_dir: npm copies what it moves, still correct
-        argv = mounts.overlay_argv(start.path / "node_modules", modules, tmp / DELTA, work)
+        argv = mounts.overlay_argv(start.layers(), modules, tmp / DELTA, work)
         proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
         raise InfrastructureError("install: cannot mount the template's base layer", proc.stderr.strip())
@@ -308,13 +342,34 @@ def choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str]:
     return template, note
 
 
+def start_for(base: Path, existing: list[Template], core_version: str, kin: str) -> Template | None:
+    """The template a layered build for the connector ref `base` starts from (`shared`): of those
+    with fewer than MAX_LAYERS layers, this ref's own and those of the same `family` in other refs,
+    the first of: built with the same core version (another ref's: npm then changes only the
+    connector's own dependencies), this ref's own, the fewest layers. None: from nothing."""
+    candidates = [t for t in existing if len(t.layers()) < MAX_LAYERS]
+    for key_dir in sorted(base.parent.iterdir()) if base.parent.is_dir() else []:
+        if key_dir != base and (key_dir / ".lock").exists():
+            candidates += [t for t in templates(key_dir) if t.family == kin and len(t.layers()) < MAX_LAYERS]
+    ranked = sorted(
+        candidates, key=lambda t: (t.core_version != core_version, t.path.parent != base, len(t.layers()), str(t.path))
+    )
+    for t in ranked:
+        # Touched before use: pruning spares what was used within its grace period, and re-checks under
+        # the ref's lock before it deletes (`_delete`); a template already hidden is passed over.
+        if _used(t) is not None:
+            return t
+    return None
+
+
 def _choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str, bool]:
     """The first template under `base` that fits, else a new one made by `build(directory, start)`:
-    the per-cell install, run in a directory of its own, on top of the connector ref's first
-    template when there is one, else from nothing (npm then fetches and unpacks only what moved).
-    On top means, where this process can mount an overlay (`layered`), a view whose lower layer
-    is the first template and whose upper layer becomes the new template's delta (`start` None:
-    nothing to copy); else a full copy (`start`: the template to copy). Returns the template and a note.
+    the per-cell install, run in a directory of its own, on top of a template already built when
+    there is one, else from nothing (npm then fetches and unpacks only what moved).
+    On top means, where this process can mount an overlay (`layered`), a view whose lower layers
+    are those of `start_for` (any connector ref's) and whose upper layer becomes the new template's
+    delta (`start` None: nothing to copy); else a full copy of the connector ref's first template
+    (`start`: the template to copy). Returns the template and a note.
     One process at a time per connector ref: a second cell waits for the first one's install."""
     base.mkdir(parents=True, exist_ok=True)
     with exclusive(base / ".lock"):
@@ -323,15 +378,24 @@ def _choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str, bool]:
         existing = templates(base)
         for t in existing:
             if t.same_packages(swaps):
-                return _used(t), f"template built with core {t.core_version} (these very tarballs)", False
+                _used(t)
+                return t, f"template built with core {t.core_version} (these very tarballs)", False
             why = misfit(t.path, swaps, t.dependents, t.versions)
             if why is None:
-                return _used(t), f"template built with core {t.core_version}", False
+                _used(t)
+                return t, f"template built with core {t.core_version}", False
             reasons.append(f"core {t.core_version}: {why}")
         core = next(s for s in swaps if s.every_copy)
         names = [s.name for s in swaps if not s.every_copy]
-        start = next((t for t in existing if not t.base), None)  # a flat template: a whole tree
-        layered = start is not None and layered_builds(base)
+        kin = family(swaps)
+        flat = next((t for t in existing if not t.base), None)  # a whole tree of this ref
+        if not layered_builds(base):
+            start, layered = flat, False
+        elif base_strategy() == "shared":
+            start = start_for(base, existing, core.version, kin)
+            layered = start is not None
+        else:
+            start, layered = flat, flat is not None
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=base))
         try:
             if layered and start is not None:
@@ -349,9 +413,10 @@ def _choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str, bool]:
                 "built_from": built_from,
                 "root_versions": versions,
                 "bytes": tree_bytes(tmp),
+                "family": kin,
             }
             if layered and start is not None:
-                doc["base"] = start.path.name
+                doc["base"] = os.path.relpath(start.path, base)
             write_json_atomic(tmp / MARK, doc)
             final = base / f"{core.version}-{value_sha256(str(core.tgz))[:8]}"
             n = 1
@@ -366,7 +431,8 @@ def _choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str, bool]:
             raise
         note = "new template" + (
             f" {'layered on' if layered else 'from'} the one built with core {start.core_version}"
-            f" (none fits: {'; '.join(reasons)})"
+            + ("" if start.path.parent == base else f" for another connector ref ({start.path.parent.name})")
+            + (f" (none fits: {'; '.join(reasons)})" if reasons else "")
             if start
             else ""
         )
@@ -374,17 +440,18 @@ def _choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str, bool]:
 
 
 def layered_builds(base: Path) -> bool:
-    """Whether a template after the first is a delta on an overlay (root, overlayfs, the copy mode
-    `overlay`, and not CANARY_NPM_TEMPLATE_BASE=copy), rather than a full copy plus an install."""
-    return base_strategy() == "layer" and copy_mode(base / ".probe") == "overlay"
+    """Whether a new template is a delta on an overlay (root, overlayfs, the copy mode `overlay`,
+    and not CANARY_NPM_TEMPLATE_BASE=copy), rather than a full copy plus an install."""
+    return base_strategy() != "copy" and copy_mode(base / ".probe") == "overlay"
 
 
-def _used(t: Template) -> Template:
-    """Remember when a template last served a cell: pruning keeps what was used recently."""
+def _used(t: Template) -> Template | None:
+    """Remember when a template last served a cell or a build: pruning keeps what was used recently.
+    None: the template is gone (pruned since it was listed)."""
     try:
         os.utime(t.path / MARK)
     except OSError:
-        pass
+        return None
     return t
 
 
@@ -464,18 +531,24 @@ def prune(
             return False
         if any(os.path.realpath(layer) in in_use for layer in c.template.layers()):
             return False
-        return not any(o.template.base == c.template.path.name and o.key_dir == c.key_dir for o in cached)
+        return not any(
+            o.template.base and base_path(o.template.path, o.template.base) == c.template.path for o in cached
+        )
 
     def drop(c: _Cached) -> None:
         nonlocal total
-        if deletable(c) and _delete(c.template.path):
+        if deletable(c) and _delete(c.template.path, now):
             cached.remove(c)
             deleted.append(c.template.path)
             total -= c.size
 
-    for c in sorted(cached, key=lambda c: c.last_used):  # layered templates are newer than their base
-        if max_age_days and now - c.last_used > max_age_days * 86400:
-            drop(c)
+    changed = bool(max_age_days)
+    while changed:  # a base becomes deletable once its layers went (of any connector ref)
+        before = len(cached)
+        for c in sorted(cached, key=lambda c: c.last_used):
+            if now - c.last_used > max_age_days * 86400:
+                drop(c)
+        changed = len(cached) < before
     changed = True
     while max_mb and total > max_mb * 1e6 and changed:  # a base becomes deletable once its layers went
         changed = False
@@ -488,10 +561,16 @@ def prune(
     return deleted
 
 
-def _delete(template: Path) -> bool:
-    """Under its connector ref's lock, if free: hide the template (its mark first), then remove it."""
+def _delete(template: Path, now: float) -> bool:
+    """Under its connector ref's lock, if free: hide the template (its mark first), then remove it.
+    Not if it was used since `now` minus the grace period: a build of another connector ref may
+    have chosen it as its start (`start_for` touches it) after pruning listed it."""
     with _lock_if_free(template.parent) as free:
-        if not free or not (template / MARK).exists():
+        try:
+            recent = now - (template / MARK).stat().st_mtime < PRUNE_GRACE_S
+        except OSError:
+            return False
+        if not free or recent:
             return False
         (template / MARK).unlink()
         trash = Path(tempfile.mkdtemp(prefix=".prune-", dir=template.parent))

@@ -108,7 +108,7 @@ def test_npm_connectors_of_a_band_skip_plugins_without_it():
     ]
     discord = entries[0]
     assert discord["npm"] == {"versions": ["1.3.8"]} and discord["tier"] == "required"
-    assert discord["test"] == ["node", "{scenarios}/elizaos/discord.mjs"]
+    assert discord["test"] == ["node", "--liftoff-only", "{scenarios}/elizaos/discord.mjs"]
     assert entries[2]["test"][-1].endswith("/load.mjs") and entries[2]["tier"] == "optional"
 
 

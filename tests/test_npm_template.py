@@ -46,12 +46,14 @@ class Recorder:
         return sum(1 for a in self.argvs if a[:2] == ["npm", "install"])
 
 
-def cell(fake, tmp_path: Path, name: str, core_version: str, rec: Recorder, *, sql: bool = True, **kw):
+def cell(
+    fake, tmp_path: Path, name: str, core_version: str, rec: Recorder, *, sql: bool = True, connector=PLUGIN, **kw
+):
     companions = [(SQL, core_version)] if sql else []
     return prepare_node_cell(
         tmp_path / name,
-        PLUGIN,
-        fake.tgz(PLUGIN, "0.1.0"),
+        connector,
+        fake.tgz(connector, "0.1.0"),
         CORE,
         fake.tgz(CORE, core_version),
         core_version,
@@ -479,3 +481,77 @@ def test_a_directory_moved_in_a_delta_is_found_where_it_moved_in_a_cell(tmp_path
     assert (cell_view / "pkg" / "index.js").read_text() == "moved"
     assert not (cell_view / "nested" / "node_modules" / "pkg").exists()
     assert (base / "node_modules" / "nested" / "node_modules" / "pkg" / "index.js").exists()
+
+
+# --- shared templates: a connector ref's template layered on another ref's ----------------------
+
+
+def test_a_template_is_layered_on_another_refs_with_the_same_core(fake_registry_env, tmp_path, monkeypatch):
+    # Ref a (plugin-nested: core + mid) builds core 2.0.0 from nothing, then 1.1.0 on it. Ref b (plugin:
+    # core only) then needs core 1.1.0: its first template starts from ref a's 1.1.0 one (same core,
+    # npm only swaps the connectors), three layers, and its cells see ref b's tree and nothing of ref a's.
+    if not mounts.overlay_supported(tmp_path):
+        pytest.skip("this process cannot mount an overlay here (not root, or no overlayfs)")
+    for name in (npm_template.BASE_ENV, npm_template.COPY_ENV, npm_template.INSTALL_ENV):
+        monkeypatch.delenv(name, raising=False)
+    rec, root = Recorder(), tmp_path / "npm-templates"
+    a200 = cell(fake_registry_env, tmp_path, "a-2", "2.0.0", rec, templates=root / "a")
+    a110 = cell(fake_registry_env, tmp_path, "a-11", "1.1.0", rec, templates=root / "a")
+    b110 = cell(
+        fake_registry_env, tmp_path, "b-11", "1.1.0", rec, templates=root / "b", connector="@canary-fake/plugin"
+    )
+    assert rec.npm_installs() == 3
+    [ta200, ta110] = sorted(npm_template.templates(root / "a"), key=lambda t: t.core_version, reverse=True)
+    [tb110] = npm_template.templates(root / "b")
+    assert "new template layered on the one built with core 1.1.0 for another connector ref (a)" in b110.installed_via
+    assert tb110.base == f"../a/{ta110.path.name}" and tb110.family == ta110.family
+    assert tb110.layers() == [tb110.path / "delta", ta110.path / "delta", ta200.path / "node_modules"]
+    # npm removed ref a's connector and mid (whiteouts in b's delta) and added b's connector.
+    modules = b110.install_dir / "node_modules" / "@canary-fake"
+    assert sorted(p.name for p in modules.iterdir()) == ["core", "plugin", "sql", "util"]
+    assert load_in_cell(b110.install_dir, "@canary-fake/plugin", ["VERSION"]) == {"VERSION": "1.1.0"}
+    assert b110.resolved == "1.1.0"
+    # Ref a's templates and cells are as they were, and no writable file is shared with them.
+    assert load_in_cell(a110.install_dir, PLUGIN, ["VERSION", "MID_CORE"]) == {"VERSION": "1.1.0", "MID_CORE": "1.1.0"}
+    assert load_in_cell(a200.install_dir, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}
+    assert not (ta200.path / "node_modules" / "@canary-fake" / "plugin").exists()
+    assert shared_writable(b110.install_dir / "node_modules", a110.install_dir / "node_modules") == []
+    # A cell of ref b on core 1.0.0 fits b's template (core swapped); it sees its own core only.
+    b100 = cell(fake_registry_env, tmp_path, "b-1", "1.0.0", rec, templates=root / "b", connector="@canary-fake/plugin")
+    assert rec.npm_installs() == 3 and "template built with core 1.1.0" in b100.installed_via
+    assert load_in_cell(b100.install_dir, "@canary-fake/plugin", ["VERSION"]) == {"VERSION": "1.0.0"}
+    assert load_in_cell(b110.install_dir, "@canary-fake/plugin", ["VERSION"]) == {"VERSION": "1.1.0"}
+
+    # A template with MAX_LAYERS layers is no start: ref b's core 2.0.0 template (1.1.0's does not fit:
+    # sql 2.0.0 is pinned to core 2.0.0 and the template's util stays) starts from ref a's 2.0.0, flat.
+    monkeypatch.setattr(npm_template, "misfit", lambda *a, **k: "forced: a new template")
+    cell(fake_registry_env, tmp_path, "b-2", "2.0.0", rec, templates=root / "b", connector="@canary-fake/plugin")
+    tb200 = next(t for t in npm_template.templates(root / "b") if t.core_version == "2.0.0")
+    assert tb200.base == f"../a/{ta200.path.name}" and len(tb200.layers()) == 2
+
+    # Pruning follows bases across refs: a's templates stay while b's layers need them, and the age
+    # bound then takes them all in one prune, each layer before its base.
+    mounts.unmount_under(tmp_path)
+    for t in (ta200, ta110, tb110, tb200):
+        os.utime(t.path / npm_template.MARK, (time.time() - 30 * 86400,) * 2)
+    deleted = npm_template.prune(root, max_age_days=14, max_mb=0)
+    assert sorted(deleted) == sorted([ta200.path, ta110.path, tb110.path, tb200.path])
+    assert deleted.index(tb110.path) < deleted.index(ta110.path) < deleted.index(ta200.path)
+    assert deleted.index(tb200.path) < deleted.index(ta200.path)
+
+
+def test_a_template_in_use_by_another_refs_build_is_not_pruned(fake_registry_env, tmp_path, monkeypatch):
+    # Pruning lists templates, then deletes under each ref's lock: a template chosen as a start after
+    # the listing (start_for touches it) must survive that delete.
+    if not mounts.overlay_supported(tmp_path):
+        pytest.skip("this process cannot mount an overlay here (not root, or no overlayfs)")
+    monkeypatch.delenv(npm_template.BASE_ENV, raising=False)
+    rec, root = Recorder(), tmp_path / "npm-templates"
+    cell(fake_registry_env, tmp_path, "a-2", "2.0.0", rec, templates=root / "a")
+    [ta] = npm_template.templates(root / "a")
+    old = time.time() - 30 * 86400
+    os.utime(ta.path / npm_template.MARK, (old, old))
+    assert npm_template.start_for(root / "b", [], "2.0.0", ta.family) == ta  # touches it
+    assert npm_template.prune(root, max_age_days=14, max_mb=0, now=time.time()) == []
+    assert npm_template._delete(ta.path, time.time()) is False  # the delete's own re-check
+    assert npm_template.templates(root / "a") == [ta]

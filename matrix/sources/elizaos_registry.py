@@ -166,7 +166,7 @@ def connectors(
             if not branch or not p.repo:
                 continue
             entry["git"] = {"url": git_url(p.repo, git_base), "refs": [branch]}
-        entry["test"] = ["node", "{scenarios}/elizaos/" + SCENARIOS.get(p.name, DEFAULT_SCENARIO)]
+        entry["test"] = ["node", "--liftoff-only", "{scenarios}/elizaos/" + SCENARIOS.get(p.name, DEFAULT_SCENARIO)]
         entry["tier"] = "required" if (p.name in required or p.short in required) else "optional"
         entry["timeout"] = timeout
         out.append(entry)
