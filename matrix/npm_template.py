@@ -372,7 +372,7 @@ def _choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str, bool]:
     (`start`: the template to copy). Returns the template and a note.
     One process at a time per connector ref: a second cell waits for the first one's install."""
     base.mkdir(parents=True, exist_ok=True)
-    with exclusive(base / ".lock"):
+    with exclusive(base / ".lock"), contextlib.ExitStack() as held:
         _clear_stale_builds(base)
         reasons = []
         existing = templates(base)
@@ -393,6 +393,12 @@ def _choose(base: Path, swaps: list[Swap], build) -> tuple[Template, str, bool]:
             start, layered = flat, False
         elif base_strategy() == "shared":
             start = start_for(base, existing, core.version, kin)
+            if start is None:
+                # The first cells of two refs would both install from nothing at once: the second one
+                # waits for the first's build (one lock per family, held until its template is in
+                # place) and layers on it.
+                held.enter_context(exclusive(base.parent / f".first-{kin}.lock"))
+                start = start_for(base, existing, core.version, kin)
             layered = start is not None
         else:
             start, layered = flat, flat is not None

@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -265,7 +266,8 @@ def test_a_run_of_copied_cells_passes_and_leaves_no_mount_and_an_unchanged_templ
     log = (run.path / "logs" / "nested@0.1.0--core-1.0.0.log").read_text()
     assert f"copied ({npm_template.copy_mode(home / 'work')}), core and companions swapped" in log
     assert mounts.mounts_under(home) == []  # every cell's view went with the cell
-    [template] = npm_template.templates(next((home / "cache" / "npm-templates").iterdir()))
+    [key_dir] = [d for d in (home / "cache" / "npm-templates").iterdir() if d.is_dir()]  # one connector ref
+    [template] = npm_template.templates(key_dir)
     assert not list((template.path / "node_modules").rglob("scratch.txt"))  # no cell wrote into it
 
 
@@ -555,3 +557,29 @@ def test_a_template_in_use_by_another_refs_build_is_not_pruned(fake_registry_env
     assert npm_template.prune(root, max_age_days=14, max_mb=0, now=time.time()) == []
     assert npm_template._delete(ta.path, time.time()) is False  # the delete's own re-check
     assert npm_template.templates(root / "a") == [ta]
+
+
+def test_the_first_cells_of_two_refs_at_once_install_from_nothing_once(fake_registry_env, tmp_path, monkeypatch):
+    # Two workers start two connector refs with no template anywhere: one installs from nothing, the
+    # other waits for it (the family's lock) and layers on its template instead of a second full install.
+    if not mounts.overlay_supported(tmp_path):
+        pytest.skip("this process cannot mount an overlay here (not root, or no overlayfs)")
+    monkeypatch.delenv(npm_template.BASE_ENV, raising=False)
+    rec, root = Recorder(), tmp_path / "npm-templates"
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(cell, fake_registry_env, tmp_path, "a-2", "2.0.0", rec, templates=root / "a")
+        b = pool.submit(
+            cell,
+            fake_registry_env,
+            tmp_path,
+            "b-2",
+            "2.0.0",
+            rec,
+            templates=root / "b",
+            connector="@canary-fake/plugin",
+        )
+        cells = [a.result(), b.result()]
+    built = [*npm_template.templates(root / "a"), *npm_template.templates(root / "b")]
+    assert rec.npm_installs() == 2 and sorted(bool(t.base) for t in built) == [False, True]
+    assert [c.resolved for c in cells] == ["2.0.0", "2.0.0"]
+    assert load_in_cell(cells[1].install_dir, "@canary-fake/plugin", ["VERSION"]) == {"VERSION": "2.0.0"}
