@@ -450,6 +450,17 @@ def test_pruning_by_age_takes_the_layer_and_keeps_the_recent_base(layered, tmp_p
     assert load_in_cell(flat.path, PLUGIN, ["VERSION"]) == {"VERSION": "2.0.0"}
 
 
+def test_one_prune_by_age_takes_an_old_layer_and_then_its_old_base(layered, tmp_path):
+    # Oldest first, the base is listed before its layer and spared for it; once the layer is gone
+    # the same prune takes the base too (not the next one, after another build).
+    flat, delta, _, _ = layered
+    mounts.unmount_under(tmp_path)
+    _last_used(flat, 31 * 24)
+    _last_used(delta, 30 * 24)
+    assert npm_template.prune(tmp_path, max_age_days=14, max_mb=0) == [delta.path, flat.path]
+    assert npm_template.templates(tmp_path / "templates") == []
+
+
 def test_pruning_never_takes_a_template_used_within_the_grace_period(layered, tmp_path, monkeypatch):
     mounts.unmount_under(tmp_path)
     # Just built and used: a cell of another process may be copying them right now.
