@@ -347,12 +347,17 @@ def start_for(base: Path, existing: list[Template], core_version: str, kin: str)
     with fewer than MAX_LAYERS layers, this ref's own and those of the same `family` in other refs,
     the first of: built with the same core version (another ref's: npm then changes only the
     connector's own dependencies), this ref's own, the fewest layers. None: from nothing."""
-    candidates = [t for t in existing if len(t.layers()) < MAX_LAYERS]
-    for key_dir in sorted(base.parent.iterdir()) if base.parent.is_dir() else []:
-        if key_dir != base and (key_dir / ".lock").exists():
-            candidates += [t for t in templates(key_dir) if t.family == kin and len(t.layers()) < MAX_LAYERS]
+    others = [
+        t
+        for key_dir in (sorted(base.parent.iterdir()) if base.parent.is_dir() else [])
+        if key_dir != base and (key_dir / ".lock").exists()
+        for t in templates(key_dir)
+        if t.family == kin
+    ]
+    depth = {t.path: len(t.layers()) for t in [*existing, *others]}  # each layer is a mark to read
+    candidates = [t for t in [*existing, *others] if depth[t.path] < MAX_LAYERS]
     ranked = sorted(
-        candidates, key=lambda t: (t.core_version != core_version, t.path.parent != base, len(t.layers()), str(t.path))
+        candidates, key=lambda t: (t.core_version != core_version, t.path.parent != base, depth[t.path], str(t.path))
     )
     for t in ranked:
         # Touched before use: pruning spares what was used within its grace period, and re-checks under

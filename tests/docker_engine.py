@@ -165,16 +165,21 @@ def start() -> Engine:
     raise Unavailable(f"dockerd did not start: {last[0] if last else 'no output'}")
 
 
-def ensure_image(engine: Engine) -> str:
-    """The test image's tag, imported from the cached tarball (built first when there is none)."""
+def _has_image(client, tag: str) -> bool:
     import docker
 
-    client = engine.client()
     try:
-        client.images.get(IMAGE)
-        return IMAGE
+        client.images.get(tag)
     except docker.errors.ImageNotFound:
-        pass
+        return False
+    return True
+
+
+def ensure_image(engine: Engine) -> str:
+    """The test image's tag, imported from the cached tarball (built first when there is none)."""
+    client = engine.client()
+    if _has_image(client, IMAGE):
+        return IMAGE
     tar = IMAGE_DIR / f"{IMAGE.rsplit(':', 1)[1]}.tar"
     if not tar.exists():
         if not shutil.which("mmdebstrap"):
@@ -255,11 +260,8 @@ def ensure_node_image(engine: Engine) -> str:
     node, npm_dir = host_node()
     tag = node_image_tag(node, npm_dir)
     client = engine.client()
-    try:
-        client.images.get(tag)
+    if _has_image(client, tag):
         return tag
-    except docker.errors.ImageNotFound:
-        pass
     base = ensure_image(engine)
     IMAGE_DIR.mkdir(parents=True, exist_ok=True)
     layer = _node_layer(node, npm_dir, IMAGE_DIR / f"{tag.rsplit(':', 1)[1]}.node-layer.tar")
